@@ -1,0 +1,110 @@
+/*
+ * json.h: a small JSON tree on top of yajl's parser, the marketplace's
+ * canonical form, and a compact writer.
+ *
+ * Parsing is strict: no comments, no trailing garbage, valid UTF-8 only,
+ * no duplicate keys in any object, no U+0000 inside strings, nesting at
+ * most max_depth. Object members keep the order they were received in and
+ * numbers keep their received text, so a value can be re-emitted exactly.
+ */
+#ifndef MKP_JSON_H
+#define MKP_JSON_H
+
+#include "common/buf.h"
+#include "common/defs.h"
+
+enum json_type {
+	JSON_NULL,
+	JSON_BOOL,
+	JSON_NUMBER,
+	JSON_STRING,
+	JSON_ARRAY,
+	JSON_OBJECT,
+};
+
+struct json {
+	enum json_type	 type;
+	union {
+		bool	 b;
+		struct {
+			char	*s;	/* NUL-terminated, no inner NUL */
+			size_t	 len;
+		} str;
+		char	*num;		/* number as received, e.g. "12.50" */
+		struct {
+			struct json **items;
+			size_t	 n;
+		} arr;
+		struct {
+			char	**keys;	/* NUL-terminated */
+			struct json **vals;
+			size_t	 n;
+		} obj;
+	} u;
+};
+
+/*
+ * Parses len bytes of text (need not be NUL-terminated). Returns the tree,
+ * owned by the caller (json_free), or NULL with a one-line reason in err.
+ */
+struct json *json_parse(const char *text, size_t len, size_t max_depth,
+	    char *err, size_t errlen) MUSTCHECK;
+void	 json_free(struct json *);
+
+/* Member of an object by key; NULL if v is not an object or has no such key. */
+const struct json *json_get(const struct json *v, const char *key);
+/* The string value of a member; NULL if absent or not a string. */
+const char *json_get_str(const struct json *v, const char *key);
+
+/*
+ * The canonical request payload of the V2 signature (spec/README.md
+ * reading 1): top-level members sorted by key in byte order, members whose
+ * value is null dropped, nested values re-emitted in received order,
+ * compact, raw UTF-8, '/' not escaped, strings escaped as Jackson does.
+ * Appends to out. A root that is not an object is emitted as json_emit does.
+ */
+void	 json_canonical(const struct json *root, struct buf *out);
+/* Compact re-emission in received order. Appends to out. */
+void	 json_emit(const struct json *v, struct buf *out);
+
+/*
+ * Appends s (n bytes of UTF-8) as a quoted JSON string: \" \\ \b \t \n \f \r,
+ * other bytes below 0x20 as \u00XX (upper-case hex), '/' and non-ASCII raw.
+ */
+void	 json_put_str(struct buf *out, const char *s, size_t n);
+
+/*
+ * A compact writer with comma bookkeeping. Nesting at most JW_MAX_DEPTH.
+ * Example:
+ *	struct jw w;
+ *	jw_init(&w, &b);
+ *	jw_obj_begin(&w);
+ *	jw_key(&w, "resultCode"); jw_str(&w, "000000");
+ *	jw_obj_end(&w);
+ */
+#define JW_MAX_DEPTH 32
+
+struct jw {
+	struct buf	*b;
+	int		 depth;
+	bool		 need_comma[JW_MAX_DEPTH];
+	bool		 after_key;
+};
+
+void	 jw_init(struct jw *, struct buf *);
+void	 jw_obj_begin(struct jw *);
+void	 jw_obj_end(struct jw *);
+void	 jw_arr_begin(struct jw *);
+void	 jw_arr_end(struct jw *);
+void	 jw_key(struct jw *, const char *);
+void	 jw_str(struct jw *, const char *);
+void	 jw_strn(struct jw *, const char *, size_t);
+void	 jw_int(struct jw *, long long);
+void	 jw_bool(struct jw *, bool);
+void	 jw_null(struct jw *);
+/* Appends text as a value unchanged (a number's text, or JSON made elsewhere). */
+void	 jw_raw(struct jw *, const char *);
+/* jw_key + jw_str; skipped when v is NULL. */
+void	 jw_kv_str(struct jw *, const char *k, const char *v);
+
+#endif

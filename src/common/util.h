@@ -1,0 +1,41 @@
+/*
+ * util.h: checked integer parsing, bounded copies, time and hex helpers.
+ */
+#ifndef MKP_UTIL_H
+#define MKP_UTIL_H
+
+#include <stdint.h>
+#include "common/defs.h"
+
+/*
+ * Parses a whole decimal string into [min, max]. Leading/trailing space,
+ * signs where min >= 0, empty strings and overflow are refused.
+ */
+bool	 parse_i64(const char *, int64_t min, int64_t max, int64_t *out) MUSTCHECK;
+/* Same, for a string of known length (need not be NUL-terminated). */
+bool	 parse_i64n(const char *, size_t, int64_t min, int64_t max, int64_t *out) MUSTCHECK;
+
+/* Copies src into dst; false (dst holds a truncated copy) if it did not fit. */
+bool	 str_copy(char *dst, size_t dstsz, const char *src) MUSTCHECK;
+bool	 str_has_prefix(const char *, const char *);
+
+/* Wall clock, milliseconds since the epoch. */
+int64_t	 now_ms(void);
+/* Monotonic clock, milliseconds. */
+int64_t	 mono_ms(void);
+
+/* ISO 8601 UTC with milliseconds: out must hold 25 bytes. */
+void	 fmt_time_iso(int64_t ms, char out[25]);
+/*
+ * Parses the marketplace's UTC times: yyyyMMddHHmmss (14 digits) or
+ * yyyyMMddHHmmssSSS (17 digits). Fields are range-checked (a 31 February
+ * is refused). Result in milliseconds since the epoch.
+ */
+bool	 parse_mkp_time(const char *, int64_t *ms) MUSTCHECK;
+/* Formats as yyyyMMddHHmmssSSS (UTC): out must hold 18 bytes. */
+void	 fmt_mkp_time(int64_t ms, char out[18]);
+
+/* Hex of n bytes into out (2n+1 bytes), lower or upper case. */
+void	 hex_encode(const void *, size_t n, char *out, bool upper);
+
+#endif

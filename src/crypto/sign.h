@@ -1,0 +1,56 @@
+/*
+ * sign.h: the marketplace's HMAC-SHA256 signature flavours.
+ *
+ * All keys are the UTF-8 bytes of the configured key strings. Hex output is
+ * lower case. Comparisons of received signatures are constant-time.
+ */
+#ifndef MKP_SIGN_H
+#define MKP_SIGN_H
+
+#include "common/buf.h"
+#include "common/defs.h"
+
+#define SIGN_HEX_LEN	64	/* hex of a SHA-256 MAC, without NUL */
+#define SIGN_B64_LEN	44	/* base64 of a SHA-256 MAC, without NUL */
+
+/*
+ * V2 basic request signature (spec/v2-basic.md §2.2):
+ *	digest = hex(HMAC(key, payload))
+ *	out    = hex(HMAC(key, key + nonce + timestamp + digest))
+ */
+void	 sign_v2_basic(const char *key, const void *payload, size_t len,
+	    const char *nonce, const char *timestamp, char out[SIGN_HEX_LEN + 1]);
+
+/* Kit V2 x-sign (§2.3): hex(HMAC(key, key + nonce + timestamp + payload)). */
+void	 sign_v2_kit(const char *key, const void *payload, size_t len,
+	    const char *nonce, const char *timestamp, char out[SIGN_HEX_LEN + 1]);
+
+/*
+ * True when received (any case) equals expected (lower-case hex of
+ * SIGN_HEX_LEN chars). Constant-time in the contents; a wrong length is
+ * false at once.
+ */
+bool	 sign_hex_equal(const char *expected, const char *received);
+
+/* base64(HMAC-SHA256(key, data)) with a key of arbitrary bytes. */
+void	 sign_hmac_b64(const void *key, size_t keylen, const void *data,
+	    size_t len, char out[SIGN_B64_LEN + 1]);
+
+/*
+ * The Body-Sign header value over the exact body bytes:
+ *	sign_type="HMAC-SHA256", signature="<base64>"
+ * Appended to out.
+ */
+void	 sign_body(const char *key, const void *body, size_t len, struct buf *out);
+
+/*
+ * V1 authToken (spec/kit-and-v1.md): base64(HMAC(key + timestamp, data)),
+ * where data is the sorted, decoded "k1=v1&k2=v2" string.
+ */
+void	 sign_v1_token(const char *key, const char *timestamp, const void *data,
+	    size_t len, char out[SIGN_B64_LEN + 1]);
+
+/* True when the two base64 strings are equal; constant-time in contents. */
+bool	 sign_b64_equal(const char *expected, const char *received);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * check_util.c: integer parsing and marketplace time formats.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static const struct {
+	const char	*in;
+	int64_t		 min, max;
+	bool		 ok;
+	int64_t		 want;
+} i64_cases[] = {
+	{ "0", 0, 10, true, 0 },
+	{ "10", 0, 10, true, 10 },
+	{ "11", 0, 10, false, 0 },
+	{ "-1", 0, 10, false, 0 },
+	{ "-5", -10, 10, true, -5 },
+	{ "", 0, 10, false, 0 },
+	{ " 1", 0, 10, false, 0 },
+	{ "1 ", 0, 10, false, 0 },
+	{ "+1", 0, 10, false, 0 },
+	{ "9223372036854775807", 0, INT64_MAX, true, INT64_MAX },
+	{ "9223372036854775808", 0, INT64_MAX, false, 0 },
+	{ "-9223372036854775808", INT64_MIN, 0, true, INT64_MIN },
+	{ "12a", 0, 100, false, 0 },
+};
+
+START_TEST(test_parse_i64)
+{
+	int64_t	v = -42;
+	bool	ok = parse_i64(i64_cases[_i].in, i64_cases[_i].min, i64_cases[_i].max, &v);
+
+	ck_assert_msg(ok == i64_cases[_i].ok, "case %d (%s)", _i, i64_cases[_i].in);
+	if (ok)
+		ck_assert_int_eq(v, i64_cases[_i].want);
+}
+END_TEST
+
+static const struct {
+	const char	*in;
+	bool		 ok;
+	int64_t		 want;
+} time_cases[] = {
+	{ "19700101000000", true, 0 },
+	{ "20221124023618256", true, 1669257378256 },
+	{ "20221124023618", true, 1669257378000 },
+	{ "20240229120000", true, 1709208000000 },
+	{ "20230229120000", false, 0 },
+	{ "20221324023618", false, 0 },
+	{ "2022112402361", false, 0 },
+	{ "202211240236180", false, 0 },
+	{ "2022112402361x", false, 0 },
+	{ "20221124246018", false, 0 },
+};
+
+START_TEST(test_parse_mkp_time)
+{
+	int64_t	ms = -1;
+	bool	ok = parse_mkp_time(time_cases[_i].in, &ms);
+
+	ck_assert_msg(ok == time_cases[_i].ok, "case %s", time_cases[_i].in);
+	if (ok) {
+		char	back[18];
+
+		ck_assert_int_eq(ms, time_cases[_i].want);
+		fmt_mkp_time(ms, back);
+		ck_assert(strncmp(back, time_cases[_i].in, strlen(time_cases[_i].in)) == 0);
+	}
+}
+END_TEST
+
+START_TEST(test_hex)
+{
+	char	out[9];
+
+	hex_encode("\x01\xab\xff\x10", 4, out, false);
+	ck_assert_str_eq(out, "01abff10");
+	hex_encode("\x01\xab\xff\x10", 4, out, true);
+	ck_assert_str_eq(out, "01ABFF10");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("util");
+	TCase	*tc = tcase_create("util");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_loop_test(tc, test_parse_i64, 0, (int)(sizeof(i64_cases) / sizeof(i64_cases[0])));
+	tcase_add_loop_test(tc, test_parse_mkp_time, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
+	tcase_add_test(tc, test_hex);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
