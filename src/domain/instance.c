@@ -1,0 +1,545 @@
+/*
+ * instance.c: create, query, renew, freeze, release and upgrade instances.
+ *
+ * Every command that changes an instance locks its row (FOR UPDATE) inside
+ * a transaction, decides from the current state, records an event and
+ * commits; the answer is success only after the commit. Order-driven
+ * changes are applied once per order line (the event's unique index), so
+ * a retried renewal cannot move an expiry back after a later one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/random.h"
+#include "domain/instance.h"
+#include "store/instance_store.h"
+
+static const char *const scene_names[] = {
+	[SCENE_TRIAL_TO_FORMAL] = "TRIAL_TO_FORMAL",
+	[SCENE_RENEWAL] = "RENEWAL",
+	[SCENE_UNSUBSCRIBE_RENEWAL_PERIOD] = "UNSUBSCRIBE_RENEWAL_PERIOD",
+	[SCENE_RENEWAL_CHANGE] = "RENEWAL_CHANGE",
+};
+
+/* Event kinds recorded for each scene. */
+static const char *const scene_kinds[] = {
+	[SCENE_TRIAL_TO_FORMAL] = "trial_to_formal",
+	[SCENE_RENEWAL] = "renewal",
+	[SCENE_UNSUBSCRIBE_RENEWAL_PERIOD] = "unsubscribe_renewal_period",
+	[SCENE_RENEWAL_CHANGE] = "renewal_change",
+};
+
+const char *
+renew_scene_name(enum renew_scene s)
+{
+	return scene_names[s];
+}
+
+bool
+renew_scene_parse(const char *s, bool only_renewals, enum renew_scene *out)
+{
+	size_t	i;
+
+	for (i = 0; i < NELEM(scene_names); i++) {
+		if (strcmp(s, scene_names[i]) != 0)
+			continue;
+		if (only_renewals && i != SCENE_RENEWAL && i != SCENE_UNSUBSCRIBE_RENEWAL_PERIOD)
+			return false;
+		*out = (enum renew_scene)i;
+		return true;
+	}
+	return false;
+}
+
+static void
+say(struct dom_call *call, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+static void
+say(struct dom_call *call, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(call->reason, sizeof(call->reason), fmt, ap);
+	va_end(ap);
+}
+
+static enum dom_status
+store_failed(const struct dom_ctx *ctx, struct dom_call *call)
+{
+	db_rollback(ctx->db);
+	say(call, "store unavailable (sqlstate %s)", db_sqlstate(ctx->db));
+	return DOM_STORE;
+}
+
+/* Percent-encodes everything but RFC 3986 unreserved characters. */
+static void
+url_escape(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+			buf_putc(out, (char)c);
+		} else {
+			buf_putc(out, '%');
+			buf_putc(out, hex[c >> 4]);
+			buf_putc(out, hex[c & 15]);
+		}
+	}
+}
+
+/*
+ * Expands {instanceId}, {orderId} and {orderLineId} in an URL template,
+ * the values percent-encoded. Unknown braces are kept as they are.
+ */
+static void
+expand_template(struct buf *out, const char *tpl, const char *instance_id,
+    const char *order_id, const char *order_line_id)
+{
+	static const char *const names[] = { "{instanceId}", "{orderId}", "{orderLineId}" };
+	const char	*vals[3] = { instance_id, order_id, order_line_id };
+	const char	*p = tpl;
+	size_t		 i;
+
+	while (*p != '\0') {
+		for (i = 0; i < NELEM(names); i++) {
+			size_t n = strlen(names[i]);
+
+			if (strncmp(p, names[i], n) == 0) {
+				url_escape(out, vals[i]);
+				p += n;
+				break;
+			}
+		}
+		if (i == NELEM(names))
+			buf_putc(out, *p++);
+	}
+}
+
+static bool
+state_is_ready(const char *state)
+{
+	return strcmp(state, "active") == 0 || strcmp(state, "frozen") == 0 ||
+	    strcmp(state, "released") == 0;
+}
+
+static enum dom_status
+create_answer(struct dom_call *call, const char *state, const char *how)
+{
+	if (state_is_ready(state)) {
+		say(call, "%s (%s)", how, state);
+		return DOM_OK;
+	}
+	if (strcmp(state, "provisioning") == 0) {
+		say(call, "%s, still provisioning", how);
+		return DOM_PENDING;
+	}
+	say(call, "%s, provisioning failed", how);
+	return DOM_REFUSED;
+}
+
+enum dom_status
+instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *order_id,
+    const char *order_line_id, const char *business_id, char id_out[65])
+{
+	const struct config	*cfg = ctx->cfg;
+	struct istore_new	 n;
+	struct buf		 front = BUF_INIT, admin = BUF_INIT, sealed = BUF_INIT;
+	char			 password[129], uuid[37], state[16];
+	const char		*id = business_id;
+	enum istore_create_result r;
+	int			 attempt;
+
+	rand_password(password, sizeof(password), (size_t)cfg->password_length);
+	seal(ctx->seal, password, strlen(password), &sealed);
+	wipe_str(password);
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		buf_reset(&front);
+		buf_reset(&admin);
+		expand_template(&front, cfg->front_end_url, id, order_id, order_line_id);
+		expand_template(&admin, cfg->admin_url, id, order_id, order_line_id);
+		memset(&n, 0, sizeof(n));
+		n.instance_id = id;
+		n.order_id = order_id;
+		n.order_line_id = order_line_id;
+		n.business_id = business_id;
+		n.state = "active";
+		n.is_test = call->is_test;
+		n.front_end_url = buf_cstr(&front);
+		n.admin_url = admin.len > 0 ? buf_cstr(&admin) : NULL;
+		n.app_user = cfg->admin_user;
+		n.app_password = buf_cstr(&sealed);
+		n.memo = cfg->memo != NULL && cfg->memo[0] != '\0' ? cfg->memo : NULL;
+		n.call_id = call->call_id;
+		r = istore_create(ctx->db, &n, id_out, state);
+		if (r != ISTORE_ID_TAKEN)
+			break;
+		/*
+		 * The businessId names another order line's instance already
+		 * (a reused debug id, or a racing twin of this very call):
+		 * take a fresh id; the order line decides which one wins.
+		 */
+		rand_uuid(uuid);
+		id = uuid;
+	}
+	buf_free(&front);
+	buf_free(&admin);
+	buf_free(&sealed);
+
+	switch (r) {
+	case ISTORE_CREATED:
+		log_info("instance %s created for order %s/%s%s", id_out, order_id,
+		    order_line_id, call->is_test ? " (debug)" : "");
+		return create_answer(call, state, "created");
+	case ISTORE_EXISTS:
+		return create_answer(call, state, "order line already has this instance");
+	case ISTORE_ID_TAKEN:
+	case ISTORE_FAILED:
+		break;
+	}
+	return store_failed(ctx, call);
+}
+
+/* Builds a PostgreSQL text[] literal: {"a","b"} with \ and " escaped. */
+static void
+pg_array(struct buf *out, const char *const *ids, size_t n)
+{
+	size_t	i;
+
+	buf_putc(out, '{');
+	for (i = 0; i < n; i++) {
+		const char *s;
+
+		if (i > 0)
+			buf_putc(out, ',');
+		buf_putc(out, '"');
+		for (s = ids[i]; *s != '\0'; s++) {
+			if (*s == '"' || *s == '\\')
+				buf_putc(out, '\\');
+			buf_putc(out, *s);
+		}
+		buf_putc(out, '"');
+	}
+	buf_putc(out, '}');
+}
+
+static const char *
+opt_value(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+enum dom_status
+instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *const *ids,
+    size_t n, instance_visit_fn visit, void *arg, size_t *found, size_t *ready)
+{
+	struct buf	 lit = BUF_INIT, plain = BUF_INIT;
+	PGresult	*res;
+	size_t		 i, j;
+	int		 row, rows;
+
+	*found = *ready = 0;
+	pg_array(&lit, ids, n);
+	res = istore_fetch(ctx->db, buf_cstr(&lit));
+	buf_free(&lit);
+	if (res == NULL)
+		return store_failed(ctx, call);
+	rows = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		struct instance_info info;
+
+		/* A repeated id is answered once. */
+		for (j = 0; j < i; j++)
+			if (strcmp(ids[i], ids[j]) == 0)
+				break;
+		if (j < i)
+			continue;
+		for (row = 0; row < rows; row++)
+			if (strcmp(PQgetvalue(res, row, 0), ids[i]) == 0)
+				break;
+		if (row == rows)
+			continue;
+		(*found)++;
+		if (!state_is_ready(PQgetvalue(res, row, 1)))
+			continue;
+		memset(&info, 0, sizeof(info));
+		info.instance_id = PQgetvalue(res, row, 0);
+		info.state = PQgetvalue(res, row, 1);
+		info.front_end_url = opt_value(res, row, 2);
+		info.admin_url = opt_value(res, row, 3);
+		info.app_user = opt_value(res, row, 4);
+		info.memo = opt_value(res, row, 6);
+		buf_reset(&plain);
+		if (opt_value(res, row, 5) != NULL) {
+			if (unseal(ctx->seal, PQgetvalue(res, row, 5), &plain)) {
+				info.password = buf_cstr(&plain);
+			} else {
+				log_error("instance %s: stored password does not unseal "
+				    "(wrong master key?)", info.instance_id);
+			}
+		}
+		(*ready)++;
+		visit(&info, arg);
+		wipe_buf(&plain);
+	}
+	buf_free(&plain);
+	PQclear(res);
+	if (*found == 0)
+		say(call, "no such instance");
+	else if (*ready == 0)
+		say(call, "instance not ready yet");
+	return DOM_OK;
+}
+
+/*
+ * Opens the transaction and locks the instance. On DOM_OK, *state (16
+ * bytes) holds its state and the transaction is open; otherwise it is
+ * closed and the status is the command's answer. A debug call on a real
+ * instance stops here with DOM_OK and nothing changed (*skip set).
+ */
+static enum dom_status
+lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    char state[16], bool *skip)
+{
+	PGresult	*res;
+	bool		 is_test;
+
+	*skip = false;
+	if (!db_begin(ctx->db))
+		return store_failed(ctx, call);
+	res = istore_lock(ctx->db, id);
+	if (res == NULL)
+		return store_failed(ctx, call);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_rollback(ctx->db);
+		say(call, "no such instance");
+		return DOM_NOT_FOUND;
+	}
+	if (!str_copy(state, 16, PQgetvalue(res, 0, 0)))
+		state[15] = '\0';
+	is_test = PQgetvalue(res, 0, 1)[0] == 't';
+	PQclear(res);
+	if (call->is_test && !is_test) {
+		db_rollback(ctx->db);
+		say(call, "debug call on a real instance: not changed");
+		log_warn("debug call (testFlag=1) named real instance %s: not changed", id);
+		*skip = true;
+	}
+	return DOM_OK;
+}
+
+static enum dom_status
+finish(const struct dom_ctx *ctx, struct dom_call *call)
+{
+	if (!db_commit(ctx->db))
+		return store_failed(ctx, call);
+	return DOM_OK;
+}
+
+/* Records an event and moves to to_state (when it differs), then commits. */
+static enum dom_status
+transition(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const char *kind, const char *from, const char *to, const char *order_id,
+    const char *order_line_id)
+{
+	bool	inserted;
+
+	if (!istore_event(ctx->db, id, kind, from, to, order_id, order_line_id, NULL,
+	    call->call_id, &inserted))
+		return store_failed(ctx, call);
+	if (strcmp(from, to) != 0 && !istore_set_state(ctx->db, id, to))
+		return store_failed(ctx, call);
+	if (finish(ctx, call) != DOM_OK)
+		return DOM_STORE;
+	log_info("instance %s: %s (%s -> %s)%s", id, kind, from, to,
+	    call->is_test ? " (debug)" : "");
+	say(call, "%s: %s -> %s", kind, from, to);
+	return DOM_OK;
+}
+
+static enum dom_status
+nothing_to_do(const struct dom_ctx *ctx, struct dom_call *call, enum dom_status st,
+    const char *why)
+{
+	db_rollback(ctx->db);
+	say(call, "%s", why);
+	return st;
+}
+
+enum dom_status
+instance_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    enum renew_scene scene, const char *order_id, const char *order_line_id,
+    const char *product_id, int64_t expire_ms)
+{
+	struct buf	 detail = BUF_INIT;
+	struct jw	 w;
+	char		 state[16], when[25];
+	bool		 skip, inserted, ok;
+	enum dom_status	 st;
+
+	st = lock_instance(ctx, call, id, state, &skip);
+	if (st != DOM_OK || skip)
+		return st;
+	if (strcmp(state, "released") == 0)
+		return nothing_to_do(ctx, call, DOM_NOT_FOUND, "instance released");
+	fmt_time_iso(expire_ms, when);
+	jw_init(&w, &detail);
+	jw_obj_begin(&w);
+	jw_kv_str(&w, "scene", scene_names[scene]);
+	jw_kv_str(&w, "expireTime", when);
+	jw_kv_str(&w, "productId", product_id);
+	jw_obj_end(&w);
+	ok = istore_event(ctx->db, id, scene_kinds[scene], state, state, order_id,
+	    order_line_id, buf_cstr(&detail), call->call_id, &inserted);
+	buf_free(&detail);
+	if (!ok)
+		return store_failed(ctx, call);
+	if (!inserted)
+		return nothing_to_do(ctx, call, DOM_OK, "order line already applied");
+	if (!istore_renew(ctx->db, id, expire_ms, product_id, scene == SCENE_TRIAL_TO_FORMAL))
+		return store_failed(ctx, call);
+	if (finish(ctx, call) != DOM_OK)
+		return DOM_STORE;
+	log_info("instance %s: %s, expires %s", id, scene_kinds[scene], when);
+	say(call, "%s: expires %s", scene_kinds[scene], when);
+	return DOM_OK;
+}
+
+enum dom_status
+instance_set_frozen(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    bool freeze)
+{
+	char		 state[16];
+	bool		 skip;
+	enum dom_status	 st;
+
+	st = lock_instance(ctx, call, id, state, &skip);
+	if (st != DOM_OK || skip)
+		return st;
+	if (freeze) {
+		if (strcmp(state, "active") == 0)
+			return transition(ctx, call, id, "freeze", state, "frozen", NULL, NULL);
+		if (strcmp(state, "frozen") == 0)
+			return nothing_to_do(ctx, call, DOM_OK, "already frozen");
+		if (strcmp(state, "released") == 0)
+			return nothing_to_do(ctx, call, DOM_OK, "released: nothing to freeze");
+		if (strcmp(state, "failed") == 0)
+			return nothing_to_do(ctx, call, DOM_OK, "provisioning failed: nothing to freeze");
+		return nothing_to_do(ctx, call, DOM_PENDING, "still provisioning: retry later");
+	}
+	if (strcmp(state, "frozen") == 0)
+		return transition(ctx, call, id, "unfreeze", state, "active", NULL, NULL);
+	if (strcmp(state, "active") == 0)
+		return nothing_to_do(ctx, call, DOM_OK, "not frozen");
+	if (strcmp(state, "released") == 0)
+		return nothing_to_do(ctx, call, DOM_NOT_FOUND, "instance released");
+	if (strcmp(state, "failed") == 0)
+		return nothing_to_do(ctx, call, DOM_REFUSED, "provisioning failed");
+	return nothing_to_do(ctx, call, DOM_OK, "not frozen (provisioning)");
+}
+
+enum dom_status
+instance_release(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const char *order_id, const char *order_line_id)
+{
+	char		 state[16];
+	bool		 skip;
+	enum dom_status	 st;
+
+	st = lock_instance(ctx, call, id, state, &skip);
+	if (st != DOM_OK || skip)
+		return st;
+	if (strcmp(state, "released") == 0)
+		return nothing_to_do(ctx, call, DOM_OK, "already released");
+	return transition(ctx, call, id, "release", state, "released", order_id, order_line_id);
+}
+
+enum dom_status
+instance_upgrade(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const char *order_id, const char *order_line_id)
+{
+	char		 state[16];
+	bool		 skip, inserted;
+	enum dom_status	 st;
+
+	st = lock_instance(ctx, call, id, state, &skip);
+	if (st != DOM_OK || skip)
+		return st;
+	if (strcmp(state, "released") == 0)
+		return nothing_to_do(ctx, call, DOM_NOT_FOUND, "instance released");
+	if (!istore_event(ctx->db, id, "upgrade", state, state, order_id, order_line_id,
+	    NULL, call->call_id, &inserted))
+		return store_failed(ctx, call);
+	if (!inserted)
+		return nothing_to_do(ctx, call, DOM_OK, "order line already applied");
+	if (finish(ctx, call) != DOM_OK)
+		return DOM_STORE;
+	log_info("instance %s: upgrade order %s/%s recorded", id, order_id, order_line_id);
+	say(call, "upgrade order recorded");
+	return DOM_OK;
+}
+
+enum dom_status
+instance_check_change(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const char *product_info)
+{
+	PGresult	*res = istore_peek(ctx->db, id);
+	bool		 released;
+
+	(void)product_info;
+	if (res == NULL)
+		return store_failed(ctx, call);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		say(call, "no such instance");
+		return DOM_NOT_FOUND;
+	}
+	released = strcmp(PQgetvalue(res, 0, 0), "released") == 0;
+	PQclear(res);
+	if (released) {
+		say(call, "instance released");
+		return DOM_NOT_FOUND;
+	}
+	say(call, "change accepted");
+	return DOM_OK;
+}
+
+enum dom_status
+license_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *code,
+    enum renew_scene scene, const char *order_id, const char *order_line_id,
+    const char *product_id, int64_t expire_ms)
+{
+	PGresult	*res;
+	bool		 applied;
+
+	if (!db_begin(ctx->db))
+		return store_failed(ctx, call);
+	res = istore_license_peek(ctx->db, code);
+	if (res == NULL)
+		return store_failed(ctx, call);
+	if (PQntuples(res) == 1 && call->is_test && PQgetvalue(res, 0, 0)[0] != 't') {
+		PQclear(res);
+		return nothing_to_do(ctx, call, DOM_OK, "debug call on a real licence: not changed");
+	}
+	PQclear(res);
+	if (!istore_license_renew(ctx->db, code, scene_names[scene], order_id, order_line_id,
+	    product_id, expire_ms, call->is_test, call->call_id, &applied))
+		return store_failed(ctx, call);
+	if (!applied)
+		return nothing_to_do(ctx, call, DOM_OK, "order line already applied");
+	if (finish(ctx, call) != DOM_OK)
+		return DOM_STORE;
+	say(call, "licence %s", scene_kinds[scene]);
+	return DOM_OK;
+}

@@ -1,0 +1,117 @@
+/*
+ * instance.h: the business operations on purchased instances, the same for
+ * every wire dialect (V2 basic now; V1 and Kit reuse them).
+ *
+ * Each command runs in one transaction and is idempotent: the marketplace
+ * retries, and a repeat must change nothing and succeed. A command returns
+ * DOM_OK only after its changes are committed.
+ *
+ * The state machine: provisioning -> active <-> frozen -> released, and
+ * provisioning -> failed. released is final.
+ *
+ * Debug calls (testFlag=1) run the same code; they create test instances
+ * (is_test), and never change a real one: a debug call naming a real
+ * instance succeeds without touching it (as the marketplace's own sample
+ * does), and the reason says so.
+ */
+#ifndef MKP_INSTANCE_H
+#define MKP_INSTANCE_H
+
+#include <stdint.h>
+#include "common/config.h"
+#include "crypto/seal.h"
+#include "store/db.h"
+
+enum dom_status {
+	DOM_OK,		/* done, committed */
+	DOM_PENDING,	/* accepted, continues in the background */
+	DOM_NOT_FOUND,	/* no such instance (or released, for changes) */
+	DOM_REFUSED,	/* the business refuses (e.g. a change it cannot take) */
+	DOM_STORE,	/* the store failed or is unreachable */
+};
+
+/* What a command needs from its process. */
+struct dom_ctx {
+	struct db		*db;
+	const struct config	*cfg;
+	const struct seal_key	*seal;
+};
+
+/* Who is asking, and room for the command to say why (for the audit log). */
+struct dom_call {
+	const char	*call_id;
+	bool		 is_test;
+	char		 reason[160];
+};
+
+enum renew_scene {
+	SCENE_TRIAL_TO_FORMAL,
+	SCENE_RENEWAL,
+	SCENE_UNSUBSCRIBE_RENEWAL_PERIOD,
+	SCENE_RENEWAL_CHANGE,
+};
+
+/* What queryInstance shows of a ready instance. Strings owned by the struct. */
+struct instance_info {
+	const char	*instance_id;
+	const char	*state;
+	const char	*front_end_url;
+	const char	*admin_url;
+	const char	*app_user;	/* NULL when none */
+	const char	*password;	/* plaintext, unsealed for this answer only */
+	const char	*memo;
+};
+
+extern const struct db_stmt instance_stmts[];
+
+/*
+ * Creates the instance of an order line, or finds the one created before.
+ * id_out receives the instanceId (the first call's businessId). DOM_OK when
+ * it is ready, DOM_PENDING while it provisions.
+ */
+enum dom_status instance_create(const struct dom_ctx *, struct dom_call *,
+	    const char *order_id, const char *order_line_id, const char *business_id,
+	    char id_out[65]);
+
+typedef void (*instance_visit_fn)(const struct instance_info *, void *arg);
+
+/*
+ * Looks up ids (n of them). visit is called for each ready one (active,
+ * frozen or released) in the order given. found counts the ids that exist,
+ * ready the ones visited. DOM_STORE on failure; otherwise DOM_OK.
+ */
+enum dom_status instance_query(const struct dom_ctx *, struct dom_call *,
+	    const char *const *ids, size_t n, instance_visit_fn visit, void *arg,
+	    size_t *found, size_t *ready);
+
+/* Applies a renewal-type change once per order line (scene). */
+enum dom_status instance_renew(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, enum renew_scene, const char *order_id,
+	    const char *order_line_id, const char *product_id, int64_t expire_ms);
+
+/* Freezes (true) or unfreezes (false). */
+enum dom_status instance_set_frozen(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, bool freeze);
+
+/* Releases; order ids are those of the unsubscription when there is one. */
+enum dom_status instance_release(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, const char *order_id, const char *order_line_id);
+
+/* Records an upgrade order against the instance (applied once per order line). */
+enum dom_status instance_upgrade(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, const char *order_id, const char *order_line_id);
+
+/* Whether a renewal change to product_info (JSON text) is acceptable. */
+enum dom_status instance_check_change(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, const char *product_info);
+
+/* Renews (or shortens) a licence code's validity once per order line. */
+enum dom_status license_renew(const struct dom_ctx *, struct dom_call *,
+	    const char *license, enum renew_scene, const char *order_id,
+	    const char *order_line_id, const char *product_id, int64_t expire_ms);
+
+const char *renew_scene_name(enum renew_scene);
+/* Parses a scene name; only_renewals limits it to RENEWAL and UNSUBSCRIBE_RENEWAL_PERIOD. */
+bool	 renew_scene_parse(const char *, bool only_renewals, enum renew_scene *) MUSTCHECK;
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * audit.h: callback_log, one row per inbound call whatever its outcome.
+ */
+#ifndef MKP_AUDIT_H
+#define MKP_AUDIT_H
+
+#include <stdint.h>
+#include "store/db.h"
+
+struct audit {
+	const char	*call_id;
+	int64_t		 received_ms;	/* wall clock */
+	const char	*remote_addr;
+	const char	*dialect;	/* "v2", "v1", "kit-v2", "kit-v1", "local" */
+	const char	*activity;
+	const char	*instance_id;
+	const char	*order_id;
+	const char	*order_line_id;
+	const char	*result_code;	/* NULL when the answer carried none */
+	int		 http_status;
+	int64_t		 latency_us;
+	bool		 is_test;
+	const char	*reason;	/* why it did not succeed, NULL on success */
+	const char	*body;		/* the request body with secrets redacted */
+};
+
+extern const struct db_stmt audit_stmts[];
+
+/* Inserts the row (autocommit); false when the store failed (logged). */
+bool	 audit_record(struct db *, const struct audit *) MUSTCHECK;
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * instance_store.c: prepared statements for instances and licences.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "store/instance_store.h"
+
+const struct db_stmt instance_store_stmts[] = {
+	/*
+	 * ON CONFLICT on the order line waits for a concurrent insert of the
+	 * same line to commit, then does nothing: exactly one instance per
+	 * order line however many identical calls race.
+	 */
+	{ "istore_create",
+	  "WITH ins AS ("
+	  " INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state,"
+	  "  is_test, front_end_url, admin_url, app_user, app_password, memo)"
+	  " VALUES ($1, $2, $3, $4, $5, $6::boolean, $7, $8, $9, $10, $11)"
+	  " ON CONFLICT (order_id, order_line_id, is_test) DO NOTHING"
+	  " RETURNING instance_id, state),"
+	  " ev AS (INSERT INTO instance_event (instance_id, kind, to_state, order_id,"
+	  "  order_line_id, call_id)"
+	  " SELECT instance_id, 'create', state, $2, $3, $12 FROM ins)"
+	  " SELECT instance_id, state FROM ins", 12 },
+	{ "istore_find_line",
+	  "SELECT instance_id, state FROM instance"
+	  " WHERE order_id = $1 AND order_line_id = $2 AND is_test = $3::boolean", 3 },
+	{ "istore_lock",
+	  "SELECT state, is_test FROM instance WHERE instance_id = $1 FOR UPDATE", 1 },
+	{ "istore_peek",
+	  "SELECT state, is_test FROM instance WHERE instance_id = $1", 1 },
+	{ "istore_event",
+	  "INSERT INTO instance_event (instance_id, kind, from_state, to_state, order_id,"
+	  " order_line_id, detail, call_id) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)"
+	  " ON CONFLICT (instance_id, kind, order_id, order_line_id)"
+	  " WHERE order_id IS NOT NULL DO NOTHING RETURNING 1", 8 },
+	{ "istore_set_state",
+	  "UPDATE instance SET state = $2, updated_at = now(),"
+	  " frozen_at = CASE WHEN $2 = 'frozen' THEN now() WHEN $2 = 'active' THEN NULL"
+	  "  ELSE frozen_at END,"
+	  " released_at = CASE WHEN $2 = 'released' THEN now() ELSE released_at END"
+	  " WHERE instance_id = $1", 2 },
+	{ "istore_renew",
+	  "UPDATE instance SET expire_at = to_timestamp($2::bigint / 1000.0),"
+	  " product_id = coalesce($3, product_id),"
+	  " trial = trial AND NOT $4::boolean, updated_at = now()"
+	  " WHERE instance_id = $1", 4 },
+	{ "istore_fetch",
+	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo"
+	  " FROM instance WHERE instance_id = ANY ($1::text[])", 1 },
+	{ "istore_license_ensure",
+	  "INSERT INTO license (license_code, order_id, order_line_id, product_id,"
+	  " expire_at, scene, is_test) VALUES ($1, $2, $3, $4,"
+	  " to_timestamp($5::bigint / 1000.0), $6, $7::boolean)"
+	  " ON CONFLICT (license_code) DO NOTHING", 7 },
+	{ "istore_license_event",
+	  "INSERT INTO license_event (license_code, scene, order_id, order_line_id,"
+	  " expire_at, call_id) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0), $6)"
+	  " ON CONFLICT DO NOTHING RETURNING 1", 6 },
+	{ "istore_license_apply",
+	  "UPDATE license SET expire_at = to_timestamp($2::bigint / 1000.0), scene = $3,"
+	  " order_id = $4, order_line_id = $5, product_id = coalesce($6, product_id),"
+	  " updated_at = now() WHERE license_code = $1", 6 },
+	{ "istore_license_peek",
+	  "SELECT is_test FROM license WHERE license_code = $1", 1 },
+	{ NULL, NULL, 0 },
+};
+
+static void
+copy_field(char *dst, size_t n, PGresult *res, int col)
+{
+	if (!str_copy(dst, n, PQgetvalue(res, 0, col)))
+		dst[n - 1] = '\0';
+}
+
+enum istore_create_result
+istore_create(struct db *db, const struct istore_new *n, char id_out[65], char state_out[16])
+{
+	const char	*p[12];
+	const char	*q[3];
+	PGresult	*res;
+
+	p[0] = n->instance_id;
+	p[1] = n->order_id;
+	p[2] = n->order_line_id;
+	p[3] = n->business_id;
+	p[4] = n->state;
+	p[5] = n->is_test ? "true" : "false";
+	p[6] = n->front_end_url;
+	p[7] = n->admin_url;
+	p[8] = n->app_user;
+	p[9] = n->app_password;
+	p[10] = n->memo;
+	p[11] = n->call_id;
+	res = db_exec(db, "istore_create", 12, p);
+	if (res == NULL)
+		return strcmp(db_sqlstate(db), "23505") == 0 ? ISTORE_ID_TAKEN : ISTORE_FAILED;
+	if (PQntuples(res) == 1) {
+		copy_field(id_out, 65, res, 0);
+		copy_field(state_out, 16, res, 1);
+		PQclear(res);
+		return ISTORE_CREATED;
+	}
+	PQclear(res);
+	/* The line has an instance; the inserter committed before we returned. */
+	q[0] = n->order_id;
+	q[1] = n->order_line_id;
+	q[2] = p[5];
+	res = db_exec(db, "istore_find_line", 3, q);
+	if (res == NULL)
+		return ISTORE_FAILED;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return ISTORE_FAILED;
+	}
+	copy_field(id_out, 65, res, 0);
+	copy_field(state_out, 16, res, 1);
+	PQclear(res);
+	return ISTORE_EXISTS;
+}
+
+PGresult *
+istore_lock(struct db *db, const char *id)
+{
+	return db_exec(db, "istore_lock", 1, &id);
+}
+
+PGresult *
+istore_peek(struct db *db, const char *id)
+{
+	return db_exec(db, "istore_peek", 1, &id);
+}
+
+bool
+istore_event(struct db *db, const char *id, const char *kind, const char *from,
+    const char *to, const char *order_id, const char *line, const char *detail,
+    const char *call_id, bool *inserted)
+{
+	const char	*p[8] = { id, kind, from, to, order_id, line, detail, call_id };
+	PGresult	*res = db_exec(db, "istore_event", 8, p);
+
+	if (res == NULL)
+		return false;
+	*inserted = PQntuples(res) == 1;
+	PQclear(res);
+	return true;
+}
+
+bool
+istore_set_state(struct db *db, const char *id, const char *state)
+{
+	const char	*p[2] = { id, state };
+
+	return db_run(db, "istore_set_state", 2, p);
+}
+
+bool
+istore_renew(struct db *db, const char *id, int64_t expire_ms, const char *product_id,
+    bool trial_ends)
+{
+	char		 exp[24];
+	const char	*p[4];
+
+	snprintf(exp, sizeof(exp), "%lld", (long long)expire_ms);
+	p[0] = id;
+	p[1] = exp;
+	p[2] = product_id;
+	p[3] = trial_ends ? "true" : "false";
+	return db_run(db, "istore_renew", 4, p);
+}
+
+PGresult *
+istore_fetch(struct db *db, const char *ids_array)
+{
+	return db_exec(db, "istore_fetch", 1, &ids_array);
+}
+
+bool
+istore_license_renew(struct db *db, const char *code, const char *scene,
+    const char *order_id, const char *line, const char *product_id, int64_t expire_ms,
+    bool is_test, const char *call_id, bool *applied)
+{
+	char		 exp[24];
+	const char	*p[7];
+	PGresult	*res;
+
+	snprintf(exp, sizeof(exp), "%lld", (long long)expire_ms);
+	p[0] = code;
+	p[1] = order_id;
+	p[2] = line;
+	p[3] = product_id;
+	p[4] = exp;
+	p[5] = scene;
+	p[6] = is_test ? "true" : "false";
+	if (!db_run(db, "istore_license_ensure", 7, p))
+		return false;
+	p[0] = code;
+	p[1] = scene;
+	p[2] = order_id;
+	p[3] = line;
+	p[4] = exp;
+	p[5] = call_id;
+	res = db_exec(db, "istore_license_event", 6, p);
+	if (res == NULL)
+		return false;
+	*applied = PQntuples(res) == 1;
+	PQclear(res);
+	if (!*applied)
+		return true;
+	p[0] = code;
+	p[1] = exp;
+	p[2] = scene;
+	p[3] = order_id;
+	p[4] = line;
+	p[5] = product_id;
+	return db_run(db, "istore_license_apply", 6, p);
+}
+
+PGresult *
+istore_license_peek(struct db *db, const char *code)
+{
+	return db_exec(db, "istore_license_peek", 1, &code);
+}

@@ -1,0 +1,85 @@
+/*
+ * instance_store.h: the SQL behind the instance commands.
+ *
+ * Thin typed wrappers over prepared statements; the decisions (state
+ * machine, idempotency, debug-call guard) are the domain's. Functions
+ * returning PGresult hand it to the caller (PQclear) and document their
+ * columns; NULL means the store failed (db_sqlstate tells how).
+ */
+#ifndef MKP_INSTANCE_STORE_H
+#define MKP_INSTANCE_STORE_H
+
+#include <stdint.h>
+#include "store/db.h"
+
+extern const struct db_stmt instance_store_stmts[];
+
+struct istore_new {
+	const char	*instance_id;
+	const char	*order_id;
+	const char	*order_line_id;
+	const char	*business_id;
+	const char	*state;
+	bool		 is_test;
+	const char	*front_end_url;
+	const char	*admin_url;
+	const char	*app_user;
+	const char	*app_password;	/* sealed */
+	const char	*memo;
+	const char	*call_id;
+};
+
+enum istore_create_result {
+	ISTORE_CREATED,
+	ISTORE_EXISTS,		/* the order line has an instance already */
+	ISTORE_ID_TAKEN,	/* instance_id belongs to another order line */
+	ISTORE_FAILED,
+};
+
+/*
+ * Inserts the instance and its "create" event in one statement, unless
+ * the order line has one. On ISTORE_EXISTS, id_out/state_out (65 and 16
+ * bytes) receive the existing instance's id and state.
+ */
+enum istore_create_result istore_create(struct db *, const struct istore_new *,
+	    char id_out[65], char state_out[16]);
+
+/* SELECT ... FOR UPDATE: columns 0 state, 1 is_test ("t"/"f"). No row: unknown. */
+PGresult *istore_lock(struct db *, const char *instance_id) MUSTCHECK;
+
+/* Looks up an instance without locking: same columns as istore_lock. */
+PGresult *istore_peek(struct db *, const char *instance_id) MUSTCHECK;
+
+/*
+ * Records an event; for an event with an order id, once per (instance,
+ * kind, order line). *inserted says whether it was new. detail is JSON
+ * text or NULL.
+ */
+bool	 istore_event(struct db *, const char *instance_id, const char *kind,
+	    const char *from_state, const char *to_state, const char *order_id,
+	    const char *order_line_id, const char *detail, const char *call_id,
+	    bool *inserted) MUSTCHECK;
+
+/* Sets the state (and frozen_at/released_at as the state implies). */
+bool	 istore_set_state(struct db *, const char *instance_id, const char *state) MUSTCHECK;
+
+/* New expiry; product_id NULL keeps it; trial_ends clears the trial flag. */
+bool	 istore_renew(struct db *, const char *instance_id, int64_t expire_ms,
+	    const char *product_id, bool trial_ends) MUSTCHECK;
+
+/*
+ * Fetches instances by id; ids_array is a PostgreSQL array literal.
+ * Columns: 0 instance_id, 1 state, 2 front_end_url, 3 admin_url,
+ * 4 app_user, 5 app_password (sealed), 6 memo.
+ */
+PGresult *istore_fetch(struct db *, const char *ids_array) MUSTCHECK;
+
+/* Licence renewal: ensure the row, record the event once, apply. */
+bool	 istore_license_renew(struct db *, const char *code, const char *scene,
+	    const char *order_id, const char *order_line_id, const char *product_id,
+	    int64_t expire_ms, bool is_test, const char *call_id, bool *applied) MUSTCHECK;
+
+/* 0 licence is_test, or no row. */
+PGresult *istore_license_peek(struct db *, const char *code) MUSTCHECK;
+
+#endif
