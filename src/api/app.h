@@ -1,0 +1,29 @@
+/*
+ * app.h: what the request adapters share inside one worker process.
+ */
+#ifndef MKP_APP_H
+#define MKP_APP_H
+
+#include "api/request.h"
+#include "common/config.h"
+#include "crypto/seal.h"
+#include "domain/instance.h"
+#include "store/db.h"
+
+struct app {
+	const struct config	*cfg;
+	struct db		*db;
+	struct dom_ctx		 dom;
+};
+
+/* The V2 basic dialect: POST at the production URL (api/v2_basic.c). */
+void	 v2_basic_handle(struct app *, struct request *);
+
+/*
+ * Replaces the values of secret-bearing members (password, clientSecret,
+ * mobilePhone, email, ...) anywhere in the tree by "***" and appends the
+ * compact JSON to out, cut at max bytes. (api/redact.c)
+ */
+void	 redact_json(const struct json *, struct buf *out, size_t max);
+
+#endif

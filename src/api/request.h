@@ -1,0 +1,58 @@
+/*
+ * request.h: one inbound FastCGI request as the adapters see it, and the
+ * audit record it leaves behind.
+ */
+#ifndef MKP_REQUEST_H
+#define MKP_REQUEST_H
+
+#include <fcgiapp.h>
+#include <stdint.h>
+#include "common/buf.h"
+#include "common/defs.h"
+#include "store/audit.h"
+
+struct request {
+	FCGX_Request	*fcgi;
+	const char	*method;	/* "GET", "POST", ... */
+	const char	*path;		/* without the query string */
+	const char	*query;		/* "" when none */
+	const char	*remote_addr;
+	struct buf	 body;
+	bool		 body_too_large;
+	int64_t		 max_body;
+	char		 call_id[33];	/* random, names the call in every table */
+	int64_t		 wall_ms;	/* when it arrived */
+	int64_t		 t0_us;		/* monotonic, for the latency */
+
+	/* Filled by the adapter for callback_log; strings live as long as the request. */
+	struct audit	 audit;
+	struct buf	 audit_body;
+	char		 audit_reason[256];
+	char		 result_code[8];
+	int		 status;	/* HTTP status sent */
+	bool		 sent;
+	char		 path_buf[512];
+};
+
+/*
+ * Reads the request's parameters and, unless it is larger than max_body
+ * (then body_too_large is set and the body is left unread), its body.
+ * False when the body could not be read whole (the client went away).
+ */
+bool	 request_init(struct request *, FCGX_Request *, int64_t max_body) MUSTCHECK;
+void	 request_free(struct request *);
+
+/* A FastCGI parameter (e.g. "HTTP_X_SIGN"), NULL when absent. */
+const char *request_param(const struct request *, const char *name);
+
+/*
+ * Finds name in an application/x-www-form-urlencoded string and appends
+ * its decoded value to out ('+' is a space, %XX a byte). False when absent
+ * or when a %-escape is malformed (*bad set then).
+ */
+bool	 query_get(const char *query, const char *name, struct buf *out, bool *bad) MUSTCHECK;
+
+/* Microseconds since the request arrived. */
+int64_t	 request_elapsed_us(const struct request *);
+
+#endif

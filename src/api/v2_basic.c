@@ -1,0 +1,535 @@
+/*
+ * v2_basic.c: the V2 basic interfaces (spec/v2-basic.md, readings 1-6 of
+ * spec/README.md): one POST URL, the activity in the JSON body, the
+ * signature, timestamp and nonce in the query string.
+ *
+ * Order of checks, each with its result code:
+ *	body over the limit, timestamp missing/bad/outside the window,
+ *	nonce missing ................................................ 000002
+ *	signature missing or matching neither the canonical payload
+ *	nor the raw bytes ............................................. 000001
+ *	body not JSON (but correctly signed) ......................... 000002
+ *	nonce seen before (any host) ................................. 000001
+ *	unknown activity, a field against its table .................. 000002
+ * then the domain command. The adapter holds no SQL; the domain sees no
+ * JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/app.h"
+#include "api/fields.h"
+#include "api/response.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/fieldcrypt.h"
+#include "crypto/sign.h"
+#include "store/nonce.h"
+
+#define V2_MAX_DEPTH	32
+#define NONCE_MAX	128
+#define AUDIT_BODY_MAX	16384
+
+struct v2_call {
+	struct app		*app;
+	struct request		*r;
+	const struct json	*body;
+	struct dom_call		 dc;
+	struct field_values	 f;
+	char			 err[160];
+};
+
+typedef void (*v2_handler)(struct v2_call *);
+
+struct v2_activity {
+	const char		*name;
+	const struct field_rule	*rules;
+	size_t			 nrules;
+	v2_handler		 run;
+};
+
+static const char *const scenes_all[] = {
+	"TRIAL_TO_FORMAL", "RENEWAL", "UNSUBSCRIBE_RENEWAL_PERIOD", "RENEWAL_CHANGE", NULL,
+};
+static const char *const scenes_license[] = {
+	"RENEWAL", "UNSUBSCRIBE_RENEWAL_PERIOD", NULL,
+};
+static const char *const statuses[] = { "FREEZE", "UNFREEZE", NULL };
+
+/* Field tables of spec/v2-basic.md §3; the index of each rule names its value. */
+static const struct field_rule new_rules[] = {
+	{ "orderId", true, FK_STRING, 64, NULL },
+	{ "orderLineId", true, FK_STRING, 64, NULL },
+	{ "businessId", true, FK_STRING, 64, NULL },
+};
+static const struct field_rule query_rules[] = {
+	{ "instanceId", true, FK_IDLIST, 64, NULL },
+};
+static const struct field_rule refresh_rules[] = {
+	{ "instanceId", true, FK_STRING, 64, NULL },
+	{ "scene", true, FK_ENUM, 64, scenes_all },
+	{ "orderId", true, FK_STRING, 64, NULL },
+	{ "orderLineId", true, FK_STRING, 64, NULL },
+	{ "productId", false, FK_STRING, 64, NULL },
+	{ "expireTime", true, FK_TIME, 20, NULL },
+};
+static const struct field_rule status_rules[] = {
+	{ "instanceId", true, FK_STRING, 64, NULL },
+	{ "status", true, FK_ENUM, 32, statuses },
+};
+static const struct field_rule release_rules[] = {
+	{ "instanceId", true, FK_STRING, 64, NULL },
+	{ "orderId", false, FK_STRING, 64, NULL },
+	{ "orderLineId", false, FK_STRING, 64, NULL },
+};
+static const struct field_rule upgrade_rules[] = {
+	{ "instanceId", true, FK_STRING, 64, NULL },
+	{ "orderId", true, FK_STRING, 64, NULL },
+	{ "orderLineId", true, FK_STRING, 64, NULL },
+};
+static const struct field_rule check_rules[] = {
+	{ "instanceId", true, FK_STRING, 64, NULL },
+	{ "productInfo", true, FK_OBJECT, 0, NULL },
+};
+static const struct field_rule license_rules[] = {
+	{ "license", true, FK_STRING, 64, NULL },
+	{ "scene", true, FK_ENUM, 64, scenes_license },
+	{ "orderId", true, FK_STRING, 64, NULL },
+	{ "orderLineId", true, FK_STRING, 64, NULL },
+	{ "productId", false, FK_STRING, 64, NULL },
+	{ "expireTime", true, FK_TIME, 20, NULL },
+};
+
+static const char *
+sign_key(const struct v2_call *c)
+{
+	return c->app->cfg->basic_key;
+}
+
+/* Maps a domain outcome to its result code and answers with the reason. */
+static void
+answer_status(struct v2_call *c, enum dom_status st)
+{
+	static const char *const codes[] = {
+		[DOM_OK] = RC_SUCCESS,
+		[DOM_PENDING] = RC_PENDING,
+		[DOM_NOT_FOUND] = RC_NO_INSTANCE,
+		[DOM_REFUSED] = RC_INTERNAL,
+		[DOM_STORE] = RC_INTERNAL,
+	};
+
+	if (c->dc.reason[0] != '\0')
+		(void)!str_copy(c->r->audit_reason, sizeof(c->r->audit_reason), c->dc.reason);
+	reply_code(c->r, sign_key(c), codes[st],
+	    st == DOM_OK ? "success" : c->dc.reason[0] ? c->dc.reason : "failed");
+}
+
+static void
+run_new(struct v2_call *c)
+{
+	char		 id[65];
+	enum dom_status	 st;
+	struct reply	 rp;
+
+	c->r->audit.order_id = c->f.str[0];
+	c->r->audit.order_line_id = c->f.str[1];
+	st = instance_create(&c->app->dom, &c->dc, c->f.str[0], c->f.str[1], c->f.str[2], id);
+	if (st != DOM_OK && st != DOM_PENDING) {
+		answer_status(c, st);
+		return;
+	}
+	(void)!str_copy(c->r->audit_reason, sizeof(c->r->audit_reason), c->dc.reason);
+	reply_begin(&rp, c->r, st == DOM_OK ? RC_SUCCESS : RC_PENDING,
+	    st == DOM_OK ? "success" : "provisioning");
+	jw_kv_str(&rp.w, "instanceId", id);
+	reply_send(&rp, c->r, sign_key(c));
+	/* The audit row names the instance; id lives on the stack, copy it. */
+	buf_reset(&c->r->audit_body);
+	(void)!str_copy(c->r->path_buf, sizeof(c->r->path_buf), id);
+	c->r->audit.instance_id = c->r->path_buf;
+}
+
+struct query_out {
+	struct v2_call	*c;
+	struct jw	*w;
+	bool		 encrypt;
+	bool		 ok;
+};
+
+static void
+put_secret(struct query_out *q, const char *name, const char *plain)
+{
+	const struct config	*cfg = q->c->app->cfg;
+	struct buf		 enc = BUF_INIT;
+
+	if (plain == NULL)
+		return;
+	if (!q->encrypt) {
+		jw_kv_str(q->w, name, plain);
+		return;
+	}
+	if (!field_encrypt(cfg->basic_key, (enum encrypt_type)cfg->encrypt_type, NULL,
+	    plain, strlen(plain), &enc)) {
+		q->ok = false;
+		return;
+	}
+	jw_kv_str(q->w, name, buf_cstr(&enc));
+	buf_free(&enc);
+}
+
+static void
+visit_instance(const struct instance_info *i, void *arg)
+{
+	struct query_out	*q = arg;
+
+	jw_obj_begin(q->w);
+	jw_kv_str(q->w, "instanceId", i->instance_id);
+	jw_key(q->w, "appInfo");
+	jw_obj_begin(q->w);
+	jw_kv_str(q->w, "frontEndUrl", i->front_end_url);
+	jw_kv_str(q->w, "adminUrl", i->admin_url);
+	put_secret(q, "userName", i->app_user);
+	put_secret(q, "password", i->password);
+	jw_kv_str(q->w, "memo", i->memo);
+	jw_obj_end(q->w);
+	jw_obj_end(q->w);
+}
+
+static void
+run_query(struct v2_call *c)
+{
+	const char	*ids[IDLIST_MAX];
+	char		*store = NULL, enc_type[4];
+	size_t		 n, found, ready;
+	struct reply	 rp;
+	struct query_out q;
+	enum dom_status	 st;
+
+	if (!fields_split_ids(c->f.str[0], 64, &store, ids, &n, c->err, sizeof(c->err))) {
+		free(store);
+		reply_code(c->r, sign_key(c), RC_PARAM, c->err);
+		return;
+	}
+	if (n == 1)
+		c->r->audit.instance_id = c->f.str[0];
+	memset(&q, 0, sizeof(q));
+	q.c = c;
+	q.ok = true;
+	q.encrypt = c->app->cfg->encrypt_app_info;
+	reply_begin(&rp, c->r, RC_SUCCESS, "success");
+	if (q.encrypt) {
+		snprintf(enc_type, sizeof(enc_type), "%d", (int)c->app->cfg->encrypt_type);
+		jw_kv_str(&rp.w, "encryptType", enc_type);
+	}
+	jw_key(&rp.w, "info");
+	jw_arr_begin(&rp.w);
+	q.w = &rp.w;
+	st = instance_query(&c->app->dom, &c->dc, ids, n, visit_instance, &q, &found, &ready);
+	free(store);
+	jw_arr_end(&rp.w);
+	if (st != DOM_OK || !q.ok || ready == 0) {
+		/* Throw the half-built answer away and say why instead. */
+		buf_free(&rp.body);
+		c->r->audit_reason[0] = '\0';
+		if (st != DOM_OK)
+			answer_status(c, st);
+		else if (!q.ok)
+			reply_code(c->r, sign_key(c), RC_INTERNAL, "encrypting appInfo failed");
+		else if (found == 0)
+			reply_code(c->r, sign_key(c), RC_NO_INSTANCE, "no such instance");
+		else
+			reply_code(c->r, sign_key(c), RC_PENDING, "instance is still provisioning");
+		return;
+	}
+	reply_send(&rp, c->r, sign_key(c));
+}
+
+static void
+run_refresh(struct v2_call *c)
+{
+	enum renew_scene scene;
+
+	c->r->audit.instance_id = c->f.str[0];
+	c->r->audit.order_id = c->f.str[2];
+	c->r->audit.order_line_id = c->f.str[3];
+	if (!renew_scene_parse(c->f.str[1], false, &scene)) {
+		reply_code(c->r, sign_key(c), RC_PARAM, "scene: not one of the allowed values");
+		return;
+	}
+	answer_status(c, instance_renew(&c->app->dom, &c->dc, c->f.str[0], scene,
+	    c->f.str[2], c->f.str[3], c->f.str[4], c->f.time_ms[5]));
+}
+
+static void
+run_status(struct v2_call *c)
+{
+	c->r->audit.instance_id = c->f.str[0];
+	answer_status(c, instance_set_frozen(&c->app->dom, &c->dc, c->f.str[0],
+	    strcmp(c->f.str[1], "FREEZE") == 0));
+}
+
+static void
+run_release(struct v2_call *c)
+{
+	c->r->audit.instance_id = c->f.str[0];
+	c->r->audit.order_id = c->f.str[1];
+	c->r->audit.order_line_id = c->f.str[2];
+	if ((c->f.str[1] == NULL) != (c->f.str[2] == NULL)) {
+		reply_code(c->r, sign_key(c), RC_PARAM,
+		    "orderId and orderLineId: give both or neither");
+		return;
+	}
+	answer_status(c, instance_release(&c->app->dom, &c->dc, c->f.str[0], c->f.str[1],
+	    c->f.str[2]));
+}
+
+static void
+run_upgrade(struct v2_call *c)
+{
+	c->r->audit.instance_id = c->f.str[0];
+	c->r->audit.order_id = c->f.str[1];
+	c->r->audit.order_line_id = c->f.str[2];
+	answer_status(c, instance_upgrade(&c->app->dom, &c->dc, c->f.str[0], c->f.str[1],
+	    c->f.str[2]));
+}
+
+static void
+run_check(struct v2_call *c)
+{
+	struct buf	info = BUF_INIT;
+
+	c->r->audit.instance_id = c->f.str[0];
+	json_emit(c->f.val[1], &info);
+	answer_status(c, instance_check_change(&c->app->dom, &c->dc, c->f.str[0],
+	    buf_cstr(&info)));
+	buf_free(&info);
+}
+
+static void
+run_license(struct v2_call *c)
+{
+	enum renew_scene scene;
+
+	c->r->audit.order_id = c->f.str[2];
+	c->r->audit.order_line_id = c->f.str[3];
+	if (!renew_scene_parse(c->f.str[1], true, &scene)) {
+		reply_code(c->r, sign_key(c), RC_PARAM, "scene: not one of the allowed values");
+		return;
+	}
+	answer_status(c, license_renew(&c->app->dom, &c->dc, c->f.str[0], scene,
+	    c->f.str[2], c->f.str[3], c->f.str[4], c->f.time_ms[5]));
+}
+
+#define ACT(name, rules, fn) { name, rules, NELEM(rules), fn }
+
+static const struct v2_activity activities[] = {
+	ACT("newInstance", new_rules, run_new),
+	ACT("queryInstance", query_rules, run_query),
+	ACT("refreshInstance", refresh_rules, run_refresh),
+	ACT("updateInstanceStatus", status_rules, run_status),
+	ACT("releaseInstance", release_rules, run_release),
+	ACT("upgradeInstance", upgrade_rules, run_upgrade),
+	ACT("changeInstanceCheck", check_rules, run_check),
+	ACT("refreshLicenseCode", license_rules, run_license),
+};
+
+/* Reads one query parameter; false (answer sent) when it is malformed. */
+static bool
+get_param(struct request *r, const char *key, const char *name, struct buf *out,
+    bool *present)
+{
+	bool	bad;
+
+	*present = query_get(r->query, name, out, &bad);
+	if (bad) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "%s: malformed percent-encoding", name);
+		reply_code(r, key, RC_PARAM, msg);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The time window, nonce and signature checks. True when the call is
+ * authentic and fresh; otherwise the answer has been sent. *tree gets the
+ * parsed body (NULL when it is not JSON, which is answered here too).
+ */
+static bool
+authenticate(struct app *app, struct request *r, struct json **tree)
+{
+	const char	*key = app->cfg->basic_key;
+	struct buf	 sig = BUF_INIT, ts = BUF_INIT, nonce = BUF_INIT, canon = BUF_INIT;
+	char		 expected[SIGN_HEX_LEN + 1], perr[128], msg[192];
+	bool		 has_sig, has_ts, has_nonce, ok = false, match = false;
+	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
+
+	*tree = NULL;
+	if (!get_param(r, key, "signature", &sig, &has_sig) ||
+	    !get_param(r, key, "timestamp", &ts, &has_ts) ||
+	    !get_param(r, key, "nonce", &nonce, &has_nonce))
+		goto out;
+	if (!has_ts || ts.len == 0) {
+		reply_code(r, key, RC_PARAM, "timestamp: missing");
+		goto out;
+	}
+	if (!parse_i64(buf_cstr(&ts), 0, INT64_MAX / 2, &ts_ms)) {
+		reply_code(r, key, RC_PARAM, "timestamp: not Unix milliseconds");
+		goto out;
+	}
+	if (ts_ms < r->wall_ms - window || ts_ms > r->wall_ms + window) {
+		snprintf(msg, sizeof(msg), "timestamp: %lld ms away from the server clock "
+		    "(allowed: %lld)", (long long)(ts_ms - r->wall_ms), (long long)window);
+		reply_code(r, key, RC_PARAM, msg);
+		goto out;
+	}
+	if (!has_nonce || nonce.len == 0) {
+		reply_code(r, key, RC_PARAM, "nonce: missing");
+		goto out;
+	}
+	if (nonce.len > NONCE_MAX || strlen(buf_cstr(&nonce)) != nonce.len) {
+		reply_code(r, key, RC_PARAM, "nonce: too long or not text");
+		goto out;
+	}
+	if (!has_sig || sig.len == 0) {
+		reply_code(r, key, RC_AUTH, "signature: missing");
+		goto out;
+	}
+
+	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
+	    V2_MAX_DEPTH, perr, sizeof(perr));
+	if (*tree != NULL) {
+		json_canonical(*tree, &canon);
+		sign_v2_basic(key, canon.data, canon.len, buf_cstr(&nonce), buf_cstr(&ts), expected);
+		match = sign_hex_equal(expected, buf_cstr(&sig));
+	}
+	if (!match) {
+		/* Reading 1: a signature over the raw bytes is accepted too. */
+		sign_v2_basic(key, buf_cstr(&r->body), r->body.len, buf_cstr(&nonce),
+		    buf_cstr(&ts), expected);
+		match = sign_hex_equal(expected, buf_cstr(&sig));
+	}
+	if (!match) {
+		reply_code(r, key, RC_AUTH, "signature: does not match");
+		log_notice("v2 call %s from %s: signature does not match", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?");
+		goto out;
+	}
+	if (*tree == NULL) {
+		snprintf(msg, sizeof(msg), "body: not valid JSON (%s)", perr);
+		reply_code(r, key, RC_PARAM, msg);
+		goto out;
+	}
+	switch (nonce_claim(app->db, "v2", buf_cstr(&nonce), 2 * app->cfg->time_window)) {
+	case NONCE_FRESH:
+		ok = true;
+		break;
+	case NONCE_REPLAY:
+		reply_code(r, key, RC_AUTH, "nonce: already used (replay)");
+		log_notice("v2 call %s from %s: replayed nonce refused", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?");
+		break;
+	case NONCE_ERROR:
+		reply_code(r, key, RC_INTERNAL, "store unavailable");
+		break;
+	}
+out:
+	buf_free(&sig);
+	buf_free(&ts);
+	buf_free(&nonce);
+	buf_free(&canon);
+	return ok;
+}
+
+void
+v2_basic_handle(struct app *app, struct request *r)
+{
+	const char		*key = app->cfg->basic_key;
+	const struct v2_activity *act = NULL;
+	struct json		*tree = NULL;
+	struct v2_call		 c;
+	const char		*name;
+	char			 msg[160];
+	size_t			 i;
+
+	r->audit.dialect = "v2";
+	if (r->body_too_large) {
+		snprintf(msg, sizeof(msg), "body: larger than %lld bytes", (long long)r->max_body);
+		log_warn("v2 call %s from %s refused: %s", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?", msg);
+		reply_code(r, key, RC_PARAM, msg);
+		return;
+	}
+	if (!authenticate(app, r, &tree))
+		goto out;
+	if (tree->type != JSON_OBJECT) {
+		reply_code(r, key, RC_PARAM, "body: not a JSON object");
+		goto out;
+	}
+	redact_json(tree, &r->audit_body, AUDIT_BODY_MAX);
+	r->audit.body = buf_cstr(&r->audit_body);
+	name = json_get_str(tree, "activity");
+	if (name == NULL || *name == '\0') {
+		reply_code(r, key, RC_PARAM, "activity: missing");
+		goto out;
+	}
+	for (i = 0; i < NELEM(activities); i++)
+		if (strcmp(name, activities[i].name) == 0)
+			act = &activities[i];
+	if (act == NULL) {
+		reply_code(r, key, RC_PARAM, "activity: unknown");
+		goto out;
+	}
+	r->audit.activity = act->name;
+
+	memset(&c, 0, sizeof(c));
+	c.app = app;
+	c.r = r;
+	c.body = tree;
+	c.dc.call_id = r->call_id;
+	if (!fields_test_flag(tree, &c.dc.is_test)) {
+		reply_code(r, key, RC_PARAM, "testFlag: must be \"0\" or \"1\"");
+		goto out;
+	}
+	r->audit.is_test = c.dc.is_test;
+	if (!fields_check(tree, act->rules, act->nrules, &c.f, c.err, sizeof(c.err))) {
+		reply_code(r, key, RC_PARAM, c.err);
+		goto out;
+	}
+	act->run(&c);
+out:
+	/* The audit strings point into the tree: keep copies that outlive it. */
+	if (tree != NULL) {
+		struct buf	keep = BUF_INIT;
+		const char	**fields[] = { &r->audit.instance_id, &r->audit.order_id,
+				    &r->audit.order_line_id };
+		size_t		 offs[NELEM(fields)];
+
+		for (i = 0; i < NELEM(fields); i++) {
+			offs[i] = (size_t)-1;
+			if (*fields[i] != NULL && *fields[i] != r->path_buf) {
+				offs[i] = keep.len;
+				buf_append(&keep, *fields[i], strlen(*fields[i]) + 1);
+			}
+		}
+		for (i = 0; i < NELEM(fields); i++)
+			if (offs[i] != (size_t)-1)
+				*fields[i] = NULL;
+		if (keep.len > 0) {
+			/* Park the copies after the audit body; the request frees it. */
+			size_t base = r->audit_body.len + 1;
+
+			buf_putc(&r->audit_body, '\0');
+			buf_append(&r->audit_body, keep.data, keep.len);
+			r->audit.body = r->audit_body.data;
+			for (i = 0; i < NELEM(fields); i++)
+				if (offs[i] != (size_t)-1)
+					*fields[i] = r->audit_body.data + base + offs[i];
+		}
+		buf_free(&keep);
+		json_free(tree);
+	}
+}
