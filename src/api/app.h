@@ -6,6 +6,7 @@
 
 #include "api/request.h"
 #include "common/config.h"
+#include "common/json.h"
 #include "crypto/seal.h"
 #include "domain/instance.h"
 #include "store/db.h"

@@ -30,4 +30,8 @@ void	 seal(const struct seal_key *, const void *plain, size_t len, struct buf *o
 /* Appends the plaintext to out; false when sealed is malformed or forged. */
 bool	 unseal(const struct seal_key *, const char *sealed, struct buf *out) MUSTCHECK;
 
+/* Overwrites a secret held in a string or a buffer (sodium_memzero). */
+void	 wipe_str(char *);
+void	 wipe_buf(struct buf *);
+
 #endif
