@@ -1,0 +1,157 @@
+/*
+ * app.c: what a worker does with each request: route it to its dialect,
+ * answer, then write the audit row.
+ *
+ * mkpd_app is the pool's view of this file (src/pool/app.h): prepare runs
+ * in the master (as root, before forking, at start and on every reload) and
+ * loads what workers cannot read once unprivileged, the master key; init
+ * runs in each worker after fork and opens its own store connection.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/app.h"
+#include "api/response.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/random.h"
+#include "pool/app.h"
+#include "store/audit.h"
+#include "store/instance_store.h"
+#include "store/nonce.h"
+
+static struct app	 app;
+static struct seal_key	 master_key;
+
+static const struct db_stmt *const worker_stmts[] = {
+	nonce_stmts, audit_stmts, instance_store_stmts, NULL,
+};
+
+static bool
+app_prepare(const struct config *cfg, char *err, size_t errlen)
+{
+	struct seal_key	key;
+
+	if (!crypto_init()) {
+		snprintf(err, errlen, "libsodium cannot initialise");
+		return false;
+	}
+	if (cfg->basic_key == NULL || cfg->basic_key[0] == '\0') {
+		snprintf(err, errlen, "[keys] basic_key is not set");
+		return false;
+	}
+	if (cfg->front_end_url == NULL || cfg->front_end_url[0] == '\0') {
+		snprintf(err, errlen, "[app] front_end_url is not set");
+		return false;
+	}
+	if (!seal_key_load(cfg->master_key_file, &key, err, errlen))
+		return false;
+	master_key = key;
+	seal_key_wipe(&key);
+	return true;
+}
+
+static bool
+app_init(const struct config *cfg)
+{
+	app.cfg = cfg;
+	app.db = db_new(cfg->dsn, cfg->statement_timeout, "mkpd", worker_stmts);
+	app.dom.db = app.db;
+	app.dom.cfg = cfg;
+	app.dom.seal = &master_key;
+	/* Connect now to fail early in the log; a store that is down is not fatal. */
+	(void)!db_ensure(app.db);
+	return true;
+}
+
+static void
+app_fini(void)
+{
+	db_free(app.db);
+	app.db = NULL;
+	seal_key_wipe(&master_key);
+}
+
+/* True when path is the production URL's path (with or without a final '/'). */
+static bool
+is_production_path(const char *path)
+{
+	const char	*base = app.cfg->base_path;
+	size_t		 n = strlen(base);
+
+	while (n > 1 && base[n - 1] == '/')
+		n--;
+	if (n == 1 && base[0] == '/')
+		return strcmp(path, "/") == 0;
+	return strncmp(path, base, n) == 0 && (path[n] == '\0' || strcmp(path + n, "/") == 0);
+}
+
+static void
+route(struct request *r)
+{
+	static const char pong[] = "pong\n";
+
+	if (strcmp(r->path, "/-/ping") == 0) {
+		respond(r, 200, "text/plain", pong, sizeof(pong) - 1, NULL);
+		return;
+	}
+	if (is_production_path(r->path)) {
+		if (strcmp(r->method, "POST") == 0) {
+			v2_basic_handle(&app, r);
+			return;
+		}
+		r->audit.dialect = "v1";
+		reply_code(r, app.cfg->v1_key, RC_PARAM,
+		    "the V1 dialect (GET) is not served by this version");
+		return;
+	}
+	log_info("no route for %s %s from %s", r->method, r->path,
+	    r->remote_addr ? r->remote_addr : "?");
+	respond(r, 404, "text/plain", "not found\n", 10, NULL);
+}
+
+static void
+audit(struct request *r)
+{
+	struct audit	*a = &r->audit;
+
+	if (a->dialect == NULL)
+		return;
+	a->call_id = r->call_id;
+	a->received_ms = r->wall_ms;
+	a->remote_addr = r->remote_addr;
+	a->result_code = r->result_code[0] ? r->result_code : NULL;
+	a->http_status = r->status;
+	a->latency_us = request_elapsed_us(r);
+	a->reason = r->audit_reason[0] ? r->audit_reason : NULL;
+	if (!audit_record(app.db, a))
+		log_error("call %s (%s %s, result %s) could not be written to callback_log",
+		    r->call_id, a->dialect, a->activity ? a->activity : "-",
+		    a->result_code ? a->result_code : "-");
+}
+
+static void
+app_serve(FCGX_Request *fr)
+{
+	struct request	r;
+
+	if (!request_init(&r, fr, app.cfg->max_body)) {
+		respond(&r, 400, "text/plain", "incomplete request\n", 19, NULL);
+	} else {
+		route(&r);
+		if (!r.sent)
+			respond(&r, 500, "text/plain", "no answer\n", 10, NULL);
+	}
+	/* The caller has its answer; the bookkeeping below adds no latency. */
+	FCGX_FFlush(fr->out);
+	audit(&r);
+	nonce_purge(app.db, 2 * app.cfg->time_window);
+	request_free(&r);
+}
+
+const struct worker_app mkpd_app = {
+	.prepare = app_prepare,
+	.init = app_init,
+	.serve = app_serve,
+	.fini = app_fini,
+};
