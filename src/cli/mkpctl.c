@@ -5,6 +5,8 @@
  * (or just a DSN) and its own arguments, prints for people by default and
  * returns the process exit status: 0 done, 1 failed, 2 usage.
  */
+#include "config.h"
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

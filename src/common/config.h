@@ -1,0 +1,137 @@
+/*
+ * config.h: mkpd.conf, an INI file read with inih into one struct.
+ *
+ * Every option lives in one declarative table (config.c) giving its
+ * section, name, type, default, bounds and whether a reload may change it.
+ * The same table validates the file, prints `mkpd -t -v`, and feeds the
+ * check that every option is documented in etc/mkpd.conf.sample.
+ *
+ * Reload is transactional: a new struct config is parsed and validated
+ * whole; the caller swaps it in only when config_load succeeded.
+ *
+ * File syntax (inih): "[section]" headers, "name = value" lines, comments
+ * starting with ';' or '#' at the start of a line, or " ;" after a value.
+ * Options must not be indented (inih would read an indented line as the
+ * continuation of the previous value), each may appear once, and a value
+ * may be empty only where the option says so (keys, optional paths).
+ */
+#ifndef MKP_CONFIG_H
+#define MKP_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "common/defs.h"
+
+/* Hard cap on [pool] max_children (the scoreboard has twice this many slots). */
+#define CONFIG_MAX_CHILDREN	1024
+
+enum pm_mode {
+	PM_STATIC,
+	PM_DYNAMIC,
+	PM_ONDEMAND,
+};
+
+struct config {
+	char	*path;			/* the file this was read from */
+
+	/* [mkpd] */
+	char	*listen;		/* "host:port", "port", "/path.sock", "stdin" or "fd:0" */
+	int64_t	 listen_backlog;
+	char	*listen_owner;
+	char	*listen_group;
+	int64_t	 listen_mode;		/* unix socket mode, octal in the file */
+	char	*user;			/* drop privileges to this user ("" = stay) */
+	char	*group;
+	char	*pid_file;		/* "" = none */
+	char	*log_file;		/* "" = stderr */
+	char	*log_level;
+	char	*base_path;		/* the production URL's path, e.g. "/" or "/saasproduce" */
+	int64_t	 max_body;		/* bytes */
+	int64_t	 time_window;		/* seconds of allowed clock difference */
+	int64_t	 shutdown_timeout;	/* seconds a graceful stop waits for requests */
+
+	/* [pool] */
+	enum pm_mode pm;
+	int64_t	 max_children;
+	int64_t	 start_servers;
+	int64_t	 min_spare_servers;
+	int64_t	 max_spare_servers;
+	int64_t	 idle_timeout;		/* seconds (ondemand) */
+	int64_t	 max_requests;		/* 0 = never recycle */
+	int64_t	 crash_threshold;	/* abnormal exits ... */
+	int64_t	 crash_interval;	/* ... within this many seconds trigger back-off */
+	int64_t	 crash_backoff;		/* seconds to wait before respawning again */
+
+	/* [store] */
+	char	*dsn;			/* libpq connection string */
+	int64_t	 statement_timeout;	/* milliseconds */
+
+	/* [keys] */
+	char	*basic_key;		/* V2 basic interfaces */
+	char	*kit_key;		/* Kit sync (V2 x-sign) */
+	char	*v1_key;		/* legacy V1 */
+	char	*master_key_file;	/* secretbox key for secrets at rest */
+
+	/* [app] */
+	char	*front_end_url;		/* template: {instanceId} {orderId} ... */
+	char	*admin_url;
+	char	*admin_user;
+	int64_t	 password_length;
+	bool	 encrypt_app_info;	/* reading 5 */
+	int64_t	 encrypt_type;		/* 1 = AES-256-CBC, 2 = AES-128-CBC */
+	char	*memo;
+};
+
+/*
+ * Reads path into a fresh config (defaults first, then the file). On
+ * failure returns NULL and writes a one-line reason ("file:line: ...") to
+ * err. The result is owned by the caller (config_free).
+ */
+struct config *config_load(const char *path, char *err, size_t errlen) MUSTCHECK;
+void	 config_free(struct config *);
+
+/*
+ * Names of options whose value differs between a and b but that only take
+ * effect at start (listen, user, ...), for the reload log line. Writes
+ * "section.name" entries separated by ", " to out (size outsz; "" when
+ * nothing differs; ends in "..." if it did not fit).
+ */
+void	 config_startup_changes(const struct config *a, const struct config *b,
+	    char *out, size_t outsz);
+/*
+ * Gives fresh the running values of every startup-only option, so that a
+ * reloaded config describes what actually runs until the next restart.
+ * fresh keeps ownership of its (replaced) strings.
+ */
+void	 config_keep_startup(struct config *fresh, const struct config *running);
+
+/* Writes every option as "section.name = value" (keys shown as "(set)"). */
+void	 config_dump(const struct config *, FILE *);
+
+/* Calls fn for every option name as "section.name" (for the docs check). */
+void	 config_each_name(void (*fn)(const char *section, const char *name, void *), void *);
+
+const char *pm_mode_name(enum pm_mode);
+
+/*
+ * The listen option, split. "stdin" and "fd:0" mean an inherited listening
+ * socket on fd 0 (spawn-fcgi); "/path" a unix socket; "port", "*:port",
+ * "host:port" and "[v6addr]:port" TCP (host "" = every address).
+ */
+enum listen_kind {
+	LISTEN_TCP,
+	LISTEN_UNIX,
+	LISTEN_FD0,
+};
+
+struct listen_addr {
+	enum listen_kind kind;
+	char	 host[256];		/* LISTEN_TCP: name or address, "" = any */
+	char	 port[8];		/* LISTEN_TCP: 1..65535, digits */
+	char	 path[108];		/* LISTEN_UNIX: fits sockaddr_un.sun_path */
+};
+
+/* Splits s; on failure why says what is wrong with it. */
+bool	 config_parse_listen(const char *s, struct listen_addr *, char *why, size_t whylen) MUSTCHECK;
+
+#endif
