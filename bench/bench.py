@@ -130,7 +130,7 @@ def run(args, build, work):
     mkpd.migrate()
     mkpd.start()
     front = harness.Nginx(work / "nginx-mkpd", "127.0.0.1:%d" % mkpd_port).start()
-    hello = harness.spawn([str(build / "bench" / "hello-fcgi"), "127.0.0.1:%d" % hello_port,
+    harness.spawn([str(build / "bench" / "hello-fcgi"), "127.0.0.1:%d" % hello_port,
                            str(args.workers)], work / "hello.out")
     harness.wait_for(lambda: harness.listening("127.0.0.1:%d" % hello_port), 10)
     ceiling_front = harness.Nginx(work / "nginx-hello", "127.0.0.1:%d" % hello_port).start()
