@@ -26,12 +26,20 @@ void	 sha1prng_bytes(const void *seed, size_t seedlen, uint8_t *out, size_t n);
 /*
  * Encrypts plain with the key derived from access_key. iv is 16 characters
  * from [0-9A-Za-z], or NULL to draw a random one. Appends the field to out.
- * False only for a bad type or iv.
+ * False for a bad type or iv; otherwise only for a plaintext of 2 GiB or
+ * more or an OpenSSL failure (logged). out is untouched when false.
  */
 bool	 field_encrypt(const char *access_key, enum encrypt_type, const char *iv,
 	    const char *plain, size_t len, struct buf *out) MUSTCHECK;
 
-/* Decrypts a field; appends the plaintext to out. False on any malformation. */
+/*
+ * Decrypts a field; appends the plaintext to out. False, with out
+ * untouched, on any malformation: fewer than 17 characters, an IV outside
+ * [0-9A-Za-z], base64 that is not standard with '=' padding, a ciphertext
+ * that is not whole AES blocks, bad PKCS#7 padding (which is also what a
+ * wrong key or type usually gives). CR and LF inside the base64 part are
+ * skipped, as line-wrapping Java encoders insert them.
+ */
 bool	 field_decrypt(const char *access_key, enum encrypt_type,
 	    const char *field, struct buf *out) MUSTCHECK;
 

@@ -32,6 +32,10 @@ void	 sign_v2_kit(const char *key, const void *payload, size_t len,
  */
 bool	 sign_hex_equal(const char *expected, const char *received);
 
+/* Lower-case hex(HMAC-SHA256(key, data)) with a key of arbitrary bytes. */
+void	 sign_hmac_hex(const void *key, size_t keylen, const void *data,
+	    size_t len, char out[SIGN_HEX_LEN + 1]);
+
 /* base64(HMAC-SHA256(key, data)) with a key of arbitrary bytes. */
 void	 sign_hmac_b64(const void *key, size_t keylen, const void *data,
 	    size_t len, char out[SIGN_B64_LEN + 1]);

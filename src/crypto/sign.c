@@ -1,0 +1,181 @@
+/*
+ * sign.c: every HMAC-SHA256 signature the marketplace uses (V2 basic
+ * request signature, Kit x-sign, V1 authToken, Body-Sign) and the
+ * constant-time comparisons that check received ones.
+ *
+ * libsodium's HMAC-SHA256 is fed with the key bytes through _init, which
+ * takes keys of any length (longer than a block are hashed first, as RFC
+ * 2104 and Java's Mac do), so no key is ever truncated. Concatenated
+ * messages such as "key + nonce + timestamp + digest" are fed to _update
+ * piece by piece instead of being copied into one buffer.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/util.h"
+#include "crypto/sign.h"
+
+#define SIGN_MAC_LEN	crypto_auth_hmacsha256_BYTES
+
+static void
+sign_mac_init(crypto_auth_hmacsha256_state *st, const void *key, size_t keylen)
+{
+	/* _init cannot fail for SHA-256; the return value is always 0. */
+	(void)crypto_auth_hmacsha256_init(st, key, keylen);
+}
+
+static void
+sign_mac_update(crypto_auth_hmacsha256_state *st, const void *p, size_t len)
+{
+	(void)crypto_auth_hmacsha256_update(st, p, len);
+}
+
+static void
+sign_mac_final(crypto_auth_hmacsha256_state *st, unsigned char mac[SIGN_MAC_LEN])
+{
+	(void)crypto_auth_hmacsha256_final(st, mac);
+	sodium_memzero(st, sizeof(*st));
+}
+
+static void
+sign_mac(const void *key, size_t keylen, const void *data, size_t len,
+    unsigned char mac[SIGN_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+
+	sign_mac_init(&st, key, keylen);
+	sign_mac_update(&st, data, len);
+	sign_mac_final(&st, mac);
+}
+
+/* hex(HMAC(key, key + nonce + timestamp + payload)): shared by basic and kit. */
+static void
+sign_canonical(const char *key, const void *payload, size_t len,
+    const char *nonce, const char *timestamp, char out[SIGN_HEX_LEN + 1])
+{
+	crypto_auth_hmacsha256_state st;
+	unsigned char	mac[SIGN_MAC_LEN];
+	size_t		keylen = strlen(key);
+
+	sign_mac_init(&st, key, keylen);
+	sign_mac_update(&st, key, keylen);
+	sign_mac_update(&st, nonce, strlen(nonce));
+	sign_mac_update(&st, timestamp, strlen(timestamp));
+	sign_mac_update(&st, payload, len);
+	sign_mac_final(&st, mac);
+	hex_encode(mac, sizeof(mac), out, false);
+}
+
+void
+sign_hmac_hex(const void *key, size_t keylen, const void *data, size_t len,
+    char out[SIGN_HEX_LEN + 1])
+{
+	unsigned char	mac[SIGN_MAC_LEN];
+
+	sign_mac(key, keylen, data, len, mac);
+	hex_encode(mac, sizeof(mac), out, false);
+}
+
+void
+sign_v2_basic(const char *key, const void *payload, size_t len,
+    const char *nonce, const char *timestamp, char out[SIGN_HEX_LEN + 1])
+{
+	char	digest[SIGN_HEX_LEN + 1];
+
+	sign_hmac_hex(key, strlen(key), payload, len, digest);
+	sign_canonical(key, digest, SIGN_HEX_LEN, nonce, timestamp, out);
+}
+
+void
+sign_v2_kit(const char *key, const void *payload, size_t len,
+    const char *nonce, const char *timestamp, char out[SIGN_HEX_LEN + 1])
+{
+	sign_canonical(key, payload, len, nonce, timestamp, out);
+}
+
+/*
+ * Copies n bytes of s into out, turning A-Z into a-z without a branch on
+ * the contents, so the time taken does not depend on which bytes are
+ * letters.
+ */
+static void
+sign_lower_copy(unsigned char *out, const char *s, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		unsigned c = (unsigned char)s[i];
+		unsigned upper = (c - 'A') < 26u;	/* 0 or 1, no jump */
+
+		out[i] = (unsigned char)(c | (upper << 5));
+	}
+}
+
+bool
+sign_hex_equal(const char *expected, const char *received)
+{
+	unsigned char	a[SIGN_HEX_LEN], b[SIGN_HEX_LEN];
+	bool		eq;
+
+	/* Lengths are public (always 64 when genuine); contents are not. */
+	if (strnlen(expected, SIGN_HEX_LEN + 1) != SIGN_HEX_LEN ||
+	    strnlen(received, SIGN_HEX_LEN + 1) != SIGN_HEX_LEN)
+		return false;
+	sign_lower_copy(a, expected, SIGN_HEX_LEN);
+	sign_lower_copy(b, received, SIGN_HEX_LEN);
+	eq = sodium_memcmp(a, b, SIGN_HEX_LEN) == 0;
+	sodium_memzero(a, sizeof(a));
+	sodium_memzero(b, sizeof(b));
+	return eq;
+}
+
+void
+sign_hmac_b64(const void *key, size_t keylen, const void *data, size_t len,
+    char out[SIGN_B64_LEN + 1])
+{
+	unsigned char	mac[SIGN_MAC_LEN];
+
+	sign_mac(key, keylen, data, len, mac);
+	sodium_bin2base64(out, SIGN_B64_LEN + 1, mac, sizeof(mac),
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+void
+sign_body(const char *key, const void *body, size_t len, struct buf *out)
+{
+	char	b64[SIGN_B64_LEN + 1];
+
+	sign_hmac_b64(key, strlen(key), body, len, b64);
+	buf_printf(out, "sign_type=\"HMAC-SHA256\", signature=\"%s\"", b64);
+}
+
+void
+sign_v1_token(const char *key, const char *timestamp, const void *data,
+    size_t len, char out[SIGN_B64_LEN + 1])
+{
+	struct buf	k = BUF_INIT;
+
+	/*
+	 * The HMAC key is the concatenation, so it must exist as one string.
+	 * Sized up front: a growing realloc would leave copies of the key in
+	 * freed memory that the wipe below cannot reach.
+	 */
+	buf_reserve(&k, strlen(key) + strlen(timestamp));
+	buf_puts(&k, key);
+	buf_puts(&k, timestamp);
+	sign_hmac_b64(k.data, k.len, data, len, out);
+	sodium_memzero(k.data, k.cap);
+	buf_free(&k);
+}
+
+bool
+sign_b64_equal(const char *expected, const char *received)
+{
+	size_t	n = strlen(expected);
+
+	/* Only the length, which is public, decides an early exit. */
+	if (strnlen(received, n + 1) != n)
+		return false;
+	return sodium_memcmp(expected, received, n) == 0;
+}
