@@ -734,6 +734,10 @@ def run_sim(build, argv, timeout=60):
     only the arguments count."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("MKPD_URL", "MKPD_BASIC_KEY")}
+    # mkp-sim exits after each call: in a sanitizer build its leaks are
+    # looked for (scripts/test sets this), unlike the daemons'.
+    if os.environ.get("MKPD_SIM_ASAN_OPTIONS"):
+        env["ASAN_OPTIONS"] = os.environ["MKPD_SIM_ASAN_OPTIONS"]
     return subprocess.run([str(Path(build) / "mkp-sim"), *argv],
                           capture_output=True, text=True, env=env,
                           timeout=timeout)
