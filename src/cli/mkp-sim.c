@@ -5,7 +5,7 @@
  * Today: `call`, which signs and sends one V2 basic request to a
  * production URL and checks the answer.
  */
-#include "config.h"
+#include <config.h>
 
 #include <stdio.h>
 #include <string.h>

@@ -16,7 +16,7 @@
  * gets "http: STATUS" and "body-sign: ok|missing|MISMATCH" (Body-Sign
  * checked over the exact received bytes with the same key).
  */
-#include "config.h"
+#include <config.h>
 
 #include <getopt.h>
 #include <stdio.h>

@@ -393,6 +393,11 @@ def merge_overrides(conf, overrides):
     return conf
 
 
+def _overridden(overrides, section, name):
+    return ("%s.%s" % (section, name)) in overrides or \
+        name in (overrides.get(section) or {})
+
+
 class Mkpd:
     """One mkpd master, run in the foreground (no -d) under a test's
     directory. Options are the fields of struct config (src/common/config.h)
@@ -458,9 +463,20 @@ class Mkpd:
             },
         }
 
-    def config(self):
-        """The option dict the config file is written from."""
-        return merge_overrides(self.defaults(), self.overrides)
+    def config(self, extra=None):
+        """The option dict the config file is written from: defaults,
+        self.overrides, then extra. listen_owner and listen_group are
+        dropped for a TCP listen (mkpd refuses them there) unless an
+        override sets them."""
+        conf = merge_overrides(merge_overrides(self.defaults(), self.overrides),
+                               extra)
+        m = conf["mkpd"]
+        if not str(m.get("listen", "")).startswith("/"):
+            for name in ("listen_owner", "listen_group"):
+                if not (_overridden(self.overrides, "mkpd", name) or
+                        _overridden(extra or {}, "mkpd", name)):
+                    m[name] = None
+        return conf
 
     def listen_addr(self):
         return str(self.config()["mkpd"]["listen"])
@@ -471,8 +487,7 @@ class Mkpd:
         Returns the path."""
         path = Path(path or self.conf_path)
         if text is None:
-            conf = merge_overrides(self.config(), overrides)
-            text = render_ini(conf)
+            text = render_ini(self.config(overrides))
         path.write_text(text)
         path.chmod(0o600)
         return path

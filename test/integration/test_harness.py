@@ -133,6 +133,15 @@ def test_mkpd_config_from_overrides(workdir, keys):
     assert "pm = static" in m.conf_path.read_text()
 
 
+def test_mkpd_config_for_a_tcp_listen(workdir, keys):
+    m = harness.Mkpd(workdir / "build-not-needed", workdir / "m",
+                     "dbname=x", keys, {"mkpd.listen": "127.0.0.1:9"})
+    text = m.conf_path.read_text()
+    assert "listen = 127.0.0.1:9" in text
+    assert "listen_owner" not in text and "listen_group" not in text
+    assert m.listen_addr() == "127.0.0.1:9"
+
+
 def test_listening_sees_unix_and_tcp(workdir):
     import socket
     path = str(workdir / "l.sock")
