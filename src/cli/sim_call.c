@@ -126,7 +126,7 @@ sim_call_usage(void)
 {
 	printf(
 "usage: mkp-sim call [options] ACTIVITY [name=value ...] [name:=JSON ...]\n"
-"       mkp-sim call [options] --raw FILE\n"
+"       mkp-sim call [options] --raw FILE [ACTIVITY]\n"
 "\n"
 "Signs and sends one V2 basic request as the marketplace does: a POST of a\n"
 "JSON object to the production URL, with ?signature=&timestamp=&nonce= in the\n"
@@ -149,7 +149,8 @@ sim_call_usage(void)
 "      --no-signature   leave signature out of the query\n"
 "      --bad-signature  send the signature with one hex digit changed\n"
 "      --raw FILE       send FILE's bytes exactly, signed over their canonical\n"
-"                       form when they parse as JSON, else over the bytes\n"
+"                       form when they parse as JSON, else over the bytes;\n"
+"                       an ACTIVITY given with it is ignored, fields are refused\n"
 "      --sign-raw       sign the body's bytes, not its canonical form\n"
 "      --timeout SEC    give up after SEC seconds (default %d)\n"
 "      --expect CODE    exit 3 unless the answer's resultCode is CODE\n"
@@ -718,9 +719,11 @@ sim_call_main(int argc, char **argv)
 		o.key = NULL;
 	if (o.key == NULL && !o.no_signature)
 		return usage_error("no key: give -k KEY or set MKPD_BASIC_KEY", NULL);
-	if (o.raw_file != NULL && (o.file != NULL || o.test || optind < argc))
-		return usage_error("--raw sends the file as it is: no ACTIVITY, "
-		    "fields, --file or --test with it", NULL);
+	/* A lone ACTIVITY is allowed, so a raw call reads like any other. */
+	if (o.raw_file != NULL && (o.file != NULL || o.test || argc - optind > 1 ||
+	    (optind < argc && strchr(argv[optind], '=') != NULL)))
+		return usage_error("--raw sends the file as it is: no fields, "
+		    "--file or --test with it", NULL);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "mkp-sim call: curl_global_init failed\n");

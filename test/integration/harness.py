@@ -125,7 +125,9 @@ def http_request(url, method="GET", path="/", body=None, headers=None,
     """One HTTP/1.1 request. url is "http://host:port/" (its path is
     ignored: give path); source is the client address to send from (e.g.
     "127.0.0.2", which nginx sees as a remote address). Returns (status,
-    headers as a dict with lower-case names, body bytes)."""
+    headers, body bytes); headers is an http.client.HTTPMessage, whose
+    names are case-insensitive (headers["Body-Sign"], "content-type" in
+    headers)."""
     hostport = url.split("://", 1)[1].split("/", 1)[0]
     host, port = hostport.rsplit(":", 1)
     if isinstance(body, str):
@@ -136,7 +138,7 @@ def http_request(url, method="GET", path="/", body=None, headers=None,
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        return resp.status, resp.msg, data
     finally:
         conn.close()
 

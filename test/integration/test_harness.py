@@ -80,6 +80,7 @@ def test_nginx_passes_the_request_to_fastcgi(make_nginx, echo):
     assert p["CONTENT_TYPE"] == "application/json;charset=utf8"
     assert p["CONTENT_LENGTH"] == str(len(body))
     assert p["REMOTE_ADDR"] == "127.0.0.1"
+    assert headers["Content-Type"] == headers["content-type"] == "application/json"
 
 
 def test_nginx_keeps_local_paths_local(make_nginx, echo):

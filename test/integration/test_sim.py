@@ -135,6 +135,11 @@ def test_spec_vector_v2_raw_body(build, rec, workdir):
     _, _, q, _, body, _ = rec.last
     assert body.decode() == V2_RAW			# sent untouched
     assert q["signature"] == [V2_SIG]		# signed over the canonical form
+    # An ACTIVITY beside --raw is ignored: the bytes go as they are.
+    r = call(build, rec, "--timestamp", V2_TS, "--nonce", V2_NONCE, "--raw", str(raw),
+             "newInstance")
+    assert r.returncode == 0, r.stderr
+    assert rec.last[4].decode() == V2_RAW and rec.last[2]["signature"] == [V2_SIG]
     r = call(build, rec, "--timestamp", V2_TS, "--nonce", V2_NONCE, "--raw", str(raw),
              "--sign-raw")
     assert rec.last[2]["signature"] == [v2_sign(KEY, V2_RAW.encode(), V2_NONCE, V2_TS)]
@@ -274,7 +279,9 @@ def test_transport_error(build):
     ["call", "-k", "K", "--timestamp", "soon", "queryInstance"],
     ["call", "-k", "K", "queryInstance", "novalue"],
     ["call", "-k", "K", "queryInstance", "bad:={not json"],
-    ["call", "-k", "K", "--raw", "/dev/null", "queryInstance"],
+    ["call", "-k", "K", "--raw", "/dev/null", "queryInstance", "a=b"],
+    ["call", "-k", "K", "--raw", "/dev/null", "a=b"],
+    ["call", "-k", "K", "--raw", "/dev/null", "--test"],
     ["call", "-k", "K", "--no-such-option", "queryInstance"],
     ["call", "-k", "K", "-f", "/nonexistent.json"],
 ], ids=lambda a: " ".join(a) or "nothing")
