@@ -657,16 +657,20 @@ class Nginx:
         if fcgi_server.startswith("/"):
             fcgi_server = "unix:" + fcgi_server
         shutil.copy(ROOT / "etc/nginx/fastcgi_params", self.dir / "fastcgi_params")
-        text = (ROOT / "etc/nginx/dev.conf.in").read_text()
-        for name, value in (
-                ("PREFIX", str(self.dir)),
-                ("USER_DIRECTIVE", "user %s %s;" % (RUN_USER, RUN_GROUP)
-                 if RUN_USER else ""),
-                ("HTTP_LISTEN", "127.0.0.1:%d" % self.port),
-                ("FCGI_SERVER", fcgi_server),
-                ("SERVER_EXTRA", extra)):
-            text = text.replace("@%s@" % name, value)
-        self.conf_path.write_text(text)
+        values = {
+            "PREFIX": str(self.dir),
+            "USER_DIRECTIVE": "user %s %s;" % (RUN_USER, RUN_GROUP) if RUN_USER else "",
+            "HTTP_LISTEN": "127.0.0.1:%d" % self.port,
+            "FCGI_SERVER": fcgi_server,
+            "SERVER_EXTRA": extra,
+        }
+        lines = []
+        # Placeholders are replaced outside comments, as quickstart does.
+        for line in (ROOT / "etc/nginx/dev.conf.in").read_text().splitlines(True):
+            if not line.lstrip().startswith("#"):
+                line = re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], line)
+            lines.append(line)
+        self.conf_path.write_text("".join(lines))
 
     def _argv(self, *extra):
         return [self.BIN, "-p", str(self.dir), "-e", str(self.error_log_path),
