@@ -559,11 +559,12 @@ class Mkpd:
         return child_pids(self.proc.pid) if self.running() else []
 
     def worker_pids(self):
-        """Pids of the FastCGI workers: the master's children, less one
-        whose command line names the jobs child (when the pool names its
-        processes)."""
+        """Pids of the FastCGI workers: the master's children, less the
+        jobs child, told apart by "jobs" in its name (/proc/PID/comm, set
+        with prctl(PR_SET_NAME)) or its command line."""
         return [p for p in self.children()
-                if "jobs" not in proc_cmdline(p)]
+                if "jobs" not in proc_cmdline(p)
+                and "jobs" not in read_text("/proc/%d/comm" % p)]
 
     def wait_workers(self, n, timeout=20):
         """Waits until exactly n workers run; returns their pids."""

@@ -165,3 +165,25 @@ def test_spawned_processes_end(workdir):
     assert proc.poll() is None
     assert harness.end_process(proc, timeout=5) < 0
     assert proc not in harness._live
+
+
+def test_worker_pids_leave_out_the_jobs_child(workdir, keys):
+    # A stand-in master: two children, one named as the jobs child (the
+    # name is spelt in pieces, or every command line would hold it).
+    script = (
+        "import ctypes, os, time\n"
+        "for name in (b'mkpd-worker', b'mkpd-' + b'jo' + b'bs'):\n"
+        "    if os.fork() == 0:\n"
+        "        ctypes.CDLL(None).prctl(15, name, 0, 0, 0)\n"
+        "        time.sleep(300)\n"
+        "time.sleep(300)\n")
+    m = harness.Mkpd(workdir / "b", workdir / "m", "dbname=x", keys)
+    m.proc = harness.spawn(["/usr/bin/python3", "-c", script], workdir / "out")
+    try:
+        assert len(wait_for(lambda: (lambda c: c if len(c) == 2 else None)(m.children()),
+                            10, what="two children")) == 2
+        workers = m.worker_pids()
+        assert len(workers) == 1
+        assert harness.read_text("/proc/%d/comm" % workers[0]).strip() == "mkpd-worker"
+    finally:
+        m.kill()
