@@ -12,6 +12,7 @@ it, is skipped, not failed: the build step reports a missing binary.
 """
 
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -59,7 +60,10 @@ _dir_seq = [0]
 
 def unique_dir(session_dir, name):
     _dir_seq[0] += 1
-    d = session_dir / ("%s-%d" % (name.replace("/", "_")[:60], _dir_seq[0]))
+    # Only plain characters: the path ends up in nginx's include, which
+    # takes [] and * as glob patterns (parametrised test names have them).
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+    d = session_dir / ("%s-%d" % (safe, _dir_seq[0]))
     d.mkdir()
     d.chmod(0o755)
     return d
