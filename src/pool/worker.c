@@ -1,0 +1,381 @@
+/*
+ * worker.c: the accept loop of one worker (see worker.h for its life).
+ *
+ * Why we do not let libfcgi accept: FCGX_Accept_r blocks in accept(2)
+ * until a connection comes, so a worker could not notice a stop request,
+ * its idle timeout or its master's death while idle, and every idle worker
+ * would wake for each connection. Instead:
+ *
+ *   1. try accept4() on the non-blocking listening socket; a connection
+ *      already queued (the common case under load) is taken at once;
+ *   2. on EAGAIN, wait in epoll_pwait() on the socket, registered with
+ *      EPOLLEXCLUSIVE so one connection wakes one idle worker, not all;
+ *      the wait lasts at most 1 s so the flags, idle_timeout and the
+ *      master's pid are checked at least once a second, and it is the
+ *      only place our signals are unblocked;
+ *   3. give the connection to libfcgi by setting req.ipcFd, then
+ *      FCGX_Accept_r, mkpd_app.serve, FCGX_Finish_r.
+ *
+ * The libfcgi detail step 3 depends on (fcgiapp.c, 2.4.x): FCGX_Accept_r
+ * begins with FCGX_Finish_r, which closes ipcFd unless keepConnection is
+ * set; and it accepts by itself only while ipcFd < 0. So we set
+ * keepConnection = 1 before each call (the BEGIN_REQUEST record then sets
+ * the real value), and we create the request with listen_sock = -1: when
+ * a connection fails before a complete request, libfcgi closes it and its
+ * own accept on fd -1 fails at once (EBADF) instead of blocking, and we
+ * are back in our loop.
+ *
+ * A connection the web server asks to keep (fastcgi_keep_conn on) is
+ * served again on the same worker: we wait for its next request with the
+ * same 1 s timeout, so stop and idle checks still run. Each kept
+ * connection pins a worker, which is why nginx should not use it.
+ *
+ * Signals: SIGQUIT and SIGTERM set w_quit, SIGUSR1 sets w_reopen (they
+ * are blocked outside waits, so the app never sees EINTR from them);
+ * SIGHUP and SIGPIPE are ignored. libfcgi installs a SIGUSR1 handler of
+ * its own only where the disposition is the default, so ours, installed
+ * before FCGX_Init, stays.
+ *
+ * Invariant: only this process writes its scoreboard slot, from
+ * scoreboard_worker_start until exit.
+ */
+#include <config.h>		/* autoconf: _GNU_SOURCE first */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "pool/app.h"
+#include "pool/listener.h"
+#include "pool/priv.h"
+#include "pool/scoreboard.h"
+#include "pool/worker.h"
+
+#define W_WAIT_MS		1000	/* longest wait before checking flags */
+#define W_EMFILE_PAUSE_MS	500	/* pause when out of descriptors */
+
+static volatile sig_atomic_t	w_quit;
+static volatile sig_atomic_t	w_reopen;
+
+static sigset_t	w_run_mask;	/* while serving: our signals blocked */
+static sigset_t	w_wait_mask;	/* while waiting: nothing blocked */
+
+static void
+worker_on_quit(int signo)
+{
+	(void)signo;
+	w_quit = 1;
+}
+
+static void
+worker_on_usr1(int signo)
+{
+	(void)signo;
+	w_reopen = 1;
+}
+
+static void
+worker_signals(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* SA_RESTART: libfcgi fails a request on an interrupted read. */
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = worker_on_quit;
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = worker_on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+
+	sigemptyset(&w_wait_mask);
+	sigemptyset(&w_run_mask);
+	sigaddset(&w_run_mask, SIGQUIT);
+	sigaddset(&w_run_mask, SIGTERM);
+	sigaddset(&w_run_mask, SIGUSR1);
+	/* From all-blocked (as forked) to our running mask. */
+	sigprocmask(SIG_SETMASK, &w_run_mask, NULL);
+}
+
+/* Lets signals that came while serving run their handlers now. */
+static void
+worker_take_signals(void)
+{
+	sigset_t	pending;
+
+	if (sigpending(&pending) == 0 && (sigismember(&pending, SIGQUIT) ||
+	    sigismember(&pending, SIGTERM) || sigismember(&pending, SIGUSR1))) {
+		sigprocmask(SIG_SETMASK, &w_wait_mask, NULL);
+		sigprocmask(SIG_SETMASK, &w_run_mask, NULL);
+	}
+}
+
+/* stdin and stdout to /dev/null, stderr to the log, for stray output. */
+static void
+worker_stdio(void)
+{
+	int	fd = open("/dev/null", O_RDWR);
+
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (log_fd() != STDERR_FILENO)
+		dup2(log_fd(), STDERR_FILENO);
+}
+
+static void
+worker_reopen_log(void)
+{
+	w_reopen = 0;
+	if (!log_reopen())
+		log_warn("cannot reopen the log file: %s (still writing to the old one)",
+		    strerror(errno));
+	else if (log_fd() != STDERR_FILENO)
+		dup2(log_fd(), STDERR_FILENO);
+}
+
+struct worker {
+	const struct worker_args *a;
+	FCGX_Request	 req;
+	int		 ep;		/* epoll on the listening socket */
+	uint64_t	 served;
+	int64_t		 idle_since;	/* mono ms */
+	int64_t		 last_emfile_warn;
+	bool		 warned_keep;
+};
+
+/* Serves what arrives on req.ipcFd (a new or a kept connection). */
+static void
+worker_serve(struct worker *w)
+{
+	struct scoreboard	*sb = w->a->sb;
+	int			 rc;
+
+	scoreboard_worker_set_state(sb, w->a->slot, SLOT_BUSY);
+	/* Keep FCGX_Accept_r's own FCGX_Finish_r from closing ipcFd. */
+	w->req.keepConnection = 1;
+	rc = FCGX_Accept_r(&w->req);
+	if (rc < 0) {
+		/* libfcgi has closed the connection (it sent no request). */
+		log_debug("%s: connection closed before a complete request", __func__);
+		w->req.ipcFd = -1;
+	} else {
+		mkpd_app.serve(&w->req);
+		FCGX_Finish_r(&w->req);
+		w->served++;
+		if (w->req.ipcFd >= 0 && !w->warned_keep) {
+			w->warned_keep = true;
+			log_warn("the web server keeps FastCGI connections open "
+			    "(nginx fastcgi_keep_conn): each one pins a worker");
+		}
+	}
+	scoreboard_worker_set_state(sb, w->a->slot, SLOT_IDLE);
+	w->idle_since = mono_ms();
+	worker_take_signals();
+}
+
+static void
+worker_new_connection(struct worker *w, int fd)
+{
+	int	one = 1;
+
+	scoreboard_count_accept(w->a->sb);
+	if (w->a->lsn->family == AF_INET || w->a->lsn->family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	w->req.ipcFd = fd;
+	worker_serve(w);
+}
+
+/* Waits up to W_WAIT_MS for the next request on a kept connection. */
+static void
+worker_wait_kept(struct worker *w)
+{
+	struct pollfd	 pfd = { .fd = w->req.ipcFd, .events = POLLIN };
+	struct timespec	 ts = { W_WAIT_MS / 1000, 0 };
+	int		 n;
+
+	n = ppoll(&pfd, 1, &ts, &w_wait_mask);
+	if (n > 0)
+		worker_serve(w);
+	else if (n < 0 && errno != EINTR)
+		fatal("ppoll");
+}
+
+/*
+ * Handles an accept4 failure. Returns true when the caller should wait
+ * for the socket to become readable, false to loop again at once.
+ */
+static bool
+worker_accept_failed(struct worker *w)
+{
+	struct timespec	ts = { 0, W_EMFILE_PAUSE_MS * 1000000L };
+	int64_t		now;
+
+	switch (errno) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+		return true;
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case EPERM:		/* firewall rules on Linux */
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENONET:
+	case EOPNOTSUPP:
+	case ETIMEDOUT:
+		return false;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		/* Pause instead of spinning on a queued connection. */
+		now = mono_ms();
+		if (now - w->last_emfile_warn >= 10000) {
+			w->last_emfile_warn = now;
+			log_warn("accept: %s: pausing %d ms", strerror(errno),
+			    W_EMFILE_PAUSE_MS);
+		}
+		ppoll(NULL, 0, &ts, &w_wait_mask);
+		return false;
+	default:
+		fatal("accept on %s", w->a->lsn->desc);
+	}
+}
+
+/* Returns why the worker should stop now, or NULL to go on. */
+static const char *
+worker_should_exit(struct worker *w)
+{
+	const struct config	*cfg = w->a->cfg;
+
+	if (w_reopen)
+		worker_reopen_log();
+	if (w_quit)
+		return "asked to stop";
+	if (getppid() != w->a->master)
+		return "the master is gone";
+	if (cfg->max_requests > 0 && w->served >= (uint64_t)cfg->max_requests)
+		return "max_requests reached";
+	return NULL;
+}
+
+static const char *
+worker_loop(struct worker *w)
+{
+	const struct config	*cfg = w->a->cfg;
+	struct epoll_event	 ev;
+	const char		*why;
+	int			 fd, n;
+
+	for (;;) {
+		if ((why = worker_should_exit(w)) != NULL)
+			return why;
+		if (w->req.ipcFd >= 0) {
+			worker_wait_kept(w);
+			continue;
+		}
+		fd = accept4(w->a->lsn->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			worker_new_connection(w, fd);
+			continue;
+		}
+		if (!worker_accept_failed(w))
+			continue;
+		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &w_wait_mask);
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_wait");
+		if (n == 0 && cfg->pm == PM_ONDEMAND &&
+		    mono_ms() - w->idle_since >= cfg->idle_timeout * 1000)
+			return "idle_timeout reached";
+	}
+}
+
+static int
+worker_epoll(const struct listener *lsn)
+{
+	struct epoll_event	ev;
+	int			ep;
+
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		fatal("epoll_create1");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.fd = lsn->fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lsn->fd, &ev) < 0) {
+		if (errno != EINVAL)
+			fatal("epoll_ctl");
+		/* Kernel before 4.5: every idle worker wakes per connection. */
+		ev.events = EPOLLIN;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, lsn->fd, &ev) < 0)
+			fatal("epoll_ctl");
+	}
+	return ep;
+}
+
+void
+worker_main(const struct worker_args *a)
+{
+	struct worker	 w;
+	char		 err[256];
+	const char	*why;
+
+	log_set_tag("worker %d", a->slot);
+	worker_signals();
+	worker_stdio();
+	if (!priv_drop(a->priv, err, sizeof(err)))
+		fatalx("cannot drop privileges: %s", err);
+	scoreboard_worker_start(a->sb, a->slot, getpid());
+
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	if (!mkpd_app.init(a->cfg)) {
+		log_error("the application failed to initialise");
+		exit(1);
+	}
+
+	memset(&w, 0, sizeof(w));
+	w.a = a;
+	w.ep = worker_epoll(a->lsn);
+	/* listen_sock -1: libfcgi must never accept by itself (see above). */
+	if (FCGX_InitRequest(&w.req, -1, 0) != 0)
+		fatalx("FCGX_InitRequest failed");
+	w.idle_since = mono_ms();
+	scoreboard_worker_set_state(a->sb, a->slot, SLOT_IDLE);
+	log_debug("ready (generation %u)", a->generation);
+
+	why = worker_loop(&w);
+
+	scoreboard_worker_set_state(a->sb, a->slot, SLOT_EXITING);
+	log_info("exiting after %llu requests: %s", (unsigned long long)w.served, why);
+	if (w.req.ipcFd >= 0)
+		close(w.req.ipcFd);	/* a kept connection, between requests */
+	mkpd_app.fini();
+	close(w.ep);
+	exit(0);
+}
