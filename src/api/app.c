@@ -5,7 +5,9 @@
  * mkpd_app is the pool's view of this file (src/pool/app.h): prepare runs
  * in the master (as root, before forking, at start and on every reload) and
  * loads what workers cannot read once unprivileged, the master key; init
- * runs in each worker after fork and opens its own store connection.
+ * runs in each worker after fork and opens its own store connection; idle
+ * runs when the worker is about to wait for a connection and sends the
+ * audit rows still queued.
  */
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +64,14 @@ app_init(const struct config *cfg)
 	/* Connect now to fail early in the log; a store that is down is not fatal. */
 	(void)!db_ensure(app.db);
 	return true;
+}
+
+/* The worker is about to wait for a connection: send what is queued. */
+static void
+app_idle(void)
+{
+	if (app.db != NULL)
+		db_flush(app.db);
 }
 
 static void
@@ -124,10 +134,7 @@ audit(struct request *r)
 	a->http_status = r->status;
 	a->latency_us = request_elapsed_us(r);
 	a->reason = r->audit_reason[0] ? r->audit_reason : NULL;
-	if (!audit_record(app.db, a))
-		log_error("call %s (%s %s, result %s) could not be written to callback_log",
-		    r->call_id, a->dialect, a->activity ? a->activity : "-",
-		    a->result_code ? a->result_code : "-");
+	audit_record(app.db, a);
 }
 
 static void
@@ -142,6 +149,7 @@ app_serve(FCGX_Request *fr)
 		if (!r.sent)
 			respond(&r, 500, "text/plain", "no answer\n", 10, NULL);
 	}
+	response_flush(&r);
 	/* The caller has its answer; the bookkeeping below adds no latency. */
 	FCGX_FFlush(fr->out);
 	audit(&r);
@@ -153,5 +161,6 @@ const struct worker_app mkpd_app = {
 	.prepare = app_prepare,
 	.init = app_init,
 	.serve = app_serve,
+	.idle = app_idle,
 	.fini = app_fini,
 };

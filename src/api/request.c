@@ -100,6 +100,7 @@ request_init(struct request *r, FCGX_Request *fcgi, int64_t max_body)
 	r->max_body = max_body;
 	buf_init(&r->body);
 	buf_init(&r->audit_body);
+	buf_init(&r->answer);
 	rand_hex(r->call_id, 16);
 	r->method = request_param(r, "REQUEST_METHOD");
 	if (r->method == NULL)
@@ -131,6 +132,7 @@ request_free(struct request *r)
 {
 	buf_free(&r->body);
 	buf_free(&r->audit_body);
+	buf_free(&r->answer);
 }
 
 static int

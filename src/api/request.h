@@ -29,8 +29,12 @@ struct request {
 	struct buf	 audit_body;
 	char		 audit_reason[256];
 	char		 result_code[8];
-	int		 status;	/* HTTP status sent */
-	bool		 sent;
+	/* The answer, kept until response_flush so an adapter can still replace it. */
+	int		 status;
+	const char	*ctype;
+	const char	*sign_key;
+	struct buf	 answer;
+	bool		 sent;		/* an answer is ready */
 	char		 path_buf[512];
 };
 

@@ -28,23 +28,35 @@ void
 respond(struct request *r, int status, const char *ctype, const char *body, size_t len,
     const char *sign_key)
 {
+	buf_reset(&r->answer);
+	buf_append(&r->answer, body, len);
+	r->status = status;
+	r->ctype = ctype;
+	r->sign_key = sign_key;
+	r->sent = true;
+}
+
+void
+response_flush(struct request *r)
+{
 	struct buf	 head = BUF_INIT;
 
+	if (!r->sent)
+		return;
 	buf_printf(&head, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-	    status, status_text(status), ctype, len);
-	if (sign_key != NULL && *sign_key != '\0') {
+	    r->status, status_text(r->status), r->ctype, r->answer.len);
+	if (r->sign_key != NULL && *r->sign_key != '\0') {
 		buf_puts(&head, "Body-Sign: ");
-		sign_body(sign_key, body, len, &head);
+		sign_body(r->sign_key, buf_cstr(&r->answer), r->answer.len, &head);
 		buf_puts(&head, "\r\n");
 	}
 	buf_puts(&head, "\r\n");
 	if (FCGX_PutStr(head.data, (int)head.len, r->fcgi->out) < 0 ||
-	    (len > 0 && FCGX_PutStr(body, (int)len, r->fcgi->out) < 0))
+	    (r->answer.len > 0 &&
+	    FCGX_PutStr(r->answer.data, (int)r->answer.len, r->fcgi->out) < 0))
 		log_warn("answer to %s could not be written (client gone)",
 		    r->remote_addr ? r->remote_addr : "?");
 	buf_free(&head);
-	r->status = status;
-	r->sent = true;
 }
 
 void

@@ -34,8 +34,14 @@ void	 reply_send(struct reply *, struct request *, const char *sign_key);
 void	 reply_code(struct request *, const char *sign_key, const char *code,
 	    const char *msg);
 
-/* Sends a raw answer (status, content type, body). */
+/*
+ * Sets the answer (status, content type, body, signed with sign_key unless
+ * NULL), replacing any set before. content_type and sign_key must outlive
+ * the request. Nothing is written until response_flush.
+ */
 void	 respond(struct request *, int status, const char *content_type,
 	    const char *body, size_t len, const char *sign_key);
+/* Writes the answer set last, with its Body-Sign, to the web server. */
+void	 response_flush(struct request *);
 
 #endif

@@ -9,9 +9,10 @@
  *	signature missing or matching neither the canonical payload
  *	nor the raw bytes ............................................. 000001
  *	body not JSON (but correctly signed) ......................... 000002
- *	nonce seen before (any host) ................................. 000001
  *	unknown activity, a field against its table .................. 000002
- * then the domain command. The adapter holds no SQL; the domain sees no
+ *	nonce seen before (any host) ................................. 000001
+ * then the domain command. The nonce is claimed with the command's first
+ * statement, in its transaction: a replay undoes the call whole. The adapter holds no SQL; the domain sees no
  * JSON.
  */
 #include <stdio.h>
@@ -423,25 +424,39 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 		reply_code(r, key, RC_PARAM, msg);
 		goto out;
 	}
-	switch (nonce_claim(app->db, "v2", buf_cstr(&nonce), 2 * app->cfg->time_window)) {
-	case NONCE_FRESH:
-		ok = true;
-		break;
-	case NONCE_REPLAY:
-		reply_code(r, key, RC_AUTH, "nonce: already used (replay)");
-		log_notice("v2 call %s from %s: replayed nonce refused", r->call_id,
-		    r->remote_addr ? r->remote_addr : "?");
-		break;
-	case NONCE_ERROR:
-		reply_code(r, key, RC_INTERNAL, "store unavailable");
-		break;
-	}
+	/*
+	 * The nonce is claimed in the same round trip and transaction as the
+	 * call's first statement; v2_basic_handle looks at the outcome.
+	 */
+	nonce_prelude(app->db, "v2", buf_cstr(&nonce), 2 * app->cfg->time_window);
+	ok = true;
 out:
 	buf_free(&sig);
 	buf_free(&ts);
 	buf_free(&nonce);
 	buf_free(&canon);
 	return ok;
+}
+
+/*
+ * After the command: a nonce seen before aborted the call's transaction
+ * (nothing was applied), whatever the command then answered; say so
+ * instead. A prelude that never ran (the call stopped before the store)
+ * claimed nothing, which is right for a call that changed nothing.
+ */
+static void
+refuse_replay(struct app *app, struct request *r)
+{
+	if (db_prelude_state(app->db) != DB_PRELUDE_FAILED)
+		return;
+	r->audit_reason[0] = '\0';
+	if (strcmp(db_prelude_sqlstate(app->db), DB_SQLSTATE_REPLAY) == 0) {
+		reply_code(r, app->cfg->basic_key, RC_AUTH, "nonce: already used (replay)");
+		log_notice("v2 call %s from %s: replayed nonce refused", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?");
+	} else {
+		reply_code(r, app->cfg->basic_key, RC_INTERNAL, "store unavailable");
+	}
 }
 
 void
@@ -500,7 +515,9 @@ v2_basic_handle(struct app *app, struct request *r)
 		goto out;
 	}
 	act->run(&c);
+	refuse_replay(app, r);
 out:
+	db_prelude_reset(app->db);
 	/* The audit strings point into the tree: keep copies that outlive it. */
 	if (tree != NULL) {
 		struct buf	keep = BUF_INIT;

@@ -18,6 +18,8 @@
  *          FCGX_Finish_r. It runs with SIGQUIT, SIGTERM and SIGUSR1
  *          blocked: a graceful stop or a log reopen takes effect between
  *          requests, never inside one, so the app sees no EINTR from them.
+ *   idle   when the worker finds no connection waiting and is about to
+ *          sleep (may be NULL): the moment for deferred work.
  *   fini   once, before a worker exits normally (not after a crash).
  *
  * The config passed to init stays valid and unchanged for the life of the
@@ -36,6 +38,7 @@ struct worker_app {
 	bool	(*prepare)(const struct config *, char *err, size_t errlen);
 	bool	(*init)(const struct config *);
 	void	(*serve)(FCGX_Request *);
+	void	(*idle)(void);
 	void	(*fini)(void);
 };
 

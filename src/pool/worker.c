@@ -307,6 +307,8 @@ worker_loop(struct worker *w)
 		}
 		if (!worker_accept_failed(w))
 			continue;
+		if (mkpd_app.idle != NULL)
+			mkpd_app.idle();
 		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &w_wait_mask);
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");

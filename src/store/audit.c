@@ -1,8 +1,9 @@
 /*
  * audit.c: writes callback_log rows.
  *
- * The row is written after the answer was sent, so auditing never adds to
- * the marketplace's latency; a repeated call_id (impossible unless the
+ * The row is queued after the answer was sent and goes to the store ahead
+ * of the worker's next round trip (or when it waits idle), so auditing
+ * adds neither latency nor a round trip of its own; a repeated call_id (impossible unless the
  * random source repeats) is ignored rather than failing.
  *
  * The insert commits asynchronously (set_config(..., is_local) inside the
@@ -29,7 +30,7 @@ const struct db_stmt audit_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-bool
+void
 audit_record(struct db *db, const struct audit *a)
 {
 	char		 when[25], status[12], lat[24];
@@ -52,5 +53,5 @@ audit_record(struct db *db, const struct audit *a)
 	p[11] = a->is_test ? "true" : "false";
 	p[12] = a->reason;
 	p[13] = a->body;
-	return db_run(db, "audit_record", 14, p);
+	db_defer(db, "audit_record", 14, p, "callback_log row");
 }

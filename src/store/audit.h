@@ -26,7 +26,10 @@ struct audit {
 
 extern const struct db_stmt audit_stmts[];
 
-/* Inserts the row (autocommit); false when the store failed (logged). */
-bool	 audit_record(struct db *, const struct audit *) MUSTCHECK;
+/*
+ * Queues the row to be inserted ahead of the process's next round trip
+ * (db_defer), in a transaction of its own; a failure is logged there.
+ */
+void	 audit_record(struct db *, const struct audit *);
 
 #endif

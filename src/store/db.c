@@ -15,6 +15,17 @@
 #include "common/util.h"
 #include "store/db.h"
 
+#define DB_MAX_PARAMS	16
+#define DB_MAX_DEFERRED	16
+
+/* A statement kept for a later round trip, with copies of its values. */
+struct db_call {
+	const char	*name;
+	const char	*what;
+	int		 n;
+	char		*vals[DB_MAX_PARAMS];
+};
+
 struct db {
 	char			 *dsn;
 	int64_t			  statement_timeout;
@@ -24,6 +35,11 @@ struct db {
 	bool			  in_tx;
 	char			  sqlstate[6];
 	int64_t			  last_connect_log;	/* mono ms, for rate-limiting */
+	struct db_call		  prelude;
+	enum db_prelude_state	  prelude_state;
+	char			  prelude_sqlstate[6];
+	struct db_call		  deferred[DB_MAX_DEFERRED];
+	int			  ndeferred;
 };
 
 static const struct db_stmt db_tx_stmts[] = {
@@ -55,11 +71,44 @@ db_drop(struct db *db)
 	db->in_tx = false;
 }
 
+static void
+call_set(struct db_call *c, const char *name, int n, const char *const *vals,
+    const char *what)
+{
+	int	i;
+
+	if (n > DB_MAX_PARAMS)
+		fatalx("db: %s takes %d parameters, more than %d", name, n, DB_MAX_PARAMS);
+	c->name = name;
+	c->what = what;
+	c->n = n;
+	for (i = 0; i < n; i++)
+		c->vals[i] = vals[i] != NULL ? xstrdup(vals[i]) : NULL;
+}
+
+static void
+call_clear(struct db_call *c)
+{
+	int	i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->vals[i]);
+	c->n = 0;
+	c->name = NULL;
+}
+
 void
 db_free(struct db *db)
 {
+	int	i;
+
 	if (db == NULL)
 		return;
+	if (db->ndeferred > 0)
+		db_flush(db);
+	for (i = 0; i < db->ndeferred; i++)
+		call_clear(&db->deferred[i]);
+	call_clear(&db->prelude);
 	db_drop(db);
 	free(db->dsn);
 	free(db);
@@ -148,26 +197,238 @@ db_ensure(struct db *db)
 	return db_connect(db);
 }
 
-/* One attempt; NULL on failure with sqlstate set. */
-static PGresult *
-db_try(struct db *db, const char *name, int n, const char *const *values)
+/* Records the failure of res (NULL: the connection) in sqlstate. */
+static void
+db_failed(struct db *db, const char *name, PGresult *res)
 {
-	PGresult	*res;
-	ExecStatusType	 st;
-
-	res = PQexecPrepared(db->conn, name, n, values, NULL, NULL, 0);
-	st = PQresultStatus(res);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		db->sqlstate[0] = '\0';
-		return res;
-	}
 	db_set_state(db, res);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		memcpy(db->sqlstate, "08000", 6);
-	if (strncmp(db->sqlstate, "23", 2) != 0 && strcmp(db->sqlstate, "08000") != 0)
-		log_error("db: %s: %s", name, PQresultErrorMessage(res));
+	if (strncmp(db->sqlstate, "23", 2) != 0 && strcmp(db->sqlstate, "08000") != 0 &&
+	    strcmp(db->sqlstate, DB_SQLSTATE_REPLAY) != 0)
+		log_error("db: %s: %s", name, res != NULL ? PQresultErrorMessage(res) : "no result");
+}
+
+static bool
+res_ok(const PGresult *res)
+{
+	ExecStatusType	st = PQresultStatus(res);
+
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* One attempt without pipelining; NULL on failure with sqlstate set. */
+static PGresult *
+db_try_plain(struct db *db, const char *name, int n, const char *const *values)
+{
+	PGresult	*res;
+
+	res = PQexecPrepared(db->conn, name, n, values, NULL, NULL, 0);
+	if (res_ok(res)) {
+		db->sqlstate[0] = '\0';
+		return res;
+	}
+	db_failed(db, name, res);
 	PQclear(res);
 	return NULL;
+}
+
+/* The next result of a pipeline, skipping the NULL that ends each query's. */
+static PGresult *
+pipe_next(PGconn *c)
+{
+	PGresult	*res = PQgetResult(c);
+
+	if (res == NULL)
+		res = PQgetResult(c);
+	return res;
+}
+
+/* Reads one query's result and the NULL after it. */
+static PGresult *
+pipe_query_result(PGconn *c)
+{
+	PGresult	*res = pipe_next(c), *extra;
+
+	if (res == NULL)
+		return NULL;
+	while ((extra = PQgetResult(c)) != NULL)
+		PQclear(extra);
+	return res;
+}
+
+static bool
+pipe_sync(PGconn *c)
+{
+	PGresult	*res = pipe_next(c);
+	bool		 ok = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+
+	PQclear(res);
+	return ok;
+}
+
+static bool
+pipe_send(PGconn *c, const struct db_call *call)
+{
+	return PQsendQueryPrepared(c, call->name, call->n, (const char *const *)call->vals,
+	    NULL, NULL, 0) == 1;
+}
+
+/*
+ * One round trip in pipeline mode: the deferred statements, each followed
+ * by a sync (its own transaction), then (when name is set) the prelude and
+ * the statement, then a sync. Returns the statement's result as db_try
+ * does. On a lost connection everything stays queued for the retry.
+ */
+static PGresult *
+db_try_pipeline(struct db *db, const char *name, int n, const char *const *values)
+{
+	PGconn		*c = db->conn;
+	struct db_call	 stmt;
+	PGresult	*res, *out = NULL;
+	bool		 prelude = name != NULL && db->prelude_state == DB_PRELUDE_PENDING;
+	bool		 broken = false;
+	int		 i;
+
+	stmt.name = name;
+	stmt.n = n;
+	memcpy(stmt.vals, values, (size_t)n * sizeof(*values));
+	if (PQenterPipelineMode(c) != 1)
+		goto lost;
+	for (i = 0; i < db->ndeferred; i++)
+		if (!pipe_send(c, &db->deferred[i]) || PQpipelineSync(c) != 1)
+			goto lost;
+	if (name != NULL) {
+		if ((prelude && !pipe_send(c, &db->prelude)) || !pipe_send(c, &stmt) ||
+		    PQpipelineSync(c) != 1)
+			goto lost;
+	}
+
+	for (i = 0; i < db->ndeferred; i++) {
+		res = pipe_query_result(c);
+		if (res == NULL)
+			broken = true;
+		else if (!res_ok(res))
+			log_error("db: %s: %s", db->deferred[i].what, PQresultErrorMessage(res));
+		PQclear(res);
+		if (broken || !pipe_sync(c))
+			goto lost;
+	}
+	if (name != NULL) {
+		if (prelude) {
+			res = pipe_query_result(c);
+			if (res == NULL)
+				goto lost;
+			if (res_ok(res)) {
+				db->prelude_state = DB_PRELUDE_OK;
+			} else {
+				db_set_state(db, res);
+				memcpy(db->prelude_sqlstate, db->sqlstate, 6);
+				db->prelude_state = DB_PRELUDE_FAILED;
+			}
+			PQclear(res);
+		}
+		out = pipe_query_result(c);
+		if (out == NULL || !pipe_sync(c)) {
+			PQclear(out);
+			goto lost;
+		}
+		if (res_ok(out)) {
+			db->sqlstate[0] = '\0';
+		} else {
+			if (PQresultStatus(out) == PGRES_PIPELINE_ABORTED)
+				memcpy(db->sqlstate, db->prelude_sqlstate, 6);	/* the prelude's failure */
+			else
+				db_failed(db, name, out);
+			PQclear(out);
+			out = NULL;
+		}
+	}
+	if (PQexitPipelineMode(c) != 1)
+		goto lost;
+	for (i = 0; i < db->ndeferred; i++)
+		call_clear(&db->deferred[i]);
+	db->ndeferred = 0;
+	if (prelude)
+		call_clear(&db->prelude);
+	return out;
+lost:
+	/* Whatever happened, this connection's protocol state is unknown. */
+	if (prelude)
+		db->prelude_state = DB_PRELUDE_PENDING;
+	log_warn("db: connection lost in a pipeline (%s)", name != NULL ? name : "deferred");
+	db_drop(db);
+	memcpy(db->sqlstate, "08000", 6);
+	return NULL;
+}
+
+static PGresult *
+db_try(struct db *db, const char *name, int n, const char *const *values)
+{
+	if (db->ndeferred > 0 || db->prelude_state == DB_PRELUDE_PENDING)
+		return db_try_pipeline(db, name, n, values);
+	return db_try_plain(db, name, n, values);
+}
+
+void
+db_prelude(struct db *db, const char *name, int n, const char *const *values)
+{
+	call_clear(&db->prelude);
+	call_set(&db->prelude, name, n, values, name);
+	db->prelude_state = DB_PRELUDE_PENDING;
+	db->prelude_sqlstate[0] = '\0';
+}
+
+enum db_prelude_state
+db_prelude_state(const struct db *db)
+{
+	return db->prelude_state;
+}
+
+const char *
+db_prelude_sqlstate(const struct db *db)
+{
+	return db->prelude_sqlstate;
+}
+
+void
+db_prelude_reset(struct db *db)
+{
+	call_clear(&db->prelude);
+	db->prelude_state = DB_PRELUDE_NONE;
+	db->prelude_sqlstate[0] = '\0';
+}
+
+void
+db_defer(struct db *db, const char *name, int n, const char *const *values, const char *what)
+{
+	if (db->ndeferred == DB_MAX_DEFERRED)
+		db_flush(db);
+	if (db->ndeferred == DB_MAX_DEFERRED) {
+		/* The store is away and the queue full: the oldest is lost, say so. */
+		log_error("db: %s dropped: the store is unreachable", db->deferred[0].what);
+		call_clear(&db->deferred[0]);
+		memmove(&db->deferred[0], &db->deferred[1],
+		    (DB_MAX_DEFERRED - 1) * sizeof(db->deferred[0]));
+		db->ndeferred--;
+	}
+	call_set(&db->deferred[db->ndeferred++], name, n, values, what);
+}
+
+void
+db_flush(struct db *db)
+{
+	if (db->ndeferred == 0 || db->in_tx)
+		return;
+	if (!db_ensure(db))
+		return;
+	(void)db_try_pipeline(db, NULL, 0, NULL);
+}
+
+int
+db_deferred(const struct db *db)
+{
+	return db->ndeferred;
 }
 
 PGresult *

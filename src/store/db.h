@@ -13,6 +13,15 @@
  * connection fails the statement; the caller answers 000005 and the next
  * request reconnects. Every statement mkpd runs outside a transaction is
  * idempotent, which is what makes the single retry safe.
+ *
+ * Round trips are what a call costs most on a busy host, so two kinds of
+ * statements ride along with the next one (libpq pipeline mode):
+ *   - a prelude (db_prelude) runs just before the next statement or
+ *     BEGIN, in the same transaction: the replay check, whose failure must
+ *     undo the call;
+ *   - deferred statements (db_defer) run before that, each in a
+ *     transaction of its own: the audit row of the previous call.
+ * A call then costs one round trip in the common case.
  */
 #ifndef MKP_DB_H
 #define MKP_DB_H
@@ -20,6 +29,9 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 #include "common/defs.h"
+
+/* The SQLSTATE mkp_nonce_claim() raises for a nonce seen before. */
+#define DB_SQLSTATE_REPLAY	"MKP01"
 
 struct db_stmt {
 	const char	*name;
@@ -59,6 +71,36 @@ bool	 db_begin(struct db *) MUSTCHECK;
 bool	 db_commit(struct db *) MUSTCHECK;
 /* Rolls back if a transaction is open; never fails from the caller's view. */
 void	 db_rollback(struct db *);
+
+enum db_prelude_state {
+	DB_PRELUDE_NONE,	/* none was set */
+	DB_PRELUDE_PENDING,	/* set, not sent yet */
+	DB_PRELUDE_OK,		/* ran and succeeded */
+	DB_PRELUDE_FAILED,	/* ran and failed: db_prelude_sqlstate says how */
+};
+
+/*
+ * Sets the statement to run first with the next db_exec/db_begin. Values
+ * are copied. The transaction it shares with that statement is aborted
+ * when it fails, so nothing of the call is applied.
+ */
+void	 db_prelude(struct db *, const char *name, int nparams, const char *const *values);
+enum db_prelude_state db_prelude_state(const struct db *);
+const char *db_prelude_sqlstate(const struct db *);
+/* Forgets the prelude (set or run) so the next call starts clean. */
+void	 db_prelude_reset(struct db *);
+
+/*
+ * Queues an idempotent statement to run, in its own transaction, ahead of
+ * the next round trip; values are copied. The queue is flushed when full.
+ * Failures are logged with what, the caller's description of the statement.
+ */
+void	 db_defer(struct db *, const char *name, int nparams, const char *const *values,
+	    const char *what);
+/* Runs the queued statements now (a worker about to wait idle). */
+void	 db_flush(struct db *);
+/* Statements queued and not yet run. */
+int	 db_deferred(const struct db *);
 
 /* SQLSTATE of the last failure, "" if none, "08000" for connection loss. */
 const char *db_sqlstate(const struct db *);

@@ -17,6 +17,7 @@ const struct db_stmt nonce_stmts[] = {
 	  "ON CONFLICT (nonce) DO UPDATE SET seen_at = now() "
 	  "WHERE nonce.seen_at < now() - make_interval(secs => $2::int) "
 	  "RETURNING 1", 2 },
+	{ "nonce_claim_strict", "SELECT mkp_nonce_claim($1, $2::int)", 2 },
 	{ "nonce_purge",
 	  "WITH l AS (SELECT pg_try_advisory_xact_lock(7305126012) AS got) "
 	  "DELETE FROM nonce WHERE (SELECT got FROM l) "
@@ -44,6 +45,21 @@ nonce_claim(struct db *db, const char *dialect, const char *nonce, int64_t keep_
 	r = PQntuples(res) == 1 ? NONCE_FRESH : NONCE_REPLAY;
 	PQclear(res);
 	return r;
+}
+
+void
+nonce_prelude(struct db *db, const char *dialect, const char *nonce, int64_t keep_secs)
+{
+	struct buf	 key = BUF_INIT;
+	char		 keep[24];
+	const char	*params[2];
+
+	buf_printf(&key, "%s:%s", dialect, nonce);
+	snprintf(keep, sizeof(keep), "%lld", (long long)keep_secs);
+	params[0] = buf_cstr(&key);
+	params[1] = keep;
+	db_prelude(db, "nonce_claim_strict", 2, params);
+	buf_free(&key);
 }
 
 void

@@ -23,6 +23,14 @@ extern const struct db_stmt nonce_stmts[];
 enum nonce_result nonce_claim(struct db *, const char *dialect, const char *nonce,
 	    int64_t keep_secs);
 
+/*
+ * Makes the claim of "dialect:nonce" the prelude of the call's first
+ * statement (db_prelude): it runs in the same round trip and transaction,
+ * and a replay (SQLSTATE DB_SQLSTATE_REPLAY) aborts the call whole.
+ */
+void	 nonce_prelude(struct db *, const char *dialect, const char *nonce,
+	    int64_t keep_secs);
+
 /* Deletes entries older than keep_secs, at most once per interval per host
  * and by one process at a time (advisory lock). Errors are logged only. */
 void	 nonce_purge(struct db *, int64_t keep_secs);

@@ -11,6 +11,8 @@ import uuid
 
 import pytest
 
+from harness import wait_for
+
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -73,10 +75,12 @@ def test_new_instance_then_query_returns_app_info(stack, call):
     assert row[4].startswith("s1:") and app["password"] not in row[4]
     assert sql(stack, "SELECT kind, to_state FROM instance_event WHERE instance_id = '%s'"
                % instance_id) == "create|active"
-    # Both calls are in the audit log, with the instance and the result.
-    logged = sql(stack, "SELECT activity, result_code, dialect FROM callback_log "
-                        "WHERE instance_id = '%s' ORDER BY received_at" % instance_id)
-    assert logged.splitlines() == ["newInstance|000000|v2", "queryInstance|000000|v2"]
+    # Both calls are in the audit log, with the instance and the result
+    # (written after the answer, so give the worker a moment).
+    wait_for(lambda: sql(stack, "SELECT activity, result_code, dialect FROM callback_log "
+                                "WHERE instance_id = '%s' ORDER BY received_at" % instance_id)
+             .splitlines() == ["newInstance|000000|v2", "queryInstance|000000|v2"],
+             10, what="both calls in callback_log")
 
 
 def test_every_answer_is_signed_json(stack):
@@ -241,8 +245,9 @@ def test_bad_signature_is_refused(stack, call):
     assert r[1]["resultCode"] == "000001"
     expect(call, "newInstance", fields, "000001", args=["--no-signature"])
     assert sql(stack, "SELECT count(*) FROM instance WHERE order_id = '%s'" % order[0]) == "0"
-    assert sql(stack, "SELECT count(*) FROM callback_log WHERE result_code = '000001' "
-                      "AND reason LIKE 'signature%'") != "0"
+    wait_for(lambda: sql(stack, "SELECT count(*) FROM callback_log WHERE result_code = "
+                                "'000001' AND reason LIKE 'signature%'") != "0",
+             10, what="the refusals in callback_log")
 
 
 @pytest.mark.parametrize("args", [["--skew", "-120000"], ["--skew", "120000"],
