@@ -265,6 +265,21 @@ def test_replayed_nonce_is_refused(stack, call):
     expect(call, "queryInstance", {"instanceId": iid}, "000001", args=["--nonce", nonce])
 
 
+def test_replayed_nonce_undoes_the_whole_call(stack, call):
+    # The claim runs in the command's own transaction: a replay applies nothing.
+    iid = create(call)
+    nonce = uuid.uuid4().hex.upper()
+    expect(call, "queryInstance", {"instanceId": iid}, "000000", args=["--nonce", nonce])
+    order = new_order()
+    expect(call, "newInstance", {"orderId": order[0], "orderLineId": order[1],
+                                 "businessId": str(uuid.uuid4())}, "000001",
+           args=["--nonce", nonce])
+    expect(call, "updateInstanceStatus", {"instanceId": iid, "status": "FREEZE"},
+           "000001", args=["--nonce", nonce])
+    assert sql(stack, "SELECT count(*) FROM instance WHERE order_id = '%s'" % order[0]) == "0"
+    assert state_of(stack, iid) == "active"
+
+
 def test_malformed_json_is_refused(stack, call, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_bytes(b'{"activity":"queryInstance","instanceId":')
