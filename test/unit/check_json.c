@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "unit.h"
 
 #define MAXD	64
 
@@ -486,10 +487,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("json");
-	TCase	*tc = tcase_create("json");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("json", &tc);
 
 	tcase_add_loop_test(tc, test_canonical, 0, (int)NELEM(canon_cases));
 	tcase_add_loop_test(tc, test_emit, 0, (int)NELEM(emit_cases));
@@ -502,10 +501,5 @@ main(void)
 	tcase_add_loop_test(tc, test_put_str, 0, (int)NELEM(str_cases));
 	tcase_add_test(tc, test_jw_nested);
 	tcase_add_test(tc, test_jw_array_root);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "unit.h"
 
 static const struct {
 	const char	*in;
@@ -86,18 +87,11 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("util");
-	TCase	*tc = tcase_create("util");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("util", &tc);
 
 	tcase_add_loop_test(tc, test_parse_i64, 0, (int)(sizeof(i64_cases) / sizeof(i64_cases[0])));
 	tcase_add_loop_test(tc, test_parse_mkp_time, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_test(tc, test_hex);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }
