@@ -538,7 +538,7 @@ json_put_str(struct buf *out, const char *s, size_t n)
 }
 
 void
-json_emit(const struct json *v, struct buf *out)
+json_emit_masked(const struct json *v, struct buf *out, bool (*is_secret)(const char *key))
 {
 	size_t	i;
 
@@ -560,7 +560,7 @@ json_emit(const struct json *v, struct buf *out)
 		for (i = 0; i < v->u.arr.n; i++) {
 			if (i > 0)
 				buf_putc(out, ',');
-			json_emit(v->u.arr.items[i], out);
+			json_emit_masked(v->u.arr.items[i], out, is_secret);
 		}
 		buf_putc(out, ']');
 		break;
@@ -571,11 +571,21 @@ json_emit(const struct json *v, struct buf *out)
 				buf_putc(out, ',');
 			json_put_str(out, v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
 			buf_putc(out, ':');
-			json_emit(v->u.obj.vals[i], out);
+			if (is_secret != NULL && is_secret(v->u.obj.keys[i]) &&
+			    v->u.obj.vals[i]->type != JSON_NULL)
+				buf_puts(out, "\"***\"");
+			else
+				json_emit_masked(v->u.obj.vals[i], out, is_secret);
 		}
 		buf_putc(out, '}');
 		break;
 	}
+}
+
+void
+json_emit(const struct json *v, struct buf *out)
+{
+	json_emit_masked(v, out, NULL);
 }
 
 struct json_member {

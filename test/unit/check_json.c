@@ -114,6 +114,39 @@ START_TEST(test_emit)
 }
 END_TEST
 
+/* Members named "pw" or "k" are secret (case matters: "PW" is not). */
+static bool
+mask_pw_k(const char *key)
+{
+	return strcmp(key, "pw") == 0 || strcmp(key, "k") == 0;
+}
+
+static const struct {
+	const char	*in;
+	const char	*want;
+} masked_cases[] = {
+	{ "{\"pw\":\"x\",\"a\":1}", "{\"pw\":\"***\",\"a\":1}" },
+	{ "{\"pw\":null,\"k\":{\"q\":[1]}}", "{\"pw\":null,\"k\":\"***\"}" },
+	{ "[{\"o\":{\"k\":false}},\"pw\",{\"PW\":2}]", "[{\"o\":{\"k\":\"***\"}},\"pw\",{\"PW\":2}]" },
+	{ "\"pw\"", "\"pw\"" },
+};
+
+START_TEST(test_emit_masked)
+{
+	const char	*in = masked_cases[_i].in;
+	struct json	*v = parse_ok(in, strlen(in));
+	struct buf	 b = BUF_INIT;
+
+	json_emit_masked(v, &b, mask_pw_k);
+	ck_assert_str_eq(buf_cstr(&b), masked_cases[_i].want);
+	buf_reset(&b);
+	json_emit_masked(v, &b, NULL);
+	ck_assert_str_eq(buf_cstr(&b), in);
+	buf_free(&b);
+	json_free(v);
+}
+END_TEST
+
 START_TEST(test_tree)
 {
 	struct json		*v = parse_ok(LIT("{\"s\":\"str\",\"n\":12.50,\"b\":true,\"z\":null,"
@@ -492,6 +525,7 @@ main(void)
 
 	tcase_add_loop_test(tc, test_canonical, 0, (int)NELEM(canon_cases));
 	tcase_add_loop_test(tc, test_emit, 0, (int)NELEM(emit_cases));
+	tcase_add_loop_test(tc, test_emit_masked, 0, (int)NELEM(masked_cases));
 	tcase_add_test(tc, test_tree);
 	tcase_add_loop_test(tc, test_reject, 0, (int)NELEM(reject_cases));
 	tcase_add_test(tc, test_reasons);
