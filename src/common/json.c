@@ -19,6 +19,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/util.h"
 
 /* Objects up to this size are checked for duplicate keys pairwise. */
 #define JSON_DUP_LINEAR	16
@@ -352,18 +353,6 @@ static const yajl_callbacks json_callbacks = {
 	.yajl_end_array = json_cb_end_array,
 };
 
-static int
-json_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The \uXXXX at s (s[0] == '\\'), or -1 if s does not start one. */
 static long
 json_uescape(const unsigned char *s, size_t n)
@@ -375,7 +364,7 @@ json_uescape(const unsigned char *s, size_t n)
 	if (n < 6 || s[0] != '\\' || s[1] != 'u')
 		return -1;
 	for (i = 2; i < 6; i++) {
-		if ((d = json_hexval(s[i])) < 0)
+		if ((d = hex_digit(s[i])) < 0)
 			return -1;
 		cp = cp * 16 + d;
 	}
