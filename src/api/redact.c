@@ -6,7 +6,6 @@
  * buyer's contact data (mobilePhone, email), whether the marketplace sent
  * them encrypted or not.
  */
-#include <string.h>
 #include <strings.h>
 
 #include "api/app.h"
@@ -28,47 +27,12 @@ is_secret(const char *key)
 	return false;
 }
 
-static void
-emit(const struct json *v, struct buf *out)
-{
-	size_t	i;
-
-	switch (v->type) {
-	case JSON_OBJECT:
-		buf_putc(out, '{');
-		for (i = 0; i < v->u.obj.n; i++) {
-			if (i > 0)
-				buf_putc(out, ',');
-			json_put_str(out, v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
-			buf_putc(out, ':');
-			if (is_secret(v->u.obj.keys[i]) && v->u.obj.vals[i]->type != JSON_NULL)
-				buf_puts(out, "\"***\"");
-			else
-				emit(v->u.obj.vals[i], out);
-		}
-		buf_putc(out, '}');
-		break;
-	case JSON_ARRAY:
-		buf_putc(out, '[');
-		for (i = 0; i < v->u.arr.n; i++) {
-			if (i > 0)
-				buf_putc(out, ',');
-			emit(v->u.arr.items[i], out);
-		}
-		buf_putc(out, ']');
-		break;
-	default:
-		json_emit(v, out);
-		break;
-	}
-}
-
 void
 redact_json(const struct json *v, struct buf *out, size_t max)
 {
 	size_t	start = out->len;
 
-	emit(v, out);
+	json_emit_masked(v, out, is_secret);
 	if (out->len - start > max) {
 		out->len = start + max;
 		out->data[out->len] = '\0';

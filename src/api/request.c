@@ -135,18 +135,6 @@ request_free(struct request *r)
 	buf_free(&r->answer);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 query_get(const char *q, const char *name, struct buf *out, bool *bad)
 {
@@ -166,7 +154,7 @@ query_get(const char *q, const char *name, struct buf *out, bool *bad)
 				} else if (*p == '%') {
 					int hi, lo;
 
-					if (end - p < 3 || (hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0) {
+					if (end - p < 3 || (hi = hex_digit(p[1])) < 0 || (lo = hex_digit(p[2])) < 0) {
 						*bad = true;
 						return false;
 					}

@@ -19,6 +19,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/util.h"
 
 /* Objects up to this size are checked for duplicate keys pairwise. */
 #define JSON_DUP_LINEAR	16
@@ -352,18 +353,6 @@ static const yajl_callbacks json_callbacks = {
 	.yajl_end_array = json_cb_end_array,
 };
 
-static int
-json_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The \uXXXX at s (s[0] == '\\'), or -1 if s does not start one. */
 static long
 json_uescape(const unsigned char *s, size_t n)
@@ -375,7 +364,7 @@ json_uescape(const unsigned char *s, size_t n)
 	if (n < 6 || s[0] != '\\' || s[1] != 'u')
 		return -1;
 	for (i = 2; i < 6; i++) {
-		if ((d = json_hexval(s[i])) < 0)
+		if ((d = hex_digit(s[i])) < 0)
 			return -1;
 		cp = cp * 16 + d;
 	}
@@ -538,7 +527,7 @@ json_put_str(struct buf *out, const char *s, size_t n)
 }
 
 void
-json_emit(const struct json *v, struct buf *out)
+json_emit_masked(const struct json *v, struct buf *out, bool (*is_secret)(const char *key))
 {
 	size_t	i;
 
@@ -560,7 +549,7 @@ json_emit(const struct json *v, struct buf *out)
 		for (i = 0; i < v->u.arr.n; i++) {
 			if (i > 0)
 				buf_putc(out, ',');
-			json_emit(v->u.arr.items[i], out);
+			json_emit_masked(v->u.arr.items[i], out, is_secret);
 		}
 		buf_putc(out, ']');
 		break;
@@ -571,11 +560,21 @@ json_emit(const struct json *v, struct buf *out)
 				buf_putc(out, ',');
 			json_put_str(out, v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
 			buf_putc(out, ':');
-			json_emit(v->u.obj.vals[i], out);
+			if (is_secret != NULL && is_secret(v->u.obj.keys[i]) &&
+			    v->u.obj.vals[i]->type != JSON_NULL)
+				buf_puts(out, "\"***\"");
+			else
+				json_emit_masked(v->u.obj.vals[i], out, is_secret);
 		}
 		buf_putc(out, '}');
 		break;
 	}
+}
+
+void
+json_emit(const struct json *v, struct buf *out)
+{
+	json_emit_masked(v, out, NULL);
 }
 
 struct json_member {

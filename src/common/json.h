@@ -66,6 +66,13 @@ const char *json_get_str(const struct json *v, const char *key);
 void	 json_canonical(const struct json *root, struct buf *out);
 /* Compact re-emission in received order. Appends to out. */
 void	 json_emit(const struct json *v, struct buf *out);
+/*
+ * json_emit, except that a member (of an object at any depth) whose key
+ * is_secret() says yes and whose value is not null is emitted as "***".
+ * A NULL is_secret masks nothing: json_emit is json_emit_masked(v, out, NULL).
+ */
+void	 json_emit_masked(const struct json *v, struct buf *out,
+	    bool (*is_secret)(const char *key));
 
 /*
  * Appends s (n bytes of UTF-8) as a quoted JSON string: \" \\ \b \t \n \f \r,

@@ -37,5 +37,7 @@ void	 fmt_mkp_time(int64_t ms, char out[18]);
 
 /* Hex of n bytes into out (2n+1 bytes), lower or upper case. */
 void	 hex_encode(const void *, size_t n, char *out, bool upper);
+/* The value of the hex digit c (either case), or -1 if c is not one. */
+int	 hex_digit(int c);
 
 #endif

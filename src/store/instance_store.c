@@ -75,6 +75,23 @@ copy_field(char *dst, size_t n, PGresult *res, int col)
 		dst[n - 1] = '\0';
 }
 
+/*
+ * Runs an INSERT ... ON CONFLICT DO NOTHING RETURNING 1: *inserted says
+ * whether it inserted its row (false when the row was there already).
+ */
+static bool
+exec_insert(struct db *db, const char *name, int nparams, const char *const *p,
+    bool *inserted)
+{
+	PGresult	*res = db_exec(db, name, nparams, p);
+
+	if (res == NULL)
+		return false;
+	*inserted = PQntuples(res) == 1;
+	PQclear(res);
+	return true;
+}
+
 enum istore_create_result
 istore_create(struct db *db, const struct istore_new *n, char id_out[65], char state_out[16])
 {
@@ -139,13 +156,8 @@ istore_event(struct db *db, const char *id, const char *kind, const char *from,
     const char *call_id, bool *inserted)
 {
 	const char	*p[8] = { id, kind, from, to, order_id, line, detail, call_id };
-	PGresult	*res = db_exec(db, "istore_event", 8, p);
 
-	if (res == NULL)
-		return false;
-	*inserted = PQntuples(res) == 1;
-	PQclear(res);
-	return true;
+	return exec_insert(db, "istore_event", 8, p, inserted);
 }
 
 bool
@@ -184,7 +196,6 @@ istore_license_renew(struct db *db, const char *code, const char *scene,
 {
 	char		 exp[24];
 	const char	*p[7];
-	PGresult	*res;
 
 	snprintf(exp, sizeof(exp), "%lld", (long long)expire_ms);
 	p[0] = code;
@@ -202,11 +213,8 @@ istore_license_renew(struct db *db, const char *code, const char *scene,
 	p[3] = line;
 	p[4] = exp;
 	p[5] = call_id;
-	res = db_exec(db, "istore_license_event", 6, p);
-	if (res == NULL)
+	if (!exec_insert(db, "istore_license_event", 6, p, applied))
 		return false;
-	*applied = PQntuples(res) == 1;
-	PQclear(res);
 	if (!*applied)
 		return true;
 	p[0] = code;

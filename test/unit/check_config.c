@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "unit.h"
 
 static char	tmpdir[256];
 static char	path[300];
@@ -19,19 +20,14 @@ static char	path[300];
 static void
 setup(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_config.XXXXXX",
-	    base != NULL && *base != '\0' ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	unit_tmpdir(tmpdir, sizeof(tmpdir), "check_config");
 	snprintf(path, sizeof(path), "%s/mkpd.conf", tmpdir);
 }
 
 static void
 teardown(void)
 {
-	unlink(path);
-	rmdir(tmpdir);
+	unit_tmpdir_remove(tmpdir);
 }
 
 static void
@@ -459,10 +455,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("config");
-	TCase	*tc = tcase_create("config");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("config", &tc);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_valid, 0, (int)(sizeof(valid_cases) / sizeof(valid_cases[0])));
@@ -476,10 +470,5 @@ main(void)
 	tcase_add_test(tc, test_each_name);
 	tcase_add_test(tc, test_startup_changes);
 	tcase_add_loop_test(tc, test_listen, 0, (int)(sizeof(listen_cases) / sizeof(listen_cases[0])));
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -12,6 +12,7 @@
 #include "common/util.h"
 #include "crypto/fieldcrypt.h"
 #include "crypto/random.h"
+#include "unit.h"
 
 #define K_TEST	"TestAccessKey-0123456789abcdef"
 #define K_UUID	"9fa6c870-8bb0-4e9b-b71e-4c223300156f"
@@ -239,10 +240,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("fieldcrypt");
-	TCase	*tc = tcase_create("fieldcrypt");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("fieldcrypt", &tc);
 
 	if (!crypto_init())
 		return EXIT_FAILURE;
@@ -252,10 +251,5 @@ main(void)
 	tcase_add_loop_test(tc, test_field_encrypt_bad, 0, (int)NELEM(bad_enc_cases));
 	tcase_add_loop_test(tc, test_field_decrypt_wrapped, 0, (int)NELEM(wrapped_cases));
 	tcase_add_loop_test(tc, test_field_decrypt_bad, 0, (int)NELEM(bad_dec_cases));
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

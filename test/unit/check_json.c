@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "unit.h"
 
 #define MAXD	64
 
@@ -108,6 +109,39 @@ START_TEST(test_emit)
 
 	json_emit(v, &b);
 	ck_assert_msg(strcmp(buf_cstr(&b), want) == 0, "case %d: got %s", _i, buf_cstr(&b));
+	buf_free(&b);
+	json_free(v);
+}
+END_TEST
+
+/* Members named "pw" or "k" are secret (case matters: "PW" is not). */
+static bool
+mask_pw_k(const char *key)
+{
+	return strcmp(key, "pw") == 0 || strcmp(key, "k") == 0;
+}
+
+static const struct {
+	const char	*in;
+	const char	*want;
+} masked_cases[] = {
+	{ "{\"pw\":\"x\",\"a\":1}", "{\"pw\":\"***\",\"a\":1}" },
+	{ "{\"pw\":null,\"k\":{\"q\":[1]}}", "{\"pw\":null,\"k\":\"***\"}" },
+	{ "[{\"o\":{\"k\":false}},\"pw\",{\"PW\":2}]", "[{\"o\":{\"k\":\"***\"}},\"pw\",{\"PW\":2}]" },
+	{ "\"pw\"", "\"pw\"" },
+};
+
+START_TEST(test_emit_masked)
+{
+	const char	*in = masked_cases[_i].in;
+	struct json	*v = parse_ok(in, strlen(in));
+	struct buf	 b = BUF_INIT;
+
+	json_emit_masked(v, &b, mask_pw_k);
+	ck_assert_str_eq(buf_cstr(&b), masked_cases[_i].want);
+	buf_reset(&b);
+	json_emit_masked(v, &b, NULL);
+	ck_assert_str_eq(buf_cstr(&b), in);
 	buf_free(&b);
 	json_free(v);
 }
@@ -486,13 +520,12 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("json");
-	TCase	*tc = tcase_create("json");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("json", &tc);
 
 	tcase_add_loop_test(tc, test_canonical, 0, (int)NELEM(canon_cases));
 	tcase_add_loop_test(tc, test_emit, 0, (int)NELEM(emit_cases));
+	tcase_add_loop_test(tc, test_emit_masked, 0, (int)NELEM(masked_cases));
 	tcase_add_test(tc, test_tree);
 	tcase_add_loop_test(tc, test_reject, 0, (int)NELEM(reject_cases));
 	tcase_add_test(tc, test_reasons);
@@ -502,10 +535,5 @@ main(void)
 	tcase_add_loop_test(tc, test_put_str, 0, (int)NELEM(str_cases));
 	tcase_add_test(tc, test_jw_nested);
 	tcase_add_test(tc, test_jw_array_root);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "crypto/random.h"
+#include "unit.h"
 
 START_TEST(test_crypto_init_again)
 {
@@ -90,10 +91,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("random");
-	TCase	*tc = tcase_create("random");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("random", &tc);
 
 	if (!crypto_init())
 		return EXIT_FAILURE;
@@ -101,10 +100,5 @@ main(void)
 	tcase_add_loop_test(tc, test_rand_hex, 0, (int)NELEM(hex_lens));
 	tcase_add_test(tc, test_rand_iv);
 	tcase_add_loop_test(tc, test_rand_password, 0, (int)NELEM(pw_cases));
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

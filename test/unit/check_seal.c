@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "crypto/random.h"
 #include "crypto/seal.h"
+#include "unit.h"
 
 #define HEX64	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
@@ -28,19 +29,14 @@ static char	keypath[600];
 static void
 setup(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_seal.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	unit_tmpdir(tmpdir, sizeof(tmpdir), "check_seal");
 	snprintf(keypath, sizeof(keypath), "%s/master.key", tmpdir);
 }
 
 static void
 teardown(void)
 {
-	(void)unlink(keypath);
-	(void)rmdir(tmpdir);
+	unit_tmpdir_remove(tmpdir);
 }
 
 /* Writes a key file with exactly these bytes and this mode. */
@@ -313,10 +309,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("seal");
-	TCase	*tc = tcase_create("seal");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("seal", &tc);
 
 	if (!crypto_init())
 		return EXIT_FAILURE;
@@ -330,10 +324,5 @@ main(void)
 	tcase_add_loop_test(tc, test_tampered, 0, (int)NELEM(flip_at));
 	tcase_add_test(tc, test_wrong_key);
 	tcase_add_loop_test(tc, test_bad_sealed, 0, (int)NELEM(bad_sealed));
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

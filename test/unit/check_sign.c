@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "crypto/random.h"
 #include "crypto/sign.h"
+#include "unit.h"
 
 #define K_TEST	"TestAccessKey-0123456789abcdef"
 #define K_UUID	"9fa6c870-8bb0-4e9b-b71e-4c223300156f"
@@ -306,10 +307,8 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("sign");
-	TCase	*tc = tcase_create("sign");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("sign", &tc);
 
 	if (!crypto_init())
 		return EXIT_FAILURE;
@@ -321,10 +320,5 @@ main(void)
 	tcase_add_loop_test(tc, test_hex_equal, 0, (int)NELEM(hex_cases));
 	tcase_add_test(tc, test_hex_equal_every_position);
 	tcase_add_loop_test(tc, test_b64_equal, 0, (int)NELEM(b64eq_cases));
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -2,10 +2,12 @@
  * check_util.c: integer parsing and marketplace time formats.
  */
 #include <check.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
+#include "unit.h"
 
 static const struct {
 	const char	*in;
@@ -83,21 +85,29 @@ START_TEST(test_hex)
 }
 END_TEST
 
+START_TEST(test_hex_digit)
+{
+	const char	*digits = "0123456789abcdef";
+	int		 c;
+
+	for (c = -1; c < 256; c++) {
+		const char *at = c > 0 ? strchr(digits, tolower(c)) : NULL;
+
+		ck_assert_int_eq(hex_digit(c), at != NULL ? (int)(at - digits) : -1);
+	}
+	ck_assert_int_eq(hex_digit((char)0xC1), -1);
+}
+END_TEST
+
 int
 main(void)
 {
-	Suite	*s = suite_create("util");
-	TCase	*tc = tcase_create("util");
-	SRunner	*sr;
-	int	 failed;
+	TCase	*tc;
+	Suite	*s = unit_suite("util", &tc);
 
 	tcase_add_loop_test(tc, test_parse_i64, 0, (int)(sizeof(i64_cases) / sizeof(i64_cases[0])));
 	tcase_add_loop_test(tc, test_parse_mkp_time, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_test(tc, test_hex);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	tcase_add_test(tc, test_hex_digit);
+	return unit_run(s);
 }
