@@ -56,27 +56,31 @@ CREATE UNIQUE INDEX instance_event_order_once
 CREATE INDEX instance_event_instance_idx ON instance_event (instance_id, event_id);
 CREATE INDEX instance_event_call_idx ON instance_event (call_id);
 
--- License codes renewed through refreshLicenseCode (License delivery).
+-- License codes renewed through refreshLicenseCode (License delivery). As
+-- instances, debug (testFlag=1) and real licences never share a row.
 CREATE TABLE license (
-    license_code    text PRIMARY KEY,
+    license_code    text NOT NULL,
     order_id        text NOT NULL,
     order_line_id   text NOT NULL,
     product_id      text,
     expire_at       timestamptz NOT NULL,
     scene           text NOT NULL,
     is_test         boolean NOT NULL DEFAULT false,
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (license_code, is_test)
 );
 CREATE TABLE license_event (
     event_id        bigserial PRIMARY KEY,
-    license_code    text NOT NULL REFERENCES license ON DELETE CASCADE,
+    license_code    text NOT NULL,
+    is_test         boolean NOT NULL DEFAULT false,
     scene           text NOT NULL,
     order_id        text NOT NULL,
     order_line_id   text NOT NULL,
     expire_at       timestamptz NOT NULL,
     call_id         text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (license_code, scene, order_id, order_line_id)
+    UNIQUE (license_code, is_test, scene, order_id, order_line_id),
+    FOREIGN KEY (license_code, is_test) REFERENCES license ON DELETE CASCADE
 );
 
 -- Nonces of signed calls, shared by every host so a replay to another
@@ -85,7 +89,8 @@ CREATE TABLE license_event (
 -- still refuses stale calls. Rows older than twice the window are purged.
 CREATE UNLOGGED TABLE nonce (
     nonce           text PRIMARY KEY,
-    seen_at         timestamptz NOT NULL DEFAULT now()
+    seen_at         timestamptz NOT NULL DEFAULT now(),
+    call_id         text        -- the call that claimed it (its own retry is no replay)
 );
 CREATE INDEX nonce_seen_idx ON nonce (seen_at);
 

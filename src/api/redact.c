@@ -34,7 +34,10 @@ redact_json(const struct json *v, struct buf *out, size_t max)
 
 	json_emit_masked(v, out, is_secret);
 	if (out->len - start > max) {
+		/* Cut on a character boundary: the column is UTF-8 text. */
 		out->len = start + max;
+		while (out->len > start && ((unsigned char)out->data[out->len] & 0xC0) == 0x80)
+			out->len--;
 		out->data[out->len] = '\0';
 		buf_puts(out, "...(cut)");
 	}

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/random.h"
+#include "crypto/seal.h"
 
 static int64_t
 mono_us(void)
@@ -128,10 +129,29 @@ request_init(struct request *r, FCGX_Request *fcgi, int64_t max_body)
 }
 
 void
+request_audit_ids(struct request *r, const char *instance_id, const char *order_id,
+    const char *order_line_id)
+{
+	const char	*in[3] = { instance_id, order_id, order_line_id };
+	const char	**out[3] = { &r->audit.instance_id, &r->audit.order_id,
+			    &r->audit.order_line_id };
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		if (in[i] == NULL)
+			continue;
+		if (!str_copy(r->audit_ids[i], sizeof(r->audit_ids[i]), in[i]))
+			log_debug("audit id cut to %zu bytes", sizeof(r->audit_ids[i]) - 1);
+		*out[i] = r->audit_ids[i];
+	}
+}
+
+void
 request_free(struct request *r)
 {
 	buf_free(&r->body);
 	buf_free(&r->audit_body);
+	wipe_buf(&r->answer);	/* it may have held a password */
 	buf_free(&r->answer);
 }
 

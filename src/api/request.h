@@ -36,6 +36,7 @@ struct request {
 	struct buf	 answer;
 	bool		 sent;		/* an answer is ready */
 	char		 path_buf[512];
+	char		 audit_ids[3][65];	/* instance, order, order line */
 };
 
 /*
@@ -55,6 +56,13 @@ const char *request_param(const struct request *, const char *name);
  * or when a %-escape is malformed (*bad set then).
  */
 bool	 query_get(const char *query, const char *name, struct buf *out, bool *bad) MUSTCHECK;
+
+/*
+ * Names the ids the audit row records (any may be NULL); copied, at most
+ * 64 characters each, so they outlive the parsed body.
+ */
+void	 request_audit_ids(struct request *, const char *instance_id,
+	    const char *order_id, const char *order_line_id);
 
 /* Microseconds since the request arrived. */
 int64_t	 request_elapsed_us(const struct request *);

@@ -7,6 +7,7 @@
 #include "api/response.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "crypto/seal.h"
 #include "crypto/sign.h"
 
 static const char *
@@ -79,6 +80,7 @@ reply_send(struct reply *rp, struct request *r, const char *sign_key)
 	jw_obj_end(&rp->w);
 	respond(r, 200, "application/json;charset=UTF-8", rp->body.data, rp->body.len,
 	    sign_key);
+	wipe_buf(&rp->body);	/* it may have held a password */
 	buf_free(&rp->body);
 }
 

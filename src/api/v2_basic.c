@@ -134,8 +134,7 @@ run_new(struct v2_call *c)
 	enum dom_status	 st;
 	struct reply	 rp;
 
-	c->r->audit.order_id = c->f.str[0];
-	c->r->audit.order_line_id = c->f.str[1];
+	request_audit_ids(c->r, NULL, c->f.str[0], c->f.str[1]);
 	st = instance_create(&c->app->dom, &c->dc, c->f.str[0], c->f.str[1], c->f.str[2], id);
 	if (st != DOM_OK && st != DOM_PENDING) {
 		answer_status(c, st);
@@ -146,10 +145,7 @@ run_new(struct v2_call *c)
 	    st == DOM_OK ? "success" : "provisioning");
 	jw_kv_str(&rp.w, "instanceId", id);
 	reply_send(&rp, c->r, sign_key(c));
-	/* The audit row names the instance; id lives on the stack, copy it. */
-	buf_reset(&c->r->audit_body);
-	(void)!str_copy(c->r->path_buf, sizeof(c->r->path_buf), id);
-	c->r->audit.instance_id = c->r->path_buf;
+	request_audit_ids(c->r, id, NULL, NULL);
 }
 
 struct query_out {
@@ -214,7 +210,7 @@ run_query(struct v2_call *c)
 		return;
 	}
 	if (n == 1)
-		c->r->audit.instance_id = c->f.str[0];
+		request_audit_ids(c->r, c->f.str[0], NULL, NULL);
 	memset(&q, 0, sizeof(q));
 	q.c = c;
 	q.ok = true;
@@ -252,9 +248,7 @@ run_refresh(struct v2_call *c)
 {
 	enum renew_scene scene;
 
-	c->r->audit.instance_id = c->f.str[0];
-	c->r->audit.order_id = c->f.str[2];
-	c->r->audit.order_line_id = c->f.str[3];
+	request_audit_ids(c->r, c->f.str[0], c->f.str[2], c->f.str[3]);
 	if (!renew_scene_parse(c->f.str[1], false, &scene)) {
 		reply_code(c->r, sign_key(c), RC_PARAM, "scene: not one of the allowed values");
 		return;
@@ -266,7 +260,7 @@ run_refresh(struct v2_call *c)
 static void
 run_status(struct v2_call *c)
 {
-	c->r->audit.instance_id = c->f.str[0];
+	request_audit_ids(c->r, c->f.str[0], NULL, NULL);
 	answer_status(c, instance_set_frozen(&c->app->dom, &c->dc, c->f.str[0],
 	    strcmp(c->f.str[1], "FREEZE") == 0));
 }
@@ -274,9 +268,7 @@ run_status(struct v2_call *c)
 static void
 run_release(struct v2_call *c)
 {
-	c->r->audit.instance_id = c->f.str[0];
-	c->r->audit.order_id = c->f.str[1];
-	c->r->audit.order_line_id = c->f.str[2];
+	request_audit_ids(c->r, c->f.str[0], c->f.str[1], c->f.str[2]);
 	if ((c->f.str[1] == NULL) != (c->f.str[2] == NULL)) {
 		reply_code(c->r, sign_key(c), RC_PARAM,
 		    "orderId and orderLineId: give both or neither");
@@ -289,9 +281,7 @@ run_release(struct v2_call *c)
 static void
 run_upgrade(struct v2_call *c)
 {
-	c->r->audit.instance_id = c->f.str[0];
-	c->r->audit.order_id = c->f.str[1];
-	c->r->audit.order_line_id = c->f.str[2];
+	request_audit_ids(c->r, c->f.str[0], c->f.str[1], c->f.str[2]);
 	answer_status(c, instance_upgrade(&c->app->dom, &c->dc, c->f.str[0], c->f.str[1],
 	    c->f.str[2]));
 }
@@ -301,7 +291,7 @@ run_check(struct v2_call *c)
 {
 	struct buf	info = BUF_INIT;
 
-	c->r->audit.instance_id = c->f.str[0];
+	request_audit_ids(c->r, c->f.str[0], NULL, NULL);
 	json_emit(c->f.val[1], &info);
 	answer_status(c, instance_check_change(&c->app->dom, &c->dc, c->f.str[0],
 	    buf_cstr(&info)));
@@ -313,8 +303,7 @@ run_license(struct v2_call *c)
 {
 	enum renew_scene scene;
 
-	c->r->audit.order_id = c->f.str[2];
-	c->r->audit.order_line_id = c->f.str[3];
+	request_audit_ids(c->r, NULL, c->f.str[2], c->f.str[3]);
 	if (!renew_scene_parse(c->f.str[1], true, &scene)) {
 		reply_code(c->r, sign_key(c), RC_PARAM, "scene: not one of the allowed values");
 		return;
@@ -428,7 +417,7 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 	 * The nonce is claimed in the same round trip and transaction as the
 	 * call's first statement; v2_basic_handle looks at the outcome.
 	 */
-	nonce_prelude(app->db, "v2", buf_cstr(&nonce), 2 * app->cfg->time_window);
+	nonce_prelude(app->db, "v2", buf_cstr(&nonce), 2 * app->cfg->time_window, r->call_id);
 	ok = true;
 out:
 	buf_free(&sig);
@@ -518,35 +507,5 @@ v2_basic_handle(struct app *app, struct request *r)
 	refuse_replay(app, r);
 out:
 	db_prelude_reset(app->db);
-	/* The audit strings point into the tree: keep copies that outlive it. */
-	if (tree != NULL) {
-		struct buf	keep = BUF_INIT;
-		const char	**fields[] = { &r->audit.instance_id, &r->audit.order_id,
-				    &r->audit.order_line_id };
-		size_t		 offs[NELEM(fields)];
-
-		for (i = 0; i < NELEM(fields); i++) {
-			offs[i] = (size_t)-1;
-			if (*fields[i] != NULL && *fields[i] != r->path_buf) {
-				offs[i] = keep.len;
-				buf_append(&keep, *fields[i], strlen(*fields[i]) + 1);
-			}
-		}
-		for (i = 0; i < NELEM(fields); i++)
-			if (offs[i] != (size_t)-1)
-				*fields[i] = NULL;
-		if (keep.len > 0) {
-			/* Park the copies after the audit body; the request frees it. */
-			size_t base = r->audit_body.len + 1;
-
-			buf_putc(&r->audit_body, '\0');
-			buf_append(&r->audit_body, keep.data, keep.len);
-			r->audit.body = r->audit_body.data;
-			for (i = 0; i < NELEM(fields); i++)
-				if (offs[i] != (size_t)-1)
-					*fields[i] = r->audit_body.data + base + offs[i];
-		}
-		buf_free(&keep);
-		json_free(tree);
-	}
+	json_free(tree);
 }

@@ -144,7 +144,7 @@ static const struct cf_option cf_options[] = {
 	S("app", front_end_url, "", RL | CF_EMPTY_OK, NULL),
 	S("app", admin_url, "", RL | CF_EMPTY_OK, NULL),
 	S("app", admin_user, "admin", RL, NULL),
-	I("app", password_length, "16", 8, 128, RL),
+	I("app", password_length, "16", 12, 128, RL),
 	B("app", encrypt_app_info, "false", RL),
 	I("app", encrypt_type, "1", 1, 2, RL),
 	S("app", memo, "", RL | CF_EMPTY_OK, NULL),

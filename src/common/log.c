@@ -124,7 +124,7 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	char		 line[2048];
 	struct timespec	 ts;
 	struct tm	 tm;
-	size_t		 n;
+	size_t		 n, msg, i;
 	int		 r;
 	int		 saved = errno;
 
@@ -136,9 +136,25 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	    log_tag, log_tag[0] ? ": " : "");
 	if (r > 0)
 		n += (size_t)r;
+	msg = n;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (r > 0)
 		n += (size_t)r;
+	if (n > sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	/*
+	 * Messages quote what callers sent (paths, ids): a control character
+	 * must not start a forged line or hide one: newlines and tabs show as
+	 * blanks, other control characters as '?'.
+	 */
+	for (i = msg; i < n; i++) {
+		if (line[i] == '\n' || line[i] == '\t' || line[i] == '\r')
+			line[i] = ' ';
+		else if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F)
+			line[i] = '?';
+	}
+	while (n > msg && line[n - 1] == ' ')
+		n--;
 	if (n > sizeof(line) - 2) {
 		/* Truncated: mark it, keep the line whole. */
 		n = sizeof(line) - 5;

@@ -78,7 +78,9 @@ typedef void (*instance_visit_fn)(const struct instance_info *, void *arg);
 /*
  * Looks up ids (n of them). visit is called for each ready one (active,
  * frozen or released) in the order given. found counts the ids that exist,
- * ready the ones visited. DOM_STORE on failure; otherwise DOM_OK.
+ * ready the ones visited. DOM_STORE on failure (or a password that does
+ * not unseal); DOM_REFUSED when every id found failed to provision;
+ * otherwise DOM_OK.
  */
 enum dom_status instance_query(const struct dom_ctx *, struct dom_call *,
 	    const char *const *ids, size_t n, instance_visit_fn visit, void *arg,

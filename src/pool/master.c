@@ -481,12 +481,6 @@ master_reload(int64_t now)
 		log_error("reload failed: %s; keeping the running configuration", err);
 		return;
 	}
-	if (!mkpd_app.prepare(fresh, err, sizeof(err))) {
-		log_error("reload failed: %s: %s; keeping the running configuration",
-		    fresh->path, err);
-		config_free(fresh);
-		return;
-	}
 	config_startup_changes(m.cfg, fresh, changed, sizeof(changed));
 	if (changed[0] != '\0') {
 		log_warn("reload: %s changed; startup-only, so this takes effect "
@@ -504,6 +498,18 @@ master_reload(int64_t now)
 			return;
 		}
 		priv_chown_log(m.priv);
+	}
+	/*
+	 * The app's check comes last: it takes the new master key, so nothing
+	 * may fail after it and keep the old configuration.
+	 */
+	if (!mkpd_app.prepare(fresh, err, sizeof(err))) {
+		if (strcmp(fresh->log_file, m.cfg->log_file) != 0)
+			(void)!log_open(m.cfg->log_file);
+		log_error("reload failed: %s: %s; keeping the running configuration",
+		    fresh->path, err);
+		config_free(fresh);
+		return;
 	}
 	if (log_level_parse(fresh->log_level, &level))
 		log_set_level(level);

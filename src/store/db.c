@@ -16,6 +16,8 @@
 #include "store/db.h"
 
 #define DB_MAX_PARAMS	16
+#define DB_CONNECT_TIMEOUT "3"	/* seconds, libpq's connect_timeout */
+#define DB_RETRY_MS	1000	/* after a failed connect */
 #define DB_MAX_DEFERRED	16
 
 /* A statement kept for a later round trip, with copies of its values. */
@@ -35,6 +37,7 @@ struct db {
 	bool			  in_tx;
 	char			  sqlstate[6];
 	int64_t			  last_connect_log;	/* mono ms, for rate-limiting */
+	int64_t			  retry_after;		/* mono ms: no new connect before */
 	struct db_call		  prelude;
 	enum db_prelude_state	  prelude_state;
 	char			  prelude_sqlstate[6];
@@ -145,7 +148,7 @@ static bool
 db_connect(struct db *db)
 {
 	const char	*keys[] = { "dbname", "application_name", "connect_timeout", NULL };
-	const char	*vals[] = { db->dsn, db->app_name, "5", NULL };
+	const char	*vals[] = { db->dsn, db->app_name, DB_CONNECT_TIMEOUT, NULL };
 	const struct db_stmt *const *set;
 	struct buf	 q = BUF_INIT;
 	PGresult	*res;
@@ -160,6 +163,7 @@ db_connect(struct db *db)
 		}
 		memcpy(db->sqlstate, "08001", 6);
 		db_drop(db);
+		db->retry_after = mono_ms() + DB_RETRY_MS;
 		return false;
 	}
 	buf_printf(&q, "SET statement_timeout = %lld; SET TIME ZONE 'UTC'",
@@ -194,6 +198,15 @@ db_ensure(struct db *db)
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
 	db_drop(db);
+	/*
+	 * A store that just refused us (or never answered) is not asked again
+	 * for DB_RETRY_MS: calls meanwhile answer 000005 at once instead of
+	 * each waiting out a connect timeout while the marketplace waits.
+	 */
+	if (mono_ms() < db->retry_after) {
+		memcpy(db->sqlstate, "08001", 6);
+		return false;
+	}
 	return db_connect(db);
 }
 

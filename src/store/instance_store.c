@@ -42,11 +42,18 @@ const struct db_stmt instance_store_stmts[] = {
 	  "  ELSE frozen_at END,"
 	  " released_at = CASE WHEN $2 = 'released' THEN now() ELSE released_at END"
 	  " WHERE instance_id = $1", 2 },
+	/*
+	 * $5 (extend): a renewal only ever moves the expiry forward, so a
+	 * renewal retried after a later one was applied cannot take the
+	 * buyer's time back; only an unsubscription shortens it.
+	 */
 	{ "istore_renew",
-	  "UPDATE instance SET expire_at = to_timestamp($2::bigint / 1000.0),"
+	  "UPDATE instance SET expire_at = CASE WHEN $5::boolean"
+	  "  THEN greatest(coalesce(expire_at, '-infinity'), to_timestamp($2::bigint / 1000.0))"
+	  "  ELSE to_timestamp($2::bigint / 1000.0) END,"
 	  " product_id = coalesce($3, product_id),"
 	  " trial = trial AND NOT $4::boolean, updated_at = now()"
-	  " WHERE instance_id = $1", 4 },
+	  " WHERE instance_id = $1", 5 },
 	{ "istore_fetch",
 	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo"
 	  " FROM instance WHERE instance_id = ANY ($1::text[])", 1 },
@@ -54,17 +61,21 @@ const struct db_stmt instance_store_stmts[] = {
 	  "INSERT INTO license (license_code, order_id, order_line_id, product_id,"
 	  " expire_at, scene, is_test) VALUES ($1, $2, $3, $4,"
 	  " to_timestamp($5::bigint / 1000.0), $6, $7::boolean)"
-	  " ON CONFLICT (license_code) DO NOTHING", 7 },
+	  " ON CONFLICT (license_code, is_test) DO NOTHING", 7 },
+	{ "istore_license_lock",
+	  "SELECT 1 FROM license WHERE license_code = $1 AND is_test = $2::boolean"
+	  " FOR UPDATE", 2 },
 	{ "istore_license_event",
-	  "INSERT INTO license_event (license_code, scene, order_id, order_line_id,"
-	  " expire_at, call_id) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0), $6)"
-	  " ON CONFLICT DO NOTHING RETURNING 1", 6 },
+	  "INSERT INTO license_event (license_code, is_test, scene, order_id, order_line_id,"
+	  " expire_at, call_id) VALUES ($1, $7::boolean, $2, $3, $4,"
+	  " to_timestamp($5::bigint / 1000.0), $6)"
+	  " ON CONFLICT DO NOTHING RETURNING 1", 7 },
 	{ "istore_license_apply",
-	  "UPDATE license SET expire_at = to_timestamp($2::bigint / 1000.0), scene = $3,"
+	  "UPDATE license SET expire_at = CASE WHEN $8::boolean"
+	  "  THEN greatest(expire_at, to_timestamp($2::bigint / 1000.0))"
+	  "  ELSE to_timestamp($2::bigint / 1000.0) END, scene = $3,"
 	  " order_id = $4, order_line_id = $5, product_id = coalesce($6, product_id),"
-	  " updated_at = now() WHERE license_code = $1", 6 },
-	{ "istore_license_peek",
-	  "SELECT is_test FROM license WHERE license_code = $1", 1 },
+	  " updated_at = now() WHERE license_code = $1 AND is_test = $7::boolean", 8 },
 	{ NULL, NULL, 0 },
 };
 
@@ -170,17 +181,18 @@ istore_set_state(struct db *db, const char *id, const char *state)
 
 bool
 istore_renew(struct db *db, const char *id, int64_t expire_ms, const char *product_id,
-    bool trial_ends)
+    bool trial_ends, bool extend)
 {
 	char		 exp[24];
-	const char	*p[4];
+	const char	*p[5];
 
 	snprintf(exp, sizeof(exp), "%lld", (long long)expire_ms);
 	p[0] = id;
 	p[1] = exp;
 	p[2] = product_id;
 	p[3] = trial_ends ? "true" : "false";
-	return db_run(db, "istore_renew", 4, p);
+	p[4] = extend ? "true" : "false";
+	return db_run(db, "istore_renew", 5, p);
 }
 
 PGresult *
@@ -192,10 +204,11 @@ istore_fetch(struct db *db, const char *ids_array)
 bool
 istore_license_renew(struct db *db, const char *code, const char *scene,
     const char *order_id, const char *line, const char *product_id, int64_t expire_ms,
-    bool is_test, const char *call_id, bool *applied)
+    bool extend, bool is_test, const char *call_id, bool *applied)
 {
 	char		 exp[24];
-	const char	*p[7];
+	const char	*test = is_test ? "true" : "false";
+	const char	*p[8];
 
 	snprintf(exp, sizeof(exp), "%lld", (long long)expire_ms);
 	p[0] = code;
@@ -204,8 +217,13 @@ istore_license_renew(struct db *db, const char *code, const char *scene,
 	p[3] = product_id;
 	p[4] = exp;
 	p[5] = scene;
-	p[6] = is_test ? "true" : "false";
+	p[6] = test;
 	if (!db_run(db, "istore_license_ensure", 7, p))
+		return false;
+	/* Renewals of one licence apply one after the other. */
+	p[0] = code;
+	p[1] = test;
+	if (!db_run(db, "istore_license_lock", 2, p))
 		return false;
 	p[0] = code;
 	p[1] = scene;
@@ -213,7 +231,8 @@ istore_license_renew(struct db *db, const char *code, const char *scene,
 	p[3] = line;
 	p[4] = exp;
 	p[5] = call_id;
-	if (!exec_insert(db, "istore_license_event", 6, p, applied))
+	p[6] = test;
+	if (!exec_insert(db, "istore_license_event", 7, p, applied))
 		return false;
 	if (!*applied)
 		return true;
@@ -223,11 +242,7 @@ istore_license_renew(struct db *db, const char *code, const char *scene,
 	p[3] = order_id;
 	p[4] = line;
 	p[5] = product_id;
-	return db_run(db, "istore_license_apply", 6, p);
-}
-
-PGresult *
-istore_license_peek(struct db *db, const char *code)
-{
-	return db_exec(db, "istore_license_peek", 1, &code);
+	p[6] = test;
+	p[7] = extend ? "true" : "false";
+	return db_run(db, "istore_license_apply", 8, p);
 }

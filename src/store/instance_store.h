@@ -63,9 +63,12 @@ bool	 istore_event(struct db *, const char *instance_id, const char *kind,
 /* Sets the state (and frozen_at/released_at as the state implies). */
 bool	 istore_set_state(struct db *, const char *instance_id, const char *state) MUSTCHECK;
 
-/* New expiry; product_id NULL keeps it; trial_ends clears the trial flag. */
+/*
+ * New expiry; product_id NULL keeps it; trial_ends clears the trial flag;
+ * extend keeps the later of the old and the new expiry (renewals).
+ */
 bool	 istore_renew(struct db *, const char *instance_id, int64_t expire_ms,
-	    const char *product_id, bool trial_ends) MUSTCHECK;
+	    const char *product_id, bool trial_ends, bool extend) MUSTCHECK;
 
 /*
  * Fetches instances by id; ids_array is a PostgreSQL array literal.
@@ -74,12 +77,13 @@ bool	 istore_renew(struct db *, const char *instance_id, int64_t expire_ms,
  */
 PGresult *istore_fetch(struct db *, const char *ids_array) MUSTCHECK;
 
-/* Licence renewal: ensure the row, record the event once, apply. */
+/*
+ * Licence renewal: ensure the (code, debug or real) row, lock it, record
+ * the event once per order line, apply (extend as istore_renew).
+ */
 bool	 istore_license_renew(struct db *, const char *code, const char *scene,
 	    const char *order_id, const char *order_line_id, const char *product_id,
-	    int64_t expire_ms, bool is_test, const char *call_id, bool *applied) MUSTCHECK;
-
-/* 0 licence is_test, or no row. */
-PGresult *istore_license_peek(struct db *, const char *code) MUSTCHECK;
+	    int64_t expire_ms, bool extend, bool is_test, const char *call_id,
+	    bool *applied) MUSTCHECK;
 
 #endif

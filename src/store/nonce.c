@@ -1,9 +1,9 @@
 /*
  * nonce.c: claims and purges nonces in the unlogged nonce table.
  *
- * One statement claims a nonce: an INSERT whose ON CONFLICT branch only
- * takes over an entry older than the keep period. A row comes back when
- * the claim succeeded; none when the nonce is a replay.
+ * A nonce is claimed by mkp_nonce_claim() (schema 002), sent as the
+ * prelude of the call's first statement: it takes over an entry older than
+ * the keep period, or one its own call made, and raises MKP01 otherwise.
  */
 #include <stdio.h>
 
@@ -12,12 +12,7 @@
 #include "store/nonce.h"
 
 const struct db_stmt nonce_stmts[] = {
-	{ "nonce_claim",
-	  "INSERT INTO nonce (nonce, seen_at) VALUES ($1, now()) "
-	  "ON CONFLICT (nonce) DO UPDATE SET seen_at = now() "
-	  "WHERE nonce.seen_at < now() - make_interval(secs => $2::int) "
-	  "RETURNING 1", 2 },
-	{ "nonce_claim_strict", "SELECT mkp_nonce_claim($1, $2::int)", 2 },
+	{ "nonce_claim_strict", "SELECT mkp_nonce_claim($1, $2::int, $3)", 3 },
 	{ "nonce_purge",
 	  "WITH l AS (SELECT pg_try_advisory_xact_lock(7305126012) AS got) "
 	  "DELETE FROM nonce WHERE (SELECT got FROM l) "
@@ -25,40 +20,20 @@ const struct db_stmt nonce_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-enum nonce_result
-nonce_claim(struct db *db, const char *dialect, const char *nonce, int64_t keep_secs)
-{
-	struct buf	 key = BUF_INIT;
-	char		 keep[24];
-	const char	*params[2];
-	PGresult	*res;
-	enum nonce_result r;
-
-	buf_printf(&key, "%s:%s", dialect, nonce);
-	snprintf(keep, sizeof(keep), "%lld", (long long)keep_secs);
-	params[0] = buf_cstr(&key);
-	params[1] = keep;
-	res = db_exec(db, "nonce_claim", 2, params);
-	buf_free(&key);
-	if (res == NULL)
-		return NONCE_ERROR;
-	r = PQntuples(res) == 1 ? NONCE_FRESH : NONCE_REPLAY;
-	PQclear(res);
-	return r;
-}
-
 void
-nonce_prelude(struct db *db, const char *dialect, const char *nonce, int64_t keep_secs)
+nonce_prelude(struct db *db, const char *dialect, const char *nonce, int64_t keep_secs,
+    const char *call_id)
 {
 	struct buf	 key = BUF_INIT;
 	char		 keep[24];
-	const char	*params[2];
+	const char	*params[3];
 
 	buf_printf(&key, "%s:%s", dialect, nonce);
 	snprintf(keep, sizeof(keep), "%lld", (long long)keep_secs);
 	params[0] = buf_cstr(&key);
 	params[1] = keep;
-	db_prelude(db, "nonce_claim_strict", 2, params);
+	params[2] = call_id;
+	db_prelude(db, "nonce_claim_strict", 3, params);
 	buf_free(&key);
 }
 

@@ -43,7 +43,10 @@ def test_store_down_answers_000005_and_service_resumes(make_stack):
         assert result(s, "queryInstance", {"instanceId": iid}) == "000005"
     finally:
         s.pg.start()
-    # Back without restarting mkpd: the next calls reconnect.
+    # Back without restarting mkpd: the workers reconnect (each waits a
+    # second after a refused connect before it tries again).
+    wait_for(lambda: result(s, "queryInstance", {"instanceId": iid}) == "000000", 20,
+             what="service back after PostgreSQL restarted")
     for _ in range(3):
         assert result(s, "queryInstance", {"instanceId": iid}) == "000000"
     assert s.pg.psql("SELECT count(*) FROM instance WHERE order_id = '%s'" % order[0]) == "0"

@@ -159,6 +159,52 @@ def test_late_retry_of_an_older_renewal_does_not_move_expiry_back(stack, call):
                       "WHERE instance_id = '%s'" % iid) == "2031"
 
 
+def test_renewals_only_extend_and_unsubscription_shortens(stack, call):
+    # A renewal that failed once and is retried after a later one succeeded
+    # must not take the buyer's paid time back.
+    iid = create(call)
+    later, earlier, unsub = new_order(), new_order(), new_order()
+    base = {"instanceId": iid, "scene": "RENEWAL"}
+    expect(call, "refreshInstance", dict(base, orderId=later[0], orderLineId=later[1],
+                                         expireTime="20310101000000"), "000000")
+    expect(call, "refreshInstance", dict(base, orderId=earlier[0], orderLineId=earlier[1],
+                                         expireTime="20300101000000"), "000000")
+    assert sql(stack, "SELECT to_char(expire_at, 'YYYY') FROM instance "
+                      "WHERE instance_id = '%s'" % iid) == "2031"
+    expect(call, "refreshInstance", dict(base, scene="UNSUBSCRIBE_RENEWAL_PERIOD",
+                                         orderId=unsub[0], orderLineId=unsub[1],
+                                         expireTime="20300101000000"), "000000")
+    assert sql(stack, "SELECT to_char(expire_at, 'YYYY') FROM instance "
+                      "WHERE instance_id = '%s'" % iid) == "2030"
+
+
+def test_query_of_a_failed_instance_is_not_pending_forever(stack, call):
+    iid = create(call)
+    sql(stack, "UPDATE instance SET state = 'failed', fail_reason = 'test' "
+               "WHERE instance_id = '%s'" % iid)
+    ans = expect(call, "queryInstance", {"instanceId": iid}, "000005")
+    assert "provisioning failed" in ans["resultMsg"]
+
+
+def test_audit_rows_keep_the_body_redacted_and_whole_characters(stack, call):
+    order = new_order()
+    fields = {"orderId": order[0], "orderLineId": order[1], "businessId": str(uuid.uuid4()),
+              "password": "hunter2", "zpad": "\u00e9" * 20000}
+    expect(call, "newInstance", fields, "000000")
+    row = wait_for(lambda: sql(stack, "SELECT body FROM callback_log WHERE order_id = '%s'"
+                                      % order[0]), 10, what="the audit row")
+    assert order[0] in row and '"password":"***"' in row and "hunter2" not in row
+    assert row.endswith("...(cut)")
+
+
+def test_log_lines_cannot_be_forged_through_the_path(stack):
+    status, _, _ = stack.http("GET", "/x%0A2026-01-01T00:00:00.000Z%20[1]%20error:%20forged")
+    assert status == 404
+    mark = stack.mkpd.wait_log(r"no route for GET /x")
+    assert mark
+    assert "\n2026-01-01T00:00:00.000Z [1] error: forged" not in stack.mkpd.log()
+
+
 def test_freeze_unfreeze_release(stack, call):
     iid = create(call)
     expect(call, "updateInstanceStatus", {"instanceId": iid, "status": "FREEZE"}, "000000")
@@ -207,6 +253,12 @@ def test_refresh_license_code(stack, call):
     assert sql(stack, "SELECT scene, to_char(expire_at, 'YYYYMMDD') FROM license "
                       "WHERE license_code = '%s'" % code) == "RENEWAL|20300523"
     expect(call, "refreshLicenseCode", dict(fields, scene="TRIAL_TO_FORMAL"), "000002")
+    # A debug call for the same code keeps to a row of its own.
+    expect(call, "refreshLicenseCode", dict(fields, expireTime="20400101000000"), "000000",
+           args=["--test"])
+    assert sql(stack, "SELECT is_test, to_char(expire_at, 'YYYY') FROM license "
+                      "WHERE license_code = '%s' ORDER BY is_test" % code).splitlines() \
+        == ["f|2030", "t|2040"]
 
 
 def test_query_several_ids(stack, call):
