@@ -303,9 +303,12 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 	bool		 broken = false;
 	int		 i;
 
+	if (n > DB_MAX_PARAMS)
+		fatalx("db: %s takes %d parameters, more than %d", name, n, DB_MAX_PARAMS);
 	stmt.name = name;
 	stmt.n = n;
-	memcpy(stmt.vals, values, (size_t)n * sizeof(*values));
+	if (n > 0)
+		memcpy(stmt.vals, values, (size_t)n * sizeof(*values));
 	if (PQenterPipelineMode(c) != 1)
 		goto lost;
 	for (i = 0; i < db->ndeferred; i++)
