@@ -84,11 +84,29 @@ apply_one(PGconn *c, const struct migration *m, FILE *out)
 	return true;
 }
 
+/* Whether version v is recorded in schema_migrations: 1 yes, 0 no, -1 error. */
+static int
+is_applied(PGconn *c, int v)
+{
+	char		 ver[16];
+	const char	*params[1] = { ver };
+	PGresult	*res;
+	int		 r = -1;
+
+	snprintf(ver, sizeof(ver), "%d", v);
+	res = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE version = $1",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		r = PQntuples(res) == 1;
+	PQclear(res);
+	return r;
+}
+
 bool
 migrate_apply(PGconn *c, FILE *out)
 {
 	size_t	 i;
-	int	 cur, last = 0;
+	int	 cur, last = 0, applied = 0;
 	bool	 ok = true;
 
 	for (i = 0; i < migrations_count; i++) {
@@ -105,16 +123,29 @@ migrate_apply(PGconn *c, FILE *out)
 	    !exec_ok(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", out))
 		return false;
 	cur = migrate_current(c);
-	if (cur < 0) {
-		ok = false;
-	} else {
-		for (i = 0; i < migrations_count && ok; i++)
-			if (migrations[i].version > cur)
-				ok = apply_one(c, &migrations[i], out);
-		if (ok)
-			fprintf(out, "migrate: schema at version %d (%s)\n",
-			    migrate_latest(), cur == migrate_latest() ? "already current" : "updated");
+	/*
+	 * Every migration not recorded yet is applied, in order, even one
+	 * numbered below the newest applied (two lines of work that each
+	 * added one): the version table, not the highest number, is the truth.
+	 */
+	for (i = 0; i < migrations_count && ok && cur >= 0; i++) {
+		int r = is_applied(c, migrations[i].version);
+
+		if (r < 0) {
+			ok = false;
+		} else if (r == 0) {
+			if (migrations[i].version < cur)
+				fprintf(out, "migrate: %s is older than the newest applied "
+				    "(%d); applying it now\n", migrations[i].name, cur);
+			ok = apply_one(c, &migrations[i], out);
+			applied++;
+		}
 	}
+	if (cur < 0)
+		ok = false;
+	if (ok)
+		fprintf(out, "migrate: schema at version %d (%s)\n", migrate_latest(),
+		    applied == 0 ? "already current" : "updated");
 	exec_ok(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", NULL);
 	return ok;
 }

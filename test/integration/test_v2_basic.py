@@ -228,6 +228,32 @@ def test_freeze_unfreeze_release(stack, call):
     expect(call, "queryInstance", {"instanceId": iid}, "000000")
 
 
+def test_every_instance_change_is_notified(stack, call):
+    import subprocess
+    iid = create(call)
+    pg = stack.pg
+    listener = subprocess.Popen(
+        [str(pg.bindir / "psql"), "-X", "-q", "-h", pg.host, "-p", str(pg.port),
+         "-U", "postgres", "-d", pg.dbname],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        listener.stdin.write("LISTEN mkpd_instance;\nSELECT pg_sleep(3) AS listening;\n")
+        listener.stdin.flush()
+        wait_for(lambda: sql(stack, "SELECT count(*) FROM pg_stat_activity WHERE query "
+                                    "LIKE '%%pg_sleep(3) AS listening%%' AND pid <> "
+                                    "pg_backend_pid()") == "1", 10, what="the listener")
+        expect(call, "updateInstanceStatus", {"instanceId": iid, "status": "FREEZE"}, "000000")
+        out, _ = listener.communicate("", timeout=30)
+    finally:
+        listener.kill()
+    event_id = sql(stack, "SELECT max(event_id) FROM instance_event WHERE instance_id = '%s'"
+                   % iid)
+    assert 'Asynchronous notification "mkpd_instance"' in out, out
+    payload = json.loads(out.split('with payload "', 1)[1].rsplit('" received', 1)[0])
+    assert payload == {"event_id": int(event_id), "instance_id": iid, "kind": "freeze",
+                       "from": "active", "to": "frozen"}
+
+
 def test_upgrade_and_change_check(stack, call):
     iid = create(call)
     order = new_order()
