@@ -147,41 +147,86 @@ create_answer(struct dom_call *call, const char *state, const char *how)
 	return DOM_REFUSED;
 }
 
+bool
+instance_provisions_later(const struct config *cfg, bool is_test)
+{
+	if (cfg->hook != NULL && cfg->hook[0] != '\0')
+		return true;
+	return !is_test && cfg->mkt_ak != NULL && cfg->mkt_ak[0] != '\0';
+}
+
+/* The built-in generator: URLs from the [app] templates, a random password. */
+static void
+builtin_app(const struct config *cfg, const char *id, const char *order_id,
+    const char *order_line_id, struct app_info *a)
+{
+	struct buf	front = BUF_INIT, admin = BUF_INIT;
+	char		password[129];
+
+	expand_template(&front, cfg->front_end_url, id, order_id, order_line_id);
+	expand_template(&admin, cfg->admin_url, id, order_id, order_line_id);
+	rand_password(password, sizeof(password), (size_t)cfg->password_length);
+	a->front_end_url = buf_steal(&front);
+	a->admin_url = admin.len > 0 ? buf_steal(&admin) : NULL;
+	buf_free(&admin);
+	a->user_name = xstrdup(cfg->admin_user);
+	a->password = xstrdup(password);
+	wipe_str(password);
+	a->memo = cfg->memo != NULL && cfg->memo[0] != '\0' ? xstrdup(cfg->memo) : NULL;
+}
+
+void
+app_info_free(struct app_info *a)
+{
+	free(a->front_end_url);
+	free(a->admin_url);
+	free(a->user_name);
+	wipe_str(a->password);
+	free(a->password);
+	free(a->memo);
+	memset(a, 0, sizeof(*a));
+}
+
 enum dom_status
 instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *order_id,
     const char *order_line_id, const char *business_id, char id_out[65])
 {
 	const struct config	*cfg = ctx->cfg;
 	struct istore_new	 n;
-	struct buf		 front = BUF_INIT, admin = BUF_INIT, sealed = BUF_INIT;
-	char			 password[129], uuid[37], state[16];
+	struct app_info		 app;
+	struct buf		 sealed = BUF_INIT;
+	char			 uuid[37], state[16];
 	const char		*id = business_id;
+	bool			 later = instance_provisions_later(cfg, call->is_test);
 	enum istore_create_result r;
 	int			 attempt;
 
-	rand_password(password, sizeof(password), (size_t)cfg->password_length);
-	seal(ctx->seal, password, strlen(password), &sealed);
-	wipe_str(password);
-
 	for (attempt = 0; attempt < 2; attempt++) {
-		buf_reset(&front);
-		buf_reset(&admin);
-		expand_template(&front, cfg->front_end_url, id, order_id, order_line_id);
-		expand_template(&admin, cfg->admin_url, id, order_id, order_line_id);
 		memset(&n, 0, sizeof(n));
+		memset(&app, 0, sizeof(app));
 		n.instance_id = id;
 		n.order_id = order_id;
 		n.order_line_id = order_line_id;
 		n.business_id = business_id;
-		n.state = "active";
 		n.is_test = call->is_test;
-		n.front_end_url = buf_cstr(&front);
-		n.admin_url = admin.len > 0 ? buf_cstr(&admin) : NULL;
-		n.app_user = cfg->admin_user;
-		n.app_password = buf_cstr(&sealed);
-		n.memo = cfg->memo != NULL && cfg->memo[0] != '\0' ? cfg->memo : NULL;
 		n.call_id = call->call_id;
+		if (later) {
+			/* A job reads the order and runs the hook (jobs/provision.c). */
+			n.state = "provisioning";
+			n.queue_job = true;
+		} else {
+			builtin_app(cfg, id, order_id, order_line_id, &app);
+			buf_reset(&sealed);
+			seal(ctx->seal, app.password, strlen(app.password), &sealed);
+			n.state = "active";
+			n.front_end_url = app.front_end_url;
+			n.admin_url = app.admin_url;
+			n.app_user = app.user_name;
+			n.app_password = buf_cstr(&sealed);
+			n.memo = app.memo;
+		}
 		r = istore_create(ctx->db, &n, id_out, state);
+		app_info_free(&app);
 		if (r != ISTORE_ID_TAKEN)
 			break;
 		/*
@@ -192,14 +237,13 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 		rand_uuid(uuid);
 		id = uuid;
 	}
-	buf_free(&front);
-	buf_free(&admin);
 	buf_free(&sealed);
 
 	switch (r) {
 	case ISTORE_CREATED:
-		log_info("instance %s created for order %s/%s%s", id_out, order_id,
-		    order_line_id, call->is_test ? " (debug)" : "");
+		log_info("instance %s created for order %s/%s%s%s", id_out, order_id,
+		    order_line_id, call->is_test ? " (debug)" : "",
+		    later ? ", provisioning in the background" : "");
 		return create_answer(call, state, "created");
 	case ISTORE_EXISTS:
 		return create_answer(call, state, "order line already has this instance");
@@ -208,6 +252,128 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 		break;
 	}
 	return store_failed(ctx, call);
+}
+
+static char *
+dup_value(PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
+}
+
+enum dom_status
+instance_load(const struct dom_ctx *ctx, const char *id, struct instance_row *row)
+{
+	PGresult	*res = istore_load(ctx->db, id);
+	int64_t		 ms;
+
+	memset(row, 0, sizeof(*row));
+	row->expire_ms = -1;
+	if (res == NULL)
+		return DOM_STORE;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return DOM_NOT_FOUND;
+	}
+	row->instance_id = xstrdup(id);
+	row->state = dup_value(res, 0);
+	row->is_test = PQgetvalue(res, 0, 1)[0] == 't';
+	row->order_id = dup_value(res, 2);
+	row->order_line_id = dup_value(res, 3);
+	row->product_id = dup_value(res, 4);
+	row->sku_code = dup_value(res, 5);
+	row->charging_mode = dup_value(res, 6);
+	if (!PQgetisnull(res, 0, 7) && parse_i64(PQgetvalue(res, 0, 7), INT64_MIN, INT64_MAX, &ms))
+		row->expire_ms = ms;
+	PQclear(res);
+	return DOM_OK;
+}
+
+void
+instance_row_free(struct instance_row *row)
+{
+	free(row->instance_id);
+	free(row->state);
+	free(row->order_id);
+	free(row->order_line_id);
+	free(row->product_id);
+	free(row->sku_code);
+	free(row->charging_mode);
+	memset(row, 0, sizeof(*row));
+}
+
+enum dom_status
+instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const struct app_info *given, const char *product_id, const char *sku_code,
+    const char *charging_mode, int64_t expire_ms, const char *order_json)
+{
+	struct instance_row		 row;
+	struct istore_provisioned	 v;
+	struct app_info			 made;
+	const struct app_info		*app = given;
+	struct buf			 sealed = BUF_INIT;
+	enum dom_status			 st;
+	bool				 inserted, ok;
+
+	st = instance_load(ctx, id, &row);
+	if (st != DOM_OK)
+		return st;
+	memset(&made, 0, sizeof(made));
+	if (app == NULL) {
+		builtin_app(ctx->cfg, id, row.order_id, row.order_line_id, &made);
+		app = &made;
+	}
+	if (app->password != NULL)
+		seal(ctx->seal, app->password, strlen(app->password), &sealed);
+	memset(&v, 0, sizeof(v));
+	v.instance_id = id;
+	v.front_end_url = app->front_end_url;
+	v.admin_url = app->admin_url;
+	v.app_user = app->user_name;
+	v.app_password = app->password != NULL ? buf_cstr(&sealed) : NULL;
+	v.memo = app->memo;
+	v.product_id = product_id;
+	v.sku_code = sku_code;
+	v.charging_mode = charging_mode;
+	v.expire_ms = expire_ms;
+	v.order_json = order_json;
+	ok = istore_provisioned(ctx->db, &v) &&
+	    istore_event(ctx->db, id, "provisioned", row.state, "active", NULL, NULL, NULL,
+	    call->call_id, &inserted);
+	app_info_free(&made);
+	buf_free(&sealed);
+	instance_row_free(&row);
+	if (!ok) {
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
+	}
+	log_info("instance %s provisioned", id);
+	say(call, "provisioned");
+	return DOM_OK;
+}
+
+enum dom_status
+instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const char *reason)
+{
+	struct buf	detail = BUF_INIT;
+	struct jw	w;
+	bool		inserted, ok;
+
+	jw_init(&w, &detail);
+	jw_obj_begin(&w);
+	jw_kv_str(&w, "reason", reason);
+	jw_obj_end(&w);
+	ok = istore_failed(ctx->db, id, reason) &&
+	    istore_event(ctx->db, id, "provision_failed", "provisioning", "failed", NULL, NULL,
+	    buf_cstr(&detail), call->call_id, &inserted);
+	buf_free(&detail);
+	if (!ok) {
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
+	}
+	log_warn("instance %s: provisioning failed: %s", id, reason);
+	say(call, "provisioning failed: %s", reason);
+	return DOM_OK;
 }
 
 /* Builds a PostgreSQL text[] literal: {"a","b"} with \ and " escaped. */

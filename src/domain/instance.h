@@ -62,7 +62,30 @@ struct instance_info {
 	const char	*memo;
 };
 
-extern const struct db_stmt instance_stmts[];
+/* The buyer's access data (owned strings), from a hook or the built-in generator. */
+struct app_info {
+	char	*front_end_url;
+	char	*admin_url;
+	char	*user_name;
+	char	*password;
+	char	*memo;
+};
+
+/* Frees the strings, wiping the password. */
+void	 app_info_free(struct app_info *);
+
+/* An instance as the provisioning job sees it (owned strings). */
+struct instance_row {
+	char	*instance_id;
+	char	*state;
+	bool	 is_test;
+	char	*order_id;
+	char	*order_line_id;
+	char	*product_id;	/* NULL until the order was read */
+	char	*sku_code;
+	char	*charging_mode;
+	int64_t	 expire_ms;	/* -1 when not known */
+};
 
 /*
  * Creates the instance of an order line, or finds the one created before.
@@ -111,6 +134,37 @@ enum dom_status instance_check_change(const struct dom_ctx *, struct dom_call *,
 enum dom_status license_renew(const struct dom_ctx *, struct dom_call *,
 	    const char *license, enum renew_scene, const char *order_id,
 	    const char *order_line_id, const char *product_id, int64_t expire_ms);
+
+/*
+ * Whether newInstance provisions in the background (a job reads the order
+ * and runs the hook) rather than at once: when a hook is configured, or
+ * for a real call when marketplace credentials are.
+ */
+bool	 instance_provisions_later(const struct config *, bool is_test);
+
+/*
+ * For the provisioning job, inside the caller's transaction (these never
+ * begin, commit or roll back): lock and read an instance; DOM_NOT_FOUND
+ * when there is none.
+ */
+enum dom_status instance_load(const struct dom_ctx *, const char *instance_id,
+	    struct instance_row *);
+void	 instance_row_free(struct instance_row *);
+
+/*
+ * Marks a provisioning (or failed, when retried) instance active with its
+ * access data: app, or the built-in generator's when NULL; the order's
+ * product, SKU, charging mode and expiry (NULL, -1: keep) and the order
+ * document (JSON text or NULL). Records a "provisioned" event.
+ */
+enum dom_status instance_mark_provisioned(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, const struct app_info *app, const char *product_id,
+	    const char *sku_code, const char *charging_mode, int64_t expire_ms,
+	    const char *order_json);
+
+/* Marks the instance failed with reason (a "provision_failed" event). */
+enum dom_status instance_mark_failed(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, const char *reason);
 
 const char *renew_scene_name(enum renew_scene);
 /* Parses a scene name; only_renewals limits it to RENEWAL and UNSUBSCRIBE_RENEWAL_PERIOD. */

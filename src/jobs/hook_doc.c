@@ -60,6 +60,33 @@ put_line(struct jw *w, const struct order_line *l)
 	jw_obj_end(w);
 }
 
+static void
+put_order(struct jw *w, const struct order_info *o)
+{
+	size_t	i;
+
+	jw_obj_begin(w);
+	jw_kv_str(w, "orderId", o->order_id);
+	jw_kv_str(w, "orderType", o->order_type_text);
+	jw_kv_str(w, "createTime", o->create_time);
+	jw_key(w, "orderLine");
+	jw_arr_begin(w);
+	for (i = 0; i < o->nlines; i++)
+		put_line(w, &o->lines[i]);
+	jw_arr_end(w);
+	put_params(w, "extendParams", o->params, o->nparams);
+	jw_obj_end(w);
+}
+
+void
+hook_doc_order(struct buf *out, const struct order_info *o)
+{
+	struct jw	w;
+
+	jw_init(&w, out);
+	put_order(&w, o);
+}
+
 void
 hook_doc_build(struct buf *out, const char *event, const struct hook_instance *in,
     const struct order_info *o)
@@ -88,21 +115,10 @@ hook_doc_build(struct buf *out, const char *event, const struct hook_instance *i
 	}
 	jw_obj_end(&w);
 	jw_key(&w, "order");
-	if (o == NULL) {
+	if (o == NULL)
 		jw_null(&w);
-	} else {
-		jw_obj_begin(&w);
-		jw_kv_str(&w, "orderId", o->order_id);
-		jw_kv_str(&w, "orderType", o->order_type_text);
-		jw_kv_str(&w, "createTime", o->create_time);
-		jw_key(&w, "orderLine");
-		jw_arr_begin(&w);
-		for (i = 0; i < o->nlines; i++)
-			put_line(&w, &o->lines[i]);
-		jw_arr_end(&w);
-		put_params(&w, "extendParams", o->params, o->nparams);
-		jw_obj_end(&w);
-	}
+	else
+		put_order(&w, o);
 	jw_key(&w, "buyer");
 	if (o == NULL || !o->buyer.present) {
 		jw_null(&w);
@@ -163,16 +179,4 @@ app_info_parse(const char *text, size_t len, struct app_info *a, char *err, size
 	a->memo = dup_or_null(f.str[4]);
 	json_free(v);
 	return true;
-}
-
-void
-app_info_free(struct app_info *a)
-{
-	free(a->front_end_url);
-	free(a->admin_url);
-	free(a->user_name);
-	wipe_str(a->password);
-	free(a->password);
-	free(a->memo);
-	memset(a, 0, sizeof(*a));
 }

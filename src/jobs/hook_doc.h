@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "common/buf.h"
 #include "common/defs.h"
+#include "domain/instance.h"
 #include "net/marketplace.h"
 
 struct hook_instance {
@@ -37,14 +38,8 @@ struct hook_instance {
 	int64_t		 expire_ms;	/* -1 when not known */
 };
 
-/* The buyer's access data a create hook answers (owned strings). */
-struct app_info {
-	char	*front_end_url;
-	char	*admin_url;
-	char	*user_name;
-	char	*password;
-	char	*memo;
-};
+/* Appends the "order" member's JSON (the order as read) to out. */
+void	 hook_doc_order(struct buf *out, const struct order_info *);
 
 /* Appends the document for event to out. order may be NULL. */
 void	 hook_doc_build(struct buf *out, const char *event, const struct hook_instance *,
@@ -58,7 +53,5 @@ void	 hook_doc_build(struct buf *out, const char *event, const struct hook_insta
  */
 bool	 app_info_parse(const char *text, size_t len, struct app_info *, char *err,
 	    size_t errlen) MUSTCHECK;
-/* Frees and wipes (the password). */
-void	 app_info_free(struct app_info *);
 
 #endif

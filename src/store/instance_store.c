@@ -22,8 +22,12 @@ const struct db_stmt instance_store_stmts[] = {
 	  " RETURNING instance_id, state),"
 	  " ev AS (INSERT INTO instance_event (instance_id, kind, to_state, order_id,"
 	  "  order_line_id, call_id)"
-	  " SELECT instance_id, 'create', state, $2, $3, $12 FROM ins)"
-	  " SELECT instance_id, state FROM ins", 12 },
+	  " SELECT instance_id, 'create', state, $2, $3, $12 FROM ins),"
+	  /* $13: provisioning goes on in a job, queued in the same statement. */
+	  " job AS (INSERT INTO job (kind, payload, dedupe_key)"
+	  " SELECT 'provision', json_build_object('instanceId', instance_id), instance_id"
+	  " FROM ins WHERE $13::boolean)"
+	  " SELECT instance_id, state FROM ins", 13 },
 	{ "istore_find_line",
 	  "SELECT instance_id, state FROM instance"
 	  " WHERE order_id = $1 AND order_line_id = $2 AND is_test = $3::boolean", 3 },
@@ -54,6 +58,21 @@ const struct db_stmt instance_store_stmts[] = {
 	  " product_id = coalesce($3, product_id),"
 	  " trial = trial AND NOT $4::boolean, updated_at = now()"
 	  " WHERE instance_id = $1", 5 },
+	{ "istore_load",
+	  "SELECT state, is_test, order_id, order_line_id, product_id, sku_code, charging_mode,"
+	  " (extract(epoch FROM expire_at) * 1000)::bigint"
+	  " FROM instance WHERE instance_id = $1 FOR UPDATE", 1 },
+	{ "istore_provisioned",
+	  "UPDATE instance SET state = 'active', front_end_url = $2, admin_url = $3,"
+	  " app_user = $4, app_password = $5, memo = $6,"
+	  " product_id = coalesce($7, product_id), sku_code = coalesce($8, sku_code),"
+	  " charging_mode = coalesce($9, charging_mode),"
+	  " expire_at = coalesce(to_timestamp($10::bigint / 1000.0), expire_at),"
+	  " order_info = coalesce($11::jsonb, order_info), fail_reason = NULL,"
+	  " updated_at = now() WHERE instance_id = $1", 11 },
+	{ "istore_failed",
+	  "UPDATE instance SET state = 'failed', fail_reason = $2, updated_at = now()"
+	  " WHERE instance_id = $1", 2 },
 	{ "istore_fetch",
 	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo"
 	  " FROM instance WHERE instance_id = ANY ($1::text[])", 1 },
@@ -106,7 +125,7 @@ exec_insert(struct db *db, const char *name, int nparams, const char *const *p,
 enum istore_create_result
 istore_create(struct db *db, const struct istore_new *n, char id_out[65], char state_out[16])
 {
-	const char	*p[12];
+	const char	*p[13];
 	const char	*q[3];
 	PGresult	*res;
 
@@ -122,7 +141,8 @@ istore_create(struct db *db, const struct istore_new *n, char id_out[65], char s
 	p[9] = n->app_password;
 	p[10] = n->memo;
 	p[11] = n->call_id;
-	res = db_exec(db, "istore_create", 12, p);
+	p[12] = n->queue_job ? "true" : "false";
+	res = db_exec(db, "istore_create", 13, p);
 	if (res == NULL)
 		return strcmp(db_sqlstate(db), "23505") == 0 ? ISTORE_ID_TAKEN : ISTORE_FAILED;
 	if (PQntuples(res) == 1) {
@@ -245,4 +265,39 @@ istore_license_renew(struct db *db, const char *code, const char *scene,
 	p[6] = test;
 	p[7] = extend ? "true" : "false";
 	return db_run(db, "istore_license_apply", 8, p);
+}
+
+PGresult *
+istore_load(struct db *db, const char *id)
+{
+	return db_exec(db, "istore_load", 1, &id);
+}
+
+bool
+istore_provisioned(struct db *db, const struct istore_provisioned *v)
+{
+	char		 exp[24];
+	const char	*p[11];
+
+	snprintf(exp, sizeof(exp), "%lld", (long long)v->expire_ms);
+	p[0] = v->instance_id;
+	p[1] = v->front_end_url;
+	p[2] = v->admin_url;
+	p[3] = v->app_user;
+	p[4] = v->app_password;
+	p[5] = v->memo;
+	p[6] = v->product_id;
+	p[7] = v->sku_code;
+	p[8] = v->charging_mode;
+	p[9] = v->expire_ms >= 0 ? exp : NULL;
+	p[10] = v->order_json;
+	return db_run(db, "istore_provisioned", 11, p);
+}
+
+bool
+istore_failed(struct db *db, const char *id, const char *reason)
+{
+	const char	*p[2] = { id, reason };
+
+	return db_run(db, "istore_failed", 2, p);
 }

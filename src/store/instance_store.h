@@ -27,6 +27,7 @@ struct istore_new {
 	const char	*app_password;	/* sealed */
 	const char	*memo;
 	const char	*call_id;
+	bool		 queue_job;	/* queue the "provision" job with it */
 };
 
 enum istore_create_result {
@@ -85,5 +86,31 @@ bool	 istore_license_renew(struct db *, const char *code, const char *scene,
 	    const char *order_id, const char *order_line_id, const char *product_id,
 	    int64_t expire_ms, bool extend, bool is_test, const char *call_id,
 	    bool *applied) MUSTCHECK;
+
+/*
+ * Locks and reads an instance for provisioning: 0 state, 1 is_test,
+ * 2 order_id, 3 order_line_id, 4 product_id, 5 sku_code, 6 charging_mode,
+ * 7 expire_at in ms (NULL when unset). No row: unknown.
+ */
+PGresult *istore_load(struct db *, const char *instance_id) MUSTCHECK;
+
+struct istore_provisioned {
+	const char	*instance_id;
+	const char	*front_end_url;
+	const char	*admin_url;
+	const char	*app_user;
+	const char	*app_password;	/* sealed */
+	const char	*memo;
+	const char	*product_id;	/* NULL: keep */
+	const char	*sku_code;
+	const char	*charging_mode;
+	int64_t		 expire_ms;	/* -1: keep */
+	const char	*order_json;	/* NULL: keep */
+};
+
+/* Sets the instance active with its access data and order details. */
+bool	 istore_provisioned(struct db *, const struct istore_provisioned *) MUSTCHECK;
+/* Sets the instance failed with the reason. */
+bool	 istore_failed(struct db *, const char *instance_id, const char *reason) MUSTCHECK;
 
 #endif
