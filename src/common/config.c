@@ -98,6 +98,11 @@ static bool	cf_check_user(const char *, char *, size_t);
 	{ sec, #n, CF_OCTAL, OFF(n), def, lo, hi, fl, NULL, NULL }
 #define E(sec, n, def, names, fl) \
 	{ sec, #n, CF_ENUM, OFF(n), def, 0, 0, fl, names, NULL }
+/* [jobs] fields carry a jobs_ prefix in struct config, not in the file. */
+#define JI(n, def, lo, hi, fl) \
+	{ "jobs", #n, CF_INT, OFF(jobs_##n), def, lo, hi, fl, NULL, NULL }
+#define JB(n, def, fl) \
+	{ "jobs", #n, CF_BOOL, OFF(jobs_##n), def, 0, 1, fl, NULL, NULL }
 
 #define RL	CF_RELOADABLE
 #define SO	CF_STARTUP_ONLY
@@ -148,6 +153,14 @@ static const struct cf_option cf_options[] = {
 	B("app", encrypt_app_info, "false", RL),
 	I("app", encrypt_type, "1", 1, 2, RL),
 	S("app", memo, "", RL | CF_EMPTY_OK, NULL),
+
+	JB(enabled, "true", RL),
+	JI(poll_interval, "1000", 50, 60000, RL),
+	JI(lease, "60", 1, 86400, RL),
+	JI(max_attempts, "5", 1, 1000, RL),
+	JI(backoff_base, "10", 1, 86400, RL),
+	JI(backoff_max, "3600", 1, 604800, RL),
+	JI(purge_interval, "60", 0, 86400, RL),
 };
 
 #undef S
@@ -155,6 +168,8 @@ static const struct cf_option cf_options[] = {
 #undef B
 #undef O
 #undef E
+#undef JI
+#undef JB
 #undef RL
 #undef SO
 
@@ -591,6 +606,9 @@ cf_cross_check(struct cf_parse *p)
 	}
 	if (c->group[0] != '\0' && c->user[0] == '\0')
 		cf_cross_error(p, "mkpd", "group", "needs user to be set too");
+	if (c->jobs_backoff_max < c->jobs_backoff_base)
+		cf_cross_error(p, "jobs", "backoff_max", "%lld is less than backoff_base (%lld)",
+		    (long long)c->jobs_backoff_max, (long long)c->jobs_backoff_base);
 	return p->err[0] == '\0';
 }
 

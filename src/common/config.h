@@ -80,6 +80,15 @@ struct config {
 	bool	 encrypt_app_info;	/* reading 5 */
 	int64_t	 encrypt_type;		/* 1 = AES-256-CBC, 2 = AES-128-CBC */
 	char	*memo;
+
+	/* [jobs] (the jobs child, src/jobs/runner.h) */
+	bool	 jobs_enabled;		/* fork the jobs child */
+	int64_t	 jobs_poll_interval;	/* ms an idle runner waits for NOTIFY */
+	int64_t	 jobs_lease;		/* seconds a claim holds a job */
+	int64_t	 jobs_max_attempts;	/* for kinds and rows that set none */
+	int64_t	 jobs_backoff_base;	/* seconds before the first retry */
+	int64_t	 jobs_backoff_max;	/* seconds, the longest wait between retries */
+	int64_t	 jobs_purge_interval;	/* seconds between nonce purges, 0 = never */
 };
 
 /*
