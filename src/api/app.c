@@ -7,7 +7,8 @@
  * loads what workers cannot read once unprivileged, the master key; init
  * runs in each worker after fork and opens its own store connection; idle
  * runs when the worker is about to wait for a connection and sends the
- * audit rows still queued.
+ * audit rows still queued. Nothing else happens on the request path: the
+ * nonce table is purged by the jobs child's "purge" job.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,13 +21,15 @@
 #include "pool/app.h"
 #include "store/audit.h"
 #include "store/instance_store.h"
+#include "store/job_store.h"
 #include "store/nonce.h"
 
 static struct app	 app;
 static struct seal_key	 master_key;
 
+/* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, NULL,
+	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, NULL,
 };
 
 static bool
@@ -153,7 +156,6 @@ app_serve(FCGX_Request *fr)
 	/* The caller has its answer; the bookkeeping below adds no latency. */
 	FCGX_FFlush(fr->out);
 	audit(&r);
-	nonce_purge(app.db, 2 * app.cfg->time_window);
 	request_free(&r);
 }
 

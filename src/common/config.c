@@ -102,6 +102,11 @@ static bool	cf_check_url(const char *, char *, size_t);
 	{ sec, #n, CF_OCTAL, OFF(n), def, lo, hi, fl, NULL, NULL }
 #define E(sec, n, def, names, fl) \
 	{ sec, #n, CF_ENUM, OFF(n), def, 0, 0, fl, names, NULL }
+/* [jobs] fields carry a jobs_ prefix in struct config, not in the file. */
+#define JI(n, def, lo, hi, fl) \
+	{ "jobs", #n, CF_INT, OFF(jobs_##n), def, lo, hi, fl, NULL, NULL }
+#define JB(n, def, fl) \
+	{ "jobs", #n, CF_BOOL, OFF(jobs_##n), def, 0, 1, fl, NULL, NULL }
 
 #define RL	CF_RELOADABLE
 #define SO	CF_STARTUP_ONLY
@@ -161,6 +166,13 @@ static const struct cf_option cf_options[] = {
 	SF("marketplace", ca_file, mkt_ca_file, "", RL | CF_EMPTY_OK, cf_check_abspath),
 	IF("marketplace", connect_timeout, mkt_connect_timeout, "5000", 100, 600000, RL),
 	IF("marketplace", timeout, mkt_timeout, "30000", 100, 3600000, RL),
+	JB(enabled, "true", RL),
+	JI(poll_interval, "1000", 50, 60000, RL),
+	JI(lease, "60", 1, 86400, RL),
+	JI(max_attempts, "5", 1, 1000, RL),
+	JI(backoff_base, "10", 1, 86400, RL),
+	JI(backoff_max, "3600", 1, 604800, RL),
+	JI(purge_interval, "60", 0, 86400, RL),
 };
 
 #undef S
@@ -170,6 +182,8 @@ static const struct cf_option cf_options[] = {
 #undef B
 #undef O
 #undef E
+#undef JI
+#undef JB
 #undef RL
 #undef SO
 
@@ -645,6 +659,9 @@ cf_cross_check(struct cf_parse *p)
 		cf_cross_error(p, "marketplace", "connect_timeout",
 		    "%lld is more than timeout (%lld)",
 		    (long long)c->mkt_connect_timeout, (long long)c->mkt_timeout);
+	if (c->jobs_backoff_max < c->jobs_backoff_base)
+		cf_cross_error(p, "jobs", "backoff_max", "%lld is less than backoff_base (%lld)",
+		    (long long)c->jobs_backoff_max, (long long)c->jobs_backoff_base);
 	return p->err[0] == '\0';
 }
 

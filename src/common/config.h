@@ -93,6 +93,14 @@ struct config {
 	char	*mkt_ca_file;		/* CA bundle; "" = the system's */
 	int64_t	 mkt_connect_timeout;	/* milliseconds */
 	int64_t	 mkt_timeout;		/* milliseconds, whole request */
+	/* [jobs] (the jobs child, src/jobs/runner.h) */
+	bool	 jobs_enabled;		/* fork the jobs child */
+	int64_t	 jobs_poll_interval;	/* ms an idle runner waits for NOTIFY */
+	int64_t	 jobs_lease;		/* seconds a claim holds a job */
+	int64_t	 jobs_max_attempts;	/* for kinds and rows that set none */
+	int64_t	 jobs_backoff_base;	/* seconds before the first retry */
+	int64_t	 jobs_backoff_max;	/* seconds, the longest wait between retries */
+	int64_t	 jobs_purge_interval;	/* seconds between nonce purges, 0 = never */
 };
 
 /*

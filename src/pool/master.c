@@ -27,6 +27,13 @@
  * last back-off, the back-off doubles (up to 5 minutes, or crash_backoff
  * if that is longer). A reload resets this.
  *
+ * The jobs child (jobs.h) is supervised beside the pool, not in it: it has
+ * no scoreboard slot, no generation count in the pm, and a back-off of its
+ * own (1 s after a crash, doubling to a minute while it keeps dying young)
+ * so a store that is down does not stop the workers from being respawned.
+ * A reload asks it to finish its job and starts one with the new config;
+ * a stop waits for it like for a worker, with the same escalation.
+ *
  * Invariants:
  * - m.ch[i].pid != 0 exactly while scoreboard slot i belongs to a live
  *   (not yet reaped) child; nchildren counts them.
@@ -50,6 +57,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "pool/app.h"
+#include "pool/jobs.h"
 #include "pool/listener.h"
 #include "pool/master.h"
 #include "pool/pidfile.h"
@@ -67,6 +75,9 @@
 #define M_BACKOFF_CAP_MS	300000	/* longest crash back-off */
 #define M_SPAWN_BATCH		32	/* most forks per maintenance pass */
 #define M_CRASH_RING		1000	/* >= crash_threshold's maximum */
+#define M_JOBS_DELAY_MS		1000	/* first respawn delay of a crashed jobs child */
+#define M_JOBS_DELAY_CAP_MS	60000	/* longest */
+#define M_JOBS_HEALTHY_MS	60000	/* a jobs child that lived this long starts afresh */
 
 struct child {
 	pid_t		 pid;		/* 0: this slot is free */
@@ -116,6 +127,10 @@ static struct {
 	int64_t			 last_reached_warn;
 	uint64_t		 reached_unwarned;
 	int64_t			 last_noslot_warn;
+
+	struct child		 jobs;		/* the jobs child; pid 0: none */
+	int64_t			 jobs_next;	/* mono ms: no jobs child before */
+	int64_t			 jobs_delay;	/* its last respawn delay */
 } m;
 
 static void	master_spawn_n(int, int64_t);
@@ -278,6 +293,93 @@ master_spawn_n(int n, int64_t now)
 		;
 }
 
+/* Starts the jobs child when it should run and does not. */
+static void
+master_jobs_maintain(int64_t now)
+{
+	struct jobs_args	 args;
+	sigset_t		 saved;
+	pid_t			 pid;
+
+	if (m.state != MS_RUNNING || !m.cfg->jobs_enabled || m.jobs.pid != 0 ||
+	    now < m.jobs_next)
+		return;
+	args.cfg = m.cfg;
+	args.lsn = m.lsn;
+	args.priv = m.priv;
+	args.master = m.pid;
+	signals_block(&saved);
+	pid = fork();
+	if (pid == 0) {
+		signals_child_reset();
+		close(m.ep);
+		pidfile_close_child();
+		jobs_main(&args);
+		/* NOTREACHED */
+	}
+	signals_restore(&saved);
+	if (pid < 0) {
+		log_error("fork (jobs child): %s", strerror(errno));
+		m.jobs_next = now + M_JOBS_DELAY_MS;
+		return;
+	}
+	memset(&m.jobs, 0, sizeof(m.jobs));
+	m.jobs.pid = pid;
+	m.jobs.gen = m.gen;
+	m.jobs.spawned = now;
+	log_info("jobs child started (pid %d, generation %u)", (int)pid, m.gen);
+}
+
+static void
+master_jobs_reaped(int status, int64_t now)
+{
+	struct child	*c = &m.jobs;
+
+	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+	    (WIFSIGNALED(status) && c->killed)) {
+		log_info("jobs child %s (pid %d, generation %u)", WIFEXITED(status) ?
+		    "exited" : "killed", (int)c->pid, c->gen);
+		m.jobs_next = now;
+	} else {
+		if (now - c->spawned >= M_JOBS_HEALTHY_MS || m.jobs_delay == 0)
+			m.jobs_delay = M_JOBS_DELAY_MS;
+		else if (m.jobs_delay * 2 <= M_JOBS_DELAY_CAP_MS)
+			m.jobs_delay *= 2;
+		else
+			m.jobs_delay = M_JOBS_DELAY_CAP_MS;
+		m.jobs_next = now + m.jobs_delay;
+		if (WIFSIGNALED(status))
+			log_warn("jobs child died of signal %d (%s) (pid %d); starting "
+			    "another in %lld ms", WTERMSIG(status), strsignal(WTERMSIG(status)),
+			    (int)c->pid, (long long)m.jobs_delay);
+		else
+			log_warn("jobs child exited with status %d (pid %d); starting "
+			    "another in %lld ms", WEXITSTATUS(status), (int)c->pid,
+			    (long long)m.jobs_delay);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+master_jobs_quit(int64_t now)
+{
+	if (m.jobs.pid == 0 || m.jobs.quit_sent)
+		return;
+	m.jobs.quit_sent = now;
+	if (kill(m.jobs.pid, SIGQUIT) < 0 && errno != ESRCH)
+		log_warn("kill(%d, SIGQUIT): %s", (int)m.jobs.pid, strerror(errno));
+}
+
+static void
+master_jobs_kill(void)
+{
+	if (m.jobs.pid == 0)
+		return;
+	m.jobs.killed = true;
+	if (kill(m.jobs.pid, SIGKILL) < 0 && errno != ESRCH)
+		log_warn("kill(%d, SIGKILL): %s", (int)m.jobs.pid, strerror(errno));
+}
+
 static void
 master_reaped(pid_t pid, int status, int64_t now)
 {
@@ -286,6 +388,10 @@ master_reaped(pid_t pid, int status, int64_t now)
 	unsigned long long	 reqs = 0;
 	int			 i;
 
+	if (pid == m.jobs.pid) {
+		master_jobs_reaped(status, now);
+		return;
+	}
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
 		if (m.ch[i].pid == pid) {
 			c = &m.ch[i];
@@ -394,6 +500,7 @@ master_maintain(int64_t now)
 
 	if (m.state != MS_RUNNING)
 		return;
+	master_jobs_maintain(now);
 	master_count(&c);
 	if (m.reload_pending)
 		master_retire_old(&c, now);
@@ -446,6 +553,12 @@ master_tick(int64_t now)
 			    (long long)cfg->shutdown_timeout);
 			master_kill_child(i);
 		}
+	}
+	if (m.jobs.pid != 0 && m.jobs.quit_sent && !m.jobs.killed &&
+	    now - m.jobs.quit_sent >= cfg->shutdown_timeout * 1000) {
+		log_warn("jobs child (pid %d) still busy %llds after it was asked to "
+		    "finish: killing it", (int)m.jobs.pid, (long long)cfg->shutdown_timeout);
+		master_jobs_kill();
 	}
 	if (m.state != MS_RUNNING)
 		return;
@@ -522,6 +635,10 @@ master_reload(int64_t now)
 	m.reload_pending = true;
 	m.reload_at = now;
 	m.reload_warned = false;
+	/* The jobs child finishes its job; the next one runs the new config. */
+	master_jobs_quit(now);
+	m.jobs_delay = 0;
+	m.jobs_next = now;
 	log_notice("reloaded: generation %u, pm=%s max_children=%lld", m.gen,
 	    pm_mode_name(m.cfg->pm), (long long)m.cfg->max_children);
 	/* Under ondemand one worker proves the new config before the old go. */
@@ -542,6 +659,8 @@ master_reopen_log(void)
 	for (i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.ch[i].pid != 0)
 			kill(m.ch[i].pid, SIGUSR1);
+	if (m.jobs.pid != 0)
+		kill(m.jobs.pid, SIGUSR1);
 }
 
 static void
@@ -555,6 +674,7 @@ master_stop(int64_t now)
 	for (i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.ch[i].pid != 0)
 			master_quit_child(i, now);
+	master_jobs_quit(now);
 }
 
 static void
@@ -567,7 +687,8 @@ master_fast_stop(void)
 	for (i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.ch[i].pid != 0)
 			master_kill_child(i);
-	while (m.nchildren > 0) {
+	master_jobs_kill();
+	while (m.nchildren > 0 || m.jobs.pid != 0) {
 		pid = waitpid(-1, &status, 0);
 		if (pid < 0) {
 			if (errno == EINTR)
@@ -654,6 +775,8 @@ master_timeout(int64_t now)
 		return (int)t;
 	if (m.backoff_until > now && m.backoff_until - now < t)
 		t = m.backoff_until - now;
+	if (m.cfg->jobs_enabled && m.jobs.pid == 0 && m.jobs_next - now < t)
+		t = m.jobs_next > now ? m.jobs_next - now : 0;
 	/*
 	 * Nothing wakes us when the last idle worker turns busy, so a
 	 * variable pool looks ten times a second; that costs a scan of the
@@ -707,7 +830,7 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	while (m.state != MS_DONE) {
 		now = mono_ms();
 		master_maintain(now);
-		if (m.state == MS_STOPPING && m.nchildren == 0)
+		if (m.state == MS_STOPPING && m.nchildren == 0 && m.jobs.pid == 0)
 			break;
 		master_poll_listener(now);
 		n = epoll_wait(m.ep, evs, (int)NELEM(evs), master_timeout(now));

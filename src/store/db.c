@@ -36,6 +36,8 @@ struct db {
 	PGconn			 *conn;
 	bool			  in_tx;
 	char			  sqlstate[6];
+	char			  errmsg[256];		/* primary message of the last failure */
+	uint64_t		  connects;		/* successful connects so far */
 	int64_t			  last_connect_log;	/* mono ms, for rate-limiting */
 	int64_t			  retry_after;		/* mono ms: no new connect before */
 	struct db_call		  prelude;
@@ -122,9 +124,15 @@ db_set_state(struct db *db, const PGresult *res)
 {
 	const char	*st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
+	const char	*msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
 	if (st == NULL || strlen(st) != 5)
 		st = (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) ? "08000" : "XX000";
 	memcpy(db->sqlstate, st, 6);
+	if (msg == NULL)
+		msg = strcmp(db->sqlstate, "08000") == 0 ? "connection lost" : "statement failed";
+	/* Truncation is fine: the message is for people. */
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg);
 }
 
 static bool
@@ -162,6 +170,7 @@ db_connect(struct db *db)
 			db->last_connect_log = now;
 		}
 		memcpy(db->sqlstate, "08001", 6);
+		snprintf(db->errmsg, sizeof(db->errmsg), "cannot connect");
 		db_drop(db);
 		db->retry_after = mono_ms() + DB_RETRY_MS;
 		return false;
@@ -183,6 +192,7 @@ db_connect(struct db *db)
 	for (set = db->sets; set != NULL && *set != NULL; set++)
 		if (!db_prepare_set(db, *set))
 			goto fail;
+	db->connects++;
 	if (db->last_connect_log != 0)
 		log_notice("db: connected again");
 	db->last_connect_log = 0;
@@ -205,6 +215,7 @@ db_ensure(struct db *db)
 	 */
 	if (mono_ms() < db->retry_after) {
 		memcpy(db->sqlstate, "08001", 6);
+		snprintf(db->errmsg, sizeof(db->errmsg), "cannot connect");
 		return false;
 	}
 	return db_connect(db);
@@ -215,8 +226,10 @@ static void
 db_failed(struct db *db, const char *name, PGresult *res)
 {
 	db_set_state(db, res);
-	if (PQstatus(db->conn) != CONNECTION_OK)
+	if (PQstatus(db->conn) != CONNECTION_OK) {
 		memcpy(db->sqlstate, "08000", 6);
+		snprintf(db->errmsg, sizeof(db->errmsg), "connection lost");
+	}
 	if (strncmp(db->sqlstate, "23", 2) != 0 && strcmp(db->sqlstate, "08000") != 0 &&
 	    strcmp(db->sqlstate, DB_SQLSTATE_REPLAY) != 0)
 		log_error("db: %s: %s", name, res != NULL ? PQresultErrorMessage(res) : "no result");
@@ -375,6 +388,7 @@ lost:
 	log_warn("db: connection lost in a pipeline (%s)", name != NULL ? name : "deferred");
 	db_drop(db);
 	memcpy(db->sqlstate, "08000", 6);
+	snprintf(db->errmsg, sizeof(db->errmsg), "connection lost");
 	return NULL;
 }
 
@@ -536,4 +550,16 @@ PGconn *
 db_conn(struct db *db)
 {
 	return db->conn;
+}
+
+const char *
+db_errmsg(const struct db *db)
+{
+	return db->sqlstate[0] != '\0' ? db->errmsg : "";
+}
+
+uint64_t
+db_connects(const struct db *db)
+{
+	return db->connects;
 }

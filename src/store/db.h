@@ -104,6 +104,17 @@ int	 db_deferred(const struct db *);
 
 /* SQLSTATE of the last failure, "" if none, "08000" for connection loss. */
 const char *db_sqlstate(const struct db *);
+/*
+ * The server's primary message for the last failure ("" if none), for a
+ * person reading a log line or a job's last_error; never holds a value.
+ */
+const char *db_errmsg(const struct db *);
+/*
+ * How many times this handle has connected. A caller that keeps session
+ * state the server forgets on reconnect (LISTEN) compares it to the count
+ * it set that state up under.
+ */
+uint64_t db_connects(const struct db *);
 /* True when the last failure was a lost or refused connection. */
 bool	 db_conn_lost(const struct db *);
 

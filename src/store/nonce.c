@@ -4,6 +4,11 @@
  * A nonce is claimed by mkp_nonce_claim() (schema 002), sent as the
  * prelude of the call's first statement: it takes over an entry older than
  * the keep period, or one its own call made, and raises MKP01 otherwise.
+ *
+ * Purging is the "purge" job's (src/jobs/purge.c), not the workers': the
+ * jobs child queues it once per [jobs] purge_interval, and the job's dedupe
+ * key keeps one purge pending across all hosts, so no request pays for it
+ * and no lock is needed to keep hosts from purging side by side.
  */
 #include <stdio.h>
 
@@ -14,9 +19,7 @@
 const struct db_stmt nonce_stmts[] = {
 	{ "nonce_claim_strict", "SELECT mkp_nonce_claim($1, $2::int, $3)", 3 },
 	{ "nonce_purge",
-	  "WITH l AS (SELECT pg_try_advisory_xact_lock(7305126012) AS got) "
-	  "DELETE FROM nonce WHERE (SELECT got FROM l) "
-	  "AND seen_at < now() - make_interval(secs => $1::int)", 1 },
+	  "DELETE FROM nonce WHERE seen_at < now() - make_interval(secs => $1::int)", 1 },
 	{ NULL, NULL, 0 },
 };
 
@@ -37,19 +40,19 @@ nonce_prelude(struct db *db, const char *dialect, const char *nonce, int64_t kee
 	buf_free(&key);
 }
 
-void
-nonce_purge(struct db *db, int64_t keep_secs)
+bool
+nonce_purge(struct db *db, int64_t keep_secs, int64_t *deleted)
 {
-	static int64_t	 last;
 	char		 keep[24];
 	const char	*params[1];
-	int64_t		 now = mono_ms();
+	PGresult	*res;
 
-	if (last != 0 && now - last < 60000)
-		return;
-	last = now;
 	snprintf(keep, sizeof(keep), "%lld", (long long)keep_secs);
 	params[0] = keep;
-	if (!db_run(db, "nonce_purge", 1, params))
-		return;
+	if ((res = db_exec(db, "nonce_purge", 1, params)) == NULL)
+		return false;
+	if (deleted != NULL && !parse_i64(PQcmdTuples(res), 0, INT64_MAX, deleted))
+		*deleted = 0;
+	PQclear(res);
+	return true;
 }

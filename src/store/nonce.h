@@ -17,8 +17,11 @@ extern const struct db_stmt nonce_stmts[];
 void	 nonce_prelude(struct db *, const char *dialect, const char *nonce,
 	    int64_t keep_secs, const char *call_id);
 
-/* Deletes entries older than keep_secs, at most once per interval per host
- * and by one process at a time (advisory lock). Errors are logged only. */
-void	 nonce_purge(struct db *, int64_t keep_secs);
+/*
+ * Deletes entries older than keep_secs, in whatever transaction db is in
+ * (the purge job's). *deleted (may be NULL) gets the count. False on a
+ * store failure (db_sqlstate, db_errmsg say why).
+ */
+bool	 nonce_purge(struct db *, int64_t keep_secs, int64_t *deleted) MUSTCHECK;
 
 #endif

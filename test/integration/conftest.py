@@ -116,9 +116,10 @@ class _Stacks:
         self.name = name
         self.made = []
 
-    def make(self, overrides=None, start=True, fresh_db=False, keys=None):
-        build, pg, dsn, default_keys, session_dir = self.args
+    def make(self, overrides=None, start=True, fresh_db=False, keys=None, dsn=None):
+        build, pg, session_dsn, default_keys, session_dir = self.args
         need(build, "mkpd")
+        dsn = dsn or session_dsn
         if fresh_db:
             dsn = migrated_database(build, pg, session_dir, default_keys,
                                     pg.create_database())
@@ -154,7 +155,8 @@ def stack(request, build, pg, database, keys, session_dir):
 @pytest.fixture
 def make_stack(request, build, pg, database, keys, session_dir):
     """Factory: make_stack(overrides=None, start=True, fresh_db=False,
-    keys=None) -> harness.Stack. Every stack made is stopped after the
+    keys=None, dsn=None) -> harness.Stack; dsn: another stack's database
+    (two hosts on one store). Every stack made is stopped after the
     test."""
     stacks = _Stacks(build, pg, database, keys, session_dir, request.node.name)
     try:

@@ -234,6 +234,15 @@ def proc_cmdline(pid):
     return read_text("/proc/%d/cmdline" % pid).replace("\0", " ").strip()
 
 
+def is_jobs_child(pid):
+    """Whether pid names itself the jobs child: "jobs" in /proc/PID/comm
+    or in its program name (argv[0], as a process title would set it).
+    Not anywhere in the command line: a test's directory, in the -c path
+    of every mkpd process, may hold "jobs" too."""
+    argv0 = read_text("/proc/%d/cmdline" % pid).split("\0")[0]
+    return "jobs" in read_text("/proc/%d/comm" % pid) or "jobs" in os.path.basename(argv0)
+
+
 # --- PostgreSQL -------------------------------------------------------------
 
 def pg_bindir():
@@ -562,9 +571,7 @@ class Mkpd:
         """Pids of the FastCGI workers: the master's children, less the
         jobs child, told apart by "jobs" in its name (/proc/PID/comm, set
         with prctl(PR_SET_NAME)) or its command line."""
-        return [p for p in self.children()
-                if "jobs" not in proc_cmdline(p)
-                and "jobs" not in read_text("/proc/%d/comm" % p)]
+        return [p for p in self.children() if not is_jobs_child(p)]
 
     def wait_workers(self, n, timeout=20):
         """Waits until exactly n workers run; returns their pids."""

@@ -1,0 +1,17 @@
+/*
+ * kinds.c: the table of job kinds (see kinds.h). A host claims only the
+ * kinds in its own table, so hosts of different versions can share one
+ * queue during an upgrade: a kind an old host does not know waits for a
+ * new one instead of dying.
+ */
+#include "common/util.h"
+#include "jobs/kinds.h"
+#include "jobs/purge.h"
+#include "store/nonce.h"
+
+const struct job_kind job_kinds[] = {
+	/* kind      handler     max_attempts lease stmts */
+	{ "purge",   purge_run,  0,           0,    nonce_stmts },
+};
+
+const size_t job_kinds_count = sizeof(job_kinds) / sizeof(job_kinds[0]);

@@ -1,0 +1,190 @@
+/*
+ * jobs.c: the jobs child's process shell around src/jobs/runner.c (see
+ * jobs.h): name, privileges, signals, the periodic jobs and the wait.
+ *
+ * Signals are blocked while a job runs and unblocked only inside ppoll,
+ * as in a worker: a stop takes effect between jobs, never inside one, and
+ * the runner's libpq calls see no EINTR. The wait is on the store
+ * connection's socket, where NOTIFY mkpd_jobs arrives, so a job queued on
+ * any host wakes every idle jobs child at its commit; poll_interval bounds
+ * the wait for jobs that come due by time (retries, delayed jobs).
+ */
+#include <config.h>		/* autoconf: _GNU_SOURCE first */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "jobs/kinds.h"
+#include "jobs/purge.h"
+#include "jobs/runner.h"
+#include "pool/jobs.h"
+#include "pool/listener.h"
+#include "pool/priv.h"
+
+#define J_TROUBLE_MS	1000	/* wait after the store failed */
+
+static volatile sig_atomic_t	j_quit;
+static volatile sig_atomic_t	j_reopen;
+
+static sigset_t	j_run_mask;	/* while running: our signals blocked */
+static sigset_t	j_wait_mask;	/* inside ppoll: nothing blocked */
+
+static void
+jobs_on_quit(int signo)
+{
+	(void)signo;
+	j_quit = 1;
+}
+
+static void
+jobs_on_usr1(int signo)
+{
+	(void)signo;
+	j_reopen = 1;
+}
+
+static void
+jobs_signals(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = jobs_on_quit;
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = jobs_on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+
+	sigemptyset(&j_wait_mask);
+	sigemptyset(&j_run_mask);
+	sigaddset(&j_run_mask, SIGQUIT);
+	sigaddset(&j_run_mask, SIGTERM);
+	sigaddset(&j_run_mask, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &j_run_mask, NULL);
+}
+
+/* stdin and stdout to /dev/null, stderr to the log, for stray output. */
+static void
+jobs_stdio(void)
+{
+	int	fd = open("/dev/null", O_RDWR);
+
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (log_fd() != STDERR_FILENO)
+		dup2(log_fd(), STDERR_FILENO);
+}
+
+static void
+jobs_reopen_log(void)
+{
+	j_reopen = 0;
+	if (!log_reopen())
+		log_warn("cannot reopen the log file: %s (still writing to the old one)",
+		    strerror(errno));
+	else if (log_fd() != STDERR_FILENO)
+		dup2(log_fd(), STDERR_FILENO);
+}
+
+/*
+ * Waits up to ms for a notification, a signal or the end of the time;
+ * without a connection just sleeps (the next claim reconnects).
+ */
+static void
+jobs_wait(struct runner *r, int64_t ms)
+{
+	struct pollfd	 pfd;
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+	int		 n;
+
+	pfd.fd = runner_listen_fd(r);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	/* Notifications that came with earlier results are already read. */
+	if (pfd.fd >= 0 && runner_drain_notifies(r))
+		return;
+	n = ppoll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, &ts, &j_wait_mask);
+	if (n < 0 && errno != EINTR)
+		fatal("ppoll");
+	if (n > 0)
+		(void)runner_drain_notifies(r);
+}
+
+static const char *
+jobs_loop(const struct jobs_args *a, struct runner *r)
+{
+	const struct config	*cfg = a->cfg;
+	int64_t			 next_purge = 0, now, wait;
+	enum runner_step	 st = RUNNER_IDLE;
+
+	for (;;) {
+		if (j_reopen)
+			jobs_reopen_log();
+		if (j_quit)
+			return "asked to stop";
+		if (getppid() != a->master)
+			return "the master is gone";
+		now = mono_ms();
+		if (cfg->jobs_purge_interval > 0 && now >= next_purge) {
+			if (purge_enqueue(runner_db(r)))
+				next_purge = now + cfg->jobs_purge_interval * 1000;
+			else
+				next_purge = now + J_TROUBLE_MS;
+		}
+		st = runner_step(r);
+		if (st == RUNNER_RAN)
+			continue;
+		wait = st == RUNNER_TROUBLE ? J_TROUBLE_MS : cfg->jobs_poll_interval;
+		if (cfg->jobs_purge_interval > 0 && next_purge - now < wait)
+			wait = next_purge - now > 0 ? next_purge - now : 0;
+		jobs_wait(r, wait);
+	}
+}
+
+void
+jobs_main(const struct jobs_args *a)
+{
+	struct runner	*r;
+	char		 err[256], host[128], id[200];
+	const char	*why;
+
+	log_set_tag("jobs");
+	/* What ps, top and /proc/PID/comm show; at most 15 characters. */
+	if (prctl(PR_SET_NAME, "mkpd-jobs", 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
+	jobs_signals();
+	close(a->lsn->fd);	/* before stdio: the socket may be fd 0 */
+	jobs_stdio();
+	if (!priv_drop(a->priv, err, sizeof(err)))
+		fatalx("cannot drop privileges: %s", err);
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(id, sizeof(id), "%s:%d", host, (int)getpid());
+
+	r = runner_new(a->cfg, job_kinds, job_kinds_count, id);
+	log_info("ready (%s)", id);
+	why = jobs_loop(a, r);
+	log_info("exiting: %s", why);
+	runner_free(r);
+	exit(0);
+}
