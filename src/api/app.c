@@ -25,7 +25,6 @@
 #include "store/nonce.h"
 
 static struct app	 app;
-static struct seal_key	 master_key;
 
 /* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
@@ -51,7 +50,7 @@ app_prepare(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (!seal_key_load(cfg->master_key_file, &key, err, errlen))
 		return false;
-	master_key = key;
+	seal_master_set(&key);
 	seal_key_wipe(&key);
 	return true;
 }
@@ -63,7 +62,7 @@ app_init(const struct config *cfg)
 	app.db = db_new(cfg->dsn, cfg->statement_timeout, "mkpd", worker_stmts);
 	app.dom.db = app.db;
 	app.dom.cfg = cfg;
-	app.dom.seal = &master_key;
+	app.dom.seal = seal_master();
 	/* Connect now to fail early in the log; a store that is down is not fatal. */
 	(void)!db_ensure(app.db);
 	return true;
@@ -82,7 +81,7 @@ app_fini(void)
 {
 	db_free(app.db);
 	app.db = NULL;
-	seal_key_wipe(&master_key);
+
 }
 
 /* True when path is the production URL's path (with or without a final '/'). */

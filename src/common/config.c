@@ -157,6 +157,8 @@ static const struct cf_option cf_options[] = {
 	B("app", encrypt_app_info, "false", RL),
 	I("app", encrypt_type, "1", 1, 2, RL),
 	S("app", memo, "", RL | CF_EMPTY_OK, NULL),
+	S("app", hook, "", RL | CF_EMPTY_OK, cf_check_abspath),
+	I("app", hook_timeout, "30000", 100, 3600000, RL),
 
 	SF("marketplace", url, mkt_url, "https://mkt.myhuaweicloud.com", RL, cf_check_url),
 	SF("marketplace", fallback_url, mkt_fallback_url, "https://mkt.myhuaweicloud.cn",

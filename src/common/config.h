@@ -80,6 +80,8 @@ struct config {
 	bool	 encrypt_app_info;	/* reading 5 */
 	int64_t	 encrypt_type;		/* 1 = AES-256-CBC, 2 = AES-128-CBC */
 	char	*memo;
+	char	*hook;			/* provisioning hook executable ("" = built-in) */
+	int64_t	 hook_timeout;		/* milliseconds */
 
 	/*
 	 * [marketplace]: the open API mkpd calls (order query, usage push).

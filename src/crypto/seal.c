@@ -230,3 +230,19 @@ wipe_buf(struct buf *b)
 		sodium_memzero(b->data, b->len);
 	b->len = 0;
 }
+
+static struct seal_key	 master;
+static bool		 master_set;
+
+void
+seal_master_set(const struct seal_key *k)
+{
+	master = *k;
+	master_set = true;
+}
+
+const struct seal_key *
+seal_master(void)
+{
+	return master_set ? &master : NULL;
+}

@@ -30,6 +30,14 @@ void	 seal(const struct seal_key *, const void *plain, size_t len, struct buf *o
 /* Appends the plaintext to out; false when sealed is malformed or forged. */
 bool	 unseal(const struct seal_key *, const char *sealed, struct buf *out) MUSTCHECK;
 
+/*
+ * The process's master key: set by the master (app prepare, before any
+ * fork), inherited by the workers and the jobs child, who cannot read the
+ * key file once unprivileged. seal_master() is NULL until it is set.
+ */
+void	 seal_master_set(const struct seal_key *);
+const struct seal_key *seal_master(void);
+
 /* Overwrites a secret held in a string or a buffer (sodium_memzero). */
 void	 wipe_str(char *);
 void	 wipe_buf(struct buf *);

@@ -93,7 +93,6 @@ hook_doc_build(struct buf *out, const char *event, const struct hook_instance *i
 {
 	struct jw	w;
 	char		when[25];
-	size_t		i;
 
 	jw_init(&w, out);
 	jw_obj_begin(&w);

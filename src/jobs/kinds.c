@@ -6,12 +6,15 @@
  */
 #include "common/util.h"
 #include "jobs/kinds.h"
+#include "jobs/provision.h"
 #include "jobs/purge.h"
+#include "store/instance_store.h"
 #include "store/nonce.h"
 
 const struct job_kind job_kinds[] = {
-	/* kind      handler     max_attempts lease stmts */
-	{ "purge",   purge_run,  0,           0,    nonce_stmts },
+	/* kind        handler        max_attempts lease stmts                 dead */
+	{ "purge",     purge_run,     0,           0,    nonce_stmts,          NULL },
+	{ "provision", provision_run, 0,           0,    instance_store_stmts, provision_dead },
 };
 
 const size_t job_kinds_count = sizeof(job_kinds) / sizeof(job_kinds[0]);

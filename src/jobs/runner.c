@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "crypto/seal.h"
 #include "jobs/runner.h"
 #include "store/db.h"
 #include "store/job_store.h"
@@ -131,9 +132,40 @@ runner_kind(const struct runner *r, const char *kind)
 }
 
 /* Records a failed attempt: queued again after a back-off, or dead. */
-static void
-runner_failed(struct runner *r, const struct job_claimed *c, enum job_outcome said,
+/*
+ * Marks the job dead, with its kind's consequence (k->dead) in the same
+ * transaction, provided this runner still holds the job.
+ */
+static bool
+runner_mark_dead(struct runner *r, const struct job_kind *k, const struct job_claimed *c,
     int max, const char *reason)
+{
+	struct job_env	 env = { r->db, r->cfg, seal_master() };
+	struct job	 j;
+
+	if (k->dead == NULL)
+		return job_mark_dead(r->db, c, reason);
+	if (!db_begin(r->db))
+		return false;
+	if (job_lock(r->db, c) != 1) {
+		db_rollback(r->db);
+		return false;
+	}
+	j.id = c->id;
+	j.kind = c->kind;
+	j.payload = c->payload;
+	j.attempts = c->attempts;
+	j.max_attempts = max;
+	k->dead(&j, &env, reason);
+	if (job_mark_dead(r->db, c, reason) && db_commit(r->db))
+		return true;
+	db_rollback(r->db);
+	return false;
+}
+
+static void
+runner_failed(struct runner *r, const struct job_kind *k, const struct job_claimed *c,
+    enum job_outcome said, int max, const char *reason)
 {
 	const struct config	*cfg = r->cfg;
 	int64_t			 delay;
@@ -152,7 +184,7 @@ runner_failed(struct runner *r, const struct job_claimed *c, enum job_outcome sa
 		    (long long)delay);
 		return;
 	}
-	if (!job_mark_dead(r->db, c, reason)) {
+	if (!runner_mark_dead(r, k, c, max, reason)) {
 		log_error("job %lld (%s): cannot record that it is dead (%s); its "
 		    "lease will bring it back", (long long)c->id, c->kind, db_errmsg(r->db));
 		return;
@@ -165,7 +197,7 @@ static void
 runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed *c)
 {
 	const struct config	*cfg = r->cfg;
-	struct job_env		 env = { r->db, cfg };
+	struct job_env		 env = { r->db, cfg, seal_master() };
 	struct job		 j;
 	enum job_outcome	 out;
 	char			 reason[512];
@@ -181,7 +213,7 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 		/* Claimed again after its last attempt's lease ran out. */
 		snprintf(reason, sizeof(reason), "its runner stopped (died or lost "
 		    "the store) during each of %d attempts", max);
-		runner_failed(r, c, JOB_DEAD, max, reason);
+		runner_failed(r, k, c, JOB_DEAD, max, reason);
 		return;
 	}
 	if (!db_begin(r->db)) {
@@ -222,7 +254,7 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 	db_rollback(r->db);
 	if (reason[0] == '\0')
 		snprintf(reason, sizeof(reason), "failed without a reason");
-	runner_failed(r, c, out, max, reason);
+	runner_failed(r, k, c, out, max, reason);
 }
 
 enum runner_step

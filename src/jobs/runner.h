@@ -41,6 +41,7 @@
 struct config;
 struct db;
 struct db_stmt;
+struct seal_key;
 
 enum job_outcome {
 	JOB_DONE,
@@ -60,6 +61,7 @@ struct job {
 struct job_env {
 	struct db		*db;	/* in the job's transaction */
 	const struct config	*cfg;
+	const struct seal_key	*seal;	/* the master key (seal_master()) */
 };
 
 typedef enum job_outcome (*job_handler)(const struct job *, struct job_env *,
@@ -71,6 +73,12 @@ struct job_kind {
 	int			 max_attempts;	/* 0: [jobs] max_attempts */
 	int			 lease;		/* seconds; 0: [jobs] lease */
 	const struct db_stmt	*stmts;		/* the handler's statements, or NULL */
+	/*
+	 * NULL, or what the job's death means for the rest of the store
+	 * (e.g. the instance it was provisioning is failed): run in the
+	 * transaction that marks the job dead, with the reason.
+	 */
+	void			(*dead)(const struct job *, struct job_env *, const char *reason);
 };
 
 struct runner;
