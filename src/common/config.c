@@ -86,12 +86,16 @@ static bool	cf_check_abspath(const char *, char *, size_t);
 static bool	cf_check_log_level(const char *, char *, size_t);
 static bool	cf_check_base_path(const char *, char *, size_t);
 static bool	cf_check_user(const char *, char *, size_t);
+static bool	cf_check_url(const char *, char *, size_t);
 
 #define OFF(f)		offsetof(struct config, f)
-#define S(sec, n, def, fl, chk) \
-	{ sec, #n, CF_STRING, OFF(n), def, 0, 0, fl, NULL, chk }
-#define I(sec, n, def, lo, hi, fl) \
-	{ sec, #n, CF_INT, OFF(n), def, lo, hi, fl, NULL, NULL }
+#define S(sec, n, def, fl, chk)	SF(sec, n, n, def, fl, chk)
+#define I(sec, n, def, lo, hi, fl) IF(sec, n, n, def, lo, hi, fl)
+/* The same, for an option whose field name differs from the option name. */
+#define SF(sec, n, field, def, fl, chk) \
+	{ sec, #n, CF_STRING, OFF(field), def, 0, 0, fl, NULL, chk }
+#define IF(sec, n, field, def, lo, hi, fl) \
+	{ sec, #n, CF_INT, OFF(field), def, lo, hi, fl, NULL, NULL }
 #define B(sec, n, def, fl) \
 	{ sec, #n, CF_BOOL, OFF(n), def, 0, 1, fl, NULL, NULL }
 #define O(sec, n, def, lo, hi, fl) \
@@ -148,10 +152,21 @@ static const struct cf_option cf_options[] = {
 	B("app", encrypt_app_info, "false", RL),
 	I("app", encrypt_type, "1", 1, 2, RL),
 	S("app", memo, "", RL | CF_EMPTY_OK, NULL),
+
+	SF("marketplace", url, mkt_url, "https://mkt.myhuaweicloud.com", RL, cf_check_url),
+	SF("marketplace", fallback_url, mkt_fallback_url, "https://mkt.myhuaweicloud.cn",
+	    RL | CF_EMPTY_OK, cf_check_url),
+	SF("marketplace", ak, mkt_ak, "", RL | CF_EMPTY_OK, NULL),
+	SF("marketplace", sk, mkt_sk, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
+	SF("marketplace", ca_file, mkt_ca_file, "", RL | CF_EMPTY_OK, cf_check_abspath),
+	IF("marketplace", connect_timeout, mkt_connect_timeout, "5000", 100, 600000, RL),
+	IF("marketplace", timeout, mkt_timeout, "30000", 100, 3600000, RL),
 };
 
 #undef S
 #undef I
+#undef SF
+#undef IF
 #undef B
 #undef O
 #undef E
@@ -227,6 +242,37 @@ cf_check_user(const char *v, char *why, size_t whylen)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * The marketplace's base URL: https, or plain http to the loopback only
+ * (a local mock marketplace in tests); no query, fragment or user info,
+ * since the API path is appended to it.
+ */
+static bool
+cf_check_url(const char *v, char *why, size_t whylen)
+{
+	static const char *const loopback[] = {
+		"http://127.0.0.1", "http://localhost", "http://[::1]",
+	};
+	size_t	i, n;
+
+	if (strpbrk(v, "?#@ \t") != NULL) {
+		snprintf(why, whylen, "expected a base URL without query, fragment, "
+		    "user or blanks");
+		return false;
+	}
+	if (str_has_prefix(v, "https://") && v[8] != '\0' && v[8] != '/')
+		return true;
+	for (i = 0; i < NELEM(loopback); i++) {
+		n = strlen(loopback[i]);
+		if (strncmp(v, loopback[i], n) == 0 &&
+		    (v[n] == '\0' || v[n] == ':' || v[n] == '/'))
+			return true;
+	}
+	snprintf(why, whylen, "must start with https:// (plain http only to "
+	    "127.0.0.1, localhost or [::1])");
+	return false;
 }
 
 bool
@@ -591,6 +637,14 @@ cf_cross_check(struct cf_parse *p)
 	}
 	if (c->group[0] != '\0' && c->user[0] == '\0')
 		cf_cross_error(p, "mkpd", "group", "needs user to be set too");
+	if (c->mkt_sk[0] != '\0' && c->mkt_ak[0] == '\0')
+		cf_cross_error(p, "marketplace", "sk", "needs ak to be set too");
+	else if (c->mkt_ak[0] != '\0' && c->mkt_sk[0] == '\0')
+		cf_cross_error(p, "marketplace", "ak", "needs sk to be set too");
+	if (c->mkt_connect_timeout > c->mkt_timeout)
+		cf_cross_error(p, "marketplace", "connect_timeout",
+		    "%lld is more than timeout (%lld)",
+		    (long long)c->mkt_connect_timeout, (long long)c->mkt_timeout);
 	return p->err[0] == '\0';
 }
 

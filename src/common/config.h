@@ -80,6 +80,19 @@ struct config {
 	bool	 encrypt_app_info;	/* reading 5 */
 	int64_t	 encrypt_type;		/* 1 = AES-256-CBC, 2 = AES-128-CBC */
 	char	*memo;
+
+	/*
+	 * [marketplace]: the open API mkpd calls (order query, usage push).
+	 * Fields carry mkt_ because the option names (url, ak, ...) would be
+	 * ambiguous in this struct.
+	 */
+	char	*mkt_url;		/* base URL, e.g. https://mkt.myhuaweicloud.com */
+	char	*mkt_fallback_url;	/* tried when url fails at transport level; "" = none */
+	char	*mkt_ak;		/* APIG access key ("" = calls disabled) */
+	char	*mkt_sk;		/* APIG secret key (secret) */
+	char	*mkt_ca_file;		/* CA bundle; "" = the system's */
+	int64_t	 mkt_connect_timeout;	/* milliseconds */
+	int64_t	 mkt_timeout;		/* milliseconds, whole request */
 };
 
 /*

@@ -131,6 +131,15 @@ sign_hex_equal(const char *expected, const char *received)
 }
 
 void
+sign_sha256_hex(const void *data, size_t len, char out[SIGN_HEX_LEN + 1])
+{
+	unsigned char	h[crypto_hash_sha256_BYTES];
+
+	(void)crypto_hash_sha256(h, data, len);
+	hex_encode(h, sizeof(h), out, false);
+}
+
+void
 sign_hmac_b64(const void *key, size_t keylen, const void *data, size_t len,
     char out[SIGN_B64_LEN + 1])
 {

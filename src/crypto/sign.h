@@ -36,6 +36,9 @@ bool	 sign_hex_equal(const char *expected, const char *received);
 void	 sign_hmac_hex(const void *key, size_t keylen, const void *data,
 	    size_t len, char out[SIGN_HEX_LEN + 1]);
 
+/* Lower-case hex(SHA-256(data)): the APIG payload and canonical-request hashes. */
+void	 sign_sha256_hex(const void *data, size_t len, char out[SIGN_HEX_LEN + 1]);
+
 /* base64(HMAC-SHA256(key, data)) with a key of arbitrary bytes. */
 void	 sign_hmac_b64(const void *key, size_t keylen, const void *data,
 	    size_t len, char out[SIGN_B64_LEN + 1]);

@@ -71,6 +71,13 @@ static const char *const valid_cases[] = {
 	    "pid_file = /run/mkpd.pid\n",
 	"[mkpd]\nuser = mkpd\ngroup = mkpd\n",
 	"\xef\xbb\xbf[mkpd]\nlisten = 9000\n",	/* UTF-8 BOM */
+	"[marketplace]\nurl = https://mkt-intl.myhuaweicloud.com\nfallback_url =\n"
+	    "ak = QTWAOYTTINDUT2QVKYUC\nsk = MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc\n"
+	    "ca_file = /etc/ssl/certs/ca-certificates.crt\n"
+	    "connect_timeout = 100\ntimeout = 3600000\n",
+	"[marketplace]\nurl = http://127.0.0.1:8081/mock\nfallback_url = http://localhost:8082\n",
+	"[marketplace]\nurl = http://[::1]:8081\n",
+	"[marketplace]\nurl = https://mkt.example.com:8443/prefix/\n",
 };
 
 START_TEST(test_valid)
@@ -167,6 +174,28 @@ static const struct {
 	  "%s:3: [mkpd] listen_owner: only applies to a unix socket listen (/path)" },
 	{ "[mkpd]\ngroup = www-data\n",
 	  "%s:2: [mkpd] group: needs user to be set too" },
+	{ "[marketplace]\nurl = http://mkt.myhuaweicloud.com\n",
+	  "%s:2: [marketplace] url: must start with https:// (plain http only to 127.0.0.1, localhost or [::1])" },
+	{ "[marketplace]\nurl = http://127.0.0.1.evil.example\n",
+	  "%s:2: [marketplace] url: must start with https:// (plain http only to 127.0.0.1, localhost or [::1])" },
+	{ "[marketplace]\nurl = https://\n",
+	  "%s:2: [marketplace] url: must start with https:// (plain http only to 127.0.0.1, localhost or [::1])" },
+	{ "[marketplace]\nfallback_url = https://mkt.myhuaweicloud.cn/?x=1\n",
+	  "%s:2: [marketplace] fallback_url: expected a base URL without query, fragment, user or blanks" },
+	{ "[marketplace]\nurl = https://user@mkt.myhuaweicloud.com\n",
+	  "%s:2: [marketplace] url: expected a base URL without query, fragment, user or blanks" },
+	{ "[marketplace]\nurl =\n",
+	  "%s:2: [marketplace] url: must not be empty" },
+	{ "[marketplace]\nca_file = certs.pem\n",
+	  "%s:2: [marketplace] ca_file: must be an absolute path" },
+	{ "[marketplace]\ntimeout = 99\n",
+	  "%s:2: [marketplace] timeout: 99 is out of range (100..3600000)" },
+	{ "[marketplace]\nconnect_timeout = 6000\ntimeout = 5000\n",
+	  "%s:2: [marketplace] connect_timeout: 6000 is more than timeout (5000)" },
+	{ "[marketplace]\nsk = s3cr3t\n",
+	  "%s:2: [marketplace] sk: needs ak to be set too" },
+	{ "[marketplace]\nak = AK\n",
+	  "%s:2: [marketplace] ak: needs sk to be set too" },
 	/* A secret's value is never quoted back. */
 	{ "[keys]\nbasic_key = s3cr3t\nbasic_key = again\n",
 	  "%s:3: [keys] basic_key: set twice (first on line 2)" },
@@ -262,6 +291,13 @@ START_TEST(test_defaults)
 	ck_assert(!cfg->encrypt_app_info);
 	ck_assert_int_eq(cfg->encrypt_type, 1);
 	ck_assert_str_eq(pm_mode_name(cfg->pm), "dynamic");
+	ck_assert_str_eq(cfg->mkt_url, "https://mkt.myhuaweicloud.com");
+	ck_assert_str_eq(cfg->mkt_fallback_url, "https://mkt.myhuaweicloud.cn");
+	ck_assert_str_eq(cfg->mkt_ak, "");
+	ck_assert_str_eq(cfg->mkt_sk, "");
+	ck_assert_str_eq(cfg->mkt_ca_file, "");
+	ck_assert_int_eq(cfg->mkt_connect_timeout, 5000);
+	ck_assert_int_eq(cfg->mkt_timeout, 30000);
 	config_free(cfg);
 }
 END_TEST
@@ -325,6 +361,7 @@ START_TEST(test_dump_masks_secrets)
 	char		 err[512], *text;
 
 	cfg = load_text("[keys]\nbasic_key = s3cr3t-basic\nkit_key =\n"
+	    "[marketplace]\nak = AKID\nsk = s3cr3t-sk\n"
 	    "[store]\ndsn = dbname=x password=hunter2\n"
 	    "[mkpd]\nlisten_mode = 0600\n", err, sizeof(err));
 	ck_assert_msg(cfg != NULL, "%s", err);
@@ -335,6 +372,9 @@ START_TEST(test_dump_masks_secrets)
 	ck_assert_ptr_nonnull(strstr(text, "keys.kit_key = (unset)\n"));
 	ck_assert_ptr_nonnull(strstr(text, "keys.v1_key = (unset)\n"));
 	ck_assert_ptr_nonnull(strstr(text, "store.dsn = (set)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "marketplace.sk = (set)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "marketplace.ak = AKID\n"));
+	ck_assert_ptr_nonnull(strstr(text, "marketplace.connect_timeout = 5000\n"));
 	ck_assert_ptr_nonnull(strstr(text, "mkpd.listen_mode = 0600\n"));
 	ck_assert_ptr_nonnull(strstr(text, "pool.pm = dynamic\n"));
 	ck_assert_ptr_nonnull(strstr(text, "app.encrypt_app_info = false\n"));
@@ -378,7 +418,7 @@ START_TEST(test_each_name)
 		lines += *p == '\n';
 	/* ... and the dump has no line the table does not name. */
 	ck_assert_int_eq(lines, names.n);
-	ck_assert_int_ge(names.n, 37);
+	ck_assert_int_ge(names.n, 44);
 	free(text);
 	config_free(cfg);
 }
