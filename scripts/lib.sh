@@ -15,7 +15,7 @@ MKP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MKP_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config autoconf-archive
 	libfcgi-dev libyajl-dev libsodium-dev libpq-dev libcurl4-openssl-dev
-	libinih-dev libssl-dev check
+	libinih-dev libssl-dev libmicrohttpd-dev check
 	postgresql nginx-light curl ca-certificates
 	python3 python3-pytest python3-cryptography
 )

@@ -2,8 +2,10 @@
  * mkp-sim.c: the marketplace in a box, for tests, demos and sellers' CI.
  *
  * A dispatch table of sub-commands; each lives in its own sim_<name>.c.
- * Today: `call`, which signs and sends one V2 basic request to a
- * production URL and checks the answer.
+ * `call` signs and sends one V2 basic request to a production URL and
+ * checks the answer (the marketplace calling the seller); `serve` plays
+ * the marketplace's open API on loopback (the seller calling the
+ * marketplace).
  */
 #include <config.h>
 
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "cli/sim_call.h"
+#include "cli/sim_serve.h"
 #include "common/defs.h"
 #include "crypto/random.h"
 
@@ -24,6 +27,8 @@ struct sim_command {
 static const struct sim_command sim_commands[] = {
 	{ "call", sim_call_main, sim_call_usage,
 	  "sign and send one V2 basic request (newInstance, queryInstance, ...)" },
+	{ "serve", sim_serve_main, sim_serve_usage,
+	  "serve the marketplace's open API (order query) on loopback" },
 };
 
 static void

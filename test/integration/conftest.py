@@ -195,6 +195,35 @@ def make_nginx(session_dir, request):
         n.stop()
 
 
+@pytest.fixture
+def make_sim_server(build, session_dir, request):
+    """Factory: make_sim_server(**kw) -> started harness.SimServer (kw as
+    SimServer: ak, sk, orders, fail, args). Each is stopped after the test,
+    which fails if it did not stop cleanly or logged a sanitizer report."""
+    need(build, "mkp-sim")
+    made = []
+
+    def make(**kw):
+        s = harness.SimServer(build, unique_dir(session_dir, request.node.name),
+                              **kw)
+        made.append(s)
+        return s.start()
+    yield make
+    problems = []
+    for s in made:
+        rc = s.stop()
+        if rc not in (None, 0):
+            problems.append("mkp-sim serve exited %s" % rc)
+        problems += s.sanitizer_reports()
+    assert not problems, problems
+
+
+@pytest.fixture
+def sim_server(make_sim_server):
+    """make_sim_server(): mkp-sim serve with the MOCK orders, a random SK."""
+    return make_sim_server()
+
+
 def pytest_sessionfinish(session, exitstatus):
     harness.kill_all()
 

@@ -15,6 +15,8 @@ the tests run as root (it refuses root), mkpd's and nginx's workers as
 
 import atexit
 import ctypes
+import hashlib
+import hmac
 import grp
 import json
 import os
@@ -29,6 +31,7 @@ import time
 import uuid
 from http.client import HTTPConnection
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = os.geteuid() == 0
@@ -833,3 +836,192 @@ class Stack:
              source=None):
         """(status, headers, body bytes) of one request through nginx."""
         return self.nginx.request(method, path, body, headers, timeout, source)
+
+
+# --- the marketplace's open API: APIG signing and mkp-sim serve --------------
+
+APIG_ALGORITHM = "SDK-HMAC-SHA256"
+ORDER_QUERY_PATH = "/api/mkp-openapi-public/global/v1/order/query"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def _apig_escape(s):
+    # A-Z a-z 0-9 - _ . ~ kept, every other byte %XX upper case, space %20.
+    return quote(s, safe="-_.~")
+
+
+def apig_canonical_request(method, path, query, headers, body=b""):
+    """The SDK-HMAC-SHA256 canonical request (spec/outbound.md §2.2), written
+    independently of crypto/apig.c. path and query are as on the request
+    line (query without '?'); headers is {name: value} of the headers to
+    sign. Returns (canonical text, signed headers list)."""
+    segments = [_apig_escape(unquote(seg)) for seg in (path or "/").split("/")]
+    uri = "/".join(segments)
+    if not uri.endswith("/"):
+        uri += "/"
+    pairs = []
+    for piece in (query or "").split("&"):
+        if not piece:
+            continue
+        k, _, v = piece.partition("=")
+        pairs.append((unquote(k), unquote(v)))
+    canon_query = "&".join("%s=%s" % (_apig_escape(k), _apig_escape(v))
+                           for k, v in sorted(pairs))
+    lower = sorted((k.lower(), v.strip()) for k, v in headers.items())
+    canon_headers = "".join("%s:%s\n" % kv for kv in lower)
+    signed = ";".join(k for k, _ in lower)
+    if isinstance(body, str):
+        body = body.encode()
+    text = "\n".join([method.upper(), uri, canon_query, canon_headers, signed,
+                      hashlib.sha256(body or b"").hexdigest()])
+    return text, signed
+
+
+def apig_signature(sk, date, canonical):
+    string_to_sign = "%s\n%s\n%s" % (
+        APIG_ALGORITHM, date, hashlib.sha256(canonical.encode()).hexdigest())
+    return hmac.new(sk.encode(), string_to_sign.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def apig_sdk_date(t=None):
+    """X-Sdk-Date for time t (default now): yyyyMMddTHHmmssZ, UTC."""
+    return time.strftime("%Y%m%dT%H%M%SZ",
+                         time.gmtime(time.time() if t is None else t))
+
+
+def apig_sign(method, path, query, headers, body, ak, sk):
+    """The Authorization header value for a request whose headers (all
+    signed, X-Sdk-Date among them) are given."""
+    date = next(v for k, v in headers.items() if k.lower() == "x-sdk-date")
+    canonical, signed = apig_canonical_request(method, path, query, headers,
+                                               body)
+    return "%s Access=%s, SignedHeaders=%s, Signature=%s" % (
+        APIG_ALGORITHM, ak, signed, apig_signature(sk, date, canonical))
+
+
+class SimServer:
+    """mkp-sim serve on a free loopback port (test/README.md)."""
+
+    def __init__(self, build, workdir, ak="sim-test-ak", sk=None, orders=None,
+                 fail=None, args=()):
+        self.build = Path(build)
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ak = ak
+        self.sk = sk or secrets.token_hex(20)
+        self.orders = orders
+        self.fail_spec = fail
+        self.args = list(args)
+        self.log_path = self.dir / "mkp-sim-serve.log"
+        self.record_path = self.dir / "calls.jsonl"
+        self.proc = None
+        self.url = None
+        self.host = None
+
+    def argv(self):
+        argv = [str(self.build / "mkp-sim"), "serve",
+                "--listen", "127.0.0.1:0", "--ak", self.ak, "--sk", self.sk,
+                "--record", str(self.record_path)]
+        if self.orders is not None:
+            argv += ["--orders", str(self.orders)]
+        if self.fail_spec is not None:
+            argv += ["--fail", self.fail_spec]
+        return argv + self.args
+
+    def start(self, timeout=10):
+        env = dict(os.environ)
+        # A clean stop frees everything: leaks are looked for, as for call.
+        if os.environ.get("MKPD_SIM_ASAN_OPTIONS"):
+            env["ASAN_OPTIONS"] = os.environ["MKPD_SIM_ASAN_OPTIONS"]
+        self.proc = spawn(self.argv(), self.log_path, env=env)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("mkp-sim serve exited %s:\n%s" % (
+                    self.proc.returncode, tail(self.log())))
+            return re.search(r"listening on (http://([0-9.:]+)/)", self.log())
+        m = wait_for(ready, timeout, what="mkp-sim serve to listen")
+        self.url, self.host = m.group(1), m.group(2)
+        return self
+
+    def log(self):
+        return read_text(self.log_path)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stops the server; returns its exit status (None if not started)."""
+        if self.proc is None:
+            return None
+        rc = end_process(self.proc, sig, timeout)
+        self.proc = None
+        return rc
+
+    def sanitizer_reports(self):
+        return [line for line in self.log().splitlines()
+                if SANITIZER_RE.search(line)]
+
+    def request(self, method="GET", path="/", body=None, headers=None,
+                timeout=10):
+        """(status, headers, body bytes) of one plain request."""
+        return http_request(self.url, method, path, body, headers, timeout)
+
+    def _control(self, method, what, body=None):
+        status, _, data = self.request(
+            method, "/-/sim/" + what,
+            None if body is None else json.dumps(body),
+            {"Content-Type": "application/json"} if body is not None else None)
+        assert status == 200, (status, data)
+        return json.loads(data)
+
+    def calls(self):
+        """Every API call the server got, oldest first (dicts)."""
+        return self._control("GET", "calls")["calls"]
+
+    def clear_calls(self):
+        return self._control("DELETE", "calls")["cleared"]
+
+    def fail(self, mode, count=1, delay_ms=None, status=None):
+        """Makes the next count API calls fail as mode; returns the state."""
+        body = {"mode": mode, "count": count}
+        if delay_ms is not None:
+            body["delay_ms"] = delay_ms
+        if status is not None:
+            body["status"] = status
+        return self._control("POST", "fail", body)
+
+    def signed(self, method="GET", path=ORDER_QUERY_PATH, query="", body=b"",
+               headers=None, ak=None, sk=None, date=None, timeout=10,
+               sign_extra=True, authorization=None):
+        """One request signed as a marketplace client signs it: Host,
+        Content-Type and X-Sdk-Date (now, unless date) signed with this
+        server's AK/SK unless ak/sk are given; headers are added (and
+        signed when sign_extra). authorization replaces the computed
+        Authorization value. Returns (status, headers, body bytes)."""
+        signed = {"Host": self.host,
+                  "Content-Type": "application/json;charset=UTF-8",
+                  "X-Sdk-Date": date or apig_sdk_date()}
+        extra = dict(headers or {})
+        if sign_extra:
+            signed.update(extra)
+            extra = {}
+        auth = authorization if authorization is not None else apig_sign(
+            method, path, query, signed, body, ak or self.ak, sk or self.sk)
+        all_headers = dict(signed, **extra)
+        all_headers["Authorization"] = auth
+        target = path + ("?" + query if query else "")
+        return self.request(method, target, body or None, all_headers, timeout)
+
+    def order_query(self, order_id, line_id=None, **kw):
+        """Signed GET of the order query; returns (status, json or None, raw)."""
+        q = "orderId=" + _apig_escape(order_id)
+        if line_id is not None:
+            q += "&orderLineId=" + _apig_escape(line_id)
+        status, _, data = self.signed(query=q, **kw)
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        return status, obj, data
