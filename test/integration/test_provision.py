@@ -1,0 +1,178 @@
+"""Provisioning in the background: newInstance answers 000004, the jobs
+child reads the order from the marketplace (mkp-sim serve, which checks
+every APIG signature), runs the seller's hook and makes the instance
+active; failures are retried and end in a failed instance with the
+reason. Each test has its own marketplace and mkpd."""
+
+import json
+import os
+import re
+import signal
+import uuid
+
+from harness import wait_for
+
+
+def write_hook(path, body):
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def runs_file(workdir, name="runs"):
+    f = workdir / name
+    f.write_text("")
+    f.chmod(0o666)		# the jobs child runs unprivileged
+    return f
+
+
+def stack_for(make_stack, sim, hook, **jobs):
+    conf = {
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "app": {"hook": hook, "hook_timeout": 3000},
+        "jobs": dict({"backoff_base": 1, "backoff_max": 1, "max_attempts": 3,
+                      "lease": 4, "purge_interval": 0}, **jobs),
+    }
+    # A database of its own: the MOCK order ids are the same in every test.
+    return make_stack(conf, fresh_db=True)
+
+
+def q(s, sql):
+    """psql in this stack's own database."""
+    return s.pg.psql(sql, db=re.search(r"dbname=(\S+)", s.dsn).group(1))
+
+
+def buy(s, order, test=False):
+    code, ans, err = s.call("newInstance", {"orderId": order, "orderLineId": order + "-000001",
+                                            "businessId": str(uuid.uuid4())},
+                            args=["--test"] if test else [])
+    assert code == 0, err
+    assert ans["resultCode"] == "000004", ans
+    return ans["instanceId"]
+
+
+def query(s, iid, test=False):
+    return s.call("queryInstance", {"instanceId": iid}, args=["--test"] if test else [])[1]
+
+
+def ready(s, iid, test=False):
+    return wait_for(lambda: (lambda a: a if a["resultCode"] != "000004" else None)(
+        query(s, iid, test)), 30, what="instance %s provisioned" % iid)
+
+
+def order_queries(sim):
+    return [c for c in sim.calls() if c["path"].endswith("/order/query")]
+
+
+def test_order_read_then_hook_then_app_info(make_stack, make_sim_server, workdir):
+    sim = make_sim_server()
+    docs = runs_file(workdir, "docs")
+    hook = write_hook(workdir / "hook", """cat >> %s
+echo '{"frontEndUrl":"https://seller.example/t/1","userName":"hookuser","password":"Hook-Pass-123"}'
+""" % docs)
+    s = stack_for(make_stack, sim, hook)
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    ans = ready(s, iid)
+    assert ans["resultCode"] == "000000", ans
+    app = ans["info"][0]["appInfo"]
+    assert app == {"frontEndUrl": "https://seller.example/t/1", "userName": "hookuser",
+                   "password": "Hook-Pass-123"}
+    # The order was read once, correctly signed, for this order line.
+    calls = order_queries(sim)
+    assert len(calls) == 1 and calls[0]["verdict"] == "ok", calls
+    assert "orderId=MOCKPERIODYEARNEW" in calls[0]["query"]
+    # The hook read the instance, the order and the buyer.
+    doc = json.loads(docs.read_text().splitlines()[0])
+    assert doc["event"] == "create" and doc["instance"]["instanceId"] == iid
+    assert doc["order"]["orderId"] == "MOCKPERIODYEARNEW"
+    assert doc["order"]["orderLine"][0]["chargingMode"] == "PERIOD"
+    row = q(s, "SELECT state, charging_mode, to_char(expire_at, 'YYYYMMDD'), "
+                    "order_info IS NOT NULL FROM instance WHERE instance_id = '%s'" % iid)
+    assert row == "active|PERIOD|20251121|t"
+    assert q(s, "SELECT string_agg(kind, ',' ORDER BY event_id) FROM instance_event "
+                     "WHERE instance_id = '%s'" % iid) == "create,provisioned"
+
+
+def test_debug_calls_never_reach_the_order_api(make_stack, make_sim_server, workdir):
+    sim = make_sim_server()
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo '{"frontEndUrl":"https://seller.example/debug"}'""")
+    s = stack_for(make_stack, sim, hook)
+    iid = buy(s, "CS" + uuid.uuid4().hex[:12].upper(), test=True)
+    ans = ready(s, iid, test=True)
+    assert ans["info"][0]["appInfo"]["frontEndUrl"] == "https://seller.example/debug"
+    assert order_queries(sim) == []
+
+
+def test_failing_hook_is_retried_then_the_instance_fails(make_stack, make_sim_server,
+                                                         workdir):
+    sim = make_sim_server()
+    hook_path = workdir / "hook"
+    write_hook(hook_path, "cat >/dev/null; echo 'seller API down' >&2; exit 1")
+    s = stack_for(make_stack, sim, str(hook_path))
+    iid = buy(s, "MOCKONETIMENEW")
+    ans = ready(s, iid)
+    assert ans["resultCode"] == "000005" and "provisioning failed" in ans["resultMsg"]
+    row = q(s, "SELECT i.state, i.fail_reason LIKE '%%seller API down%%', j.state, "
+                    "j.attempts, j.id FROM instance i JOIN job j ON j.payload->>'instanceId' "
+                    "= i.instance_id WHERE i.instance_id = '%s'" % iid).split("|")
+    assert row[:4] == ["failed", "t", "dead", "3"], row
+    # Fixed hook, job retried by the administrator: the instance comes up.
+    write_hook(hook_path, """cat >/dev/null
+echo '{"frontEndUrl":"https://seller.example/fixed"}'""")
+    r = s.mkpd.mkpctl("jobs", "retry", row[4])
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: query(s, iid)["resultCode"] == "000000", 30, what="the retried job")
+    assert query(s, iid)["info"][0]["appInfo"]["frontEndUrl"] == "https://seller.example/fixed"
+
+
+def test_hanging_hook_is_killed_and_retried(make_stack, make_sim_server, workdir):
+    sim = make_sim_server()
+    hook = write_hook(workdir / "hook", "exec sleep 60")
+    s = stack_for(make_stack, sim, hook, max_attempts=2)
+    iid = buy(s, "MOCKONETIMENEW")
+    ans = ready(s, iid)
+    assert ans["resultCode"] == "000005"
+    assert q(s, "SELECT fail_reason LIKE '%%killed after 3000 ms%%' FROM instance "
+                     "WHERE instance_id = '%s'" % iid) == "t"
+
+
+def test_marketplace_failures_are_retried_until_it_answers(make_stack, make_sim_server,
+                                                           workdir):
+    sim = make_sim_server()
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo '{"frontEndUrl":"https://seller.example/ok"}'""")
+    s = stack_for(make_stack, sim, hook, max_attempts=5)
+    for order, mode, kw in (("MOCKPERIODYEARNEW", "5xx", {"count": 2}),
+                            ("MOCKONDEMAND", "429", {"count": 1}),
+                            ("MOCKONETIMENEW", "timeout", {"count": 1, "delay_ms": 3000})):
+        sim.clear_calls()
+        sim.fail(mode, **kw)
+        iid = buy(s, order)
+        ans = ready(s, iid)
+        assert ans["resultCode"] == "000000", (mode, ans)
+        calls = order_queries(sim)
+        assert len(calls) == kw["count"] + 1, (mode, calls)
+        sim.fail("none")
+
+
+def test_jobs_child_killed_mid_job_completes_once(make_stack, make_sim_server, workdir):
+    sim = make_sim_server()
+    runs = runs_file(workdir)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo start >> %s
+sleep 2
+echo '{"frontEndUrl":"https://seller.example/once"}'""" % runs)
+    s = stack_for(make_stack, sim, hook)
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    wait_for(lambda: "start" in runs.read_text(), 20, what="the hook to start")
+    jobs = [p for p in s.mkpd.children() if p not in s.mkpd.worker_pids()]
+    assert len(jobs) == 1
+    os.kill(jobs[0], signal.SIGKILL)
+    ans = ready(s, iid)
+    assert ans["resultCode"] == "000000", ans
+    assert q(s, "SELECT count(*) FROM instance_event WHERE instance_id = '%s' "
+                     "AND kind = 'provisioned'" % iid) == "1"
+    assert q(s, "SELECT state, attempts FROM job WHERE payload->>'instanceId' = '%s'"
+                     % iid) == "done|2"
