@@ -18,6 +18,7 @@
 #include "crypto/random.h"
 #include "domain/instance.h"
 #include "store/instance_store.h"
+#include "store/job_store.h"
 
 static const char *const scene_names[] = {
 	[SCENE_TRIAL_TO_FORMAL] = "TRIAL_TO_FORMAL",
@@ -312,7 +313,7 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 	const struct app_info		*app = given;
 	struct buf			 sealed = BUF_INIT;
 	enum dom_status			 st;
-	bool				 inserted, ok;
+	bool				 inserted, ok, applied;
 
 	st = instance_load(ctx, id, &row);
 	if (st != DOM_OK)
@@ -336,9 +337,17 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 	v.charging_mode = charging_mode;
 	v.expire_ms = expire_ms;
 	v.order_json = order_json;
-	ok = istore_provisioned(ctx->db, &v) &&
-	    istore_event(ctx->db, id, "provisioned", row.state, "active", NULL, NULL, NULL,
-	    call->call_id, &inserted);
+	ok = istore_provisioned(ctx->db, &v, &applied);
+	if (ok && !applied) {
+		/* Released (or made active) while the hook ran: leave it be. */
+		app_info_free(&made);
+		buf_free(&sealed);
+		instance_row_free(&row);
+		say(call, "instance changed meanwhile: not provisioned");
+		return DOM_OK;
+	}
+	ok = ok && istore_event(ctx->db, id, "provisioned", row.state, "active", NULL, NULL,
+	    NULL, call->call_id, &inserted);
 	app_info_free(&made);
 	buf_free(&sealed);
 	instance_row_free(&row);
@@ -348,6 +357,26 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 	}
 	log_info("instance %s provisioned", id);
 	say(call, "provisioned");
+	return DOM_OK;
+}
+
+enum dom_status
+instance_apply_order(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const char *order_id, const char *order_line_id, const char *product_id,
+    const char *sku_code, const char *charging_mode, int64_t expire_ms, bool extend,
+    const char *order_json)
+{
+	bool	inserted;
+
+	if (!istore_apply_order(ctx->db, id, product_id, sku_code, charging_mode, expire_ms,
+	    extend, order_json) ||
+	    !istore_event(ctx->db, id, "order_applied", NULL, NULL, order_id, order_line_id,
+	    NULL, call->call_id, &inserted)) {
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
+	}
+	log_info("instance %s: order %s/%s applied (product %s, sku %s)", id, order_id,
+	    order_line_id, product_id ? product_id : "-", sku_code ? sku_code : "-");
 	return DOM_OK;
 }
 
@@ -477,6 +506,48 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 	return DOM_OK;
 }
 
+bool
+instance_change_reads_order(const struct config *cfg, bool is_test, const char *event,
+    const char *scene, const char *order_id)
+{
+	if (order_id == NULL || is_test || cfg->mkt_ak == NULL || cfg->mkt_ak[0] == '\0')
+		return false;
+	if (strcmp(event, "upgrade") == 0)
+		return true;
+	return strcmp(event, "renew") == 0 && scene != NULL &&
+	    strcmp(scene, "UNSUBSCRIBE_RENEWAL_PERIOD") != 0;
+}
+
+/*
+ * Queues the "change" job (jobs/change.c) in the caller's transaction when
+ * something must follow a change: the seller's hook hears of it, or the
+ * change's order is read and applied (upgrades and renewals).
+ */
+static bool
+queue_change(const struct dom_ctx *ctx, const char *id, bool is_test, const char *event,
+    const char *scene, const char *order_id, const char *order_line_id)
+{
+	const struct config	*cfg = ctx->cfg;
+	struct buf		 payload = BUF_INIT;
+	struct jw		 w;
+	bool			 ok;
+
+	if ((cfg->hook == NULL || cfg->hook[0] == '\0') &&
+	    !instance_change_reads_order(cfg, is_test, event, scene, order_id))
+		return true;
+	jw_init(&w, &payload);
+	jw_obj_begin(&w);
+	jw_kv_str(&w, "instanceId", id);
+	jw_kv_str(&w, "event", event);
+	jw_kv_str(&w, "scene", scene);
+	jw_kv_str(&w, "orderId", order_id);
+	jw_kv_str(&w, "orderLineId", order_line_id);
+	jw_obj_end(&w);
+	ok = job_enqueue(ctx->db, "change", buf_cstr(&payload), NULL, 0, 0, NULL);
+	buf_free(&payload);
+	return ok;
+}
+
 /*
  * Opens the transaction and locks the instance. On DOM_OK, *state (16
  * bytes) holds its state and the transaction is open; otherwise it is
@@ -485,7 +556,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
  */
 static enum dom_status
 lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
-    char state[16], bool *skip)
+    char state[16], bool *skip, bool *test_out)
 {
 	PGresult	*res;
 	bool		 is_test;
@@ -505,6 +576,7 @@ lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	if (!str_copy(state, 16, PQgetvalue(res, 0, 0)))
 		state[15] = '\0';
 	is_test = PQgetvalue(res, 0, 1)[0] == 't';
+	*test_out = is_test;
 	PQclear(res);
 	if (call->is_test && !is_test) {
 		db_rollback(ctx->db);
@@ -526,8 +598,8 @@ finish(const struct dom_ctx *ctx, struct dom_call *call)
 /* Records an event and moves to to_state (when it differs), then commits. */
 static enum dom_status
 transition(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
-    const char *kind, const char *from, const char *to, const char *order_id,
-    const char *order_line_id)
+    bool is_test, const char *kind, const char *from, const char *to,
+    const char *order_id, const char *order_line_id)
 {
 	bool	inserted;
 
@@ -535,6 +607,8 @@ transition(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	    call->call_id, &inserted))
 		return store_failed(ctx, call);
 	if (strcmp(from, to) != 0 && !istore_set_state(ctx->db, id, to))
+		return store_failed(ctx, call);
+	if (!queue_change(ctx, id, is_test, kind, NULL, order_id, order_line_id))
 		return store_failed(ctx, call);
 	if (finish(ctx, call) != DOM_OK)
 		return DOM_STORE;
@@ -561,10 +635,10 @@ instance_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	struct buf	 detail = BUF_INIT;
 	struct jw	 w;
 	char		 state[16], when[25];
-	bool		 skip, inserted, ok;
+	bool		 skip, inserted, ok, is_test;
 	enum dom_status	 st;
 
-	st = lock_instance(ctx, call, id, state, &skip);
+	st = lock_instance(ctx, call, id, state, &skip, &is_test);
 	if (st != DOM_OK || skip)
 		return st;
 	if (strcmp(state, "released") == 0)
@@ -584,7 +658,8 @@ instance_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	if (!inserted)
 		return nothing_to_do(ctx, call, DOM_OK, "order line already applied");
 	if (!istore_renew(ctx->db, id, expire_ms, product_id, scene == SCENE_TRIAL_TO_FORMAL,
-	    scene != SCENE_UNSUBSCRIBE_RENEWAL_PERIOD))
+	    scene != SCENE_UNSUBSCRIBE_RENEWAL_PERIOD) ||
+	    !queue_change(ctx, id, is_test, "renew", scene_names[scene], order_id, order_line_id))
 		return store_failed(ctx, call);
 	if (finish(ctx, call) != DOM_OK)
 		return DOM_STORE;
@@ -598,15 +673,15 @@ instance_set_frozen(const struct dom_ctx *ctx, struct dom_call *call, const char
     bool freeze)
 {
 	char		 state[16];
-	bool		 skip;
+	bool		 skip, is_test;
 	enum dom_status	 st;
 
-	st = lock_instance(ctx, call, id, state, &skip);
+	st = lock_instance(ctx, call, id, state, &skip, &is_test);
 	if (st != DOM_OK || skip)
 		return st;
 	if (freeze) {
 		if (strcmp(state, "active") == 0)
-			return transition(ctx, call, id, "freeze", state, "frozen", NULL, NULL);
+			return transition(ctx, call, id, is_test, "freeze", state, "frozen", NULL, NULL);
 		if (strcmp(state, "frozen") == 0)
 			return nothing_to_do(ctx, call, DOM_OK, "already frozen");
 		if (strcmp(state, "released") == 0)
@@ -616,7 +691,7 @@ instance_set_frozen(const struct dom_ctx *ctx, struct dom_call *call, const char
 		return nothing_to_do(ctx, call, DOM_PENDING, "still provisioning: retry later");
 	}
 	if (strcmp(state, "frozen") == 0)
-		return transition(ctx, call, id, "unfreeze", state, "active", NULL, NULL);
+		return transition(ctx, call, id, is_test, "unfreeze", state, "active", NULL, NULL);
 	if (strcmp(state, "active") == 0)
 		return nothing_to_do(ctx, call, DOM_OK, "not frozen");
 	if (strcmp(state, "released") == 0)
@@ -631,15 +706,15 @@ instance_release(const struct dom_ctx *ctx, struct dom_call *call, const char *i
     const char *order_id, const char *order_line_id)
 {
 	char		 state[16];
-	bool		 skip;
+	bool		 skip, is_test;
 	enum dom_status	 st;
 
-	st = lock_instance(ctx, call, id, state, &skip);
+	st = lock_instance(ctx, call, id, state, &skip, &is_test);
 	if (st != DOM_OK || skip)
 		return st;
 	if (strcmp(state, "released") == 0)
 		return nothing_to_do(ctx, call, DOM_OK, "already released");
-	return transition(ctx, call, id, "release", state, "released", order_id, order_line_id);
+	return transition(ctx, call, id, is_test, "release", state, "released", order_id, order_line_id);
 }
 
 enum dom_status
@@ -647,10 +722,10 @@ instance_upgrade(const struct dom_ctx *ctx, struct dom_call *call, const char *i
     const char *order_id, const char *order_line_id)
 {
 	char		 state[16];
-	bool		 skip, inserted;
+	bool		 skip, inserted, is_test;
 	enum dom_status	 st;
 
-	st = lock_instance(ctx, call, id, state, &skip);
+	st = lock_instance(ctx, call, id, state, &skip, &is_test);
 	if (st != DOM_OK || skip)
 		return st;
 	if (strcmp(state, "released") == 0)
@@ -660,6 +735,8 @@ instance_upgrade(const struct dom_ctx *ctx, struct dom_call *call, const char *i
 		return store_failed(ctx, call);
 	if (!inserted)
 		return nothing_to_do(ctx, call, DOM_OK, "order line already applied");
+	if (!queue_change(ctx, id, is_test, "upgrade", NULL, order_id, order_line_id))
+		return store_failed(ctx, call);
 	if (finish(ctx, call) != DOM_OK)
 		return DOM_STORE;
 	log_info("instance %s: upgrade order %s/%s recorded", id, order_id, order_line_id);

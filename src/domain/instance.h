@@ -143,8 +143,9 @@ enum dom_status license_renew(const struct dom_ctx *, struct dom_call *,
 bool	 instance_provisions_later(const struct config *, bool is_test);
 
 /*
- * For the provisioning job, inside the caller's transaction (these never
- * begin, commit or roll back): lock and read an instance; DOM_NOT_FOUND
+ * For the jobs, inside the caller's transaction (these never begin,
+ * commit or roll back): read an instance (no lock: a job may run a hook
+ * for a while and marketplace calls must not wait for it); DOM_NOT_FOUND
  * when there is none.
  */
 enum dom_status instance_load(const struct dom_ctx *, const char *instance_id,
@@ -161,6 +162,25 @@ enum dom_status instance_mark_provisioned(const struct dom_ctx *, struct dom_cal
 	    const char *instance_id, const struct app_info *app, const char *product_id,
 	    const char *sku_code, const char *charging_mode, int64_t expire_ms,
 	    const char *order_json);
+
+/*
+ * Whether the change job reads the change's order from the marketplace:
+ * for upgrades and renewals (not unsubscriptions) of real instances, when
+ * marketplace credentials are set.
+ */
+bool	 instance_change_reads_order(const struct config *, bool is_test, const char *event,
+	    const char *scene, const char *order_id);
+
+/*
+ * Applies what an upgrade or renewal order says (product, SKU, charging
+ * mode, expiry; NULL or -1 keep; extend keeps the later expiry, as for
+ * renewals) and the order document, inside the caller's transaction;
+ * records an "order_applied" event for the order line.
+ */
+enum dom_status instance_apply_order(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, const char *order_id, const char *order_line_id,
+	    const char *product_id, const char *sku_code, const char *charging_mode,
+	    int64_t expire_ms, bool extend, const char *order_json);
 
 /* Marks the instance failed with reason (a "provision_failed" event). */
 enum dom_status instance_mark_failed(const struct dom_ctx *, struct dom_call *,

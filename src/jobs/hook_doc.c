@@ -89,7 +89,7 @@ hook_doc_order(struct buf *out, const struct order_info *o)
 
 void
 hook_doc_build(struct buf *out, const char *event, const struct hook_instance *in,
-    const struct order_info *o)
+    const struct order_info *o, const struct hook_change *ch)
 {
 	struct jw	w;
 	char		when[25];
@@ -113,6 +113,14 @@ hook_doc_build(struct buf *out, const char *event, const struct hook_instance *i
 		jw_kv_str(&w, "expireTime", when);
 	}
 	jw_obj_end(&w);
+	if (ch != NULL) {
+		jw_key(&w, "change");
+		jw_obj_begin(&w);
+		jw_kv_str(&w, "scene", ch->scene);
+		jw_kv_str(&w, "orderId", ch->order_id);
+		jw_kv_str(&w, "orderLineId", ch->order_line_id);
+		jw_obj_end(&w);
+	}
 	jw_key(&w, "order");
 	if (o == NULL)
 		jw_null(&w);

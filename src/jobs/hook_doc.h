@@ -14,6 +14,8 @@
  *	          "extendParams":[..]},
  *	 "buyer":{"customerId":..,"customerName":..,"userId":..,"userName":..,
  *	          "mobilePhone":..,"email":..}}
+ * Change events (renew, upgrade, freeze, unfreeze, release) add
+ * "change":{"scene":..,"orderId":..,"orderLineId":..} (what the call named).
  * "order" and "buyer" are null for debug instances (testFlag=1), whose
  * orders are never read from the marketplace; absent fields are left out.
  */
@@ -38,12 +40,22 @@ struct hook_instance {
 	int64_t		 expire_ms;	/* -1 when not known */
 };
 
+/* What a change event carries besides the instance (any member may be NULL). */
+struct hook_change {
+	const char	*scene;		/* renew: TRIAL_TO_FORMAL, RENEWAL, ... */
+	const char	*order_id;	/* the change's own order */
+	const char	*order_line_id;
+};
+
 /* Appends the "order" member's JSON (the order as read) to out. */
 void	 hook_doc_order(struct buf *out, const struct order_info *);
 
-/* Appends the document for event to out. order may be NULL. */
+/*
+ * Appends the document for event to out. order may be NULL; change, when
+ * not NULL, adds {"change":{"scene":..,"orderId":..,"orderLineId":..}}.
+ */
 void	 hook_doc_build(struct buf *out, const char *event, const struct hook_instance *,
-	    const struct order_info *order);
+	    const struct order_info *order, const struct hook_change *change);
 
 /*
  * Parses a create hook's answer: a JSON object with frontEndUrl (required,

@@ -6,6 +6,7 @@
  */
 #include "common/util.h"
 #include "jobs/kinds.h"
+#include "jobs/change.h"
 #include "jobs/provision.h"
 #include "jobs/purge.h"
 #include "store/instance_store.h"
@@ -15,6 +16,7 @@ const struct job_kind job_kinds[] = {
 	/* kind        handler        max_attempts lease stmts                 dead */
 	{ "purge",     purge_run,     0,           0,    nonce_stmts,          NULL },
 	{ "provision", provision_run, 0,           0,    instance_store_stmts, provision_dead },
+	{ "change",    change_run,    0,           0,    instance_store_stmts, NULL },
 };
 
 const size_t job_kinds_count = sizeof(job_kinds) / sizeof(job_kinds[0]);

@@ -49,8 +49,8 @@ dom_setup(const struct job *job, struct job_env *env, struct dom_ctx *ctx,
 }
 
 /* Appends the tail of a hook's stderr to reason, one line, printable. */
-static void
-add_stderr(char *reason, size_t len, const struct buf *err)
+void
+provision_add_stderr(char *reason, size_t len, const struct buf *err)
 {
 	size_t	n = strlen(reason), from = err->len > REASON_STDERR_MAX ?
 		    err->len - REASON_STDERR_MAX : 0;
@@ -66,10 +66,9 @@ add_stderr(char *reason, size_t len, const struct buf *err)
 	reason[n] = '\0';
 }
 
-/* Reads the order; MKT_OK fills o. The reason says why not. */
-static enum mkt_status
-read_order(const struct config *cfg, const struct instance_row *row, struct order_info *o,
-    char *reason, size_t len)
+enum mkt_status
+provision_read_order(const struct config *cfg, const char *order_id,
+    const char *order_line_id, struct order_info *o, char *reason, size_t len)
 {
 	struct mkt_client	 c;
 	struct mkt_result	 res;
@@ -83,10 +82,10 @@ read_order(const struct config *cfg, const struct instance_row *row, struct orde
 	c.ca_file = cfg->mkt_ca_file;
 	c.connect_timeout_ms = cfg->mkt_connect_timeout;
 	c.timeout_ms = cfg->mkt_timeout;
-	st = mkt_query_order(&c, row->order_id, row->order_line_id, o, &res);
+	st = mkt_query_order(&c, order_id, order_line_id, o, &res);
 	if (st != MKT_OK)
-		snprintf(reason, len, "order query %s/%s: %s (HTTP %ld, %s %s)", row->order_id,
-		    row->order_line_id, mkt_status_name(st), res.http_status,
+		snprintf(reason, len, "order query %s/%s: %s (HTTP %ld, %s %s)", order_id,
+		    order_line_id, mkt_status_name(st), res.http_status,
 		    res.code[0] ? res.code : "-", res.message);
 	return st;
 }
@@ -136,7 +135,8 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 
 	/* Debug instances never reach the marketplace's order API (reading 6). */
 	if (!row.is_test && cfg->mkt_ak != NULL && cfg->mkt_ak[0] != '\0') {
-		enum mkt_status ms = read_order(cfg, &row, &order, reason, len);
+		enum mkt_status ms = provision_read_order(cfg, row.order_id, row.order_line_id,
+		    &order, reason, len);
 
 		if (ms == MKT_RETRYABLE)
 			goto done;
@@ -171,16 +171,16 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 			.expire_ms = expire_ms >= 0 ? expire_ms : row.expire_ms,
 		};
 
-		hook_doc_build(&doc, "create", &hi, have_order ? &order : NULL);
+		hook_doc_build(&doc, "create", &hi, have_order ? &order : NULL, NULL);
 		if (!hook_run(cfg->hook, "create", doc.data, doc.len, cfg->hook_timeout, &hook,
 		    why, sizeof(why))) {
 			snprintf(reason, len, "hook %s: %s", cfg->hook, why);
-			add_stderr(reason, len, &hook.err);
+			provision_add_stderr(reason, len, &hook.err);
 			goto done;
 		}
 		if (!app_info_parse(buf_cstr(&hook.out), hook.out.len, &app, why, sizeof(why))) {
 			snprintf(reason, len, "hook %s: %s", cfg->hook, why);
-			add_stderr(reason, len, &hook.err);
+			provision_add_stderr(reason, len, &hook.err);
 			goto done;
 		}
 		have_app = true;

@@ -61,7 +61,7 @@ const struct db_stmt instance_store_stmts[] = {
 	{ "istore_load",
 	  "SELECT state, is_test, order_id, order_line_id, product_id, sku_code, charging_mode,"
 	  " (extract(epoch FROM expire_at) * 1000)::bigint"
-	  " FROM instance WHERE instance_id = $1 FOR UPDATE", 1 },
+	  " FROM instance WHERE instance_id = $1", 1 },
 	{ "istore_provisioned",
 	  "UPDATE instance SET state = 'active', front_end_url = $2, admin_url = $3,"
 	  " app_user = $4, app_password = $5, memo = $6,"
@@ -69,7 +69,17 @@ const struct db_stmt instance_store_stmts[] = {
 	  " charging_mode = coalesce($9, charging_mode),"
 	  " expire_at = coalesce(to_timestamp($10::bigint / 1000.0), expire_at),"
 	  " order_info = coalesce($11::jsonb, order_info), fail_reason = NULL,"
-	  " updated_at = now() WHERE instance_id = $1", 11 },
+	  " updated_at = now()"
+	  " WHERE instance_id = $1 AND state IN ('provisioning', 'failed')", 11 },
+	{ "istore_apply_order",
+	  "UPDATE instance SET product_id = coalesce($2, product_id),"
+	  " sku_code = coalesce($3, sku_code), charging_mode = coalesce($4, charging_mode),"
+	  " expire_at = CASE WHEN $5::bigint IS NULL THEN expire_at"
+	  "  WHEN $6::boolean THEN greatest(coalesce(expire_at, '-infinity'),"
+	  "   to_timestamp($5::bigint / 1000.0))"
+	  "  ELSE to_timestamp($5::bigint / 1000.0) END,"
+	  " order_info = coalesce($7::jsonb, order_info), updated_at = now()"
+	  " WHERE instance_id = $1", 7 },
 	{ "istore_failed",
 	  "UPDATE instance SET state = 'failed', fail_reason = $2, updated_at = now()"
 	  " WHERE instance_id = $1", 2 },
@@ -274,8 +284,9 @@ istore_load(struct db *db, const char *id)
 }
 
 bool
-istore_provisioned(struct db *db, const struct istore_provisioned *v)
+istore_provisioned(struct db *db, const struct istore_provisioned *v, bool *applied)
 {
+	PGresult	*res;
 	char		 exp[24];
 	const char	*p[11];
 
@@ -291,7 +302,12 @@ istore_provisioned(struct db *db, const struct istore_provisioned *v)
 	p[8] = v->charging_mode;
 	p[9] = v->expire_ms >= 0 ? exp : NULL;
 	p[10] = v->order_json;
-	return db_run(db, "istore_provisioned", 11, p);
+	res = db_exec(db, "istore_provisioned", 11, p);
+	if (res == NULL)
+		return false;
+	*applied = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return true;
 }
 
 bool
@@ -300,4 +316,22 @@ istore_failed(struct db *db, const char *id, const char *reason)
 	const char	*p[2] = { id, reason };
 
 	return db_run(db, "istore_failed", 2, p);
+}
+
+bool
+istore_apply_order(struct db *db, const char *id, const char *product_id, const char *sku,
+    const char *charging_mode, int64_t expire_ms, bool extend, const char *order_json)
+{
+	char		 exp[24];
+	const char	*p[7];
+
+	snprintf(exp, sizeof(exp), "%lld", (long long)expire_ms);
+	p[0] = id;
+	p[1] = product_id;
+	p[2] = sku;
+	p[3] = charging_mode;
+	p[4] = expire_ms >= 0 ? exp : NULL;
+	p[5] = extend ? "true" : "false";
+	p[6] = order_json;
+	return db_run(db, "istore_apply_order", 7, p);
 }

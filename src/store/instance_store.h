@@ -88,7 +88,8 @@ bool	 istore_license_renew(struct db *, const char *code, const char *scene,
 	    bool *applied) MUSTCHECK;
 
 /*
- * Locks and reads an instance for provisioning: 0 state, 1 is_test,
+ * Reads an instance for provisioning, without locking it (the job runs a
+ * hook meanwhile, and marketplace calls must not wait for that): 0 state, 1 is_test,
  * 2 order_id, 3 order_line_id, 4 product_id, 5 sku_code, 6 charging_mode,
  * 7 expire_at in ms (NULL when unset). No row: unknown.
  */
@@ -108,8 +109,17 @@ struct istore_provisioned {
 	const char	*order_json;	/* NULL: keep */
 };
 
-/* Sets the instance active with its access data and order details. */
-bool	 istore_provisioned(struct db *, const struct istore_provisioned *) MUSTCHECK;
+/*
+ * Sets the instance active with its access data and order details, if it
+ * is still provisioning or failed: *applied says whether it was.
+ */
+bool	 istore_provisioned(struct db *, const struct istore_provisioned *,
+	    bool *applied) MUSTCHECK;
+/* Applies an order's product, SKU, charging mode, expiry (extend: the later) and document. */
+bool	 istore_apply_order(struct db *, const char *instance_id, const char *product_id,
+	    const char *sku_code, const char *charging_mode, int64_t expire_ms, bool extend,
+	    const char *order_json) MUSTCHECK;
+
 /* Sets the instance failed with the reason. */
 bool	 istore_failed(struct db *, const char *instance_id, const char *reason) MUSTCHECK;
 

@@ -2,7 +2,8 @@
 child reads the order from the marketplace (mkp-sim serve, which checks
 every APIG signature), runs the seller's hook and makes the instance
 active; failures are retried and end in a failed instance with the
-reason. Each test has its own marketplace and mkpd."""
+reason. Later changes reach the hook too, and upgrade and renewal orders
+are read and applied. Each test has its own marketplace and mkpd."""
 
 import json
 import os
@@ -176,3 +177,47 @@ echo '{"frontEndUrl":"https://seller.example/once"}'""" % runs)
                      "AND kind = 'provisioned'" % iid) == "1"
     assert q(s, "SELECT state, attempts FROM job WHERE payload->>'instanceId' = '%s'"
                      % iid) == "done|2"
+
+
+def test_hook_hears_every_change_and_orders_are_applied(make_stack, make_sim_server,
+                                                        workdir):
+    sim = make_sim_server()
+    docs = runs_file(workdir, "docs")
+    hook = write_hook(workdir / "hook", """cat >> %s
+echo >> %s
+[ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/all"}'
+exit 0""" % (docs, docs))
+    s = stack_for(make_stack, sim, hook)
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    assert ready(s, iid)["resultCode"] == "000000"
+    ok = {"instanceId": iid}
+    for activity, fields in (
+            ("updateInstanceStatus", dict(ok, status="FREEZE")),
+            ("updateInstanceStatus", dict(ok, status="UNFREEZE")),
+            ("refreshInstance", dict(ok, scene="RENEWAL", orderId="MOCKMONTYRENEW",
+                                     orderLineId="MOCKMONTYRENEW-000001",
+                                     expireTime="20300101000000")),
+            ("upgradeInstance", dict(ok, orderId="MOCKMONTYCHANGE",
+                                     orderLineId="MOCKMONTYCHANGE-000001")),
+            ("releaseInstance", ok)):
+        assert s.call(activity, fields)[1]["resultCode"] == "000000", activity
+
+    def events():
+        return [json.loads(line) for line in docs.read_text().splitlines() if line.strip()]
+    wait_for(lambda: len(events()) == 6, 30, what="six hook runs")
+    got = events()
+    assert [d["event"] for d in got] == ["create", "freeze", "unfreeze", "renew",
+                                         "upgrade", "release"]
+    renew, upgrade = got[3], got[4]
+    assert renew["change"] == {"scene": "RENEWAL", "orderId": "MOCKMONTYRENEW",
+                               "orderLineId": "MOCKMONTYRENEW-000001"}
+    assert renew["order"]["orderId"] == "MOCKMONTYRENEW"
+    assert upgrade["order"]["orderType"] == "CHANGE"
+    # The upgrade order's SKU is the instance's now; the renewal kept the
+    # later expiry (the call's 2030, not the order's 2025).
+    assert q(s, "SELECT sku_code, to_char(expire_at, 'YYYY') FROM instance "
+                "WHERE instance_id = '%s'" % iid) == "sku-MOCKMONTYCHANGE|2030"
+    assert q(s, "SELECT count(*) FROM instance_event WHERE instance_id = '%s' "
+                "AND kind = 'order_applied'" % iid) == "2"
+    queried = sorted(c["query"] for c in order_queries(sim))
+    assert len(queried) == 3 and all("orderId=MOCK" in x for x in queried)

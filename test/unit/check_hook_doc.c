@@ -18,7 +18,7 @@ START_TEST(test_doc_debug_instance)
 		.state = "provisioning", .is_test = true, .expire_ms = -1,
 	};
 
-	hook_doc_build(&b, "create", &in, NULL);
+	hook_doc_build(&b, "create", &in, NULL, NULL);
 	ck_assert_str_eq(buf_cstr(&b),
 	    "{\"event\":\"create\",\"instance\":{\"instanceId\":\"i-1\",\"orderId\":\"CS1\","
 	    "\"orderLineId\":\"CS1-1\",\"state\":\"provisioning\",\"isTest\":true},"
@@ -54,7 +54,7 @@ START_TEST(test_doc_with_order)
 	order_info_init(&o);
 	ck_assert_int_eq(mkt_parse_order_answer(200, order_answer, strlen(order_answer), &o,
 	    &res), MKT_OK);
-	hook_doc_build(&b, "create", &in, &o);
+	hook_doc_build(&b, "create", &in, &o, NULL);
 	v = json_parse(b.data, b.len, 16, err, sizeof(err));
 	ck_assert_msg(v != NULL, "%s: %s", err, buf_cstr(&b));
 	ck_assert_str_eq(json_get_str(json_get(v, "instance"), "expireTime"),
@@ -117,6 +117,26 @@ START_TEST(test_app_info_too_long)
 }
 END_TEST
 
+START_TEST(test_doc_change)
+{
+	struct buf		 b = BUF_INIT;
+	struct hook_instance	 in = {
+		.instance_id = "i-3", .order_id = "CS1", .order_line_id = "CS1-1",
+		.state = "active", .expire_ms = -1,
+	};
+	struct hook_change	 ch = { .scene = "RENEWAL", .order_id = "CS2",
+				    .order_line_id = "CS2-1" };
+
+	hook_doc_build(&b, "renew", &in, NULL, &ch);
+	ck_assert_str_eq(buf_cstr(&b),
+	    "{\"event\":\"renew\",\"instance\":{\"instanceId\":\"i-3\",\"orderId\":\"CS1\","
+	    "\"orderLineId\":\"CS1-1\",\"state\":\"active\",\"isTest\":false},"
+	    "\"change\":{\"scene\":\"RENEWAL\",\"orderId\":\"CS2\",\"orderLineId\":\"CS2-1\"},"
+	    "\"order\":null,\"buyer\":null}");
+	buf_free(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -125,6 +145,7 @@ main(void)
 
 	tcase_add_test(tc, test_doc_debug_instance);
 	tcase_add_test(tc, test_doc_with_order);
+	tcase_add_test(tc, test_doc_change);
 	tcase_add_loop_test(tc, test_app_info, 0, (int)(sizeof(app_cases) / sizeof(app_cases[0])));
 	tcase_add_test(tc, test_app_info_too_long);
 	return unit_run(s);
