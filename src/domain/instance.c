@@ -381,6 +381,43 @@ instance_apply_order(const struct dom_ctx *ctx, struct dom_call *call, const cha
 }
 
 enum dom_status
+instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
+    const char *order_id, const char *product_id, bool is_test)
+{
+	PGresult	*res = istore_on_demand_owner(ctx->db, order_id, product_id, is_test, id);
+	char		 owner[65];
+	bool		 provisioning, inserted;
+
+	if (res == NULL) {
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return DOM_NOT_FOUND;
+	}
+	if (!str_copy(owner, sizeof(owner), PQgetvalue(res, 0, 0)))
+		owner[sizeof(owner) - 1] = '\0';
+	provisioning = strcmp(PQgetvalue(res, 0, 1), "provisioning") == 0;
+	PQclear(res);
+	if (provisioning) {
+		say(call, "on-demand product %s of order %s: waiting for instance %s",
+		    product_id, order_id, owner);
+		return DOM_PENDING;
+	}
+	if (!istore_make_alias(ctx->db, id, owner) ||
+	    !istore_event(ctx->db, id, "alias", "provisioning", NULL, NULL, NULL, NULL,
+	    call->call_id, &inserted)) {
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
+	}
+	log_info("instance %s: alias of %s (on-demand product %s of order %s)", id, owner,
+	    product_id, order_id);
+	say(call, "alias of %s", owner);
+	return DOM_OK;
+}
+
+enum dom_status
 instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *reason)
 {

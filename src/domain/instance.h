@@ -182,6 +182,18 @@ enum dom_status instance_apply_order(const struct dom_ctx *, struct dom_call *,
 	    const char *product_id, const char *sku_code, const char *charging_mode,
 	    int64_t expire_ms, bool extend, const char *order_json);
 
+/*
+ * On-demand orders are keyed on the order and the product (reading 4).
+ * For an instance provisioning an ON_DEMAND line of product_id: when
+ * another instance owns that product of the order, this one becomes its
+ * alias (same access data; an "alias" event) and DOM_OK is answered;
+ * DOM_PENDING while the owner still provisions; DOM_NOT_FOUND when there
+ * is no owner (this instance provisions and becomes it).
+ */
+enum dom_status instance_join_on_demand(const struct dom_ctx *, struct dom_call *,
+	    const char *instance_id, const char *order_id, const char *product_id,
+	    bool is_test);
+
 /* Marks the instance failed with reason (a "provision_failed" event). */
 enum dom_status instance_mark_failed(const struct dom_ctx *, struct dom_call *,
 	    const char *instance_id, const char *reason);

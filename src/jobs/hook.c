@@ -65,6 +65,33 @@ child(const char *path, const char *event, int in, int out, int err, int report)
 	_exit(127);
 }
 
+/*
+ * write(2) to the hook's stdin without dying of SIGPIPE when the hook has
+ * stopped reading (it may exit without reading its input): SIGPIPE is
+ * blocked around the write and a pending one is consumed, so EPIPE comes
+ * back instead, whatever the process's SIGPIPE disposition.
+ */
+static ssize_t
+pipe_write(int fd, const void *p, size_t n)
+{
+	static const struct timespec	 zero = { 0, 0 };
+	sigset_t			 pipe_set, old;
+	ssize_t				 w;
+	int				 e;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, &old);
+	w = write(fd, p, n);
+	e = errno;
+	if (w < 0 && e == EPIPE)
+		while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+			;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return w;
+}
+
 static void
 drain(int *fd, struct buf *b, size_t max, bool *cut)
 {
@@ -159,7 +186,7 @@ hook_run(const char *path, const char *event, const char *input, size_t len,
 			if (p[i].revents == 0)
 				continue;
 			if (p[i].fd == to_fd) {
-				ssize_t w = write(to_fd, input + sent, len - sent);
+				ssize_t w = pipe_write(to_fd, input + sent, len - sent);
 
 				if (w > 0)
 					sent += (size_t)w;

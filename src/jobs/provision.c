@@ -159,6 +159,19 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 			sku = line->products[0].sku_code;
 		}
 		hook_doc_order(&order_json, &order);
+		if (line->charging_mode == CHARGING_ON_DEMAND && product != NULL) {
+			st = instance_join_on_demand(&ctx, &call, id, row.order_id, product,
+			    row.is_test);
+			if (st == DOM_OK) {
+				out = JOB_DONE;
+				goto done;
+			}
+			if (st != DOM_NOT_FOUND) {
+				/* The owner still provisions (or the store failed): later. */
+				snprintf(reason, len, "%s", call.reason);
+				goto done;
+			}
+		}
 	}
 
 	if (cfg->hook != NULL && cfg->hook[0] != '\0') {

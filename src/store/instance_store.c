@@ -80,6 +80,19 @@ const struct db_stmt instance_store_stmts[] = {
 	  "  ELSE to_timestamp($5::bigint / 1000.0) END,"
 	  " order_info = coalesce($7::jsonb, order_info), updated_at = now()"
 	  " WHERE instance_id = $1", 7 },
+	/* The instance owning an on-demand product of an order, other than $4. */
+	{ "istore_on_demand_owner",
+	  "SELECT instance_id, state FROM instance WHERE order_id = $1 AND product_id = $2"
+	  " AND is_test = $3::boolean AND charging_mode = 'ON_DEMAND' AND alias_of IS NULL"
+	  " AND state <> 'failed' AND instance_id <> $4", 4 },
+	{ "istore_make_alias",
+	  "UPDATE instance b SET alias_of = a.instance_id, state = a.state,"
+	  " front_end_url = a.front_end_url, admin_url = a.admin_url, app_user = a.app_user,"
+	  " app_password = a.app_password, memo = a.memo, product_id = a.product_id,"
+	  " sku_code = a.sku_code, charging_mode = a.charging_mode, expire_at = a.expire_at,"
+	  " order_info = a.order_info, fail_reason = NULL, updated_at = now()"
+	  " FROM instance a WHERE b.instance_id = $1 AND a.instance_id = $2"
+	  " AND b.state IN ('provisioning', 'failed')", 2 },
 	{ "istore_failed",
 	  "UPDATE instance SET state = 'failed', fail_reason = $2, updated_at = now()"
 	  " WHERE instance_id = $1", 2 },
@@ -334,4 +347,21 @@ istore_apply_order(struct db *db, const char *id, const char *product_id, const 
 	p[5] = extend ? "true" : "false";
 	p[6] = order_json;
 	return db_run(db, "istore_apply_order", 7, p);
+}
+
+PGresult *
+istore_on_demand_owner(struct db *db, const char *order_id, const char *product_id,
+    bool is_test, const char *except_id)
+{
+	const char	*p[4] = { order_id, product_id, is_test ? "true" : "false", except_id };
+
+	return db_exec(db, "istore_on_demand_owner", 4, p);
+}
+
+bool
+istore_make_alias(struct db *db, const char *id, const char *owner_id)
+{
+	const char	*p[2] = { id, owner_id };
+
+	return db_run(db, "istore_make_alias", 2, p);
 }

@@ -120,6 +120,15 @@ bool	 istore_apply_order(struct db *, const char *instance_id, const char *produ
 	    const char *sku_code, const char *charging_mode, int64_t expire_ms, bool extend,
 	    const char *order_json) MUSTCHECK;
 
+/*
+ * The instance that owns an on-demand product of an order (not except_id,
+ * not an alias, not failed): 0 instance_id, 1 state; no row: none.
+ */
+PGresult *istore_on_demand_owner(struct db *, const char *order_id, const char *product_id,
+	    bool is_test, const char *except_id) MUSTCHECK;
+/* Makes the instance an alias of owner_id, with its state and access data. */
+bool	 istore_make_alias(struct db *, const char *instance_id, const char *owner_id) MUSTCHECK;
+
 /* Sets the instance failed with the reason. */
 bool	 istore_failed(struct db *, const char *instance_id, const char *reason) MUSTCHECK;
 

@@ -221,3 +221,37 @@ exit 0""" % (docs, docs))
                 "AND kind = 'order_applied'" % iid) == "2"
     queried = sorted(c["query"] for c in order_queries(sim))
     assert len(queried) == 3 and all("orderId=MOCK" in x for x in queried)
+
+
+def test_on_demand_lines_of_one_product_share_one_instance(make_stack, make_sim_server,
+                                                           workdir):
+    line = {"chargingMode": "ON_DEMAND", "productInfo": [
+        {"productId": "OFFI-OD-1", "skuCode": "sku-od", "linearValue": 1,
+         "productName": "metered"}]}
+    orders = workdir / "orders.json"
+    orders.write_text(json.dumps({"orders": [{
+        "orderId": "CSONDEMAND01", "orderType": "NEW", "createTime": "20261123000000",
+        "orderLine": [dict(line, orderLineId="CSONDEMAND01-000001"),
+                      dict(line, orderLineId="CSONDEMAND01-000002")]}]}))
+    sim = make_sim_server(orders=orders)
+    docs = runs_file(workdir, "docs")
+    hook = write_hook(workdir / "hook", """cat >> %s
+echo >> %s
+echo '{"frontEndUrl":"https://seller.example/metered"}'""" % (docs, docs))
+    s = stack_for(make_stack, sim, hook)
+    ids = []
+    for n in (1, 2):
+        code, ans, err = s.call("newInstance", {"orderId": "CSONDEMAND01",
+                                                "orderLineId": "CSONDEMAND01-00000%d" % n,
+                                                "businessId": str(uuid.uuid4())})
+        assert ans["resultCode"] == "000004", ans
+        ids.append(ans["instanceId"])
+    answers = [ready(s, iid) for iid in ids]
+    assert [a["info"][0]["appInfo"]["frontEndUrl"] for a in answers] == \
+        ["https://seller.example/metered"] * 2
+    # One instance owns the product; the other line's is its alias, and the
+    # seller's hook provisioned once.
+    rows = q(s, "SELECT alias_of IS NULL, state FROM instance WHERE order_id = "
+                "'CSONDEMAND01' ORDER BY alias_of IS NULL").splitlines()
+    assert rows == ["f|active", "t|active"], rows
+    assert len([d for d in docs.read_text().splitlines() if d.strip()]) == 1

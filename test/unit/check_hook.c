@@ -116,6 +116,22 @@ START_TEST(test_hook_megabyte_both_ways)
 }
 END_TEST
 
+/* A hook that exits without reading a large input: EPIPE, not SIGPIPE. */
+START_TEST(test_hook_ignores_its_input)
+{
+	struct hook_result	 res;
+	char			 why[256];
+	size_t			 n = 4 * 1000 * 1000;
+	char			*in = calloc(1, n);
+	const char		*path = script("quick", "exit 0", 0755);
+
+	ck_assert_msg(hook_run(path, "freeze", in, n, 10000, &res, why, sizeof(why)), "%s", why);
+	ck_assert_int_eq(res.exit_status, 0);
+	hook_result_free(&res);
+	free(in);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -126,5 +142,6 @@ main(void)
 	tcase_add_loop_test(tc, test_hook_cases, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_hook_cannot_execute);
 	tcase_add_test(tc, test_hook_megabyte_both_ways);
+	tcase_add_test(tc, test_hook_ignores_its_input);
 	return unit_run(s);
 }
