@@ -27,83 +27,12 @@
 #include "jobs/kinds.h"
 #include "jobs/purge.h"
 #include "jobs/runner.h"
+#include "pool/child.h"
 #include "pool/jobs.h"
 #include "pool/listener.h"
 #include "pool/priv.h"
 
 #define J_TROUBLE_MS	1000	/* wait after the store failed */
-
-static volatile sig_atomic_t	j_quit;
-static volatile sig_atomic_t	j_reopen;
-
-static sigset_t	j_run_mask;	/* while running: our signals blocked */
-static sigset_t	j_wait_mask;	/* inside ppoll: nothing blocked */
-
-static void
-jobs_on_quit(int signo)
-{
-	(void)signo;
-	j_quit = 1;
-}
-
-static void
-jobs_on_usr1(int signo)
-{
-	(void)signo;
-	j_reopen = 1;
-}
-
-static void
-jobs_signals(void)
-{
-	struct sigaction	sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sa.sa_handler = jobs_on_quit;
-	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = jobs_on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-
-	sigemptyset(&j_wait_mask);
-	sigemptyset(&j_run_mask);
-	sigaddset(&j_run_mask, SIGQUIT);
-	sigaddset(&j_run_mask, SIGTERM);
-	sigaddset(&j_run_mask, SIGUSR1);
-	sigprocmask(SIG_SETMASK, &j_run_mask, NULL);
-}
-
-/* stdin and stdout to /dev/null, stderr to the log, for stray output. */
-static void
-jobs_stdio(void)
-{
-	int	fd = open("/dev/null", O_RDWR);
-
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-	if (log_fd() != STDERR_FILENO)
-		dup2(log_fd(), STDERR_FILENO);
-}
-
-static void
-jobs_reopen_log(void)
-{
-	j_reopen = 0;
-	if (!log_reopen())
-		log_warn("cannot reopen the log file: %s (still writing to the old one)",
-		    strerror(errno));
-	else if (log_fd() != STDERR_FILENO)
-		dup2(log_fd(), STDERR_FILENO);
-}
 
 /*
  * Waits up to ms for a notification, a signal or the end of the time;
@@ -122,7 +51,7 @@ jobs_wait(struct runner *r, int64_t ms)
 	/* Notifications that came with earlier results are already read. */
 	if (pfd.fd >= 0 && runner_drain_notifies(r))
 		return;
-	n = ppoll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, &ts, &j_wait_mask);
+	n = ppoll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, &ts, &child_wait_mask);
 	if (n < 0 && errno != EINTR)
 		fatal("ppoll");
 	if (n > 0)
@@ -137,9 +66,9 @@ jobs_loop(const struct jobs_args *a, struct runner *r)
 	enum runner_step	 st = RUNNER_IDLE;
 
 	for (;;) {
-		if (j_reopen)
-			jobs_reopen_log();
-		if (j_quit)
+		if (child_reopen)
+			child_reopen_log();
+		if (child_quit)
 			return "asked to stop";
 		if (getppid() != a->master)
 			return "the master is gone";
@@ -171,9 +100,9 @@ jobs_main(const struct jobs_args *a)
 	/* What ps, top and /proc/PID/comm show; at most 15 characters. */
 	if (prctl(PR_SET_NAME, "mkpd-jobs", 0, 0, 0) < 0)
 		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
-	jobs_signals();
+	child_signals();
 	close(a->lsn->fd);	/* before stdio: the socket may be fd 0 */
-	jobs_stdio();
+	child_stdio();
 	if (!priv_drop(a->priv, err, sizeof(err)))
 		fatalx("cannot drop privileges: %s", err);
 	if (gethostname(host, sizeof(host)) < 0)

@@ -30,7 +30,7 @@
  * same 1 s timeout, so stop and idle checks still run. Each kept
  * connection pins a worker, which is why nginx should not use it.
  *
- * Signals: SIGQUIT and SIGTERM set w_quit, SIGUSR1 sets w_reopen (they
+ * Signals: SIGQUIT and SIGTERM set child_quit, SIGUSR1 sets child_reopen (they
  * are blocked outside waits, so the app never sees EINTR from them);
  * SIGHUP and SIGPIPE are ignored. libfcgi installs a SIGUSR1 handler of
  * its own only where the disposition is the default, so ours, installed
@@ -62,98 +62,12 @@
 #include "pool/app.h"
 #include "pool/listener.h"
 #include "pool/priv.h"
+#include "pool/child.h"
 #include "pool/scoreboard.h"
 #include "pool/worker.h"
 
 #define W_WAIT_MS		1000	/* longest wait before checking flags */
 #define W_EMFILE_PAUSE_MS	500	/* pause when out of descriptors */
-
-static volatile sig_atomic_t	w_quit;
-static volatile sig_atomic_t	w_reopen;
-
-static sigset_t	w_run_mask;	/* while serving: our signals blocked */
-static sigset_t	w_wait_mask;	/* while waiting: nothing blocked */
-
-static void
-worker_on_quit(int signo)
-{
-	(void)signo;
-	w_quit = 1;
-}
-
-static void
-worker_on_usr1(int signo)
-{
-	(void)signo;
-	w_reopen = 1;
-}
-
-static void
-worker_signals(void)
-{
-	struct sigaction	sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	/* SA_RESTART: libfcgi fails a request on an interrupted read. */
-	sa.sa_flags = SA_RESTART;
-	sa.sa_handler = worker_on_quit;
-	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = worker_on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-
-	sigemptyset(&w_wait_mask);
-	sigemptyset(&w_run_mask);
-	sigaddset(&w_run_mask, SIGQUIT);
-	sigaddset(&w_run_mask, SIGTERM);
-	sigaddset(&w_run_mask, SIGUSR1);
-	/* From all-blocked (as forked) to our running mask. */
-	sigprocmask(SIG_SETMASK, &w_run_mask, NULL);
-}
-
-/* Lets signals that came while serving run their handlers now. */
-static void
-worker_take_signals(void)
-{
-	sigset_t	pending;
-
-	if (sigpending(&pending) == 0 && (sigismember(&pending, SIGQUIT) ||
-	    sigismember(&pending, SIGTERM) || sigismember(&pending, SIGUSR1))) {
-		sigprocmask(SIG_SETMASK, &w_wait_mask, NULL);
-		sigprocmask(SIG_SETMASK, &w_run_mask, NULL);
-	}
-}
-
-/* stdin and stdout to /dev/null, stderr to the log, for stray output. */
-static void
-worker_stdio(void)
-{
-	int	fd = open("/dev/null", O_RDWR);
-
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-	if (log_fd() != STDERR_FILENO)
-		dup2(log_fd(), STDERR_FILENO);
-}
-
-static void
-worker_reopen_log(void)
-{
-	w_reopen = 0;
-	if (!log_reopen())
-		log_warn("cannot reopen the log file: %s (still writing to the old one)",
-		    strerror(errno));
-	else if (log_fd() != STDERR_FILENO)
-		dup2(log_fd(), STDERR_FILENO);
-}
 
 struct worker {
 	const struct worker_args *a;
@@ -192,7 +106,7 @@ worker_serve(struct worker *w)
 	}
 	scoreboard_worker_set_state(sb, w->a->slot, SLOT_IDLE);
 	w->idle_since = mono_ms();
-	worker_take_signals();
+	child_take_signals();
 }
 
 static void
@@ -215,7 +129,7 @@ worker_wait_kept(struct worker *w)
 	struct timespec	 ts = { W_WAIT_MS / 1000, 0 };
 	int		 n;
 
-	n = ppoll(&pfd, 1, &ts, &w_wait_mask);
+	n = ppoll(&pfd, 1, &ts, &child_wait_mask);
 	if (n > 0)
 		worker_serve(w);
 	else if (n < 0 && errno != EINTR)
@@ -261,7 +175,7 @@ worker_accept_failed(struct worker *w)
 			log_warn("accept: %s: pausing %d ms", strerror(errno),
 			    W_EMFILE_PAUSE_MS);
 		}
-		ppoll(NULL, 0, &ts, &w_wait_mask);
+		ppoll(NULL, 0, &ts, &child_wait_mask);
 		return false;
 	default:
 		fatal("accept on %s", w->a->lsn->desc);
@@ -274,9 +188,9 @@ worker_should_exit(struct worker *w)
 {
 	const struct config	*cfg = w->a->cfg;
 
-	if (w_reopen)
-		worker_reopen_log();
-	if (w_quit)
+	if (child_reopen)
+		child_reopen_log();
+	if (child_quit)
 		return "asked to stop";
 	if (getppid() != w->a->master)
 		return "the master is gone";
@@ -309,7 +223,7 @@ worker_loop(struct worker *w)
 			continue;
 		if (mkpd_app.idle != NULL)
 			mkpd_app.idle();
-		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &w_wait_mask);
+		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &child_wait_mask);
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
 		if (n == 0 && cfg->pm == PM_ONDEMAND &&
@@ -348,8 +262,8 @@ worker_main(const struct worker_args *a)
 	const char	*why;
 
 	log_set_tag("worker %d", a->slot);
-	worker_signals();
-	worker_stdio();
+	child_signals();
+	child_stdio();
 	if (!priv_drop(a->priv, err, sizeof(err)))
 		fatalx("cannot drop privileges: %s", err);
 	scoreboard_worker_start(a->sb, a->slot, getpid());
