@@ -50,6 +50,11 @@ app_prepare(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (!seal_key_load(cfg->master_key_file, &key, err, errlen))
 		return false;
+	if (!cfg->jobs_enabled && ((cfg->hook != NULL && cfg->hook[0] != '\0') ||
+	    (cfg->mkt_ak != NULL && cfg->mkt_ak[0] != '\0')))
+		log_warn("[jobs] enabled is false here while [app] hook or [marketplace] ak "
+		    "makes newInstance provision in the background: another host must run "
+		    "jobs, or instances stay provisioning");
 	seal_master_set(&key);
 	seal_key_wipe(&key);
 	return true;

@@ -384,10 +384,27 @@ enum dom_status
 instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *order_id, const char *product_id, bool is_test)
 {
-	PGresult	*res = istore_on_demand_owner(ctx->db, order_id, product_id, is_test, id);
+	PGresult	*res;
 	char		 owner[65];
 	bool		 provisioning, inserted;
 
+	/*
+	 * One job at a time per product of the order (on any host): the
+	 * lock lasts until the job commits, so the owner provisions (and
+	 * runs the hook) once, and the others find it afterwards.
+	 */
+	switch (istore_on_demand_lock(ctx->db, order_id, product_id, is_test)) {
+	case 1:
+		break;
+	case 0:
+		say(call, "on-demand product %s of order %s: another instance is being "
+		    "provisioned", product_id, order_id);
+		return DOM_PENDING;
+	default:
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
+	}
+	res = istore_on_demand_owner(ctx->db, order_id, product_id, is_test, id);
 	if (res == NULL) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
@@ -423,19 +440,23 @@ instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const cha
 {
 	struct buf	detail = BUF_INIT;
 	struct jw	w;
-	bool		inserted, ok;
+	bool		inserted, ok, applied = false;
 
 	jw_init(&w, &detail);
 	jw_obj_begin(&w);
 	jw_kv_str(&w, "reason", reason);
 	jw_obj_end(&w);
-	ok = istore_failed(ctx->db, id, reason) &&
-	    istore_event(ctx->db, id, "provision_failed", "provisioning", "failed", NULL, NULL,
-	    buf_cstr(&detail), call->call_id, &inserted);
+	ok = istore_failed(ctx->db, id, reason, &applied) &&
+	    (!applied || istore_event(ctx->db, id, "provision_failed", "provisioning",
+	    "failed", NULL, NULL, buf_cstr(&detail), call->call_id, &inserted));
 	buf_free(&detail);
 	if (!ok) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
+	}
+	if (!applied) {
+		say(call, "instance changed meanwhile: not failed");
+		return DOM_OK;
 	}
 	log_warn("instance %s: provisioning failed: %s", id, reason);
 	say(call, "provisioning failed: %s", reason);

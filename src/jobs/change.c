@@ -110,7 +110,8 @@ change_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 		ms = provision_read_order(cfg, c.order_id, or_null(c.order_line_id), &order,
 		    reason, len);
 		if (ms != MKT_OK) {
-			out = ms == MKT_RETRYABLE ? JOB_RETRY : JOB_DEAD;
+			/* Refusals too, within max_attempts (see provision.c). */
+			out = JOB_RETRY;
 			goto done;
 		}
 		have_order = true;

@@ -15,11 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "crypto/seal.h"
 #include "jobs/hook.h"
 
 void
@@ -34,12 +38,14 @@ hook_result_init(struct hook_result *r)
 void
 hook_result_free(struct hook_result *r)
 {
+	wipe_buf(&r->out);	/* a create hook's answer holds a password */
 	buf_free(&r->out);
 	buf_free(&r->err);
 }
 
 static void NORETURN
-child(const char *path, const char *event, int in, int out, int err, int report)
+child(const char *path, const char *event, int in, int out, int err, int report,
+    pid_t parent)
 {
 	char	 env_event[128];
 	char	*argv[3], *envp[4];
@@ -48,8 +54,17 @@ child(const char *path, const char *event, int in, int out, int err, int report)
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	setpgid(0, 0);
+	/*
+	 * Die with the jobs child: a hook orphaned by a killed runner would
+	 * run on while the job's next attempt starts it again.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
 	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
 	    dup2(err, STDERR_FILENO) < 0)
+		_exit(127);
+	/* Nothing of mkpd's (store or marketplace connections) reaches the hook. */
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0 && errno != ENOSYS)
 		_exit(127);
 	snprintf(env_event, sizeof(env_event), "MKPD_EVENT=%s", event);
 	argv[0] = (char *)path;
@@ -133,21 +148,27 @@ hook_run(const char *path, const char *event, const char *input, size_t len,
 	int	 pin[2], pout[2], perr[2], prep[2], status, e = 0;
 	int	 to_fd, out_fd, err_fd;
 	size_t	 sent = 0;
-	pid_t	 pid;
+	pid_t	 pid, parent = getpid();
 	int64_t	 deadline = mono_ms() + timeout_ms;
 
 	hook_result_init(res);
+	pin[0] = pin[1] = pout[0] = pout[1] = perr[0] = perr[1] = prep[0] = prep[1] = -1;
 	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 ||
-	    pipe2(perr, O_CLOEXEC) < 0 || pipe2(prep, O_CLOEXEC) < 0)
-		return fail(why, whylen, "pipe: %s", strerror(errno));
-	if ((pid = fork()) < 0) {
+	    pipe2(perr, O_CLOEXEC) < 0 || pipe2(prep, O_CLOEXEC) < 0 ||
+	    (pid = fork()) < 0) {
+		int	*fds[] = { pin, pout, perr, prep };
+
 		e = errno;
-		close(pin[0]); close(pin[1]); close(pout[0]); close(pout[1]);
-		close(perr[0]); close(perr[1]); close(prep[0]); close(prep[1]);
-		return fail(why, whylen, "fork: %s", strerror(e));
+		for (size_t i = 0; i < NELEM(fds); i++) {
+			if (fds[i][0] >= 0)
+				close(fds[i][0]);
+			if (fds[i][1] >= 0)
+				close(fds[i][1]);
+		}
+		return fail(why, whylen, "cannot start the hook: %s", strerror(e));
 	}
 	if (pid == 0)
-		child(path, event, pin[0], pout[1], perr[1], prep[1]);
+		child(path, event, pin[0], pout[1], perr[1], prep[1], parent);
 	close(pin[0]);
 	close(pout[1]);
 	close(perr[1]);
@@ -208,13 +229,14 @@ hook_run(const char *path, const char *event, const char *input, size_t len,
 	if (err_fd >= 0)
 		close(err_fd);
 	/* The hook may have closed its outputs and still run: wait, bounded. */
+	status = W_EXITCODE(127, 0);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (mono_ms() >= deadline) {
 			res->timed_out = true;
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			if (waitpid(pid, &status, 0) < 0)
-				status = 0;
+				status = W_EXITCODE(127, 0);
 			break;
 		}
 		poll(NULL, 0, 10);

@@ -138,12 +138,13 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 		enum mkt_status ms = provision_read_order(cfg, row.order_id, row.order_line_id,
 		    &order, reason, len);
 
-		if (ms == MKT_RETRYABLE)
+		/*
+		 * Any refusal is retried too, within max_attempts: an unknown
+		 * order may not be visible yet, a refused signature may be a
+		 * rotated key or a clock being fixed.
+		 */
+		if (ms != MKT_OK)
 			goto done;
-		if (ms != MKT_OK) {
-			out = JOB_DEAD;
-			goto done;
-		}
 		have_order = true;
 		line = order_info_line(&order, row.order_line_id);
 		if (line == NULL) {

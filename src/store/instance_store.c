@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/util.h"
 #include "store/instance_store.h"
 
@@ -65,10 +66,14 @@ const struct db_stmt instance_store_stmts[] = {
 	{ "istore_provisioned",
 	  "UPDATE instance SET state = 'active', front_end_url = $2, admin_url = $3,"
 	  " app_user = $4, app_password = $5, memo = $6,"
-	  " product_id = coalesce($7, product_id), sku_code = coalesce($8, sku_code),"
-	  " charging_mode = coalesce($9, charging_mode),"
-	  " expire_at = coalesce(to_timestamp($10::bigint / 1000.0), expire_at),"
-	  " order_info = coalesce($11::jsonb, order_info), fail_reason = NULL,"
+	  /*
+	   * The order fills only what is empty, and the expiry only moves
+	   * forward: a renewal or upgrade applied while the hook ran stays.
+	   */
+	  " product_id = coalesce(product_id, $7), sku_code = coalesce(sku_code, $8),"
+	  " charging_mode = coalesce(charging_mode, $9),"
+	  " expire_at = greatest(expire_at, to_timestamp($10::bigint / 1000.0)),"
+	  " order_info = coalesce(order_info, $11::jsonb), fail_reason = NULL,"
 	  " updated_at = now()"
 	  " WHERE instance_id = $1 AND state IN ('provisioning', 'failed')", 11 },
 	{ "istore_apply_order",
@@ -95,7 +100,10 @@ const struct db_stmt instance_store_stmts[] = {
 	  " AND b.state IN ('provisioning', 'failed')", 2 },
 	{ "istore_failed",
 	  "UPDATE instance SET state = 'failed', fail_reason = $2, updated_at = now()"
-	  " WHERE instance_id = $1", 2 },
+	  " WHERE instance_id = $1 AND state IN ('provisioning', 'failed')", 2 },
+	/* Serialises the provisioning of one on-demand product of an order. */
+	{ "istore_on_demand_lock",
+	  "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7305126013))", 1 },
 	{ "istore_fetch",
 	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo"
 	  " FROM instance WHERE instance_id = ANY ($1::text[])", 1 },
@@ -324,11 +332,36 @@ istore_provisioned(struct db *db, const struct istore_provisioned *v, bool *appl
 }
 
 bool
-istore_failed(struct db *db, const char *id, const char *reason)
+istore_failed(struct db *db, const char *id, const char *reason, bool *applied)
 {
 	const char	*p[2] = { id, reason };
+	PGresult	*res = db_exec(db, "istore_failed", 2, p);
 
-	return db_run(db, "istore_failed", 2, p);
+	if (res == NULL)
+		return false;
+	*applied = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return true;
+}
+
+int
+istore_on_demand_lock(struct db *db, const char *order_id, const char *product_id,
+    bool is_test)
+{
+	struct buf	 key = BUF_INIT;
+	const char	*p[1];
+	PGresult	*res;
+	int		 got;
+
+	buf_printf(&key, "%s/%s/%d", order_id, product_id, is_test);
+	p[0] = buf_cstr(&key);
+	res = db_exec(db, "istore_on_demand_lock", 1, p);
+	buf_free(&key);
+	if (res == NULL)
+		return -1;
+	got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return got;
 }
 
 bool

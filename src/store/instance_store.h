@@ -129,7 +129,18 @@ PGresult *istore_on_demand_owner(struct db *, const char *order_id, const char *
 /* Makes the instance an alias of owner_id, with its state and access data. */
 bool	 istore_make_alias(struct db *, const char *instance_id, const char *owner_id) MUSTCHECK;
 
-/* Sets the instance failed with the reason. */
-bool	 istore_failed(struct db *, const char *instance_id, const char *reason) MUSTCHECK;
+/*
+ * Sets the instance failed with the reason if it is still provisioning (or
+ * failed): *applied says whether it was (a release meanwhile wins).
+ */
+bool	 istore_failed(struct db *, const char *instance_id, const char *reason,
+	    bool *applied) MUSTCHECK;
+
+/*
+ * Takes the transaction's advisory lock for one on-demand product of an
+ * order, without waiting: 1 taken, 0 another job holds it, -1 store error.
+ */
+int	 istore_on_demand_lock(struct db *, const char *order_id, const char *product_id,
+	    bool is_test);
 
 #endif

@@ -255,3 +255,43 @@ echo '{"frontEndUrl":"https://seller.example/metered"}'""" % (docs, docs))
                 "'CSONDEMAND01' ORDER BY alias_of IS NULL").splitlines()
     assert rows == ["f|active", "t|active"], rows
     assert len([d for d in docs.read_text().splitlines() if d.strip()]) == 1
+
+
+def test_changes_during_provisioning_are_kept(make_stack, make_sim_server, workdir):
+    sim = make_sim_server()
+    runs = runs_file(workdir)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo start >> %s
+sleep 2
+[ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/slow"}'
+exit 0""" % runs)
+    s = stack_for(make_stack, sim, hook)
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    wait_for(lambda: "start" in runs.read_text(), 20, what="the hook to start")
+    # A renewal answered while the hook runs outlives the provisioning,
+    # whose order says 2025.
+    ans = s.call("refreshInstance", {"instanceId": iid, "scene": "RENEWAL",
+                                     "orderId": "CSRENEW1", "orderLineId": "CSRENEW1-1",
+                                     "expireTime": "20300101000000"})[1]
+    assert ans["resultCode"] == "000000", ans
+    assert ready(s, iid)["resultCode"] == "000000"
+    assert q(s, "SELECT state, to_char(expire_at, 'YYYY') FROM instance "
+                "WHERE instance_id = '%s'" % iid) == "active|2030"
+
+
+def test_release_during_a_failing_provisioning_wins(make_stack, make_sim_server, workdir):
+    sim = make_sim_server()
+    runs = runs_file(workdir)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo start >> %s
+sleep 2
+exit 1""" % runs)
+    s = stack_for(make_stack, sim, hook, max_attempts=1)
+    iid = buy(s, "MOCKONETIMENEW")
+    wait_for(lambda: "start" in runs.read_text(), 20, what="the hook to start")
+    ans = s.call("releaseInstance", {"instanceId": iid})[1]
+    assert ans["resultCode"] == "000000", ans
+    wait_for(lambda: q(s, "SELECT state FROM job WHERE kind = 'provision' AND "
+                          "payload->>'instanceId' = '%s'" % iid) == "dead", 30,
+             what="the provision job to die")
+    assert q(s, "SELECT state FROM instance WHERE instance_id = '%s'" % iid) == "released"
