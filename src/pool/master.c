@@ -231,11 +231,47 @@ master_crash_reset(void)
 	m.backoff_until = m.backoff_ms = 0;
 }
 
+static void NORETURN
+fork_worker(const void *args)
+{
+	worker_main(args);
+}
+
+static void NORETURN
+fork_jobs(const void *args)
+{
+	jobs_main(args);
+}
+
+/*
+ * Forks a child of the master that runs fn(args) and never returns, with
+ * signals blocked across the fork and the master's own descriptors (event
+ * loop, pid file lock) closed in the child. Returns the pid, or -1 with
+ * errno set.
+ */
+static pid_t
+master_fork(void (*fn)(const void *), const void *args)
+{
+	sigset_t	saved;
+	pid_t		pid;
+
+	signals_block(&saved);
+	pid = fork();
+	if (pid == 0) {
+		signals_child_reset();
+		close(m.ep);
+		pidfile_close_child();
+		fn(args);
+		_exit(1);	/* fn never returns; never let a child go on as the master */
+	}
+	signals_restore(&saved);
+	return pid;
+}
+
 static bool
 master_spawn(int64_t now)
 {
 	struct worker_args	 args;
-	sigset_t		 saved;
 	pid_t			 pid;
 	int			 slot;
 
@@ -258,16 +294,7 @@ master_spawn(int64_t now)
 	args.generation = m.gen;
 	args.master = m.pid;
 
-	signals_block(&saved);
-	pid = fork();
-	if (pid == 0) {
-		signals_child_reset();
-		close(m.ep);
-		pidfile_close_child();
-		worker_main(&args);
-		/* NOTREACHED */
-	}
-	signals_restore(&saved);
+	pid = master_fork(fork_worker, &args);
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
 		scoreboard_slot_release(m.sb, slot);
@@ -298,7 +325,6 @@ static void
 master_jobs_maintain(int64_t now)
 {
 	struct jobs_args	 args;
-	sigset_t		 saved;
 	pid_t			 pid;
 
 	if (m.state != MS_RUNNING || !m.cfg->jobs_enabled || m.jobs.pid != 0 ||
@@ -308,16 +334,7 @@ master_jobs_maintain(int64_t now)
 	args.lsn = m.lsn;
 	args.priv = m.priv;
 	args.master = m.pid;
-	signals_block(&saved);
-	pid = fork();
-	if (pid == 0) {
-		signals_child_reset();
-		close(m.ep);
-		pidfile_close_child();
-		jobs_main(&args);
-		/* NOTREACHED */
-	}
-	signals_restore(&saved);
+	pid = master_fork(fork_jobs, &args);
 	if (pid < 0) {
 		log_error("fork (jobs child): %s", strerror(errno));
 		m.jobs_next = now + M_JOBS_DELAY_MS;
