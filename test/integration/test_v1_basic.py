@@ -388,3 +388,91 @@ def test_v1_and_v2_products_in_one_deployment(stack, call):
     assert json.loads(body)["resultCode"] == "000001"
     assert body_sign_ok(stack.keys["v1"], headers, body)
 
+
+# --- mkp-sim call --v1 ----------------------------------------------------------
+
+def sim_v1(stack, activity, fields, args=()):
+    return stack.call(activity, fields, key=stack.keys["v1"], args=["--v1", *args])
+
+
+def appinfo_lines(stderr):
+    return [json.loads(line[len("appinfo: "):]) for line in stderr.splitlines()
+            if line.startswith("appinfo: ")]
+
+
+def test_mkp_sim_v1_signs_sends_and_decrypts(stack):
+    f = new_fields(customerName="a+b/c=d,e", businessId=None)
+    r = sim_v1(stack, "newInstance", {k: v for k, v in f.items() if v is not None})
+    code, ans, err = r
+    assert code == 0, err
+    assert ans["resultCode"] == "000000", ans
+    assert "body-sign: ok" in err.splitlines()
+    iid = ans["instanceId"]
+    shown = appinfo_lines(err)
+    assert len(shown) == 1 and shown[0]["instanceId"] == iid
+    assert shown[0]["userName"] == "admin"
+    password = shown[0]["password"]
+    assert decrypt_field(stack.keys["v1"], ans["appInfo"]["password"], 32) == password
+    # queryInstance: one line per appInfo, the same password.
+    code, ans, err = sim_v1(stack, "queryInstance", {"instanceId": iid})
+    assert code == 0 and ans["resultCode"] == "000000", err
+    assert appinfo_lines(err) == [{"instanceId": iid, "userName": "admin",
+                                   "password": password}]
+    # The customerName arrived decoded, '+ / = ,' and all.
+    row = wait_for(lambda: sql(stack, "SELECT body FROM callback_log WHERE instance_id = "
+                                      "'%s' AND activity = 'newInstance'" % iid), 10)
+    assert json.loads(row)["customerName"] == "a+b/c=d,e"
+
+
+@pytest.mark.parametrize("args,code", [(["--bad-signature"], "000001"),
+                                       (["--no-signature"], "000001"),
+                                       (["--no-timestamp"], "000002"),
+                                       (["--skew", "-3600000"], "000002"),
+                                       (["--test"], "000000")])
+def test_mkp_sim_v1_breaks_one_thing_on_purpose(stack, args, code):
+    r = sim_v1(stack, "queryInstance", {"instanceId": new_instance(stack)[0]}, args)
+    assert r[1]["resultCode"] == code, r
+    assert "body-sign: ok" in r[2].splitlines()
+
+
+def test_mkp_sim_v1_spec_vector_tv4(build, tmp_path):
+    """TV-4 on the wire: what mkp-sim sends for the §4 sample request."""
+    import http.server
+    import threading
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            body = b'{"resultCode":"000000","resultMsg":"success."}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Body-Sign", 'sign_type="HMAC-SHA256", signature='
+                             '"TqHrax4nGMCqfFPsub8jnfn6V0MhK5bWa0lTIOZGsIQ="')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        import harness
+        ms = int(datetime.datetime(2020, 7, 27, 7, 37, 11, 903000,
+                                   tzinfo=datetime.timezone.utc).timestamp() * 1000)
+        r = harness.run_sim(build, [
+            "call", "--v1", "-u", "http://127.0.0.1:%d/" % srv.server_port,
+            "-k", "9fa6c870-8bb0-4e9b-b71e-4c223300156f", "--timestamp", str(ms),
+            "newInstance", "businessId=61e834ba-7b97-4418-b8f7-e5345137278c",
+            "customerId=68cbc86abc2018ab880d92f36422fa0e", "expireTime=20200727153156",
+            "orderId=CS1906666666ABCDE", "productId=00301-666666-0--0", "testFlag=1"])
+    finally:
+        srv.shutdown()
+    assert r.returncode == 0, r.stderr
+    assert "body-sign: ok" in r.stderr.splitlines()   # TV-5
+    q = urllib.parse.parse_qs(seen[0].split("?", 1)[1])
+    assert q["timeStamp"] == ["20200727073711903"]
+    assert q["authToken"] == ["vCU29mKBmOxkxdyR/QG2C47McNX91o8IQb6E+QFJAXQ="]
+    assert "authToken=vCU29mKBmOxkxdyR%2FQG2C47McNX91o8IQb6E%2BQFJAXQ%3D" in seen[0]
