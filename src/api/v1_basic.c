@@ -29,11 +29,13 @@
  * then the domain command.
  *
  * V1 specifics mapped onto the domain:
- *	newInstance: the order line is orderId + productId (V1 has no
- *	    orderLineId; on-demand orders send one call per productId, each
- *	    its own instance, spec §3.2); the answer carries appInfo.
+ *	newInstance: V1 has no orderLineId; the order line key is
+ *	    "v1:" + productId (INSTANCE_V1_LINE: on-demand orders send one
+ *	    call per productId, each its own instance, spec §3.2; the jobs
+ *	    read such an order whole and pick the product's line); the
+ *	    answer carries appInfo.
  *	refreshInstance: trialToFormal=1 is TRIAL_TO_FORMAL, else RENEWAL;
- *	    the renewal order's orderId is also its order line.
+ *	    the renewal order's line key is "v1:" + its orderId.
  *	expireInstance: a freeze. instanceStatus: FREEZE freezes, NORMAL
  *	    unfreezes. upgrade: the upgrade order, applied once per orderId.
  *	queryInstance: comma-separated ids, as V2 (reading 5).
@@ -71,6 +73,7 @@ struct v1_call {
 	struct dom_call		 dc;
 	struct field_values	 f;
 	char			 err[160];
+	char			 line[80];	/* the order line key, v1_line() */
 };
 
 typedef void (*v1_handler)(struct v1_call *);
@@ -138,6 +141,14 @@ static const struct field_rule status_rules[] = {
 static const struct field_rule query_rules[] = {
 	{ "instanceId", true, FK_IDLIST, 64, NULL },
 };
+
+/* The order line key of a V1 call (instance.h, INSTANCE_V1_LINE). */
+static const char *
+v1_line(struct v1_call *c, const char *id)
+{
+	snprintf(c->line, sizeof(c->line), "%s%s", INSTANCE_V1_LINE, id);
+	return c->line;
+}
 
 static const char *
 v1_key(const struct v1_call *c)
@@ -229,8 +240,8 @@ run_new(struct v1_call *c)
 	size_t		 found, ready;
 
 	/* V1 has no order line: the order and the product name it (§3.2). */
-	request_audit_ids(c->r, NULL, c->f.str[0], c->f.str[1]);
-	st = instance_create(&c->app->dom, &c->dc, c->f.str[0], c->f.str[1], c->f.str[2], id);
+	request_audit_ids(c->r, NULL, c->f.str[0], v1_line(c, c->f.str[1]));
+	st = instance_create(&c->app->dom, &c->dc, c->f.str[0], c->line, c->f.str[2], id);
 	if (st != DOM_OK && st != DOM_PENDING) {
 		answer_status(c, st);
 		return;
@@ -315,9 +326,9 @@ run_refresh(struct v1_call *c)
 {
 	bool	trial = c->f.str[4] != NULL && strcmp(c->f.str[4], "1") == 0;
 
-	request_audit_ids(c->r, c->f.str[0], c->f.str[1], c->f.str[1]);
+	request_audit_ids(c->r, c->f.str[0], c->f.str[1], v1_line(c, c->f.str[1]));
 	answer_status(c, instance_renew(&c->app->dom, &c->dc, c->f.str[0],
-	    trial ? SCENE_TRIAL_TO_FORMAL : SCENE_RENEWAL, c->f.str[1], c->f.str[1],
+	    trial ? SCENE_TRIAL_TO_FORMAL : SCENE_RENEWAL, c->f.str[1], c->line,
 	    c->f.str[3], c->f.time_ms[2]));
 }
 
@@ -339,9 +350,9 @@ run_release(struct v1_call *c)
 static void
 run_upgrade(struct v1_call *c)
 {
-	request_audit_ids(c->r, c->f.str[0], c->f.str[1], c->f.str[1]);
+	request_audit_ids(c->r, c->f.str[0], c->f.str[1], v1_line(c, c->f.str[1]));
 	answer_status(c, instance_upgrade(&c->app->dom, &c->dc, c->f.str[0], c->f.str[1],
-	    c->f.str[1]));
+	    c->line));
 }
 
 static void

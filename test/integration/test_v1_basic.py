@@ -122,7 +122,7 @@ def test_new_instance_answers_encrypted_app_info(stack):
     # What was stored: the same access data, password sealed.
     row = sql(stack, "SELECT state, order_id, order_line_id, app_user, app_password "
                      "FROM instance WHERE instance_id = '%s'" % iid).split("|")
-    assert row[:4] == ["active", f["orderId"], f["productId"], "admin"]
+    assert row[:4] == ["active", f["orderId"], "v1:" + f["productId"], "admin"]
     assert row[4].startswith("s1:") and password not in row[4]
     # queryInstance answers the same, encrypted again with a fresh IV.
     q = v1(stack, "queryInstance", {"instanceId": iid}, "000000")
@@ -476,3 +476,41 @@ def test_mkp_sim_v1_spec_vector_tv4(build, tmp_path):
     assert q["timeStamp"] == ["20200727073711903"]
     assert q["authToken"] == ["vCU29mKBmOxkxdyR/QG2C47McNX91o8IQb6E+QFJAXQ="]
     assert "authToken=vCU29mKBmOxkxdyR%2FQG2C47McNX91o8IQb6E%2BQFJAXQ%3D" in seen[0]
+
+
+# --- background provisioning: the order is read whole ---------------------------
+
+def test_v1_order_is_read_whole_and_applied(make_stack, make_sim_server, workdir):
+    """With marketplace credentials, a real V1 purchase provisions in the
+    background like a V2 one; V1 names no order line, so the jobs read the
+    order whole and take the line of the product (renewals and upgrades:
+    the order's line)."""
+    from test_provision import order_queries, q, stack_for, write_hook
+    sim = make_sim_server()
+    hook = write_hook(workdir / "hook", """[ "$1" = create ] && \
+echo '{"frontEndUrl":"https://seller.example/v1","userName":"v1user","password":"V1-Pass-123"}'
+exit 0""")
+    s = stack_for(make_stack, sim, hook)
+    f = new_fields(orderId="MOCKPERIODYEARNEW", productId="OFFI-MKP-SIM-MOCKPERIODYEARNEW")
+    ans = v1(s, "newInstance", f, "000004")
+    iid = ans["instanceId"]
+    got = wait_for(lambda: (lambda a: a if a["resultCode"] != "000004" else None)(
+        v1_get(s, "queryInstance", {"instanceId": iid})), 30, what="provisioned")
+    assert got["resultCode"] == "000000", got
+    app = got["info"][0]["appInfo"]
+    assert decrypt_field(s.keys["v1"], app["userName"], 32) == "v1user"
+    assert decrypt_field(s.keys["v1"], app["password"], 32) == "V1-Pass-123"
+    for activity, fields in (
+            ("refreshInstance", {"instanceId": iid, "orderId": "MOCKMONTYRENEW",
+                                 "expireTime": "20300101000000"}),
+            ("upgrade", {"instanceId": iid, "orderId": "MOCKMONTYCHANGE",
+                         "skuCode": "sku-MOCKMONTYCHANGE",
+                         "productId": "OFFI-MKP-SIM-MOCKMONTYCHANGE"})):
+        v1(s, activity, fields, "000000")
+    wait_for(lambda: q(s, "SELECT count(*) FROM instance_event WHERE instance_id = '%s' "
+                          "AND kind = 'order_applied'" % iid) == "2", 30,
+             what="both orders applied")
+    assert q(s, "SELECT sku_code, to_char(expire_at, 'YYYY') FROM instance "
+                "WHERE instance_id = '%s'" % iid) == "sku-MOCKMONTYCHANGE|2030"
+    queried = [c["query"] for c in order_queries(sim)]
+    assert len(queried) == 3 and not any("orderLineId" in x for x in queried), queried
