@@ -117,10 +117,10 @@ route(struct request *r)
 			v2_basic_handle(&app, r);
 			return;
 		}
-		r->audit.dialect = "v1";
-		reply_code(r, app.cfg->v1_key, RC_PARAM,
-		    "the V1 dialect (GET) is not served by this version");
-		return;
+		if (strcmp(r->method, "GET") == 0) {
+			v1_basic_handle(&app, r);
+			return;
+		}
 	}
 	log_info("no route for %s %s from %s", r->method, r->path,
 	    r->remote_addr ? r->remote_addr : "?");

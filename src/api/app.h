@@ -19,6 +19,8 @@ struct app {
 
 /* The V2 basic dialect: POST at the production URL (api/v2_basic.c). */
 void	 v2_basic_handle(struct app *, struct request *);
+/* The legacy V1 basic dialect: GET at the production URL (api/v1_basic.c). */
+void	 v1_basic_handle(struct app *, struct request *);
 
 /*
  * Replaces the values of secret-bearing members (password, clientSecret,

@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 
 #include "cli/sim_call.h"
+#include "cli/sim_v1.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -70,6 +71,7 @@ struct call_opts {
 	bool		 insecure;
 	bool		 verbose;
 	bool		 require_body_sign;
+	bool		 v1;		/* --v1: a legacy V1 GET (sim_v1.c) */
 };
 
 struct call_answer {
@@ -96,6 +98,7 @@ enum call_opt_id {
 	OPT_REQUIRE_BODY_SIGN,
 	OPT_INSECURE,
 	OPT_HELP,
+	OPT_V1,
 };
 
 static const struct option call_longopts[] = {
@@ -118,6 +121,7 @@ static const struct option call_longopts[] = {
 	{ "require-body-sign", no_argument, NULL, OPT_REQUIRE_BODY_SIGN },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "v1", no_argument, NULL, OPT_V1 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -166,7 +170,21 @@ sim_call_usage(void)
 "\n"
 "Exit status: 0 HTTP 200 with a JSON body holding resultCode; 1 transport\n"
 "error, another HTTP status or no resultCode; 2 usage error; 3 --expect\n"
-"mismatch; 4 --require-body-sign failed.\n",
+"mismatch; 4 --require-body-sign failed.\n"
+"\n"
+"--v1: send a legacy V1 basic call instead (spec/kit-and-v1.md 1.1, 3): a GET\n"
+"of the production URL whose query holds activity=ACTIVITY, the name=value\n"
+"fields, testFlag (--test), businessId (newInstance), timeStamp\n"
+"(yyyyMMddHHmmssSSS UTC; --timestamp MS and --skew MS apply) and authToken =\n"
+"base64(HMAC-SHA256(KEY + timeStamp, the other parameters sorted, k=v&...)),\n"
+"every name and value percent-encoded ('+' '/' '=' ',' too), as the\n"
+"marketplace does. -k is the V1 key (default $MKPD_V1_KEY); Body-Sign is\n"
+"checked with it. --no-signature leaves authToken out, --bad-signature\n"
+"changes one of its characters, --no-timestamp leaves timeStamp out.\n"
+"When the answer has encryptType, every appInfo's userName and password\n"
+"are decrypted with the key and shown on stderr, one line per appInfo:\n"
+"  appinfo: {\"instanceId\":\"..\",\"userName\":\"..\",\"password\":\"..\"}\n"
+"(null for a field that does not decrypt, and the exit status is then 1).\n",
 	    CALL_DEFAULT_TIMEOUT);
 }
 
@@ -512,10 +530,13 @@ post(const struct call_opts *o, const char *url, const struct buf *body,
 		fprintf(stderr, "mkp-sim call: curl_easy_init failed\n");
 		return -1;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json;charset=utf8");
+	if (body != NULL)
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json;charset=utf8");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");	/* the marketplace sends none */
-	if (o->verbose) {
+	if (o->verbose && body == NULL)
+		fprintf(stderr, "> GET %s\n> Accept: application/json\n", url);
+	if (o->verbose && body != NULL) {
 		fprintf(stderr, "> POST %s\n"
 		    "> Content-Type: application/json;charset=utf8\n"
 		    "> Accept: application/json\n"
@@ -529,9 +550,11 @@ post(const struct call_opts *o, const char *url, const struct buf *body,
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
 #endif
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data ? body->data : "");
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	if (body != NULL) {
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data ? body->data : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	}
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -596,6 +619,7 @@ parse_opts(int argc, char **argv, struct call_opts *o)
 		case OPT_EXPECT: o->expect = optarg; break;
 		case OPT_REQUIRE_BODY_SIGN: o->require_body_sign = true; break;
 		case OPT_INSECURE: o->insecure = true; break;
+		case OPT_V1: o->v1 = true; break;
 		case OPT_HELP:
 			sim_call_usage();
 			exit(SIM_OK);
@@ -697,6 +721,48 @@ out:
 	return rc;
 }
 
+/* --v1: the query from sim_v1.c, a GET, Body-Sign and appInfo checked. */
+static int
+call_v1(const struct call_opts *o, int argc, char **argv, struct buf *url)
+{
+	struct call_answer	 a = { BUF_INIT, BUF_INIT, false, false, false };
+	struct sim_v1_opts	 v;
+	struct buf		 query = BUF_INIT;
+	const char		*verdict;
+	long			 status;
+	int			 rc = SIM_FAIL;
+
+	memset(&v, 0, sizeof(v));
+	v.key = o->key;
+	v.time_ms = o->have_timestamp ? o->timestamp : now_ms() + o->skew;
+	v.test = o->test;
+	v.no_timestamp = o->no_timestamp;
+	v.no_token = o->no_signature;
+	v.bad_token = o->bad_signature;
+	if (!sim_v1_query(&v, argc - optind, argv + optind, &query)) {
+		buf_free(&query);
+		return usage_error("cannot build the V1 query", NULL);
+	}
+	buf_putc(url, strchr(buf_cstr(url), '?') != NULL ? '&' : '?');
+	buf_append(url, query.data, query.len);
+	a.verbose = o->verbose;
+	status = post(o, buf_cstr(url), NULL, &a);
+	if (status >= 0) {
+		fwrite(buf_cstr(&a.body), 1, a.body.len, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+		verdict = body_sign_check(&a, o->key);
+		fprintf(stderr, "http: %ld\nbody-sign: %s\n", status, verdict);
+		rc = judge(o, status, &a, verdict);
+		if (!sim_v1_show_app_info(o->key, buf_cstr(&a.body), a.body.len) && rc == SIM_OK)
+			rc = SIM_FAIL;
+	}
+	buf_free(&a.body);
+	buf_free(&a.body_sign);
+	buf_free(&query);
+	return rc;
+}
+
 int
 sim_call_main(int argc, char **argv)
 {
@@ -713,12 +779,18 @@ sim_call_main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	if ((rc = parse_opts(argc, argv, &o)) != SIM_OK)
 		return rc;
-	if (o.key == NULL && (env = getenv("MKPD_BASIC_KEY")) != NULL && *env)
+	if (o.key == NULL && (env = getenv(o.v1 ? "MKPD_V1_KEY" : "MKPD_BASIC_KEY")) != NULL &&
+	    *env)
 		o.key = env;
 	if (o.key != NULL && *o.key == '\0')
 		o.key = NULL;
 	if (o.key == NULL && !o.no_signature)
-		return usage_error("no key: give -k KEY or set MKPD_BASIC_KEY", NULL);
+		return usage_error(o.v1 ? "no key: give -k KEY or set MKPD_V1_KEY" :
+		    "no key: give -k KEY or set MKPD_BASIC_KEY", NULL);
+	if (o.v1 && (o.raw_file != NULL || o.file != NULL || o.nonce != NULL ||
+	    o.no_nonce || o.sign_raw))
+		return usage_error("--v1 takes no --raw, --file, --nonce, --no-nonce "
+		    "or --sign-raw", NULL);
 	/* A lone ACTIVITY is allowed, so a raw call reads like any other. */
 	if (o.raw_file != NULL && (o.file != NULL || o.test || argc - optind > 1 ||
 	    (optind < argc && strchr(argv[optind], '=') != NULL)))
@@ -737,6 +809,10 @@ sim_call_main(int argc, char **argv)
 		buf_printf(&url, "http://127.0.0.1:%s/",
 		    (env = getenv("MKPD_HTTP_PORT")) != NULL && *env ? env : "8080");
 
+	if (o.v1) {
+		rc = call_v1(&o, argc, argv, &url);
+		goto out;
+	}
 	if (o.raw_file != NULL)
 		rc = read_file(o.raw_file, &body) ? SIM_OK : SIM_USAGE;
 	else

@@ -188,3 +188,19 @@ sign_b64_equal(const char *expected, const char *received)
 		return false;
 	return sodium_memcmp(expected, received, n) == 0;
 }
+
+bool
+sign_b64_decode(const char *b64, struct buf *out)
+{
+	size_t		 len = strlen(b64), max = len / 4 * 3 + 3, got = 0;
+	const char	*end = NULL;
+
+	buf_reserve(out, max + 1);
+	if (sodium_base642bin((unsigned char *)out->data + out->len, max, b64, len,
+	    " \r\n", &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != b64 + len)
+		return false;
+	out->len += got;
+	out->data[out->len] = '\0';
+	return true;
+}

@@ -60,4 +60,11 @@ void	 sign_v1_token(const char *key, const char *timestamp, const void *data,
 /* True when the two base64 strings are equal; constant-time in contents. */
 bool	 sign_b64_equal(const char *expected, const char *received);
 
+/*
+ * Decodes standard base64 ('=' padding; CR, LF and spaces skipped) and
+ * appends the bytes to out. False, out untouched, when it is not base64.
+ * (V1 saasExtendParams.)
+ */
+bool	 sign_b64_decode(const char *b64, struct buf *out) MUSTCHECK;
+
 #endif

@@ -848,3 +848,9 @@ license_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *code
 	say(call, "licence %s", scene_kinds[scene]);
 	return DOM_OK;
 }
+
+bool
+instance_line_is_v1(const char *order_line_id)
+{
+	return order_line_id != NULL && str_has_prefix(order_line_id, INSTANCE_V1_LINE);
+}

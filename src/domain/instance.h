@@ -198,6 +198,16 @@ enum dom_status instance_join_on_demand(const struct dom_ctx *, struct dom_call 
 enum dom_status instance_mark_failed(const struct dom_ctx *, struct dom_call *,
 	    const char *instance_id, const char *reason);
 
+/*
+ * V1 calls carry no order line (api/v1_basic.c): their instances and order
+ * events are keyed on "v1:" + productId (a purchase) or "v1:" + orderId (a
+ * renewal or upgrade order), which no marketplace order line is named. The
+ * jobs then read the whole order and pick the line themselves.
+ */
+#define INSTANCE_V1_LINE	"v1:"
+/* True when order_line_id is such a V1 key (not a marketplace order line). */
+bool	 instance_line_is_v1(const char *order_line_id);
+
 const char *renew_scene_name(enum renew_scene);
 /* Parses a scene name; only_renewals limits it to RENEWAL and UNSUBSCRIBE_RENEWAL_PERIOD. */
 bool	 renew_scene_parse(const char *, bool only_renewals, enum renew_scene *) MUSTCHECK;

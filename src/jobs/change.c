@@ -107,15 +107,19 @@ change_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 		const struct order_line	*line;
 		enum mkt_status		 ms;
 
-		ms = provision_read_order(cfg, c.order_id, or_null(c.order_line_id), &order,
-		    reason, len);
+		/* A V1 order has no line to name (instance.h): read it whole. */
+		bool v1 = instance_line_is_v1(c.order_line_id);
+
+		ms = provision_read_order(cfg, c.order_id, v1 ? NULL : or_null(c.order_line_id),
+		    &order, reason, len);
 		if (ms != MKT_OK) {
 			/* Refusals too, within max_attempts (see provision.c). */
 			out = JOB_RETRY;
 			goto done;
 		}
 		have_order = true;
-		line = c.order_line_id[0] != '\0' ? order_info_line(&order, c.order_line_id) :
+		line = c.order_line_id[0] != '\0' && !v1 ?
+		    order_info_line(&order, c.order_line_id) :
 		    order.nlines > 0 ? &order.lines[0] : NULL;
 		if (line == NULL) {
 			snprintf(reason, len, "order %s has no line %s", c.order_id,

@@ -66,6 +66,20 @@ provision_add_stderr(char *reason, size_t len, const struct buf *err)
 	reason[n] = '\0';
 }
 
+/* A V1 purchase's line: the one selling its product (else the only one). */
+static const struct order_line *
+line_of_product(const struct order_info *o, const char *product_id)
+{
+	size_t	i, j;
+
+	for (i = 0; i < o->nlines; i++)
+		for (j = 0; j < o->lines[i].nproducts; j++)
+			if (o->lines[i].products[j].product_id != NULL &&
+			    strcmp(o->lines[i].products[j].product_id, product_id) == 0)
+				return &o->lines[i];
+	return o->nlines == 1 ? &o->lines[0] : NULL;
+}
+
 enum mkt_status
 provision_read_order(const struct config *cfg, const char *order_id,
     const char *order_line_id, struct order_info *o, char *reason, size_t len)
@@ -135,8 +149,9 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 
 	/* Debug instances never reach the marketplace's order API (reading 6). */
 	if (!row.is_test && cfg->mkt_ak != NULL && cfg->mkt_ak[0] != '\0') {
-		enum mkt_status ms = provision_read_order(cfg, row.order_id, row.order_line_id,
-		    &order, reason, len);
+		bool		v1 = instance_line_is_v1(row.order_line_id);
+		enum mkt_status ms = provision_read_order(cfg, row.order_id,
+		    v1 ? NULL : row.order_line_id, &order, reason, len);
 
 		/*
 		 * Any refusal is retried too, within max_attempts: an unknown
@@ -146,7 +161,9 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 		if (ms != MKT_OK)
 			goto done;
 		have_order = true;
-		line = order_info_line(&order, row.order_line_id);
+		line = v1 ? line_of_product(&order,
+		    row.order_line_id + strlen(INSTANCE_V1_LINE)) :
+		    order_info_line(&order, row.order_line_id);
 		if (line == NULL) {
 			snprintf(reason, len, "order %s has no line %s", row.order_id,
 			    row.order_line_id);
