@@ -22,13 +22,17 @@
 #include "store/audit.h"
 #include "store/instance_store.h"
 #include "store/job_store.h"
+#include "store/kit_store.h"
 #include "store/nonce.h"
 
 static struct app	 app;
+/* Loaded by the master (root) in prepare; workers inherit it. */
+static struct rsa_key	*kit_rsa;
 
 /* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, NULL,
+	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, kit_store_stmts,
+	NULL,
 };
 
 static bool
@@ -50,6 +54,19 @@ app_prepare(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (!seal_key_load(cfg->master_key_file, &key, err, errlen))
 		return false;
+	if (cfg->kit_private_key_file[0] != '\0') {
+		struct rsa_key *rsa = rsa_key_load(cfg->kit_private_key_file, err, errlen);
+
+		if (rsa == NULL) {
+			seal_key_wipe(&key);
+			return false;
+		}
+		rsa_key_free(kit_rsa);
+		kit_rsa = rsa;
+	} else {
+		rsa_key_free(kit_rsa);
+		kit_rsa = NULL;
+	}
 	seal_master_set(&key);
 	seal_key_wipe(&key);
 	return true;
@@ -63,6 +80,7 @@ app_init(const struct config *cfg)
 	app.dom.db = app.db;
 	app.dom.cfg = cfg;
 	app.dom.seal = seal_master();
+	app.rsa = kit_rsa;
 	/* Connect now to fail early in the log; a store that is down is not fatal. */
 	(void)!db_ensure(app.db);
 	return true;
@@ -98,10 +116,33 @@ is_production_path(const char *path)
 	return strncmp(path, base, n) == 0 && (path[n] == '\0' || strcmp(path + n, "/") == 0);
 }
 
+/*
+ * The Kit activity name when path is {base_path}produceAPI/v2/NAME, else
+ * NULL (the marketplace appends the sub-path to the production URL).
+ */
+static const char *
+kit_v2_name(const char *path)
+{
+	static const char sub[] = "produceAPI/v2/";
+	const char	*base = app.cfg->base_path;
+	size_t		 n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (strncmp(path, base, n) != 0 || path[n] != '/')
+		return NULL;
+	path += n + 1;
+	if (strncmp(path, sub, sizeof(sub) - 1) != 0)
+		return NULL;
+	path += sizeof(sub) - 1;
+	return *path != '\0' && strchr(path, '/') == NULL ? path : NULL;
+}
+
 static void
 route(struct request *r)
 {
 	static const char pong[] = "pong\n";
+	const char	*kit;
 
 	if (strcmp(r->path, "/-/ping") == 0) {
 		respond(r, 200, "text/plain", pong, sizeof(pong) - 1, NULL);
@@ -115,6 +156,10 @@ route(struct request *r)
 		r->audit.dialect = "v1";
 		reply_code(r, app.cfg->v1_key, RC_PARAM,
 		    "the V1 dialect (GET) is not served by this version");
+		return;
+	}
+	if ((kit = kit_v2_name(r->path)) != NULL) {
+		kit_v2_handle(&app, r, kit);
 		return;
 	}
 	log_info("no route for %s %s from %s", r->method, r->path,

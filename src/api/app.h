@@ -7,6 +7,7 @@
 #include "api/request.h"
 #include "common/config.h"
 #include "common/json.h"
+#include "crypto/rsa.h"
 #include "crypto/seal.h"
 #include "domain/instance.h"
 #include "store/db.h"
@@ -15,10 +16,17 @@ struct app {
 	const struct config	*cfg;
 	struct db		*db;
 	struct dom_ctx		 dom;
+	struct rsa_key		*rsa;	/* [kit] private_key_file, NULL when none */
 };
 
 /* The V2 basic dialect: POST at the production URL (api/v2_basic.c). */
 void	 v2_basic_handle(struct app *, struct request *);
+
+/*
+ * The V2 Kit dialect: POST at {base_path}produceAPI/v2/NAME (api/kit.c).
+ * An unknown NAME is answered 404.
+ */
+void	 kit_v2_handle(struct app *, struct request *, const char *name);
 
 /*
  * Replaces the values of secret-bearing members (password, clientSecret,

@@ -1,0 +1,155 @@
+/*
+ * kit_store.c: prepared statements for the Kit sync objects. Each object
+ * is one call of its mkp_kit_* function (schema/007_kit.sql), which locks
+ * the row, compares stamps, applies and writes the kit_event, so a synced
+ * object costs one statement whatever happens to it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "store/kit_store.h"
+
+const struct db_stmt kit_store_stmts[] = {
+	{ "kit_tenant",
+	  "SELECT mkp_kit_tenant($1, $2, $3, $4, $5, $6, $7::boolean, $8::int, $9, $10)", 10 },
+	{ "kit_app",
+	  "SELECT mkp_kit_app($1, $2, $3, $4, $5::boolean, $6, $7::boolean, $8::int, $9, $10)",
+	  10 },
+	{ "kit_user",
+	  "SELECT mkp_kit_user($1, $2, $3, $4, $5, $6, $7::boolean, $8, $9, $10, $11, $12,"
+	  " $13, $14, $15::jsonb, $16, $17::boolean, $18::int, $19, $20, $21)", 21 },
+	{ "kit_org",
+	  "SELECT mkp_kit_org($1, $2, $3, $4, $5, $6::boolean, $7::int, $8, $9)", 9 },
+	{ "kit_org_prune",
+	  "SELECT mkp_kit_org_prune($1, $2, $3::boolean, $4)", 4 },
+	{ "kit_org_paths",
+	  "SELECT mkp_kit_org_paths($1)", 1 },
+	{ NULL, NULL, 0 },
+};
+
+static const char *
+tf(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* Runs a statement answering one text value and maps it to an outcome. */
+static bool
+run_outcome(struct db *db, const char *name, int n, const char *const *v,
+    enum kit_outcome *out)
+{
+	PGresult	*res;
+	const char	*s;
+
+	res = db_exec(db, name, n, v);
+	if (res == NULL)
+		return false;
+	s = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
+	if (strcmp(s, "applied") == 0)
+		*out = KIT_APPLIED;
+	else if (strcmp(s, "stale") == 0)
+		*out = KIT_STALE;
+	else
+		*out = KIT_SAME;
+	PQclear(res);
+	return true;
+}
+
+bool
+kit_store_tenant(struct db *db, const char *tenant_id, const char *tenant_code,
+    const char *name, const char *domain_name, const char *instance_id,
+    const char *order_id, bool is_test, int flag, const char *stamp,
+    const char *call_id, enum kit_outcome *out)
+{
+	char		 fl[12];
+	const char	*v[10];
+
+	snprintf(fl, sizeof(fl), "%d", flag);
+	v[0] = tenant_id; v[1] = tenant_code; v[2] = name; v[3] = domain_name;
+	v[4] = instance_id; v[5] = order_id; v[6] = tf(is_test); v[7] = fl;
+	v[8] = stamp; v[9] = call_id;
+	return run_outcome(db, "kit_tenant", 10, v, out);
+}
+
+bool
+kit_store_app(struct db *db, const char *tenant_id, const char *app_id,
+    const char *client_id, const char *sealed_secret, bool secret_plain,
+    const char *instance_id, bool is_test, int flag, const char *stamp,
+    const char *call_id, enum kit_outcome *out)
+{
+	char		 fl[12];
+	const char	*v[10];
+
+	snprintf(fl, sizeof(fl), "%d", flag);
+	v[0] = tenant_id; v[1] = app_id; v[2] = client_id; v[3] = sealed_secret;
+	v[4] = tf(secret_plain); v[5] = instance_id; v[6] = tf(is_test); v[7] = fl;
+	v[8] = stamp; v[9] = call_id;
+	return run_outcome(db, "kit_app", 10, v, out);
+}
+
+bool
+kit_store_user(struct db *db, const char *tenant_id, const char *const u[KIT_USER_NVALS],
+    const char *instance_id, bool is_test, int flag, const char *stamp,
+    const char *sync_time, const char *call_id, enum kit_outcome *out)
+{
+	char		 fl[12];
+	const char	*v[21];
+	int		 i;
+
+	snprintf(fl, sizeof(fl), "%d", flag);
+	v[0] = tenant_id;
+	for (i = 0; i < KIT_USER_NVALS; i++)
+		v[1 + i] = u[i];
+	v[15] = instance_id; v[16] = tf(is_test); v[17] = fl; v[18] = stamp;
+	v[19] = sync_time; v[20] = call_id;
+	return run_outcome(db, "kit_user", 21, v, out);
+}
+
+bool
+kit_store_org(struct db *db, const char *tenant_id, const char *org_code,
+    const char *name, const char *parent_code, const char *instance_id,
+    bool is_test, int flag, const char *stamp, const char *call_id,
+    enum kit_outcome *out)
+{
+	char		 fl[12];
+	const char	*v[9];
+
+	snprintf(fl, sizeof(fl), "%d", flag);
+	v[0] = tenant_id; v[1] = org_code; v[2] = name; v[3] = parent_code;
+	v[4] = instance_id; v[5] = tf(is_test); v[6] = fl; v[7] = stamp; v[8] = call_id;
+	return run_outcome(db, "kit_org", 9, v, out);
+}
+
+bool
+kit_store_org_prune(struct db *db, const char *tenant_id, const char *stamp,
+    bool is_test, const char *call_id, int64_t *pruned)
+{
+	const char	*v[4] = { tenant_id, stamp, tf(is_test), call_id };
+	PGresult	*res;
+
+	res = db_exec(db, "kit_org_prune", 4, v);
+	if (res == NULL)
+		return false;
+	*pruned = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	PQclear(res);
+	return true;
+}
+
+bool
+kit_store_org_paths(struct db *db, const char *tenant_id, char **orphans)
+{
+	const char	*v[1] = { tenant_id };
+	PGresult	*res;
+
+	*orphans = NULL;
+	res = db_exec(db, "kit_org_paths", 1, v);
+	if (res == NULL)
+		return false;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		*orphans = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}

@@ -1,0 +1,386 @@
+"""The V2 Kit (joint-operation) sync interfaces end to end: this module
+signs as the marketplace does (x-sign over the canonical payload, an
+independent implementation in Python), nginx passes the call to mkpd, mkpd
+applies it in PostgreSQL. Every test uses a tenant of its own, so the
+module shares one stack and one database."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+import time
+import uuid
+
+from harness import wait_for
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+_KEYDIR = tempfile.mkdtemp(prefix="mkpd-kit-")
+KEYFILE = os.path.join(_KEYDIR, "kit.pem")
+_PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+_fd = os.open(KEYFILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+with os.fdopen(_fd, "wb") as _f:
+    _f.write(_PRIVATE.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+
+MKPD_OVERRIDES = {"kit": {"private_key_file": KEYFILE}}
+
+STAMP = [20240101000000000]
+
+
+def stamp():
+    """A fresh, increasing Kit timeStamp (yyyyMMddHHmmssSSS digits)."""
+    STAMP[0] += 1000
+    return str(STAMP[0])
+
+
+def canonical(body):
+    return json.dumps({k: body[k] for k in sorted(body) if body[k] is not None},
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def kit_call(stack, name, body, key=None, ts=None, nonce=None, sign=None, raw=None,
+             drop=()):
+    key = key or stack.keys["kit"]
+    ts = str(int(time.time() * 1000)) if ts is None else ts
+    nonce = nonce or uuid.uuid4().hex.upper()
+    payload = raw if raw is not None else canonical(body)
+    data = raw if raw is not None else json.dumps(body, ensure_ascii=False)
+    sig = sign or hmac.new(key.encode(), (key + nonce + ts + payload).encode(),
+                           hashlib.sha256).hexdigest().upper()
+    headers = {"Content-Type": "application/json", "x-sign": sig, "x-timestamp": ts,
+               "x-nonce": nonce}
+    for h in drop:
+        del headers[h]
+    status, hdrs, out = stack.http("POST", "/produceAPI/v2/" + name, data.encode(), headers)
+    assert status == 200, out
+    ans = json.loads(out)
+    # Body-Sign with mkpd's kit key over the exact bytes.
+    mac = base64.b64encode(hmac.new(stack.keys["kit"].encode(), out, hashlib.sha256).digest()).decode()
+    assert hdrs["Body-Sign"] == 'sign_type="HMAC-SHA256", signature="%s"' % mac
+    return ans
+
+
+def ok(stack, name, body, **kw):
+    ans = kit_call(stack, name, body, **kw)
+    assert ans["resultCode"] == "000000", ans
+    return ans
+
+
+def code(stack, name, body, expected, **kw):
+    ans = kit_call(stack, name, body, **kw)
+    assert ans["resultCode"] == expected, ans
+    return ans
+
+
+def sql(stack, text):
+    return stack.pg.psql(text)
+
+
+def events(stack, tenant):
+    return int(sql(stack, "SELECT count(*) FROM kit_event WHERE tenant_id = '%s'" % tenant))
+
+
+def new_tenant():
+    return "T" + uuid.uuid4().hex
+
+
+def tenant_body(tenant, flag, name="Acme", ts=None):
+    return {"instanceId": "inst-" + tenant[:8], "orderId": "CS1906666666ABCDE",
+            "tenantId": tenant, "tenantCode": "acme", "name": name,
+            "domainName": "https://acme.example.com", "flag": flag, "testFlag": 0,
+            "timeStamp": ts or stamp()}
+
+
+def encrypt(secret, params="sha256-mgf1-sha1"):
+    md, mgf = {"sha256-mgf1-sha1": (hashes.SHA256(), hashes.SHA1()),
+               "sha1": (hashes.SHA1(), hashes.SHA1()),
+               "sha256": (hashes.SHA256(), hashes.SHA256())}[params]
+    ct = _PRIVATE.public_key().encrypt(secret.encode(), padding.OAEP(
+        mgf=padding.MGF1(algorithm=mgf), algorithm=md, label=None))
+    return base64.b64encode(ct).decode()
+
+
+def user(name, org="D1", role="user", **extra):
+    u = {"userName": name, "name": name.title(), "orgCode": org, "role": role,
+         "enable": "true"}
+    u.update(extra)
+    return u
+
+
+def auth_body(tenant, flag, users, sync=None, ts=None):
+    ts = ts or stamp()
+    return {"instanceId": "", "tenantId": tenant, "appId": "APP1",
+            "currentSyncTime": sync or ts, "flag": flag, "testFlag": 0,
+            "timeStamp": ts, "userList": users}
+
+
+# --- tenantSync -------------------------------------------------------------
+
+def test_tenant_add_modify_delete_and_repeats(stack):
+    t = new_tenant()
+    add = tenant_body(t, 1)
+    ok(stack, "tenantSync", add)
+    assert sql(stack, "SELECT name, tenant_code, deleted_at IS NULL FROM tenant "
+                      "WHERE tenant_id = '%s'" % t) == "Acme|acme|t"
+    n = events(stack, t)
+    ok(stack, "tenantSync", add)                    # repeat: nothing new
+    assert events(stack, t) == n
+
+    mod = tenant_body(t, 2, name="Acme Ltd")
+    ok(stack, "tenantSync", mod)
+    assert sql(stack, "SELECT name FROM tenant WHERE tenant_id = '%s'" % t) == "Acme Ltd"
+
+    old = tenant_body(t, 2, name="Older", ts="20000101000000000")
+    ok(stack, "tenantSync", old)                    # stale: acknowledged, ignored
+    assert sql(stack, "SELECT name FROM tenant WHERE tenant_id = '%s'" % t) == "Acme Ltd"
+
+    ok(stack, "tenantSync", tenant_body(t, 0))
+    assert sql(stack, "SELECT deleted_at IS NOT NULL FROM tenant "
+                      "WHERE tenant_id = '%s'" % t) == "t"
+    n = events(stack, t)
+    ok(stack, "tenantSync", tenant_body(t, 0))      # repeated delete
+    assert events(stack, t) == n
+    assert sql(stack, "SELECT op FROM kit_event WHERE tenant_id = '%s' "
+                      "ORDER BY event_id" % t).split("\n") == ["add", "modify", "delete"]
+
+
+def test_delete_of_an_absent_tenant_succeeds_and_blocks_an_older_add(stack):
+    t = new_tenant()
+    ok(stack, "tenantSync", tenant_body(t, 0))
+    ok(stack, "tenantSync", tenant_body(t, 1, ts="20000101000000000"))
+    assert sql(stack, "SELECT deleted_at IS NOT NULL FROM tenant "
+                      "WHERE tenant_id = '%s'" % t) == "t"
+
+
+# --- authentication and freshness --------------------------------------------
+
+def test_bad_sign_missing_or_stale_timestamp_and_replay(stack):
+    t = new_tenant()
+    code(stack, "tenantSync", tenant_body(t, 1), "000001", sign="0" * 64)
+    code(stack, "tenantSync", tenant_body(t, 1), "000001", key="wrong-key-" + t)
+    code(stack, "tenantSync", tenant_body(t, 1), "000002",
+         ts=str(int(time.time() * 1000) - 120000))
+    code(stack, "tenantSync", tenant_body(t, 1), "000002", drop=("x-timestamp",))
+    code(stack, "tenantSync", tenant_body(t, 1), "000002", drop=("x-nonce",))
+    code(stack, "tenantSync", tenant_body(t, 1), "000001", drop=("x-sign",))
+    assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "0"
+    body = tenant_body(t, 1)
+    ok(stack, "tenantSync", body, nonce="N" + t)
+    code(stack, "tenantSync", body, "000001", nonce="N" + t)
+
+
+def test_raw_body_signature_is_accepted(stack):
+    t = new_tenant()
+    raw = json.dumps(tenant_body(t, 1))
+    ok(stack, "tenantSync", None, raw=raw)
+    assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "1"
+
+
+def test_malformed_fields_are_refused(stack):
+    t = new_tenant()
+    code(stack, "tenantSync", dict(tenant_body(t, 1), flag=7), "000002")
+    code(stack, "tenantSync", dict(tenant_body(t, 1), timeStamp="yesterday"), "000002")
+    code(stack, "tenantSync", dict(tenant_body(t, 1), tenantId="x" * 65), "000002")
+    code(stack, "tenantSync", dict(tenant_body(t, 1), name=None), "000002")
+    assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "0"
+
+
+# --- applicationSync ----------------------------------------------------------
+
+def app_body(tenant, flag, secret, ts=None, test=0):
+    return {"instanceId": "", "tenantId": tenant, "appId": "APP1", "clientId": "CID",
+            "clientSecret": secret, "flag": flag, "testFlag": test,
+            "timeStamp": ts or stamp()}
+
+
+def test_app_secret_decrypted_sealed_and_never_plain(stack):
+    t = new_tenant()
+    secrets = {p: "s3cr3t-%s-%s" % (p, uuid.uuid4().hex) for p in
+               ("sha256-mgf1-sha1", "sha1", "sha256")}
+    for p, s in secrets.items():
+        ok(stack, "applicationSync", app_body(t, 2, encrypt(s, p)))
+        sealed = sql(stack, "SELECT client_secret FROM app WHERE tenant_id = '%s'" % t)
+        assert sealed.startswith("s1:") and s not in sealed
+    n = events(stack, t)
+    assert n == 3
+    code(stack, "applicationSync", app_body(t, 2, base64.b64encode(b"x" * 384).decode()),
+         "000002")
+    code(stack, "applicationSync", app_body(t, 2, "not base64!"), "000002")
+    assert events(stack, t) == n
+    # A debug call's hand-typed secret is kept, sealed, with a warning.
+    plain = "typed-by-hand-" + uuid.uuid4().hex
+    ok(stack, "applicationSync", app_body(t, 1, plain, test=1))
+    assert sql(stack, "SELECT secret_plain FROM app WHERE tenant_id = '%s'" % t) == "t"
+    ok(stack, "applicationSync", app_body(t, 0, None))
+    assert sql(stack, "SELECT deleted_at IS NOT NULL FROM app "
+                      "WHERE tenant_id = '%s'" % t) == "t"
+    ok(stack, "applicationSync", app_body(t, 0, None))
+
+    # No secret in plain text in any text column of any table, nor in the log.
+    wait_for(lambda: sql(stack, "SELECT count(*) FROM callback_log WHERE "
+                                "activity = 'applicationSync' AND body LIKE '%%%s%%'"
+                         % t) != "0")
+    cols = sql(stack, "SELECT table_name || '.' || column_name FROM information_schema.columns"
+                      " WHERE table_schema = 'public' AND data_type IN ('text', 'jsonb')"
+                      " AND table_name IN (SELECT table_name FROM information_schema.tables"
+                      "  WHERE table_schema = 'public' AND table_type = 'BASE TABLE')")
+    for col in cols.split("\n"):
+        table, column = col.split(".")
+        for s in list(secrets.values()) + [plain]:
+            hits = sql(stack, "SELECT count(*) FROM %s WHERE %s::text LIKE '%%%s%%'"
+                       % (table, column, s))
+            assert hits == "0", (col, s)
+    log = stack.mkpd.log() + stack.mkpd.output()
+    for s in list(secrets.values()) + [plain]:
+        assert s not in log
+
+
+# --- authSync -------------------------------------------------------------------
+
+def test_auth_add_modify_cancel_delete(stack):
+    t = new_tenant()
+    users = [user("zhangsan01", role="admin",
+                  extension={"entryDate": "2022-11-9", "employeeType": "4",
+                             "workPlace": "南京"}),
+             user("lisi02")]
+    ok(stack, "authSync", auth_body(t, 1, users))
+    assert sql(stack, "SELECT user_name, role, employee_type, work_place, "
+                      "extension->>'entryDate' FROM app_user WHERE tenant_id = '%s' "
+                      "ORDER BY 1" % t).split("\n") == [
+        "lisi02|user|||", "zhangsan01|admin|4|南京|2022-11-9"]
+    n = events(stack, t)
+    body = auth_body(t, 1, users)
+    ok(stack, "authSync", body)                      # same data, newer stamp
+    assert events(stack, t) == n
+
+    ok(stack, "authSync", auth_body(t, 2, [user("lisi02", role="admin")]))
+    assert sql(stack, "SELECT role FROM app_user WHERE tenant_id = '%s' "
+                      "AND user_name = 'lisi02'" % t) == "admin"
+    # An older increment is acknowledged and ignored.
+    ok(stack, "authSync", auth_body(t, 2, [user("lisi02", role="user")],
+                                    sync="20000101000000000", ts="20000101000000000"))
+    assert sql(stack, "SELECT role FROM app_user WHERE tenant_id = '%s' "
+                      "AND user_name = 'lisi02'" % t) == "admin"
+
+    ok(stack, "authSync", auth_body(t, 3, [{"userName": "lisi02"}]))
+    ok(stack, "authSync", auth_body(t, 3, [{"userName": "lisi02"}]))
+    ok(stack, "authSync", auth_body(t, 0, [{"userName": "zhangsan01"},
+                                           {"userName": "nobody"}]))
+    assert sql(stack, "SELECT count(*) FROM kit_active_users WHERE tenant_id = '%s'" % t) == "0"
+    assert sql(stack, "SELECT user_name, revoked_at IS NOT NULL, deleted_at IS NOT NULL "
+                      "FROM app_user WHERE tenant_id = '%s' ORDER BY 1" % t).split("\n") == [
+        "lisi02|t|f", "nobody|f|t", "zhangsan01|f|t"]
+
+
+def test_auth_user_list_as_string_with_bare_keys(stack):
+    t = new_tenant()
+    body = auth_body(t, 1, None)
+    body["userList"] = ('[{userName:"wang01", name:"王五", orgCode:"D1", role:"user", '
+                        'enable:"true", extension:{entryDate:"2022-11-16"}}]')
+    ok(stack, "authSync", body)
+    assert sql(stack, "SELECT name FROM app_user WHERE tenant_id = '%s'" % t) == "王五"
+
+
+def test_auth_malformed_item_rejects_the_whole_call(stack):
+    t = new_tenant()
+    users = [user("u1"), user("u2", role="boss")]
+    code(stack, "authSync", auth_body(t, 1, users), "000002")
+    code(stack, "authSync", auth_body(t, 1, [user("u1"), {"name": "no user name"}]), "000002")
+    code(stack, "authSync", auth_body(t, 1, [user("u%d" % i) for i in range(501)]), "000002")
+    code(stack, "authSync", auth_body(t, 1, "[{userName: broken"), "000002")
+    assert sql(stack, "SELECT count(*) FROM app_user WHERE tenant_id = '%s'" % t) == "0"
+    assert events(stack, t) == 0
+
+
+def test_auth_500_users(stack):
+    t = new_tenant()
+    ok(stack, "authSync", auth_body(t, 1, [user("u%03d" % i) for i in range(500)]))
+    assert sql(stack, "SELECT count(*) FROM app_user WHERE tenant_id = '%s'" % t) == "500"
+
+
+# --- departments ------------------------------------------------------------------
+
+def org_body(tenant, flag, code_, name=None, parent=None, ts=None):
+    return {"instanceId": "", "tenantId": tenant, "orgCode": code_, "orgName": name,
+            "parentCode": parent, "flag": flag, "testFlag": 0, "timeStamp": ts or stamp()}
+
+
+def test_single_org_add_move_rename_delete_and_unknown_parent(stack):
+    t = new_tenant()
+    ok(stack, "singleOrgSync", org_body(t, 1, "R", "Root", ""))
+    ok(stack, "singleOrgSync", org_body(t, 1, "A", "Dev", "R"))
+    ok(stack, "singleOrgSync", org_body(t, 1, "B", "Ops", "R"))
+    assert sql(stack, "SELECT path FROM org WHERE tenant_id = '%s' AND org_code = 'A'"
+               % t) == "/Root/Dev"
+    n = events(stack, t)
+    ok(stack, "singleOrgSync", org_body(t, 1, "A", "Dev", "R"))
+    assert events(stack, t) == n
+    ok(stack, "singleOrgSync", org_body(t, 2, "A", "Engineering", "B"))   # move + rename
+    assert sql(stack, "SELECT path FROM org WHERE tenant_id = '%s' AND org_code = 'A'"
+               % t) == "/Root/Ops/Engineering"
+    ok(stack, "singleOrgSync", org_body(t, 2, "A", "Stale", "R", ts="20000101000000000"))
+    assert sql(stack, "SELECT name FROM org WHERE tenant_id = '%s' AND org_code = 'A'"
+               % t) == "Engineering"
+    # A parent that names no department: kept and reported, not rejected.
+    ans = ok(stack, "singleOrgSync", org_body(t, 1, "X", "Lost", "NOPE"))
+    assert sql(stack, "SELECT parent_missing FROM kit_org_tree WHERE tenant_id = '%s' "
+                      "AND org_code = 'X'" % t) == "t"
+    wait_for(lambda: "parent unknown: X" in sql(
+        stack, "SELECT coalesce(string_agg(reason, ' '), '') FROM callback_log "
+               "WHERE body LIKE '%%%s%%'" % t))
+    assert ans["resultCode"] == "000000"
+    ok(stack, "singleOrgSync", org_body(t, 0, "B"))
+    ok(stack, "singleOrgSync", org_body(t, 0, "B"))
+    ok(stack, "singleOrgSync", org_body(t, 0, "never-there"))
+    assert sql(stack, "SELECT org_code FROM kit_org_tree WHERE tenant_id = '%s' ORDER BY 1"
+               % t).split("\n") == ["A", "R", "X"]
+
+
+def all_body(tenant, items, ts=None):
+    return {"instanceId": "", "tenantId": tenant, "testFlag": 0, "timeStamp": ts or stamp(),
+            "orgInfoList": items}
+
+
+def test_full_org_sync_prunes_softly_and_takes_bare_key_strings(stack):
+    t = new_tenant()
+    ok(stack, "allOrgSync", all_body(t, [
+        {"orgCode": "1", "orgName": "HQ", "parentCode": ""},
+        {"orgCode": "2", "orgName": "Sales", "parentCode": "1"},
+        {"orgCode": "3", "orgName": "Support", "parentCode": "1"}]))
+    n = events(stack, t)
+    ok(stack, "allOrgSync", all_body(t, [
+        {"orgCode": "1", "orgName": "HQ", "parentCode": ""},
+        {"orgCode": "2", "orgName": "Sales", "parentCode": "1"},
+        {"orgCode": "3", "orgName": "Support", "parentCode": "1"}]))
+    assert events(stack, t) == n
+    body = all_body(t, '[{orgCode:"1", name:"HQ", parentCode:"" },'
+                       '{orgCode:"3", orgName:"Care", parentCode:"1"}]')
+    ok(stack, "allOrgSync", body)
+    assert sql(stack, "SELECT org_code, name, path, deleted_at IS NOT NULL FROM org "
+                      "WHERE tenant_id = '%s' ORDER BY 1" % t).split("\n") == [
+        "1|HQ|/HQ|f", "2|Sales|/HQ/Sales|t", "3|Care|/HQ/Care|f"]
+    assert sql(stack, "SELECT op FROM kit_event WHERE tenant_id = '%s' AND object_key = '2' "
+                      "ORDER BY event_id DESC LIMIT 1" % t) == "prune"
+    # A malformed item changes nothing.
+    code(stack, "allOrgSync", all_body(t, [{"orgCode": "9", "orgName": "New"},
+                                           {"orgName": "no code"}]), "000002")
+    assert sql(stack, "SELECT count(*) FROM org WHERE tenant_id = '%s' AND org_code = '9'"
+               % t) == "0"
+
+
+def test_users_view_shows_department_path(stack):
+    t = new_tenant()
+    ok(stack, "tenantSync", tenant_body(t, 1))
+    ok(stack, "allOrgSync", all_body(t, [{"orgCode": "1", "orgName": "HQ"},
+                                         {"orgCode": "2", "orgName": "Dev",
+                                          "parentCode": "1"}]))
+    ok(stack, "authSync", auth_body(t, 1, [user("amy", org="2")]))
+    assert sql(stack, "SELECT user_name, org_path, tenant_code FROM kit_active_users "
+                      "WHERE tenant_id = '%s'" % t) == "amy|/HQ/Dev|acme"
+    wait_for(lambda: sql(stack, "SELECT count(*) FROM kit_recent_calls "
+                                "WHERE activity = 'authSync'") != "0")
