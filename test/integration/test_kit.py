@@ -384,3 +384,32 @@ def test_users_view_shows_department_path(stack):
                       "WHERE tenant_id = '%s'" % t) == "amy|/HQ/Dev|acme"
     wait_for(lambda: sql(stack, "SELECT count(*) FROM kit_recent_calls "
                                 "WHERE activity = 'authSync'") != "0")
+
+
+# --- mkpctl ---------------------------------------------------------------------
+
+def test_mkpctl_keys_makes_a_key_mkpd_decrypts_with(stack, tmp_path):
+    path = tmp_path / "new.pem"
+    r = stack.mkpd.mkpctl("keys", str(path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    pub = serialization.load_pem_public_key(r.stdout.encode())
+    assert pub.key_size >= 3072
+    again = stack.mkpd.mkpctl("keys", str(path))      # never overwrites
+    assert again.returncode == 1
+    assert stack.mkpd.mkpctl("keys", "--bits", "2048", str(tmp_path / "x.pem")).returncode == 2
+
+
+def test_mkpctl_lists_tenants_users_orgs(stack):
+    t = new_tenant()
+    ok(stack, "tenantSync", tenant_body(t, 1))
+    ok(stack, "allOrgSync", all_body(t, [{"orgCode": "1", "orgName": "HQ"}]))
+    ok(stack, "authSync", auth_body(t, 1, [user("bob", org="1")]))
+    r = stack.mkpd.mkpctl("tenants", check=True)
+    assert t in r.stdout
+    r = stack.mkpd.mkpctl("users", t, check=True)
+    assert r.stdout.split("\n")[1].split("\t")[:2] == ["bob", "Bob"]
+    assert "/HQ" in r.stdout
+    r = stack.mkpd.mkpctl("orgs", t, check=True)
+    assert r.stdout.split("\n")[1].split("\t")[:3] == ["1", "", "/HQ"]
