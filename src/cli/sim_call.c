@@ -12,6 +12,11 @@
  * file's bytes untouched. Every --no-* / --bad-* option breaks one thing on
  * purpose, so a seller can see their endpoint refuse it.
  *
+ * With --kit the call is a V2 Kit sync (spec/kit-and-v1.md §1.5): POST to
+ * {url}produceAPI/v2/ACTIVITY, no "activity" member, testFlag as the
+ * number 1, a timeStamp (UTC+8, yyyyMMddHHmmssSSS) added when absent, and
+ * x-sign (sign_v2_kit, the Kit key), x-timestamp and x-nonce as headers.
+ *
  * The answer's body goes to stdout byte for byte, then a newline; stderr
  * gets "http: STATUS" and "body-sign: ok|missing|MISMATCH" (Body-Sign
  * checked over the exact received bytes with the same key).
@@ -70,6 +75,7 @@ struct call_opts {
 	bool		 insecure;
 	bool		 verbose;
 	bool		 require_body_sign;
+	bool		 kit;
 };
 
 struct call_answer {
@@ -96,6 +102,7 @@ enum call_opt_id {
 	OPT_REQUIRE_BODY_SIGN,
 	OPT_INSECURE,
 	OPT_HELP,
+	OPT_KIT,
 };
 
 static const struct option call_longopts[] = {
@@ -118,6 +125,7 @@ static const struct option call_longopts[] = {
 	{ "require-body-sign", no_argument, NULL, OPT_REQUIRE_BODY_SIGN },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "kit", no_argument, NULL, OPT_KIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -157,6 +165,11 @@ sim_call_usage(void)
 "      --require-body-sign\n"
 "                       exit 4 unless the answer's Body-Sign header is valid\n"
 "      --insecure       do not verify the TLS peer and host name\n"
+"      --kit            a V2 Kit sync call (tenantSync, applicationSync, authSync,\n"
+"                       singleOrgSync, allOrgSync): POST to URL produceAPI/v2/\n"
+"                       ACTIVITY, signed with x-sign/x-timestamp/x-nonce headers\n"
+"                       and the Kit key (default $MKPD_KIT_KEY); testFlag is the\n"
+"                       number 1 with --test; timeStamp defaults to now (UTC+8)\n"
 "  -v, --verbose        print the request and the answer's headers to stderr\n"
 "\n"
 "Output: the answer's body on stdout exactly as received, then a newline;\n"
@@ -500,7 +513,7 @@ url_param(struct buf *url, CURL *curl, const char *name, const char *value)
  */
 static long
 post(const struct call_opts *o, const char *url, const struct buf *body,
-    struct call_answer *a)
+    struct curl_slist *extra, struct call_answer *a)
 {
 	CURL			*curl;
 	struct curl_slist	*hdrs = NULL;
@@ -515,6 +528,11 @@ post(const struct call_opts *o, const char *url, const struct buf *body,
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json;charset=utf8");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");	/* the marketplace sends none */
+	for (; extra != NULL; extra = extra->next) {
+		hdrs = curl_slist_append(hdrs, extra->data);
+		if (o->verbose)
+			fprintf(stderr, "> %s\n", extra->data);
+	}
 	if (o->verbose) {
 		fprintf(stderr, "> POST %s\n"
 		    "> Content-Type: application/json;charset=utf8\n"
@@ -596,6 +614,7 @@ parse_opts(int argc, char **argv, struct call_opts *o)
 		case OPT_EXPECT: o->expect = optarg; break;
 		case OPT_REQUIRE_BODY_SIGN: o->require_body_sign = true; break;
 		case OPT_INSECURE: o->insecure = true; break;
+		case OPT_KIT: o->kit = true; break;
 		case OPT_HELP:
 			sim_call_usage();
 			exit(SIM_OK);
@@ -624,13 +643,27 @@ build_body(const struct call_opts *o, int argc, char **argv, struct buf *body)
 		activity = argv[i++];
 	if (o->file != NULL && !members_from_file(&ms, o->file))
 		goto out;
-	if (activity != NULL)
+	if (o->kit) {
+		char	stamp[18];
+
+		if (activity == NULL) {
+			usage_error("no ACTIVITY given (the Kit interface name)", NULL);
+			goto out;
+		}
+		if (o->test)
+			members_set(&ms, "testFlag", xstrdup("1"));
+		if (!members_has(&ms, "timeStamp")) {
+			/* Kit timeStamps are UTC+8 (spec/kit-and-v1.md §2.1). */
+			fmt_mkp_time(now_ms() + 8 * 3600 * 1000LL, stamp);
+			members_set_str(&ms, "timeStamp", stamp);
+		}
+	} else if (activity != NULL)
 		members_set_str(&ms, "activity", activity);
 	else if (!members_has(&ms, "activity")) {
 		usage_error("no ACTIVITY given", NULL);
 		goto out;
 	}
-	if (o->test)
+	if (o->test && !o->kit)
 		members_set_str(&ms, "testFlag", "1");
 	for (; i < argc; i++)
 		if (!members_from_arg(&ms, argv[i]))
@@ -706,6 +739,8 @@ sim_call_main(int argc, char **argv)
 	char			 nonce[2 * CALL_NONCE_BYTES + 1];
 	char			 ts[24], sig[SIGN_HEX_LEN + 1];
 	const char		*env, *verdict;
+	struct curl_slist	*extra = NULL;
+	struct buf		 hdr = BUF_INIT;
 	CURL			*esc = NULL;
 	long			 status;
 	int			 rc;
@@ -713,12 +748,16 @@ sim_call_main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	if ((rc = parse_opts(argc, argv, &o)) != SIM_OK)
 		return rc;
-	if (o.key == NULL && (env = getenv("MKPD_BASIC_KEY")) != NULL && *env)
+	if (o.key == NULL && (env = getenv(o.kit ? "MKPD_KIT_KEY" : "MKPD_BASIC_KEY")) != NULL &&
+	    *env)
 		o.key = env;
 	if (o.key != NULL && *o.key == '\0')
 		o.key = NULL;
 	if (o.key == NULL && !o.no_signature)
-		return usage_error("no key: give -k KEY or set MKPD_BASIC_KEY", NULL);
+		return usage_error(o.kit ? "no key: give -k KEY or set MKPD_KIT_KEY" :
+		    "no key: give -k KEY or set MKPD_BASIC_KEY", NULL);
+	if (o.kit && o.raw_file != NULL && optind >= argc)
+		return usage_error("--kit --raw FILE needs the ACTIVITY", NULL);
 	/* A lone ACTIVITY is allowed, so a raw call reads like any other. */
 	if (o.raw_file != NULL && (o.file != NULL || o.test || argc - optind > 1 ||
 	    (optind < argc && strchr(argv[optind], '=') != NULL)))
@@ -757,8 +796,12 @@ sim_call_main(int argc, char **argv)
 	    o.timestamp : now_ms() + o.skew));
 	signed_payload(&o, &body, &payload);
 	if (o.key != NULL) {
-		sign_v2_basic(o.key, payload.data ? payload.data : "", payload.len,
-		    nonce, ts, sig);
+		if (o.kit)
+			sign_v2_kit(o.key, payload.data ? payload.data : "", payload.len,
+			    nonce, ts, sig);
+		else
+			sign_v2_basic(o.key, payload.data ? payload.data : "", payload.len,
+			    nonce, ts, sig);
 		to_upper(sig);
 		if (o.bad_signature)
 			sig[0] = sig[0] == '0' ? '1' : '0';
@@ -771,15 +814,36 @@ sim_call_main(int argc, char **argv)
 		rc = SIM_FAIL;
 		goto out;
 	}
-	if (!o.no_signature)
-		url_param(&url, esc, "signature", sig);
-	if (!o.no_timestamp)
-		url_param(&url, esc, "timestamp", ts);
-	if (!o.no_nonce)
-		url_param(&url, esc, "nonce", nonce);
+	if (o.kit) {
+		/* The Kit sub-path is appended to the production URL. */
+		if (url.len == 0 || buf_cstr(&url)[url.len - 1] != '/')
+			buf_putc(&url, '/');
+		buf_printf(&url, "produceAPI/v2/%s", argv[optind]);
+		if (!o.no_signature) {
+			buf_printf(&hdr, "x-sign: %s", sig);
+			extra = curl_slist_append(extra, buf_cstr(&hdr));
+		}
+		if (!o.no_timestamp) {
+			buf_reset(&hdr);
+			buf_printf(&hdr, "x-timestamp: %s", ts);
+			extra = curl_slist_append(extra, buf_cstr(&hdr));
+		}
+		if (!o.no_nonce) {
+			buf_reset(&hdr);
+			buf_printf(&hdr, "x-nonce: %s", nonce);
+			extra = curl_slist_append(extra, buf_cstr(&hdr));
+		}
+	} else {
+		if (!o.no_signature)
+			url_param(&url, esc, "signature", sig);
+		if (!o.no_timestamp)
+			url_param(&url, esc, "timestamp", ts);
+		if (!o.no_nonce)
+			url_param(&url, esc, "nonce", nonce);
+	}
 
 	a.verbose = o.verbose;
-	status = post(&o, buf_cstr(&url), &body, &a);
+	status = post(&o, buf_cstr(&url), &body, extra, &a);
 	if (status < 0) {
 		rc = SIM_FAIL;
 		goto out;
@@ -798,6 +862,8 @@ out:
 	buf_free(&body);
 	buf_free(&payload);
 	buf_free(&url);
+	buf_free(&hdr);
+	curl_slist_free_all(extra);
 	curl_global_cleanup();
 	return rc;
 }

@@ -413,3 +413,31 @@ def test_mkpctl_lists_tenants_users_orgs(stack):
     assert "/HQ" in r.stdout
     r = stack.mkpd.mkpctl("orgs", t, check=True)
     assert r.stdout.split("\n")[1].split("\t")[:3] == ["1", "", "/HQ"]
+
+
+# --- mkp-sim call --kit -----------------------------------------------------------
+
+def test_mkp_sim_call_kit(stack):
+    from harness import sim_call
+    t = new_tenant()
+
+    def sim(name, fields, *args):
+        return sim_call(stack.build, stack.url, stack.keys["kit"], name, fields,
+                        args=["--kit", *args])
+
+    r = sim("tenantSync", {"tenantId": t, "tenantCode": "c", "name": "N",
+                           "domainName": "https://d.example.com", "flag": 1},
+            "--test", "--expect", "000000", "--require-body-sign")
+    assert r[0] == 0, r[2]
+    assert sql(stack, "SELECT is_test, tenant_code FROM tenant WHERE tenant_id = '%s'"
+               % t) == "t|c"
+    r = sim("authSync", {"tenantId": t, "appId": "A", "flag": 1,
+                         "currentSyncTime": "20240101000000000",
+                         "userList": [user("sim01")]}, "--expect", "000000")
+    assert r[0] == 0, r[2]
+    assert sql(stack, "SELECT count(*) FROM kit_active_users WHERE tenant_id = '%s'" % t) == "1"
+    r = sim("tenantSync", {"tenantId": t, "flag": 0}, "--bad-signature", "--expect", "000001")
+    assert r[0] == 0, r[2]
+    r = sim("tenantSync", {"tenantId": t, "flag": 0}, "--skew", "-120000", "--expect", "000002")
+    assert r[0] == 0, r[2]
+    assert sql(stack, "SELECT deleted_at IS NULL FROM tenant WHERE tenant_id = '%s'" % t) == "t"
