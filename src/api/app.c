@@ -117,13 +117,14 @@ is_production_path(const char *path)
 }
 
 /*
- * The Kit activity name when path is {base_path}produceAPI/v2/NAME, else
- * NULL (the marketplace appends the sub-path to the production URL).
+ * The Kit activity name when path is {base_path}produceAPI/v2/NAME (*v1
+ * false) or {base_path}produceAPI/NAME (*v1 true), else NULL (the
+ * marketplace appends the sub-path to the production URL).
  */
 static const char *
-kit_v2_name(const char *path)
+kit_name(const char *path, bool *v1)
 {
-	static const char sub[] = "produceAPI/v2/";
+	static const char sub[] = "produceAPI/";
 	const char	*base = app.cfg->base_path;
 	size_t		 n = strlen(base);
 
@@ -135,6 +136,9 @@ kit_v2_name(const char *path)
 	if (strncmp(path, sub, sizeof(sub) - 1) != 0)
 		return NULL;
 	path += sizeof(sub) - 1;
+	*v1 = strncmp(path, "v2/", 3) != 0;
+	if (!*v1)
+		path += 3;
 	return *path != '\0' && strchr(path, '/') == NULL ? path : NULL;
 }
 
@@ -143,6 +147,7 @@ route(struct request *r)
 {
 	static const char pong[] = "pong\n";
 	const char	*kit;
+	bool		 v1;
 
 	if (strcmp(r->path, "/-/ping") == 0) {
 		respond(r, 200, "text/plain", pong, sizeof(pong) - 1, NULL);
@@ -158,8 +163,8 @@ route(struct request *r)
 		    "the V1 dialect (GET) is not served by this version");
 		return;
 	}
-	if ((kit = kit_v2_name(r->path)) != NULL) {
-		kit_v2_handle(&app, r, kit);
+	if ((kit = kit_name(r->path, &v1)) != NULL) {
+		kit_handle(&app, r, kit, v1);
 		return;
 	}
 	log_info("no route for %s %s from %s", r->method, r->path,

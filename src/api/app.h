@@ -23,10 +23,11 @@ struct app {
 void	 v2_basic_handle(struct app *, struct request *);
 
 /*
- * The V2 Kit dialect: POST at {base_path}produceAPI/v2/NAME (api/kit.c).
- * An unknown NAME is answered 404.
+ * The Kit dialects (api/kit.c): POST at {base_path}produceAPI/v2/NAME (V2,
+ * v1 false) or {base_path}produceAPI/NAME (V1). An unknown NAME is
+ * answered 404.
  */
-void	 kit_v2_handle(struct app *, struct request *, const char *name);
+void	 kit_handle(struct app *, struct request *, const char *name, bool v1);
 
 /*
  * Replaces the values of secret-bearing members (password, clientSecret,

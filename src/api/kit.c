@@ -1,10 +1,17 @@
 /*
- * kit.c: the V2 Kit (joint-operation) dialect (spec/kit-and-v1.md §1.5 and
- * §2, readings 1-3, 7 and 8 of spec/README.md): POST to
- * {base_path}produceAPI/v2/{tenantSync,applicationSync,authSync,
- * singleOrgSync,allOrgSync} with x-sign, x-timestamp and x-nonce headers,
- * signed with [keys] kit_key.
+ * kit.c: the Kit (joint-operation) dialects (spec/kit-and-v1.md §1.2,
+ * §1.5 and §2, readings 1-3, 7, 8 and 10 of spec/README.md):
+ *   V2: POST to {base_path}produceAPI/v2/{tenantSync,applicationSync,
+ *       authSync,singleOrgSync,allOrgSync} with x-sign, x-timestamp and
+ *       x-nonce headers, signed with [keys] kit_key;
+ *   V1: POST to {base_path}produceAPI/{same names} with an authToken
+ *       header (base64 HMAC-SHA256 keyed with [keys] v1_key + the body's
+ *       timeStamp over its sorted top-level members, kit_v1_payload),
+ *       answered with Body-Sign keyed with v1_key. V1 has no nonce and no
+ *       time window (the spec gives none); its calls are idempotent.
+ * Both share the field tables, the list parsing and the domain commands.
  *
+ * V2
  * Order of checks, each with its result code:
  *	kit_key not configured ........................................ 000001
  *	body over the limit, x-timestamp missing/bad/outside the window,
@@ -24,6 +31,7 @@
 
 #include "api/app.h"
 #include "api/fields.h"
+#include "api/kit.h"
 #include "api/response.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -42,6 +50,7 @@
 
 struct kit_call {
 	struct app		*app;
+	const char		*key;	/* signs the answer: kit_key or v1_key */
 	struct request		*r;
 	const struct json	*body;
 	struct dom_call		 dc;
@@ -119,7 +128,7 @@ static const struct field_rule org_rules[] = {
 static const char *
 kit_key(const struct kit_call *c)
 {
-	return c->app->cfg->kit_key;
+	return c->key;
 }
 
 static void
@@ -565,26 +574,129 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 	return true;
 }
 
+void
+kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out)
+{
+	const char	**keys;
+	const struct json **vals;
+	size_t		 i, j, n = obj->u.obj.n, k = 0;
+
+	keys = xcalloc(n + 1, sizeof(*keys));
+	vals = xcalloc(n + 1, sizeof(*vals));
+	for (i = 0; i < n; i++) {
+		const char		*key = obj->u.obj.keys[i];
+		const struct json	*v = obj->u.obj.vals[i];
+
+		if (v->type == JSON_NULL)
+			continue;
+		if (skip_blank && v->type == JSON_STRING &&
+		    strspn(v->u.str.s, " \t\r\n\f\v") == v->u.str.len)
+			continue;
+		/* Insertion sort by key, byte order (the keys are few). */
+		for (j = k; j > 0 && strcmp(keys[j - 1], key) > 0; j--) {
+			keys[j] = keys[j - 1];
+			vals[j] = vals[j - 1];
+		}
+		keys[j] = key;
+		vals[j] = v;
+		k++;
+	}
+	for (i = 0; i < k; i++) {
+		if (i > 0)
+			buf_putc(out, '&');
+		buf_puts(out, keys[i]);
+		buf_putc(out, '=');
+		switch (vals[i]->type) {
+		case JSON_STRING:
+			buf_append(out, vals[i]->u.str.s, vals[i]->u.str.len);
+			break;
+		case JSON_NUMBER:
+			buf_puts(out, vals[i]->u.num);
+			break;
+		case JSON_BOOL:
+			buf_puts(out, vals[i]->u.b ? "true" : "false");
+			break;
+		default:
+			json_emit(vals[i], out);
+			break;
+		}
+	}
+	free(keys);
+	free(vals);
+}
+
+/*
+ * The V1 authToken check (spec/kit-and-v1.md §1.2): the blank-skipping
+ * form first (Huawei's sample), then the one keeping blanks. True when
+ * the call is authentic; otherwise the answer has been sent.
+ */
+static bool
+authenticate_v1(struct app *app, struct request *r, struct json **tree)
+{
+	const char	*key = app->cfg->v1_key;
+	const char	*token = request_param(r, "HTTP_AUTHTOKEN");
+	const char	*ts;
+	struct buf	 data = BUF_INIT;
+	char		 expected[SIGN_B64_LEN + 1], perr[128], msg[192];
+	bool		 match = false;
+	int		 pass;
+
+	*tree = NULL;
+	if (token == NULL || *token == '\0') {
+		reply_code(r, key, RC_AUTH, "authToken: missing");
+		return false;
+	}
+	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
+	    KIT_MAX_DEPTH, perr, sizeof(perr));
+	if (*tree == NULL || (*tree)->type != JSON_OBJECT) {
+		snprintf(msg, sizeof(msg), "body: not a JSON object%s%s", *tree ? "" : " (",
+		    *tree ? "" : perr);
+		if (*tree == NULL)
+			strncat(msg, ")", sizeof(msg) - strlen(msg) - 1);
+		reply_code(r, key, RC_PARAM, msg);
+		return false;
+	}
+	ts = json_get_str(*tree, "timeStamp");
+	if (ts == NULL || *ts == '\0') {
+		reply_code(r, key, RC_PARAM, "timeStamp: missing");
+		return false;
+	}
+	for (pass = 0; pass < 2 && !match; pass++) {
+		buf_reset(&data);
+		kit_v1_payload(*tree, pass == 0, &data);
+		sign_v1_token(key, ts, buf_cstr(&data), data.len, expected);
+		match = sign_b64_equal(expected, token);
+	}
+	buf_free(&data);
+	if (!match) {
+		reply_code(r, key, RC_AUTH, "authToken: does not match");
+		log_notice("kit v1 call %s from %s: authToken does not match", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?");
+		return false;
+	}
+	return true;
+}
+
 /* A replayed nonce aborted the call's transaction: say so (as v2_basic.c). */
 static void
-refuse_replay(struct app *app, struct request *r)
+refuse_replay(struct app *app, struct request *r, const char *key)
 {
 	if (db_prelude_state(app->db) != DB_PRELUDE_FAILED)
 		return;
 	r->audit_reason[0] = '\0';
 	if (strcmp(db_prelude_sqlstate(app->db), DB_SQLSTATE_REPLAY) == 0) {
-		reply_code(r, app->cfg->kit_key, RC_AUTH, "x-nonce: already used (replay)");
+		reply_code(r, key, RC_AUTH, "x-nonce: already used (replay)");
 		log_notice("kit call %s from %s: replayed nonce refused", r->call_id,
 		    r->remote_addr ? r->remote_addr : "?");
 	} else {
-		reply_code(r, app->cfg->kit_key, RC_INTERNAL, "store unavailable");
+		reply_code(r, key, RC_INTERNAL, "store unavailable");
 	}
 }
 
 void
-kit_v2_handle(struct app *app, struct request *r, const char *name)
+kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 {
-	const char		*key = app->cfg->kit_key;
+	const char		*key = v1 ? app->cfg->v1_key : app->cfg->kit_key;
 	const struct kit_activity *act = NULL;
 	struct json		*tree = NULL;
 	struct kit_call		 c;
@@ -592,7 +704,7 @@ kit_v2_handle(struct app *app, struct request *r, const char *name)
 	char			 msg[160];
 	size_t			 i;
 
-	r->audit.dialect = "kit-v2";
+	r->audit.dialect = v1 ? "kit-v1" : "kit-v2";
 	for (i = 0; i < NELEM(activities); i++)
 		if (strcmp(name, activities[i].name) == 0)
 			act = &activities[i];
@@ -602,7 +714,8 @@ kit_v2_handle(struct app *app, struct request *r, const char *name)
 	}
 	r->audit.activity = act->name;
 	if (key == NULL || *key == '\0') {
-		reply_code(r, NULL, RC_AUTH, "[keys] kit_key is not configured");
+		reply_code(r, NULL, RC_AUTH, v1 ? "[keys] v1_key is not configured" :
+		    "[keys] kit_key is not configured");
 		return;
 	}
 	if (strcmp(r->method, "POST") != 0) {
@@ -614,7 +727,7 @@ kit_v2_handle(struct app *app, struct request *r, const char *name)
 		reply_code(r, key, RC_PARAM, msg);
 		return;
 	}
-	if (!authenticate(app, r, &tree))
+	if (!(v1 ? authenticate_v1(app, r, &tree) : authenticate(app, r, &tree)))
 		goto out;
 	if (tree->type != JSON_OBJECT) {
 		reply_code(r, key, RC_PARAM, "body: not a JSON object");
@@ -625,6 +738,7 @@ kit_v2_handle(struct app *app, struct request *r, const char *name)
 
 	memset(&c, 0, sizeof(c));
 	c.app = app;
+	c.key = key;
 	c.r = r;
 	c.body = tree;
 	c.dc.call_id = r->call_id;
@@ -654,7 +768,7 @@ kit_v2_handle(struct app *app, struct request *r, const char *name)
 	c.scope.instance_id = c.f.str[1];
 	c.scope.stamp = c.stamp;
 	act->run(&c);
-	refuse_replay(app, r);
+	refuse_replay(app, r, key);
 out:
 	db_prelude_reset(app->db);
 	json_free(tree);

@@ -441,3 +441,86 @@ def test_mkp_sim_call_kit(stack):
     r = sim("tenantSync", {"tenantId": t, "flag": 0}, "--skew", "-120000", "--expect", "000002")
     assert r[0] == 0, r[2]
     assert sql(stack, "SELECT deleted_at IS NULL FROM tenant WHERE tenant_id = '%s'" % t) == "t"
+
+
+# --- the V1 Kit dialect (authToken header, Body-Sign with the V1 key) -------------
+
+def v1_token(key, body, skip_blank=True):
+    items = []
+    for k in sorted(body):
+        v = body[k]
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif not isinstance(v, str):
+            v = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        if skip_blank and v.strip() == "":
+            continue
+        items.append("%s=%s" % (k, v))
+    mac = hmac.new((key + body["timeStamp"]).encode(), "&".join(items).encode(),
+                   hashlib.sha256).digest()
+    return base64.b64encode(mac).decode()
+
+
+def v1_call(stack, name, body, token=None, expected="000000", skip_blank=True):
+    key = stack.keys["v1"]
+    headers = {"Content-Type": "application/json"}
+    if token != "":
+        headers["authToken"] = token or v1_token(key, body, skip_blank)
+    status, hdrs, out = stack.http("POST", "/produceAPI/" + name,
+                                   json.dumps(body, ensure_ascii=False).encode(), headers)
+    assert status == 200, out
+    mac = base64.b64encode(hmac.new(key.encode(), out, hashlib.sha256).digest()).decode()
+    assert hdrs["Body-Sign"] == 'sign_type="HMAC-SHA256", signature="%s"' % mac
+    ans = json.loads(out)
+    assert ans["resultCode"] == expected, ans
+    return ans
+
+
+def test_v1_every_interface(stack):
+    t = new_tenant()
+    v1_call(stack, "tenantSync", tenant_body(t, 1))
+    v1_call(stack, "tenantSync", dict(tenant_body(t, 2, name="Renamed")), skip_blank=False)
+    assert sql(stack, "SELECT name FROM tenant WHERE tenant_id = '%s'" % t) == "Renamed"
+
+    v1_call(stack, "applicationSync", app_body(t, 1, encrypt("v1-secret-" + t, "sha1")))
+    assert sql(stack, "SELECT client_secret LIKE 's1:%%' FROM app WHERE tenant_id = '%s'"
+               % t) == "t"
+
+    users = json.dumps([user("v1user", org="10000")], ensure_ascii=False)
+    body = auth_body(t, 1, users)
+    v1_call(stack, "authSync", body)
+    v1_call(stack, "authSync", body)          # repeat
+    n = events(stack, t)
+    v1_call(stack, "authSync", auth_body(t, 2, json.dumps([user("v1user", role="admin")]),
+                                         ts="20000101000000000"))   # stale
+    assert events(stack, t) == n
+    v1_call(stack, "authSync", auth_body(t, 3, '[{"userName":"v1user"}]'))
+    assert sql(stack, "SELECT revoked_at IS NOT NULL FROM app_user WHERE tenant_id = '%s'"
+               % t) == "t"
+
+    # A signer that keeps the blank parentCode is accepted too.
+    v1_call(stack, "singleOrgSync", org_body(t, 1, "10000", "开发部", ""), skip_blank=False)
+    v1_call(stack, "allOrgSync", {"instanceId": "", "tenantId": t, "testFlag": 0,
+                                  "timeStamp": stamp(),
+                                  "orgInfo": '[{orgCode:"20000", name:"产品部", '
+                                             'parentCode:"" }]'})
+    assert sql(stack, "SELECT org_code, deleted_at IS NULL FROM org WHERE tenant_id = '%s' "
+                      "ORDER BY 1" % t).split("\n") == ["10000|f", "20000|t"]
+    v1_call(stack, "singleOrgSync", org_body(t, 0, "20000"))
+    v1_call(stack, "applicationSync", app_body(t, 0, None))
+    v1_call(stack, "tenantSync", tenant_body(t, 0))
+    assert sql(stack, "SELECT deleted_at IS NOT NULL FROM tenant WHERE tenant_id = '%s'"
+               % t) == "t"
+
+
+def test_v1_refusals(stack):
+    t = new_tenant()
+    v1_call(stack, "tenantSync", tenant_body(t, 1), token="A" * 43 + "=", expected="000001")
+    v1_call(stack, "tenantSync", tenant_body(t, 1), token="", expected="000001")
+    v1_call(stack, "tenantSync", dict(tenant_body(t, 1), flag=9), expected="000002")
+    v1_call(stack, "authSync", auth_body(t, 1, "[{userName:"), expected="000002")
+    assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "0"
+    wait_for(lambda: sql(stack, "SELECT count(*) FROM callback_log WHERE dialect = 'kit-v1' "
+                                "AND result_code = '000001'") != "0")
