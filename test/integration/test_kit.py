@@ -524,3 +524,38 @@ def test_v1_refusals(stack):
     assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "0"
     wait_for(lambda: sql(stack, "SELECT count(*) FROM callback_log WHERE dialect = 'kit-v1' "
                                 "AND result_code = '000001'") != "0")
+
+
+def test_mkp_sim_kit_gen_tree_and_users(stack, tmp_path):
+    from harness import run_sim, sim_call
+    t = new_tenant()
+
+    def gen(*args):
+        r = run_sim(stack.build, ["kit-gen", *args], 60)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    orgs = gen("orgs", "30", "--seed", "7")
+    assert gen("orgs", "30", "--seed", "7") == orgs          # deterministic
+    users = gen("users", "500", "--seed", "7", "--orgs", "30")
+    assert len({u["userName"] for u in users}) == 500
+
+    def sim(name, fields):
+        # A list of 500 users is longer than one argument may be: --file.
+        path = tmp_path / (name + ".json")
+        path.write_text(json.dumps(fields, ensure_ascii=False))
+        r = sim_call(stack.build, stack.url, stack.keys["kit"], name, None,
+                     args=["--kit", "--file", str(path), "--expect", "000000"])
+        assert r[0] == 0, r[2]
+
+    sim("allOrgSync", {"tenantId": t, "orgInfoList": gen("orgs", "30", "--seed", "7",
+                                                          "--bare-keys")})
+    sim("authSync", {"tenantId": t, "appId": "A", "flag": 1,
+                     "currentSyncTime": "20240101000000000", "userList": users})
+    assert sql(stack, "SELECT count(*) FROM kit_org_tree WHERE tenant_id = '%s' "
+                      "AND NOT parent_missing" % t) == "30"
+    active = sum(1 for u in users if u["enable"] == "true")
+    assert sql(stack, "SELECT count(*) FROM kit_active_users WHERE tenant_id = '%s' "
+                      "AND org_path IS NOT NULL" % t) == "500"
+    assert sql(stack, "SELECT count(*) FROM kit_active_users WHERE tenant_id = '%s' "
+                      "AND enabled" % t) == str(active)
