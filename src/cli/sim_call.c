@@ -17,6 +17,11 @@
  * number 1, a timeStamp (UTC+8, yyyyMMddHHmmssSSS) added when absent, and
  * x-sign (sign_v2_kit, the Kit key), x-timestamp and x-nonce as headers.
  *
+ * --kit-v1 is the same call in the V1 Kit dialect (§1.2): POST to
+ * {url}produceAPI/ACTIVITY with an authToken header (sign_v1_token over
+ * kit_v1_payload, blank values skipped, keyed with $MKPD_V1_KEY + the
+ * body's timeStamp); no x-* headers.
+ *
  * The answer's body goes to stdout byte for byte, then a newline; stderr
  * gets "http: STATUS" and "body-sign: ok|missing|MISMATCH" (Body-Sign
  * checked over the exact received bytes with the same key).
@@ -31,6 +36,7 @@
 
 #include <curl/curl.h>
 
+#include "api/kit.h"
 #include "cli/sim_call.h"
 #include "common/buf.h"
 #include "common/json.h"
@@ -76,6 +82,7 @@ struct call_opts {
 	bool		 verbose;
 	bool		 require_body_sign;
 	bool		 kit;
+	bool		 kit_v1;
 };
 
 struct call_answer {
@@ -103,6 +110,7 @@ enum call_opt_id {
 	OPT_INSECURE,
 	OPT_HELP,
 	OPT_KIT,
+	OPT_KIT_V1,
 };
 
 static const struct option call_longopts[] = {
@@ -126,6 +134,7 @@ static const struct option call_longopts[] = {
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "kit", no_argument, NULL, OPT_KIT },
+	{ "kit-v1", no_argument, NULL, OPT_KIT_V1 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -170,6 +179,9 @@ sim_call_usage(void)
 "                       ACTIVITY, signed with x-sign/x-timestamp/x-nonce headers\n"
 "                       and the Kit key (default $MKPD_KIT_KEY); testFlag is the\n"
 "                       number 1 with --test; timeStamp defaults to now (UTC+8)\n"
+"      --kit-v1         the same in the V1 Kit dialect: POST to URL produceAPI/\n"
+"                       ACTIVITY with an authToken header (the V1 key,\n"
+"                       default $MKPD_V1_KEY, + timeStamp; blank values skipped)\n"
 "  -v, --verbose        print the request and the answer's headers to stderr\n"
 "\n"
 "Output: the answer's body on stdout exactly as received, then a newline;\n"
@@ -615,6 +627,7 @@ parse_opts(int argc, char **argv, struct call_opts *o)
 		case OPT_REQUIRE_BODY_SIGN: o->require_body_sign = true; break;
 		case OPT_INSECURE: o->insecure = true; break;
 		case OPT_KIT: o->kit = true; break;
+		case OPT_KIT_V1: o->kit = o->kit_v1 = true; break;
 		case OPT_HELP:
 			sim_call_usage();
 			exit(SIM_OK);
@@ -748,7 +761,8 @@ sim_call_main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	if ((rc = parse_opts(argc, argv, &o)) != SIM_OK)
 		return rc;
-	if (o.key == NULL && (env = getenv(o.kit ? "MKPD_KIT_KEY" : "MKPD_BASIC_KEY")) != NULL &&
+	if (o.key == NULL && (env = getenv(o.kit_v1 ? "MKPD_V1_KEY" :
+	    o.kit ? "MKPD_KIT_KEY" : "MKPD_BASIC_KEY")) != NULL &&
 	    *env)
 		o.key = env;
 	if (o.key != NULL && *o.key == '\0')
@@ -796,14 +810,32 @@ sim_call_main(int argc, char **argv)
 	    o.timestamp : now_ms() + o.skew));
 	signed_payload(&o, &body, &payload);
 	if (o.key != NULL) {
-		if (o.kit)
+		if (o.kit_v1) {
+			struct json	*v;
+			struct buf	 data = BUF_INIT;
+			char		 err[128], tok[SIGN_B64_LEN + 1];
+			const char	*stamp;
+
+			v = json_parse(body.data ? body.data : "", body.len, CALL_JSON_DEPTH,
+			    err, sizeof(err));
+			stamp = v != NULL ? json_get_str(v, "timeStamp") : NULL;
+			if (v != NULL && v->type == JSON_OBJECT)
+				kit_v1_payload(v, true, &data);
+			sign_v1_token(o.key, stamp ? stamp : "", buf_cstr(&data), data.len, tok);
+			if (o.bad_signature)
+				tok[0] = tok[0] == 'A' ? 'B' : 'A';
+			(void)!str_copy(sig, sizeof(sig), tok);
+			json_free(v);
+			buf_free(&data);
+		} else if (o.kit)
 			sign_v2_kit(o.key, payload.data ? payload.data : "", payload.len,
 			    nonce, ts, sig);
 		else
 			sign_v2_basic(o.key, payload.data ? payload.data : "", payload.len,
 			    nonce, ts, sig);
-		to_upper(sig);
-		if (o.bad_signature)
+		if (!o.kit_v1)
+			to_upper(sig);
+		if (o.bad_signature && !o.kit_v1)
 			sig[0] = sig[0] == '0' ? '1' : '0';
 	}
 	if (o.verbose && (payload.len != body.len ||
@@ -818,17 +850,22 @@ sim_call_main(int argc, char **argv)
 		/* The Kit sub-path is appended to the production URL. */
 		if (url.len == 0 || buf_cstr(&url)[url.len - 1] != '/')
 			buf_putc(&url, '/');
-		buf_printf(&url, "produceAPI/v2/%s", argv[optind]);
-		if (!o.no_signature) {
+		buf_printf(&url, o.kit_v1 ? "produceAPI/%s" : "produceAPI/v2/%s", argv[optind]);
+		if (o.kit_v1) {
+			if (!o.no_signature) {
+				buf_printf(&hdr, "authToken: %s", sig);
+				extra = curl_slist_append(extra, buf_cstr(&hdr));
+			}
+		} else if (!o.no_signature) {
 			buf_printf(&hdr, "x-sign: %s", sig);
 			extra = curl_slist_append(extra, buf_cstr(&hdr));
 		}
-		if (!o.no_timestamp) {
+		if (!o.no_timestamp && !o.kit_v1) {
 			buf_reset(&hdr);
 			buf_printf(&hdr, "x-timestamp: %s", ts);
 			extra = curl_slist_append(extra, buf_cstr(&hdr));
 		}
-		if (!o.no_nonce) {
+		if (!o.no_nonce && !o.kit_v1) {
 			buf_reset(&hdr);
 			buf_printf(&hdr, "x-nonce: %s", nonce);
 			extra = curl_slist_append(extra, buf_cstr(&hdr));

@@ -559,3 +559,23 @@ def test_mkp_sim_kit_gen_tree_and_users(stack, tmp_path):
                       "AND org_path IS NOT NULL" % t) == "500"
     assert sql(stack, "SELECT count(*) FROM kit_active_users WHERE tenant_id = '%s' "
                       "AND enabled" % t) == str(active)
+
+
+def test_mkp_sim_call_kit_v1(stack):
+    from harness import sim_call
+    t = new_tenant()
+
+    def sim(name, fields, *args):
+        return sim_call(stack.build, stack.url, stack.keys["v1"], name, fields,
+                        args=["--kit-v1", "--require-body-sign", *args])
+
+    users = json.dumps([user("v1sim")])
+    r = sim("authSync", {"tenantId": t, "appId": "A", "flag": 1, "testFlag": 0,
+                         "currentSyncTime": "20240101000000000", "instanceId": "",
+                         "userList": users}, "--expect", "000000")
+    assert r[0] == 0, r[2]
+    assert sql(stack, "SELECT user_name FROM app_user WHERE tenant_id = '%s'" % t) == "v1sim"
+    r = sim("tenantSync", {"tenantId": t, "flag": 0}, "--bad-signature", "--expect", "000001")
+    assert r[0] == 0, r[2]
+    r = sim("tenantSync", {"tenantId": t, "flag": 0}, "--no-signature", "--expect", "000001")
+    assert r[0] == 0, r[2]
