@@ -266,6 +266,36 @@ BEGIN
 END
 $$;
 
+-- A whole userList in one statement: p_users is an n x 14 array of
+-- user_name, app_id, name, org_code, role, enabled, position, employee_code,
+-- employee_type, mobile, email, work_place, entry_date, extension (JSON
+-- text). Returns {applied, same, stale}.
+CREATE FUNCTION mkp_kit_users(p_tenant text, p_users text[], p_instance text,
+    p_test boolean, p_flag int, p_stamp text, p_sync text, p_call text)
+RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE
+    counts int[] := ARRAY[0, 0, 0];
+    r text;
+    i int;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_users, 1), 0) LOOP
+        r := mkp_kit_user(p_tenant, p_users[i][1], p_users[i][2], p_users[i][3],
+            p_users[i][4], p_users[i][5], p_users[i][6]::boolean, p_users[i][7],
+            p_users[i][8], p_users[i][9], p_users[i][10], p_users[i][11], p_users[i][12],
+            p_users[i][13], p_users[i][14]::jsonb, p_instance, p_test, p_flag, p_stamp,
+            p_sync, p_call);
+        IF r = 'applied' THEN
+            counts[1] := counts[1] + 1;
+        ELSIF r = 'same' THEN
+            counts[2] := counts[2] + 1;
+        ELSE
+            counts[3] := counts[3] + 1;
+        END IF;
+    END LOOP;
+    RETURN counts;
+END
+$$;
+
 -- Department: flag 0 delete, 1 add, 2 modify (rename, move). Records the
 -- call that listed it (last_call), which a full sync's prune spares.
 CREATE FUNCTION mkp_kit_org(p_tenant text, p_code text, p_name text, p_parent text,

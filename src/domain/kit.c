@@ -90,25 +90,39 @@ enum dom_status
 kit_auth_sync(const struct dom_ctx *ctx, struct dom_call *call, const struct kit_scope *s,
     const char *app_id, const char *sync_time, const struct kit_user *u, size_t n)
 {
-	struct tally		tl = { { 0 } };
-	enum kit_outcome	o;
-	size_t			i;
+	struct tally		  tl = { { 0 } };
+	const char		*(*v)[KIT_USER_NVALS];
+	size_t			  i;
+	bool			  ok;
 
-	if (!db_begin(ctx->db))
-		return failed(ctx, call);
+	/* One statement for the whole list: a round trip, not n. */
+	v = xcalloc(n + 1, sizeof(*v));
 	for (i = 0; i < n; i++) {
-		const char *v[KIT_USER_NVALS] = {
-			u[i].user_name, app_id, u[i].name, u[i].org_code, u[i].role,
-			u[i].enable, u[i].position, u[i].employee_code, u[i].employee_type,
-			u[i].mobile, u[i].email, u[i].work_place, u[i].entry_date,
-			u[i].extension,
-		};
-
-		if (!kit_store_user(ctx->db, s->tenant_id, v, s->instance_id, call->is_test,
-		    s->flag, s->stamp, sync_time, call->call_id, &o))
-			return failed(ctx, call);
-		tl.n[o]++;
+		v[i][0] = u[i].user_name;
+		v[i][1] = app_id;
+		v[i][2] = u[i].name;
+		v[i][3] = u[i].org_code;
+		v[i][4] = u[i].role;
+		v[i][5] = u[i].enable;
+		v[i][6] = u[i].position;
+		v[i][7] = u[i].employee_code;
+		v[i][8] = u[i].employee_type;
+		v[i][9] = u[i].mobile;
+		v[i][10] = u[i].email;
+		v[i][11] = u[i].work_place;
+		v[i][12] = u[i].entry_date;
+		v[i][13] = u[i].extension;
 	}
+	if (!db_begin(ctx->db)) {
+		free(v);
+		return failed(ctx, call);
+	}
+	ok = kit_store_users(ctx->db, s->tenant_id, (const char *const (*)[KIT_USER_NVALS])v,
+	    n, s->instance_id, call->is_test, s->flag, s->stamp, sync_time, call->call_id,
+	    tl.n);
+	free(v);
+	if (!ok)
+		return failed(ctx, call);
 	return commit(ctx, call, &tl, NULL);
 }
 

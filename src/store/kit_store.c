@@ -21,6 +21,8 @@ const struct db_stmt kit_store_stmts[] = {
 	{ "kit_user",
 	  "SELECT mkp_kit_user($1, $2, $3, $4, $5, $6, $7::boolean, $8, $9, $10, $11, $12,"
 	  " $13, $14, $15::jsonb, $16, $17::boolean, $18::int, $19, $20, $21)", 21 },
+	{ "kit_users",
+	  "SELECT mkp_kit_users($1, $2::text[], $3, $4::boolean, $5::int, $6, $7, $8)", 8 },
 	{ "kit_org",
 	  "SELECT mkp_kit_org($1, $2, $3, $4, $5, $6::boolean, $7::int, $8, $9)", 9 },
 	{ "kit_org_prune",
@@ -106,6 +108,67 @@ kit_store_user(struct db *db, const char *tenant_id, const char *const u[KIT_USE
 	v[15] = instance_id; v[16] = tf(is_test); v[17] = fl; v[18] = stamp;
 	v[19] = sync_time; v[20] = call_id;
 	return run_outcome(db, "kit_user", 21, v, out);
+}
+
+/* Appends s as an element of a PostgreSQL array literal (NULL unquoted). */
+static void
+array_elem(struct buf *b, const char *s)
+{
+	if (s == NULL) {
+		buf_puts(b, "NULL");
+		return;
+	}
+	buf_putc(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+bool
+kit_store_users(struct db *db, const char *tenant_id,
+    const char *const (*users)[KIT_USER_NVALS], size_t n, const char *instance_id,
+    bool is_test, int flag, const char *stamp, const char *sync_time,
+    const char *call_id, size_t counts[3])
+{
+	struct buf	 arr = BUF_INIT;
+	char		 fl[12];
+	const char	*v[8];
+	PGresult	*res;
+	size_t		 i, k;
+	unsigned long	 c[3] = { 0, 0, 0 };
+
+	counts[0] = counts[1] = counts[2] = 0;
+	if (n == 0)
+		return true;
+	buf_putc(&arr, '{');
+	for (i = 0; i < n; i++) {
+		buf_puts(&arr, i ? ",{" : "{");
+		for (k = 0; k < KIT_USER_NVALS; k++) {
+			if (k)
+				buf_putc(&arr, ',');
+			array_elem(&arr, users[i][k]);
+		}
+		buf_putc(&arr, '}');
+	}
+	buf_putc(&arr, '}');
+	snprintf(fl, sizeof(fl), "%d", flag);
+	v[0] = tenant_id; v[1] = buf_cstr(&arr); v[2] = instance_id; v[3] = tf(is_test);
+	v[4] = fl; v[5] = stamp; v[6] = sync_time; v[7] = call_id;
+	res = db_exec(db, "kit_users", 8, v);
+	buf_free(&arr);
+	if (res == NULL)
+		return false;
+	if (PQntuples(res) == 1 &&
+	    sscanf(PQgetvalue(res, 0, 0), "{%lu,%lu,%lu}", &c[0], &c[1], &c[2]) == 3) {
+		counts[0] = c[0];
+		counts[1] = c[1];
+		counts[2] = c[2];
+	}
+	PQclear(res);
+	return true;
 }
 
 bool

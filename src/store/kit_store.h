@@ -45,6 +45,16 @@ bool	 kit_store_user(struct db *, const char *tenant_id,
 	    int flag, const char *stamp, const char *sync_time, const char *call_id,
 	    enum kit_outcome *out) MUSTCHECK;
 
+/*
+ * Applies n users (each KIT_USER_NVALS values as for kit_store_user) in one
+ * statement; counts[] gets how many were applied, unchanged, stale (by
+ * enum kit_outcome).
+ */
+bool	 kit_store_users(struct db *, const char *tenant_id,
+	    const char *const (*users)[KIT_USER_NVALS], size_t n, const char *instance_id,
+	    bool is_test, int flag, const char *stamp, const char *sync_time,
+	    const char *call_id, size_t counts[3]) MUSTCHECK;
+
 bool	 kit_store_org(struct db *, const char *tenant_id, const char *org_code,
 	    const char *name, const char *parent_code, const char *instance_id,
 	    bool is_test, int flag, const char *stamp, const char *call_id,
