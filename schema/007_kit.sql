@@ -12,6 +12,9 @@
 --     tombstone carrying the stamp, so an older add arriving late stays
 --     ignored. Nothing requires the instance to exist.
 --   * client secrets are stored sealed ("s1:", like instance.app_password).
+--   * a debug call (testFlag 1) never changes an object a real call made
+--     (reading 6: it succeeds without change); a real call takes over an
+--     object a debug call made (is_test becomes false).
 -- The mkp_kit_* functions hold that logic; mkpd calls them as prepared
 -- statements, one call's worth in one transaction (src/domain/kit.c).
 -- Every change leaves a kit_event row (the outbox) and a NOTIFY on mkpd_kit.
@@ -130,12 +133,16 @@ BEGIN
     IF p_stamp < r.stamp THEN
         RETURN 'stale';
     END IF;
+    -- Reading 6: a debug call (testFlag 1) never changes a real object.
+    IF p_test AND NOT r.is_test AND (r.stamp <> '' OR r.deleted_at IS NULL) THEN
+        RETURN 'same';
+    END IF;
     IF p_flag = 0 THEN
         IF r.deleted_at IS NOT NULL THEN
             UPDATE tenant SET stamp = p_stamp WHERE tenant_id = p_tenant;
             RETURN 'same';
         END IF;
-        UPDATE tenant SET deleted_at = now(), stamp = p_stamp, updated_at = now()
+        UPDATE tenant SET deleted_at = now(), stamp = p_stamp, updated_at = now(), is_test = p_test
          WHERE tenant_id = p_tenant;
         v_op := 'delete';
     ELSE
@@ -149,7 +156,7 @@ BEGIN
         UPDATE tenant SET tenant_code = coalesce(p_code, tenant_code), name = p_name,
                domain_name = p_domain, instance_id = coalesce(p_instance, instance_id),
                order_id = coalesce(p_order, order_id), stamp = p_stamp,
-               updated_at = now(), deleted_at = NULL
+               updated_at = now(), is_test = p_test, deleted_at = NULL
          WHERE tenant_id = p_tenant;
     END IF;
     INSERT INTO kit_event (object, op, tenant_id, object_key, stamp, is_test, call_id)
@@ -173,12 +180,16 @@ BEGIN
     IF p_stamp < r.stamp THEN
         RETURN 'stale';
     END IF;
+    -- Reading 6: a debug call (testFlag 1) never changes a real object.
+    IF p_test AND NOT r.is_test AND (r.stamp <> '' OR r.deleted_at IS NULL) THEN
+        RETURN 'same';
+    END IF;
     IF p_flag = 0 THEN
         IF r.deleted_at IS NOT NULL THEN
             UPDATE app SET stamp = p_stamp WHERE tenant_id = p_tenant AND app_id = p_app;
             RETURN 'same';
         END IF;
-        UPDATE app SET deleted_at = now(), stamp = p_stamp, updated_at = now()
+        UPDATE app SET deleted_at = now(), stamp = p_stamp, updated_at = now(), is_test = p_test
          WHERE tenant_id = p_tenant AND app_id = p_app;
         v_op := 'delete';
     ELSE
@@ -190,7 +201,7 @@ BEGIN
                      ELSE 'modify' END;
         UPDATE app SET client_id = p_client, client_secret = p_secret,
                secret_plain = p_secret_plain, instance_id = coalesce(p_instance, instance_id),
-               stamp = p_stamp, updated_at = now(), deleted_at = NULL
+               stamp = p_stamp, updated_at = now(), is_test = p_test, deleted_at = NULL
          WHERE tenant_id = p_tenant AND app_id = p_app;
     END IF;
     INSERT INTO kit_event (object, op, tenant_id, object_key, stamp, is_test, call_id)
@@ -217,6 +228,10 @@ BEGIN
     IF (p_sync, p_stamp) < (r.sync_time, r.stamp) THEN
         RETURN 'stale';
     END IF;
+    -- Reading 6: a debug call (testFlag 1) never changes a real object.
+    IF p_test AND NOT r.is_test AND (r.stamp <> '' OR r.deleted_at IS NULL) THEN
+        RETURN 'same';
+    END IF;
     IF p_flag = 0 OR p_flag = 3 THEN
         IF (p_flag = 0 AND r.deleted_at IS NOT NULL)
            OR (p_flag = 3 AND (r.revoked_at IS NOT NULL OR r.deleted_at IS NOT NULL)) THEN
@@ -226,11 +241,11 @@ BEGIN
         END IF;
         IF p_flag = 0 THEN
             UPDATE app_user SET deleted_at = now(), stamp = p_stamp, sync_time = p_sync,
-                   updated_at = now() WHERE tenant_id = p_tenant AND user_name = p_user;
+                   updated_at = now(), is_test = p_test WHERE tenant_id = p_tenant AND user_name = p_user;
             v_op := 'delete';
         ELSE
             UPDATE app_user SET revoked_at = now(), stamp = p_stamp, sync_time = p_sync,
-                   updated_at = now() WHERE tenant_id = p_tenant AND user_name = p_user;
+                   updated_at = now(), is_test = p_test WHERE tenant_id = p_tenant AND user_name = p_user;
             v_op := 'cancel';
         END IF;
     ELSE
@@ -257,7 +272,7 @@ BEGIN
                employee_type = p_emp_type, mobile = p_mobile, email = p_email,
                work_place = p_work_place, entry_date = p_entry_date, extension = p_extension,
                instance_id = coalesce(p_instance, instance_id), stamp = p_stamp,
-               sync_time = p_sync, updated_at = now(), revoked_at = NULL, deleted_at = NULL
+               sync_time = p_sync, updated_at = now(), is_test = p_test, revoked_at = NULL, deleted_at = NULL
          WHERE tenant_id = p_tenant AND user_name = p_user;
     END IF;
     INSERT INTO kit_event (object, op, tenant_id, object_key, stamp, is_test, call_id)
@@ -312,12 +327,16 @@ BEGIN
     IF p_stamp < r.stamp THEN
         RETURN 'stale';
     END IF;
+    -- Reading 6: a debug call (testFlag 1) never changes a real object.
+    IF p_test AND NOT r.is_test AND (r.stamp <> '' OR r.deleted_at IS NULL) THEN
+        RETURN 'same';
+    END IF;
     IF p_flag = 0 THEN
         IF r.deleted_at IS NOT NULL THEN
             UPDATE org SET stamp = p_stamp WHERE tenant_id = p_tenant AND org_code = p_code;
             RETURN 'same';
         END IF;
-        UPDATE org SET deleted_at = now(), stamp = p_stamp, updated_at = now()
+        UPDATE org SET deleted_at = now(), stamp = p_stamp, updated_at = now(), is_test = p_test
          WHERE tenant_id = p_tenant AND org_code = p_code;
         v_op := 'delete';
     ELSE
@@ -330,7 +349,7 @@ BEGIN
                      ELSE 'modify' END;
         UPDATE org SET name = p_name, parent_code = p_parent,
                instance_id = coalesce(p_instance, instance_id), stamp = p_stamp,
-               updated_at = now(), deleted_at = NULL
+               updated_at = now(), is_test = p_test, deleted_at = NULL
          WHERE tenant_id = p_tenant AND org_code = p_code;
     END IF;
     INSERT INTO kit_event (object, op, tenant_id, object_key, stamp, is_test, call_id)
@@ -347,9 +366,10 @@ DECLARE
     n bigint;
 BEGIN
     WITH gone AS (
-        UPDATE org SET deleted_at = now(), stamp = p_stamp, updated_at = now()
+        UPDATE org SET deleted_at = now(), stamp = p_stamp, updated_at = now(), is_test = p_test
          WHERE tenant_id = p_tenant AND deleted_at IS NULL
            AND last_call IS DISTINCT FROM p_call AND stamp <= p_stamp
+           AND (is_test OR NOT p_test)
         RETURNING org_code),
     ev AS (
         INSERT INTO kit_event (object, op, tenant_id, object_key, stamp, is_test, call_id)

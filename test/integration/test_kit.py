@@ -213,9 +213,14 @@ def test_app_secret_decrypted_sealed_and_never_plain(stack):
     code(stack, "applicationSync", app_body(t, 2, "not base64!"), "000002")
     assert events(stack, t) == n
     # A debug call's hand-typed secret is kept, sealed, with a warning.
+    # (A debug tenant of its own: a debug call never changes a real object.)
     plain = "typed-by-hand-" + uuid.uuid4().hex
+    t2 = new_tenant()
+    ok(stack, "applicationSync", app_body(t2, 1, plain, test=1))
+    assert sql(stack, "SELECT secret_plain, is_test, client_secret LIKE 's1:%%' FROM app "
+                      "WHERE tenant_id = '%s'" % t2) == "t|t|t"
     ok(stack, "applicationSync", app_body(t, 1, plain, test=1))
-    assert sql(stack, "SELECT secret_plain FROM app WHERE tenant_id = '%s'" % t) == "t"
+    assert sql(stack, "SELECT secret_plain FROM app WHERE tenant_id = '%s'" % t) == "f"
     ok(stack, "applicationSync", app_body(t, 0, None))
     assert sql(stack, "SELECT deleted_at IS NOT NULL FROM app "
                       "WHERE tenant_id = '%s'" % t) == "t"
@@ -579,3 +584,22 @@ def test_mkp_sim_call_kit_v1(stack):
     assert r[0] == 0, r[2]
     r = sim("tenantSync", {"tenantId": t, "flag": 0}, "--no-signature", "--expect", "000001")
     assert r[0] == 0, r[2]
+
+
+def test_debug_calls_never_change_real_objects(stack):
+    t = new_tenant()
+    ok(stack, "tenantSync", tenant_body(t, 1))
+    ok(stack, "tenantSync", dict(tenant_body(t, 2, name="Debug"), testFlag=1))
+    ok(stack, "tenantSync", dict(tenant_body(t, 0), testFlag=1))
+    assert sql(stack, "SELECT name, is_test, deleted_at IS NULL FROM tenant "
+                      "WHERE tenant_id = '%s'" % t) == "Acme|f|t"
+    ok(stack, "allOrgSync", all_body(t, [{"orgCode": "1", "orgName": "HQ"}]))
+    ok(stack, "allOrgSync", dict(all_body(t, [{"orgCode": "2", "orgName": "Test"}]),
+                                 testFlag=1))
+    assert sql(stack, "SELECT org_code, is_test, deleted_at IS NULL FROM org "
+                      "WHERE tenant_id = '%s' ORDER BY 1" % t).split("\n") == [
+        "1|f|t", "2|t|t"]
+    # A real call takes over what a debug call made.
+    ok(stack, "singleOrgSync", org_body(t, 2, "2", "Real", "1"))
+    assert sql(stack, "SELECT is_test FROM org WHERE tenant_id = '%s' AND org_code = '2'"
+               % t) == "f"
