@@ -18,9 +18,6 @@ const struct db_stmt kit_store_stmts[] = {
 	{ "kit_app",
 	  "SELECT mkp_kit_app($1, $2, $3, $4, $5::boolean, $6, $7::boolean, $8::int, $9, $10)",
 	  10 },
-	{ "kit_user",
-	  "SELECT mkp_kit_user($1, $2, $3, $4, $5, $6, $7::boolean, $8, $9, $10, $11, $12,"
-	  " $13, $14, $15::jsonb, $16, $17::boolean, $18::int, $19, $20, $21)", 21 },
 	{ "kit_users",
 	  "SELECT mkp_kit_users($1, $2::text[], $3, $4::boolean, $5::int, $6, $7, $8)", 8 },
 	{ "kit_org",
@@ -90,24 +87,6 @@ kit_store_app(struct db *db, const char *tenant_id, const char *app_id,
 	v[4] = tf(secret_plain); v[5] = instance_id; v[6] = tf(is_test); v[7] = fl;
 	v[8] = stamp; v[9] = call_id;
 	return run_outcome(db, "kit_app", 10, v, out);
-}
-
-bool
-kit_store_user(struct db *db, const char *tenant_id, const char *const u[KIT_USER_NVALS],
-    const char *instance_id, bool is_test, int flag, const char *stamp,
-    const char *sync_time, const char *call_id, enum kit_outcome *out)
-{
-	char		 fl[12];
-	const char	*v[21];
-	int		 i;
-
-	snprintf(fl, sizeof(fl), "%d", flag);
-	v[0] = tenant_id;
-	for (i = 0; i < KIT_USER_NVALS; i++)
-		v[1 + i] = u[i];
-	v[15] = instance_id; v[16] = tf(is_test); v[17] = fl; v[18] = stamp;
-	v[19] = sync_time; v[20] = call_id;
-	return run_outcome(db, "kit_user", 21, v, out);
 }
 
 /* Appends s as an element of a PostgreSQL array literal (NULL unquoted). */

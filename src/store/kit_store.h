@@ -36,17 +36,13 @@ bool	 kit_store_app(struct db *, const char *tenant_id, const char *app_id,
 	    const char *instance_id, bool is_test, int flag, const char *stamp,
 	    const char *call_id, enum kit_outcome *out) MUSTCHECK;
 
-/* v[0..13]: user_name, app_id, name, org_code, role, enabled ("true"/"false"),
- * position, employee_code, employee_type, mobile, email, work_place,
- * entry_date, extension (JSON text). */
+/* A user's values, in this order: user_name, app_id, name, org_code, role,
+ * enabled ("true"/"false"), position, employee_code, employee_type,
+ * mobile, email, work_place, entry_date, extension (JSON text). */
 #define KIT_USER_NVALS	14
-bool	 kit_store_user(struct db *, const char *tenant_id,
-	    const char *const v[KIT_USER_NVALS], const char *instance_id, bool is_test,
-	    int flag, const char *stamp, const char *sync_time, const char *call_id,
-	    enum kit_outcome *out) MUSTCHECK;
 
 /*
- * Applies n users (each KIT_USER_NVALS values as for kit_store_user) in one
+ * Applies n users (KIT_USER_NVALS values each) in one
  * statement; counts[] gets how many were applied, unchanged, stale (by
  * enum kit_outcome).
  */
