@@ -6,6 +6,8 @@ Behind the same nginx, with the same number of workers, it measures:
   ceiling        bench/hello-fcgi, a plain libfcgi pool answering a fixed body
   queryInstance  signed, every request with a fresh nonce (replay check on)
   newInstance    signed, every request a new order (insert, event, audit)
+  authSync       a V2 Kit call with 500 users, every request a new tenant
+                 (500 users inserted in one transaction, x-sign headers)
 
 and prints requests/s, p50/p99 latency, worker RSS and the ratio of each to
 the ceiling, as a Markdown table (doc/performance.md keeps one). The load
@@ -42,6 +44,31 @@ def sign(key, body, ts, nonce):
 def canonical(obj):
     return json.dumps(dict(sorted(obj.items())), separators=(",", ":"),
                       ensure_ascii=False).encode()
+
+
+def write_kit_requests(path, key, bodies, name):
+    """One V2 Kit call per body to /produceAPI/v2/NAME, x-sign headers."""
+    ts = str(int(time.time() * 1000))
+    with open(path, "wb") as f:
+        for obj in bodies:
+            body = canonical(obj)
+            nonce = secrets.token_hex(32).upper()
+            sig = hmac.new(key.encode(), key.encode() + nonce.encode() + ts.encode() + body,
+                           hashlib.sha256).hexdigest().upper()
+            f.write(b"/produceAPI/v2/%s\t%s\tx-sign: %s\tx-timestamp: %s\tx-nonce: %s\n" % (
+                name.encode(), body, sig.encode(), ts.encode(), nonce.encode()))
+
+
+def users_body(n):
+    """An authSync body for a new tenant with n users in a small tree."""
+    tenant = "BENCH" + uuid.uuid4().hex
+    return {"instanceId": "", "tenantId": tenant, "appId": "BENCHAPP", "flag": 1,
+            "testFlag": 0, "timeStamp": "20240101000000000",
+            "currentSyncTime": "20240101000000000",
+            "userList": [{"userName": "user%04d" % i, "name": "User %d" % i,
+                          "orgCode": "D%d" % (i % 20), "role": "user" if i else "admin",
+                          "enable": "true", "email": "user%d@example.com" % i,
+                          "extension": {"employeeType": "1"}} for i in range(n)]}
 
 
 def write_requests(path, key, bodies):
@@ -95,6 +122,8 @@ def main():
     ap.add_argument("--workers", type=int, default=4, help="pool size of both pools")
     ap.add_argument("--rate-bound", type=int, default=16000,
                     help="requests signed per second of a phase (an upper bound on the rate)")
+    ap.add_argument("--kit-rate-bound", type=int, default=100,
+                    help="authSync calls (500 users each) signed per second of its phase")
     ap.add_argument("--soak", type=int, default=0, metavar="N",
                     help="then send N more signed queryInstance calls and report worker RSS "
                          "every tenth of them (e.g. 1000000)")
@@ -157,13 +186,20 @@ def run(args, build, work):
     results["queryInstance"] = run_wrk(front.url, reqfile, args.seconds, args.connections)
     results["queryInstance"]["rss"] = rss_kb(mkpd.worker_pids())
 
+    reqfile = work / "auth.req"
+    write_kit_requests(reqfile, keys["kit"], (users_body(500) for _ in range(
+        args.seconds * args.kit_rate_bound)), "authSync")
+    results["authSync 500 users"] = run_wrk(front.url, reqfile, args.seconds,
+                                            args.connections)
+    results["authSync 500 users"]["rss"] = rss_kb(mkpd.worker_pids())
+
     ceiling = results["ceiling"]["rps"]
     print("\n%d workers, %d connections, %d s per phase, %s, %d cores\n" % (
         args.workers, args.connections, args.seconds, time.strftime("%Y-%m-%d"),
         os.cpu_count()))
     print("| phase | requests/s | ratio to ceiling | p50 ms | p99 ms | worker RSS max MB | unexpected answers |")
     print("|---|---|---|---|---|---|---|")
-    for name in ("ceiling", "queryInstance", "newInstance"):
+    for name in ("ceiling", "queryInstance", "newInstance", "authSync 500 users"):
         r = results[name]
         rss = max(r.get("rss") or [0]) / 1024.0
         print("| %s | %.0f | %.2f | %.2f | %.2f | %s | %d%s |" % (

@@ -1,5 +1,7 @@
 -- requests.lua: wrk replays pre-signed requests, each at most once per
--- thread pass. File lines are "PATH?QUERY<TAB>BODY"; thread i of n takes
+-- thread pass. File lines are "PATH?QUERY<TAB>BODY", optionally followed by
+-- "<TAB>Name: value<TAB>Name: value..." (extra headers, e.g. the Kit
+-- x-sign, x-timestamp, x-nonce); thread i of n takes
 -- lines i, i+n, ... An answer counts as good when it is HTTP 200 with
 -- resultCode 000000 (or 000004, accepted).
 --
@@ -21,9 +23,19 @@ function init(args)
 	reqs = {}
 	for line in io.lines(args[1]) do
 		if n % nthreads == tid then
-			local tab = line:find("\t", 1, true)
-			reqs[#reqs + 1] = wrk.format("POST", line:sub(1, tab - 1), headers,
-			    line:sub(tab + 1))
+			local fields = {}
+			for f in (line .. "\t"):gmatch("([^\t]*)\t") do
+				fields[#fields + 1] = f
+			end
+			local h = {}
+			for k, v in pairs(headers) do
+				h[k] = v
+			end
+			for i = 3, #fields do
+				local colon = fields[i]:find(":", 1, true)
+				h[fields[i]:sub(1, colon - 1)] = fields[i]:sub(colon + 2)
+			end
+			reqs[#reqs + 1] = wrk.format("POST", fields[1], h, fields[2])
 		end
 		n = n + 1
 	end

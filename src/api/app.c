@@ -22,13 +22,17 @@
 #include "store/audit.h"
 #include "store/instance_store.h"
 #include "store/job_store.h"
+#include "store/kit_store.h"
 #include "store/nonce.h"
 
 static struct app	 app;
+/* Loaded by the master (root) in prepare; workers inherit it. */
+static struct rsa_key	*kit_rsa;
 
 /* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, NULL,
+	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, kit_store_stmts,
+	NULL,
 };
 
 static bool
@@ -55,6 +59,19 @@ app_prepare(const struct config *cfg, char *err, size_t errlen)
 		log_warn("[jobs] enabled is false here while [app] hook or [marketplace] ak "
 		    "makes newInstance provision in the background: another host must run "
 		    "jobs, or instances stay provisioning");
+	if (cfg->kit_private_key_file[0] != '\0') {
+		struct rsa_key *rsa = rsa_key_load(cfg->kit_private_key_file, err, errlen);
+
+		if (rsa == NULL) {
+			seal_key_wipe(&key);
+			return false;
+		}
+		rsa_key_free(kit_rsa);
+		kit_rsa = rsa;
+	} else {
+		rsa_key_free(kit_rsa);
+		kit_rsa = NULL;
+	}
 	seal_master_set(&key);
 	seal_key_wipe(&key);
 	return true;
@@ -68,6 +85,7 @@ app_init(const struct config *cfg)
 	app.dom.db = app.db;
 	app.dom.cfg = cfg;
 	app.dom.seal = seal_master();
+	app.rsa = kit_rsa;
 	/* Connect now to fail early in the log; a store that is down is not fatal. */
 	(void)!db_ensure(app.db);
 	return true;
@@ -103,10 +121,38 @@ is_production_path(const char *path)
 	return strncmp(path, base, n) == 0 && (path[n] == '\0' || strcmp(path + n, "/") == 0);
 }
 
+/*
+ * The Kit activity name when path is {base_path}produceAPI/v2/NAME (*v1
+ * false) or {base_path}produceAPI/NAME (*v1 true), else NULL (the
+ * marketplace appends the sub-path to the production URL).
+ */
+static const char *
+kit_name(const char *path, bool *v1)
+{
+	static const char sub[] = "produceAPI/";
+	const char	*base = app.cfg->base_path;
+	size_t		 n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (strncmp(path, base, n) != 0 || path[n] != '/')
+		return NULL;
+	path += n + 1;
+	if (strncmp(path, sub, sizeof(sub) - 1) != 0)
+		return NULL;
+	path += sizeof(sub) - 1;
+	*v1 = strncmp(path, "v2/", 3) != 0;
+	if (!*v1)
+		path += 3;
+	return *path != '\0' && strchr(path, '/') == NULL ? path : NULL;
+}
+
 static void
 route(struct request *r)
 {
 	static const char pong[] = "pong\n";
+	const char	*kit;
+	bool		 v1;
 
 	if (strcmp(r->path, "/-/ping") == 0) {
 		respond(r, 200, "text/plain", pong, sizeof(pong) - 1, NULL);
@@ -121,6 +167,10 @@ route(struct request *r)
 			v1_basic_handle(&app, r);
 			return;
 		}
+	}
+	if ((kit = kit_name(r->path, &v1)) != NULL) {
+		kit_handle(&app, r, kit, v1);
+		return;
 	}
 	log_info("no route for %s %s from %s", r->method, r->path,
 	    r->remote_addr ? r->remote_addr : "?");

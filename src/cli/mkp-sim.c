@@ -5,7 +5,8 @@
  * `call` signs and sends one V2 basic request to a production URL and
  * checks the answer (the marketplace calling the seller); `serve` plays
  * the marketplace's open API on loopback (the seller calling the
- * marketplace).
+ * marketplace); `kit-gen` prints department trees and user lists for the
+ * Kit calls.
  */
 #include <config.h>
 
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cli/sim_call.h"
+#include "cli/sim_kitgen.h"
 #include "cli/sim_serve.h"
 #include "common/defs.h"
 #include "crypto/random.h"
@@ -27,6 +29,8 @@ struct sim_command {
 static const struct sim_command sim_commands[] = {
 	{ "call", sim_call_main, sim_call_usage,
 	  "sign and send one V2 basic request (newInstance, queryInstance, ...)" },
+	{ "kit-gen", sim_kitgen_main, sim_kitgen_usage,
+	  "print a realistic department tree or user list for the Kit calls" },
 	{ "serve", sim_serve_main, sim_serve_usage,
 	  "serve the marketplace's open API (order query) on loopback" },
 };
@@ -39,7 +43,7 @@ usage(FILE *f)
 	fprintf(f, "usage: mkp-sim COMMAND [options] [arguments]\n"
 	    "       mkp-sim COMMAND --help\n\ncommands:\n");
 	for (i = 0; i < NELEM(sim_commands); i++)
-		fprintf(f, "  %-6s %s\n", sim_commands[i].name,
+		fprintf(f, "  %-7s %s\n", sim_commands[i].name,
 		    sim_commands[i].summary);
 }
 

@@ -17,6 +17,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "crypto/rsa.h"
 #include "store/job_store.h"
 #include "store/migrate.h"
 
@@ -189,11 +190,131 @@ verb_jobs(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * keys [--bits N] [FILE]: the RSA key pair of the Kit clientSecret. The
+ * private key goes to FILE (default [kit] private_key_file), mode 0600,
+ * never overwritten; the public key PEM is printed, to upload to the
+ * seller center with the application credential.
+ */
+static int
+verb_keys(struct ctl *c, int argc, char **argv)
+{
+	struct buf	 pub = BUF_INIT;
+	const char	*path = NULL;
+	char		 err[512];
+	int64_t		 bits = 3072;
+	int		 i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
+			if (!parse_i64(argv[++i], 3072, 16384, &bits)) {
+				fprintf(stderr, "mkpctl keys: --bits must be 3072..16384\n");
+				return 2;
+			}
+		} else if (argv[i][0] != '-' && path == NULL) {
+			path = argv[i];
+		} else {
+			fprintf(stderr, "usage: mkpctl keys [--bits N] [FILE]\n");
+			return 2;
+		}
+	}
+	if (path == NULL) {
+		c->cfg = config_load(c->conf_path, err, sizeof(err));
+		if (c->cfg == NULL) {
+			fprintf(stderr, "mkpctl: %s\n", err);
+			return 1;
+		}
+		path = c->cfg->kit_private_key_file;
+		if (path[0] == '\0') {
+			fprintf(stderr, "mkpctl keys: give FILE or set [kit] private_key_file\n");
+			return 2;
+		}
+	}
+	if (!rsa_key_generate(path, (int)bits, &pub, err, sizeof(err))) {
+		fprintf(stderr, "mkpctl keys: %s\n", err);
+		buf_free(&pub);
+		return 1;
+	}
+	fprintf(stderr, "private key written to %s (mode 0600); upload this public key:\n",
+	    path);
+	fputs(buf_cstr(&pub), stdout);
+	buf_free(&pub);
+	return 0;
+}
+
+/* Prints a result as a header line and tab-separated rows. */
+static int
+print_rows(struct ctl *c, const char *sql, const char *tenant)
+{
+	const char	*params[1] = { tenant };
+	PGresult	*res;
+	int		 r, f, nf;
+
+	res = PQexecParams(c->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "mkpctl: %s", PQerrorMessage(c->conn));
+		PQclear(res);
+		return 1;
+	}
+	nf = PQnfields(res);
+	for (f = 0; f < nf; f++)
+		printf("%s%s", f ? "\t" : "", PQfname(res, f));
+	printf("\n");
+	for (r = 0; r < PQntuples(res); r++) {
+		for (f = 0; f < nf; f++)
+			printf("%s%s", f ? "\t" : "", PQgetvalue(res, r, f));
+		printf("\n");
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+verb_tenants(struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "usage: mkpctl tenants\n");
+		return 2;
+	}
+	return print_rows(c, "SELECT tenant_id, tenant_code, name, domain_name, is_test,"
+	    " stamp, deleted_at IS NOT NULL AS deleted FROM tenant"
+	    " WHERE $1::text IS NULL ORDER BY tenant_id", NULL);
+}
+
+static int
+verb_users(struct ctl *c, int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: mkpctl users TENANT\n");
+		return 2;
+	}
+	return print_rows(c, "SELECT user_name, name, role, enabled, org_path, app_id"
+	    " FROM kit_active_users WHERE tenant_id = $1 ORDER BY user_name", argv[1]);
+}
+
+static int
+verb_orgs(struct ctl *c, int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: mkpctl orgs TENANT\n");
+		return 2;
+	}
+	return print_rows(c, "SELECT org_code, parent_code, path, parent_missing, users"
+	    " FROM kit_org_tree WHERE tenant_id = $1 ORDER BY path", argv[1]);
+}
+
 static const struct verb verbs[] = {
 	{ "jobs", "[--state S] [--json] | retry ID",
 	  "list the newest jobs; retry ID queues a dead job again", true, verb_jobs },
+	{ "keys", "[--bits N] [FILE]",
+	  "make the RSA key pair of the Kit clientSecret; print the public key", false,
+	  verb_keys },
 	{ "migrate", "", "apply the schema migrations this binary carries (idempotent)",
 	  true, verb_migrate },
+	{ "orgs", "TENANT", "list the live departments of a Kit tenant", true, verb_orgs },
+	{ "tenants", "", "list the Kit tenants (deleted ones flagged)", true, verb_tenants },
+	{ "users", "TENANT", "list the active users of a Kit tenant", true, verb_users },
 	{ "version", "", "show the schema version of the database and of this binary",
 	  true, verb_version },
 };

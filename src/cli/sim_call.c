@@ -12,6 +12,16 @@
  * file's bytes untouched. Every --no-* / --bad-* option breaks one thing on
  * purpose, so a seller can see their endpoint refuse it.
  *
+ * With --kit the call is a V2 Kit sync (spec/kit-and-v1.md §1.5): POST to
+ * {url}produceAPI/v2/ACTIVITY, no "activity" member, testFlag as the
+ * number 1, a timeStamp (UTC+8, yyyyMMddHHmmssSSS) added when absent, and
+ * x-sign (sign_v2_kit, the Kit key), x-timestamp and x-nonce as headers.
+ *
+ * --kit-v1 is the same call in the V1 Kit dialect (§1.2): POST to
+ * {url}produceAPI/ACTIVITY with an authToken header (sign_v1_token over
+ * kit_v1_payload, blank values skipped, keyed with $MKPD_V1_KEY + the
+ * body's timeStamp); no x-* headers.
+ *
  * The answer's body goes to stdout byte for byte, then a newline; stderr
  * gets "http: STATUS" and "body-sign: ok|missing|MISMATCH" (Body-Sign
  * checked over the exact received bytes with the same key).
@@ -26,6 +36,7 @@
 
 #include <curl/curl.h>
 
+#include "api/kit.h"
 #include "cli/sim_call.h"
 #include "cli/sim_v1.h"
 #include "common/buf.h"
@@ -72,6 +83,8 @@ struct call_opts {
 	bool		 verbose;
 	bool		 require_body_sign;
 	bool		 v1;		/* --v1: a legacy V1 GET (sim_v1.c) */
+	bool		 kit;
+	bool		 kit_v1;
 };
 
 struct call_answer {
@@ -99,6 +112,8 @@ enum call_opt_id {
 	OPT_INSECURE,
 	OPT_HELP,
 	OPT_V1,
+	OPT_KIT,
+	OPT_KIT_V1,
 };
 
 static const struct option call_longopts[] = {
@@ -122,6 +137,8 @@ static const struct option call_longopts[] = {
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "v1", no_argument, NULL, OPT_V1 },
+	{ "kit", no_argument, NULL, OPT_KIT },
+	{ "kit-v1", no_argument, NULL, OPT_KIT_V1 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -161,6 +178,14 @@ sim_call_usage(void)
 "      --require-body-sign\n"
 "                       exit 4 unless the answer's Body-Sign header is valid\n"
 "      --insecure       do not verify the TLS peer and host name\n"
+"      --kit            a V2 Kit sync call (tenantSync, applicationSync, authSync,\n"
+"                       singleOrgSync, allOrgSync): POST to URL produceAPI/v2/\n"
+"                       ACTIVITY, signed with x-sign/x-timestamp/x-nonce headers\n"
+"                       and the Kit key (default $MKPD_KIT_KEY); testFlag is the\n"
+"                       number 1 with --test; timeStamp defaults to now (UTC+8)\n"
+"      --kit-v1         the same in the V1 Kit dialect: POST to URL produceAPI/\n"
+"                       ACTIVITY with an authToken header (the V1 key,\n"
+"                       default $MKPD_V1_KEY, + timeStamp; blank values skipped)\n"
 "  -v, --verbose        print the request and the answer's headers to stderr\n"
 "\n"
 "Output: the answer's body on stdout exactly as received, then a newline;\n"
@@ -518,7 +543,7 @@ url_param(struct buf *url, CURL *curl, const char *name, const char *value)
  */
 static long
 post(const struct call_opts *o, const char *url, const struct buf *body,
-    struct call_answer *a)
+    struct curl_slist *extra, struct call_answer *a)
 {
 	CURL			*curl;
 	struct curl_slist	*hdrs = NULL;
@@ -534,6 +559,11 @@ post(const struct call_opts *o, const char *url, const struct buf *body,
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json;charset=utf8");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");	/* the marketplace sends none */
+	for (; extra != NULL; extra = extra->next) {
+		hdrs = curl_slist_append(hdrs, extra->data);
+		if (o->verbose)
+			fprintf(stderr, "> %s\n", extra->data);
+	}
 	if (o->verbose && body == NULL)
 		fprintf(stderr, "> GET %s\n> Accept: application/json\n", url);
 	if (o->verbose && body != NULL) {
@@ -620,6 +650,8 @@ parse_opts(int argc, char **argv, struct call_opts *o)
 		case OPT_REQUIRE_BODY_SIGN: o->require_body_sign = true; break;
 		case OPT_INSECURE: o->insecure = true; break;
 		case OPT_V1: o->v1 = true; break;
+		case OPT_KIT: o->kit = true; break;
+		case OPT_KIT_V1: o->kit = o->kit_v1 = true; break;
 		case OPT_HELP:
 			sim_call_usage();
 			exit(SIM_OK);
@@ -648,13 +680,27 @@ build_body(const struct call_opts *o, int argc, char **argv, struct buf *body)
 		activity = argv[i++];
 	if (o->file != NULL && !members_from_file(&ms, o->file))
 		goto out;
-	if (activity != NULL)
+	if (o->kit) {
+		char	stamp[18];
+
+		if (activity == NULL) {
+			usage_error("no ACTIVITY given (the Kit interface name)", NULL);
+			goto out;
+		}
+		if (o->test)
+			members_set(&ms, "testFlag", xstrdup("1"));
+		if (!members_has(&ms, "timeStamp")) {
+			/* Kit timeStamps are UTC+8 (spec/kit-and-v1.md §2.1). */
+			fmt_mkp_time(now_ms() + 8 * 3600 * 1000LL, stamp);
+			members_set_str(&ms, "timeStamp", stamp);
+		}
+	} else if (activity != NULL)
 		members_set_str(&ms, "activity", activity);
 	else if (!members_has(&ms, "activity")) {
 		usage_error("no ACTIVITY given", NULL);
 		goto out;
 	}
-	if (o->test)
+	if (o->test && !o->kit)
 		members_set_str(&ms, "testFlag", "1");
 	for (; i < argc; i++)
 		if (!members_from_arg(&ms, argv[i]))
@@ -746,7 +792,7 @@ call_v1(const struct call_opts *o, int argc, char **argv, struct buf *url)
 	buf_putc(url, strchr(buf_cstr(url), '?') != NULL ? '&' : '?');
 	buf_append(url, query.data, query.len);
 	a.verbose = o->verbose;
-	status = post(o, buf_cstr(url), NULL, &a);
+	status = post(o, buf_cstr(url), NULL, NULL, &a);
 	if (status >= 0) {
 		fwrite(buf_cstr(&a.body), 1, a.body.len, stdout);
 		fputc('\n', stdout);
@@ -772,6 +818,8 @@ sim_call_main(int argc, char **argv)
 	char			 nonce[2 * CALL_NONCE_BYTES + 1];
 	char			 ts[24], sig[SIGN_HEX_LEN + 1];
 	const char		*env, *verdict;
+	struct curl_slist	*extra = NULL;
+	struct buf		 hdr = BUF_INIT;
 	CURL			*esc = NULL;
 	long			 status;
 	int			 rc;
@@ -779,18 +827,24 @@ sim_call_main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	if ((rc = parse_opts(argc, argv, &o)) != SIM_OK)
 		return rc;
-	if (o.key == NULL && (env = getenv(o.v1 ? "MKPD_V1_KEY" : "MKPD_BASIC_KEY")) != NULL &&
+	if (o.key == NULL && (env = getenv(o.v1 || o.kit_v1 ? "MKPD_V1_KEY" :
+	    o.kit ? "MKPD_KIT_KEY" : "MKPD_BASIC_KEY")) != NULL &&
 	    *env)
 		o.key = env;
 	if (o.key != NULL && *o.key == '\0')
 		o.key = NULL;
 	if (o.key == NULL && !o.no_signature)
-		return usage_error(o.v1 ? "no key: give -k KEY or set MKPD_V1_KEY" :
+		return usage_error(o.v1 || o.kit_v1 ? "no key: give -k KEY or set MKPD_V1_KEY" :
+		    o.kit ? "no key: give -k KEY or set MKPD_KIT_KEY" :
 		    "no key: give -k KEY or set MKPD_BASIC_KEY", NULL);
+	if (o.v1 && o.kit)
+		return usage_error("--v1 (basic) and --kit/--kit-v1 exclude each other", NULL);
 	if (o.v1 && (o.raw_file != NULL || o.file != NULL || o.nonce != NULL ||
 	    o.no_nonce || o.sign_raw))
 		return usage_error("--v1 takes no --raw, --file, --nonce, --no-nonce "
 		    "or --sign-raw", NULL);
+	if (o.kit && o.raw_file != NULL && optind >= argc)
+		return usage_error("--kit --raw FILE needs the ACTIVITY", NULL);
 	/* A lone ACTIVITY is allowed, so a raw call reads like any other. */
 	if (o.raw_file != NULL && (o.file != NULL || o.test || argc - optind > 1 ||
 	    (optind < argc && strchr(argv[optind], '=') != NULL)))
@@ -833,10 +887,32 @@ sim_call_main(int argc, char **argv)
 	    o.timestamp : now_ms() + o.skew));
 	signed_payload(&o, &body, &payload);
 	if (o.key != NULL) {
-		sign_v2_basic(o.key, payload.data ? payload.data : "", payload.len,
-		    nonce, ts, sig);
-		to_upper(sig);
-		if (o.bad_signature)
+		if (o.kit_v1) {
+			struct json	*v;
+			struct buf	 data = BUF_INIT;
+			char		 err[128], tok[SIGN_B64_LEN + 1];
+			const char	*stamp;
+
+			v = json_parse(body.data ? body.data : "", body.len, CALL_JSON_DEPTH,
+			    err, sizeof(err));
+			stamp = v != NULL ? json_get_str(v, "timeStamp") : NULL;
+			if (v != NULL && v->type == JSON_OBJECT)
+				kit_v1_payload(v, true, &data);
+			sign_v1_token(o.key, stamp ? stamp : "", buf_cstr(&data), data.len, tok);
+			if (o.bad_signature)
+				tok[0] = tok[0] == 'A' ? 'B' : 'A';
+			(void)!str_copy(sig, sizeof(sig), tok);
+			json_free(v);
+			buf_free(&data);
+		} else if (o.kit)
+			sign_v2_kit(o.key, payload.data ? payload.data : "", payload.len,
+			    nonce, ts, sig);
+		else
+			sign_v2_basic(o.key, payload.data ? payload.data : "", payload.len,
+			    nonce, ts, sig);
+		if (!o.kit_v1)
+			to_upper(sig);
+		if (o.bad_signature && !o.kit_v1)
 			sig[0] = sig[0] == '0' ? '1' : '0';
 	}
 	if (o.verbose && (payload.len != body.len ||
@@ -847,15 +923,41 @@ sim_call_main(int argc, char **argv)
 		rc = SIM_FAIL;
 		goto out;
 	}
-	if (!o.no_signature)
-		url_param(&url, esc, "signature", sig);
-	if (!o.no_timestamp)
-		url_param(&url, esc, "timestamp", ts);
-	if (!o.no_nonce)
-		url_param(&url, esc, "nonce", nonce);
+	if (o.kit) {
+		/* The Kit sub-path is appended to the production URL. */
+		if (url.len == 0 || buf_cstr(&url)[url.len - 1] != '/')
+			buf_putc(&url, '/');
+		buf_printf(&url, o.kit_v1 ? "produceAPI/%s" : "produceAPI/v2/%s", argv[optind]);
+		if (o.kit_v1) {
+			if (!o.no_signature) {
+				buf_printf(&hdr, "authToken: %s", sig);
+				extra = curl_slist_append(extra, buf_cstr(&hdr));
+			}
+		} else if (!o.no_signature) {
+			buf_printf(&hdr, "x-sign: %s", sig);
+			extra = curl_slist_append(extra, buf_cstr(&hdr));
+		}
+		if (!o.no_timestamp && !o.kit_v1) {
+			buf_reset(&hdr);
+			buf_printf(&hdr, "x-timestamp: %s", ts);
+			extra = curl_slist_append(extra, buf_cstr(&hdr));
+		}
+		if (!o.no_nonce && !o.kit_v1) {
+			buf_reset(&hdr);
+			buf_printf(&hdr, "x-nonce: %s", nonce);
+			extra = curl_slist_append(extra, buf_cstr(&hdr));
+		}
+	} else {
+		if (!o.no_signature)
+			url_param(&url, esc, "signature", sig);
+		if (!o.no_timestamp)
+			url_param(&url, esc, "timestamp", ts);
+		if (!o.no_nonce)
+			url_param(&url, esc, "nonce", nonce);
+	}
 
 	a.verbose = o.verbose;
-	status = post(&o, buf_cstr(&url), &body, &a);
+	status = post(&o, buf_cstr(&url), &body, extra, &a);
 	if (status < 0) {
 		rc = SIM_FAIL;
 		goto out;
@@ -874,6 +976,8 @@ out:
 	buf_free(&body);
 	buf_free(&payload);
 	buf_free(&url);
+	buf_free(&hdr);
+	curl_slist_free_all(extra);
 	curl_global_cleanup();
 	return rc;
 }

@@ -107,6 +107,11 @@ static bool	cf_check_url(const char *, char *, size_t);
 	{ "jobs", #n, CF_INT, OFF(jobs_##n), def, lo, hi, fl, NULL, NULL }
 #define JB(n, def, fl) \
 	{ "jobs", #n, CF_BOOL, OFF(jobs_##n), def, 0, 1, fl, NULL, NULL }
+/* [kit] fields carry a kit_ prefix in struct config, not in the file. */
+#define KB(n, def, fl) \
+	{ "kit", #n, CF_BOOL, OFF(kit_##n), def, 0, 1, fl, NULL, NULL }
+#define KS(n, def, fl, chk) \
+	{ "kit", #n, CF_STRING, OFF(kit_##n), def, 0, 0, fl, NULL, chk }
 
 #define RL	CF_RELOADABLE
 #define SO	CF_STARTUP_ONLY
@@ -175,6 +180,9 @@ static const struct cf_option cf_options[] = {
 	JI(backoff_base, "10", 1, 86400, RL),
 	JI(backoff_max, "3600", 1, 604800, RL),
 	JI(purge_interval, "60", 0, 86400, RL),
+
+	KB(prune_full_sync, "true", RL),
+	KS(private_key_file, "", RL | CF_EMPTY_OK, cf_check_abspath),
 };
 
 #undef S
@@ -186,6 +194,8 @@ static const struct cf_option cf_options[] = {
 #undef E
 #undef JI
 #undef JB
+#undef KB
+#undef KS
 #undef RL
 #undef SO
 

@@ -103,6 +103,9 @@ struct config {
 	int64_t	 jobs_backoff_base;	/* seconds before the first retry */
 	int64_t	 jobs_backoff_max;	/* seconds, the longest wait between retries */
 	int64_t	 jobs_purge_interval;	/* seconds between nonce purges, 0 = never */
+	/* [kit] (the joint-operation sync calls, src/domain/kit.h) */
+	bool	 kit_prune_full_sync;	/* a full department sync soft-deletes the omitted */
+	char	*kit_private_key_file;	/* RSA key decrypting clientSecret ("" = none) */
 };
 
 /*

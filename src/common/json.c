@@ -754,3 +754,69 @@ jw_kv_str(struct jw *w, const char *k, const char *v)
 	jw_key(w, k);
 	jw_str(w, v);
 }
+
+/*
+ * The doc examples of the Kit lists put bare keys in a string
+ * ({orgCode:"1", name:"x"}). Outside strings, an identifier that follows
+ * '{' or ',' inside an object and is followed by ':' is quoted; everything
+ * else is copied unchanged, so valid JSON passes through as it was.
+ */
+static bool
+bare_key_char(unsigned char c, bool first)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '$' ||
+	    (!first && ((c >= '0' && c <= '9') || c == '-' || c == '.'));
+}
+
+void
+json_quote_bare_keys(const char *s, size_t n, struct buf *out)
+{
+	char	 stack[JW_MAX_DEPTH];
+	int	 depth = 0;
+	char	 prev = '\0';	/* last significant character outside strings */
+	size_t	 i = 0, j, k;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"') {
+			/* Copy the string whole, escapes included. */
+			j = i + 1;
+			while (j < n && s[j] != '"')
+				j += s[j] == '\\' && j + 1 < n ? 2 : 1;
+			if (j < n)
+				j++;
+			buf_append(out, s + i, j - i);
+			i = j;
+			prev = '"';
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			if (depth < JW_MAX_DEPTH)
+				stack[depth] = (char)c;
+			depth++;
+		} else if ((c == '}' || c == ']') && depth > 0) {
+			depth--;
+		}
+		if (bare_key_char(c, true) && depth > 0 && depth <= JW_MAX_DEPTH &&
+		    stack[depth - 1] == '{' && (prev == '{' || prev == ',')) {
+			for (j = i + 1; j < n && bare_key_char((unsigned char)s[j], false); j++)
+				;
+			for (k = j; k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' ||
+			    s[k] == '\r'); k++)
+				;
+			if (k < n && s[k] == ':') {
+				buf_putc(out, '"');
+				buf_append(out, s + i, j - i);
+				buf_putc(out, '"');
+				i = j;
+				prev = 'k';
+				continue;
+			}
+		}
+		buf_putc(out, (char)c);
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			prev = (char)c;
+		i++;
+	}
+}

@@ -81,6 +81,14 @@ void	 json_emit_masked(const struct json *v, struct buf *out,
 void	 json_put_str(struct buf *out, const char *s, size_t n);
 
 /*
+ * Appends n bytes of s with every bare object key quoted ({a:1, b_2:"x"}
+ * becomes {"a":1, "b_2":"x"}): the tolerant reading of the Kit lists
+ * (spec/README.md reading 7). Strings and valid JSON are copied unchanged;
+ * the result still goes through json_parse, which judges it.
+ */
+void	 json_quote_bare_keys(const char *s, size_t n, struct buf *out);
+
+/*
  * A compact writer with comma bookkeeping. Nesting at most JW_MAX_DEPTH.
  * Example:
  *	struct jw w;

@@ -517,11 +517,47 @@ START_TEST(test_jw_array_root)
 }
 END_TEST
 
+/* json_quote_bare_keys: the Kit lists of the doc examples (reading 7). */
+static const struct {
+	const char	*in;
+	const char	*out;
+} bare_cases[] = {
+	{ "[{orgCode:\"00000001\", name:\"产品部\", parentCode:\"265789314\" }]",
+	  "[{\"orgCode\":\"00000001\", \"name\":\"产品部\", \"parentCode\":\"265789314\" }]" },
+	/* Valid JSON passes unchanged, strings are never touched. */
+	{ "[{\"a\":\"b:c, {d:e}\",\"n\":1}]", "[{\"a\":\"b:c, {d:e}\",\"n\":1}]" },
+	{ "{a:{b_2:[true, false, null]}, $c : 1}",
+	  "{\"a\":{\"b_2\":[true, false, null]}, \"$c\" : 1}" },
+	/* Values and array items stay as they are (the parser judges them). */
+	{ "[abc, {k:v}]", "[abc, {\"k\":v}]" },
+	{ "{\"esc\\\"q\":1,x:2}", "{\"esc\\\"q\":1,\"x\":2}" },
+	{ "", "" },
+};
+
+START_TEST(test_bare_keys)
+{
+	struct buf	 b = BUF_INIT;
+	struct json	*v;
+	char		 err[128];
+
+	json_quote_bare_keys(bare_cases[_i].in, strlen(bare_cases[_i].in), &b);
+	ck_assert_str_eq(buf_cstr(&b), bare_cases[_i].out);
+	if (_i == 0 || _i == 2) {
+		v = json_parse(b.data, b.len, 8, err, sizeof(err));
+		ck_assert_msg(v != NULL, "%s", err);
+		json_free(v);
+	}
+	buf_free(&b);
+}
+END_TEST
+
 int
 main(void)
 {
 	TCase	*tc;
 	Suite	*s = unit_suite("json", &tc);
+
+	tcase_add_loop_test(tc, test_bare_keys, 0, (int)NELEM(bare_cases));
 
 	tcase_add_loop_test(tc, test_canonical, 0, (int)NELEM(canon_cases));
 	tcase_add_loop_test(tc, test_emit, 0, (int)NELEM(emit_cases));

@@ -1,0 +1,82 @@
+/*
+ * check_kit.c: the V1 Kit authToken's signed string (kit_v1_payload) from
+ * a received body, held against TV-6 and TV-7 of spec/kit-and-v1.md, and
+ * the blank-skipping rule of Huawei's sample.
+ */
+#include <string.h>
+
+#include "api/kit.h"
+#include "crypto/sign.h"
+#include "unit.h"
+
+#define K_UUID	"9fa6c870-8bb0-4e9b-b71e-4c223300156f"
+
+static const struct {
+	const char	*src;
+	const char	*body;
+	const char	*ts;
+	const char	*token;
+} cases[] = {
+	{ "kit-and-v1 TV-6 (tenantSync, doc body order)",
+	  "{\"instanceId\":\"huaiweitest123456\",\"orderId\":\"CS1906666666ABCDE\","
+	  "\"tenantId\":\"68cbc86abc2018ab880d92f36422fa0e\",\"tenantCode\":\"huawei\","
+	  "\"name\":\"huaiweitest\",\"domainName\":\"https://example.tenantaccount.com\","
+	  "\"flag\":1,\"testFlag\":0,\"timeStamp\":\"20220413093539534\"}",
+	  "20220413093539534", "KwHUSZ7T5uQwwr4gxRl909YgQYU5VqOK1/QbxE0NDKc=" },
+	{ "kit-and-v1 TV-7 (authSync, userList a string)",
+	  "{\"instanceId\":\"huaiweitest123456\",\"tenantId\":\"68cbc86abc2018ab880d92f36422fa0e\","
+	  "\"appId\":\"KSIDJF1234456\",\"userList\":\"[{\\\"userName\\\":\\\"zhangsan01\\\","
+	  "\\\"name\\\":\\\"\xe5\xbc\xa0\xe4\xb8\x89\\\",\\\"orgCode\\\":\\\"123456789\\\","
+	  "\\\"role\\\":\\\"admin\\\",\\\"enable\\\":\\\"true\\\"}]\","
+	  "\"currentSyncTime\":\"20220420114117642\",\"flag\":1,\"testFlag\":0,"
+	  "\"timeStamp\":\"20220420114117642\",\"parentCode\":\"  \",\"extra\":null}",
+	  "20220420114117642", "x589AruAmBKbMRgG8uCB08K4k9f/HH+X/vnKMGm8HsY=" },
+};
+
+START_TEST(test_vectors)
+{
+	struct json	*v;
+	struct buf	 data = BUF_INIT;
+	char		 err[128], out[SIGN_B64_LEN + 1];
+
+	v = json_parse(cases[_i].body, strlen(cases[_i].body), 8, err, sizeof(err));
+	ck_assert_msg(v != NULL, "%s", err);
+	kit_v1_payload(v, true, &data);
+	sign_v1_token(K_UUID, cases[_i].ts, data.data, data.len, out);
+	ck_assert_msg(strcmp(out, cases[_i].token) == 0, "%s: %s -> %s", cases[_i].src,
+	    buf_cstr(&data), out);
+	json_free(v);
+	buf_free(&data);
+}
+END_TEST
+
+START_TEST(test_blanks)
+{
+	static const char body[] = "{\"b\":\"\",\"a\":\" \",\"c\":true,\"d\":[1,{\"x\":2}],"
+	    "\"e\":null,\"f\":1.50}";
+	struct json	*v;
+	struct buf	 b = BUF_INIT;
+	char		 err[128];
+
+	v = json_parse(body, strlen(body), 8, err, sizeof(err));
+	ck_assert(v != NULL);
+	kit_v1_payload(v, true, &b);
+	ck_assert_str_eq(buf_cstr(&b), "c=true&d=[1,{\"x\":2}]&f=1.50");
+	buf_reset(&b);
+	kit_v1_payload(v, false, &b);
+	ck_assert_str_eq(buf_cstr(&b), "a= &b=&c=true&d=[1,{\"x\":2}]&f=1.50");
+	json_free(v);
+	buf_free(&b);
+}
+END_TEST
+
+int
+main(void)
+{
+	TCase	*tc;
+	Suite	*s = unit_suite("kit", &tc);
+
+	tcase_add_loop_test(tc, test_vectors, 0, (int)NELEM(cases));
+	tcase_add_test(tc, test_blanks);
+	return unit_run(s);
+}
