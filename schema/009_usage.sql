@@ -1,0 +1,198 @@
+-- 009_usage: metered usage, from the seller's events to the records pushed
+-- to the marketplace (spec/README.md reading 9, spec/outbound.md §1).
+--
+-- usage_event holds what the seller reported, once per event id, whichever
+-- way it came in (POST /-/usage or mkp_usage_ingest() from the seller's own
+-- database session): both go through mkp_usage_ingest_batch(), so both
+-- apply the same validation. Each event is booked into a UTC hour window;
+-- an event whose own window was already closed into a usage_record is booked
+-- into the next open window of the same instance and flagged shifted, never
+-- dropped. usage_record is one closed window per (instance, package
+-- instance); it is what the push sends, with a metering_sn derived from its
+-- identity so a retry re-sends the identical record. usage_push keeps every
+-- batch sent and what the marketplace answered.
+--
+-- Amounts are numeric(20,4) everywhere: never floating point.
+
+CREATE TABLE usage_event (
+    event_id        text PRIMARY KEY CHECK (length(event_id) BETWEEN 1 AND 128),
+    instance_id     text NOT NULL REFERENCES instance (instance_id),
+    pkg_instance_id text NOT NULL DEFAULT ''
+                    CHECK (length(pkg_instance_id) <= 64),  -- '' = no package
+    value           numeric(20,4) NOT NULL CHECK (value >= 0),
+    event_time      timestamptz NOT NULL,
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    window_begin    timestamptz NOT NULL,   -- the UTC hour it is booked into
+    shifted         boolean NOT NULL DEFAULT false  -- booked later than its own hour
+);
+CREATE INDEX usage_event_window_idx ON usage_event (window_begin, instance_id, pkg_instance_id);
+
+CREATE TABLE usage_record (
+    id              bigserial PRIMARY KEY,
+    instance_id     text NOT NULL REFERENCES instance (instance_id),
+    pkg_instance_id text NOT NULL DEFAULT '',
+    window_begin    timestamptz NOT NULL,
+    window_end      timestamptz NOT NULL,
+    value           numeric(20,4) NOT NULL CHECK (value >= 0),
+    metering_sn     text NOT NULL UNIQUE,
+    state           text NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sending', 'delivered', 'failed', 'expired')),
+    fail_reason     text,
+    attempts        integer NOT NULL DEFAULT 0,
+    last_push_id    bigint,
+    record_time     timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CHECK (window_end = window_begin + interval '1 hour'),
+    UNIQUE (instance_id, pkg_instance_id, window_begin)
+);
+CREATE INDEX usage_record_unsent_idx ON usage_record (window_begin)
+    WHERE state IN ('pending', 'sending');
+
+CREATE TABLE usage_push (
+    id              bigserial PRIMARY KEY,
+    records         integer NOT NULL,
+    request_id      text,
+    http_status     integer,            -- NULL: no answer (transport error)
+    result_code     text,
+    body_excerpt    text,
+    sent_at         timestamptz NOT NULL DEFAULT now()
+);
+
+-- metering_sn of a record: its identity, hashed (64 hex characters, the
+-- field's maximum), so the same record always carries the same number.
+CREATE FUNCTION mkp_usage_metering_sn(p_instance text, p_pkg text, p_begin timestamptz)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT encode(sha256(convert_to(p_instance || E'\n' || p_pkg || E'\n' ||
+        to_char(p_begin AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS"Z"'), 'UTF8')), 'hex')
+$$;
+
+-- Ingest a batch of events in one statement: one row per event not
+-- accepted ('duplicate' or 'rejected' with the reason), nothing for the
+-- accepted ones. Values come as text (a decimal string, at most 4 decimals);
+-- times as timestamptz. p_horizon is how old an event may still be: older
+-- ones could not be pushed in time (begin_time within 21 days, §1.5).
+CREATE FUNCTION mkp_usage_ingest_batch(p_ids text[], p_instances text[], p_pkgs text[],
+                                       p_values text[], p_times timestamptz[],
+                                       p_horizon interval DEFAULT interval '20 days')
+RETURNS TABLE (event_id text, outcome text, reason text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    i       integer;
+    v_value numeric(20,4);
+    v_state text;
+    v_win   timestamptz;
+    v_shift boolean;
+    v_n     integer;
+    v_now   timestamptz := now();
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+        event_id := p_ids[i];
+        outcome := 'rejected';
+        reason := NULL;
+        IF p_ids[i] IS NULL OR length(p_ids[i]) NOT BETWEEN 1 AND 128 THEN
+            reason := 'id missing or longer than 128 characters';
+        ELSIF p_values[i] IS NULL OR p_values[i] !~ '^[0-9]{1,16}(\.[0-9]{1,4})?$' THEN
+            reason := 'value must be a non-negative decimal with at most 4 decimals';
+        ELSIF p_times[i] IS NULL THEN
+            reason := 'time missing';
+        ELSIF p_times[i] > v_now THEN
+            reason := 'time is in the future';
+        ELSIF p_times[i] < v_now - p_horizon THEN
+            reason := 'time is older than the push horizon';
+        ELSIF length(coalesce(p_pkgs[i], '')) > 64 THEN
+            reason := 'packageInstanceId longer than 64 characters';
+        ELSE
+            SELECT state INTO v_state FROM instance WHERE instance_id = p_instances[i];
+            IF NOT FOUND THEN
+                reason := 'unknown instance';
+            ELSIF v_state = 'released' THEN
+                reason := 'instance released';
+            ELSIF v_state = 'failed' THEN
+                reason := 'instance failed';
+            END IF;
+        END IF;
+        IF reason IS NOT NULL THEN
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        v_value := p_values[i]::numeric;
+        v_win := date_trunc('hour', p_times[i] AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+        v_shift := false;
+        -- The record of that hour exists: the window is closed, book the
+        -- event into the first later hour of the instance still open.
+        IF EXISTS (SELECT 1 FROM usage_record r
+                    WHERE r.instance_id = p_instances[i]
+                      AND r.pkg_instance_id = coalesce(p_pkgs[i], '')
+                      AND r.window_begin = v_win) THEN
+            SELECT min(w) INTO v_win
+              FROM generate_series(v_win + interval '1 hour',
+                                   date_trunc('hour', v_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                                   interval '1 hour') AS w
+             WHERE NOT EXISTS (SELECT 1 FROM usage_record r
+                                WHERE r.instance_id = p_instances[i]
+                                  AND r.pkg_instance_id = coalesce(p_pkgs[i], '')
+                                  AND r.window_begin = w);
+            IF v_win IS NULL THEN
+                v_win := date_trunc('hour', v_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+            END IF;
+            v_shift := true;
+        END IF;
+        INSERT INTO usage_event (event_id, instance_id, pkg_instance_id, value,
+                                 event_time, window_begin, shifted)
+             VALUES (p_ids[i], p_instances[i], coalesce(p_pkgs[i], ''), v_value,
+                     p_times[i], v_win, v_shift)
+        ON CONFLICT ON CONSTRAINT usage_event_pkey DO NOTHING;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        IF v_n = 0 THEN
+            outcome := 'duplicate';
+            RETURN NEXT;
+        ELSIF v_shift THEN
+            RAISE LOG 'mkpd usage: event % of instance % shifted to window %',
+                p_ids[i], p_instances[i], v_win;
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- For sellers who write from their own database session: one event, the
+-- same validation. Returns 'accepted', 'duplicate' or 'rejected: reason'.
+CREATE FUNCTION mkp_usage_ingest(p_id text, p_instance text, p_value numeric,
+                                 p_time timestamptz, p_pkg text DEFAULT NULL)
+RETURNS text LANGUAGE sql AS $$
+    SELECT coalesce((SELECT CASE WHEN b.outcome = 'rejected'
+                                 THEN 'rejected: ' || b.reason ELSE b.outcome END
+                       FROM mkp_usage_ingest_batch(ARRAY[p_id], ARRAY[p_instance], ARRAY[p_pkg],
+                                                   ARRAY[p_value::text], ARRAY[p_time]) AS b),
+                    'accepted')
+$$;
+
+-- For the DBA: usage per instance and UTC hour as the events booked it,
+-- with the record it went into (if closed yet).
+CREATE VIEW usage_hourly AS
+    SELECT e.instance_id, e.pkg_instance_id, e.window_begin,
+           sum(e.value) AS value, count(*) AS events,
+           count(*) FILTER (WHERE e.shifted) AS shifted_events,
+           r.state AS record_state, r.metering_sn
+      FROM usage_event e
+      LEFT JOIN usage_record r
+        ON r.instance_id = e.instance_id AND r.pkg_instance_id = e.pkg_instance_id
+       AND r.window_begin = e.window_begin
+     GROUP BY e.instance_id, e.pkg_instance_id, e.window_begin, r.state, r.metering_sn;
+
+-- For the DBA: what has not reached the marketplace yet, records and the
+-- events of windows not closed yet.
+CREATE VIEW usage_unpushed AS
+    SELECT r.instance_id, r.pkg_instance_id, r.window_begin, r.value, r.state,
+           r.attempts, r.fail_reason, r.updated_at
+      FROM usage_record r
+     WHERE r.state IN ('pending', 'sending', 'failed')
+    UNION ALL
+    SELECT e.instance_id, e.pkg_instance_id, e.window_begin, sum(e.value), 'open',
+           0, NULL, max(e.received_at)
+      FROM usage_event e
+     WHERE NOT EXISTS (SELECT 1 FROM usage_record r
+                        WHERE r.instance_id = e.instance_id
+                          AND r.pkg_instance_id = e.pkg_instance_id
+                          AND r.window_begin = e.window_begin)
+     GROUP BY e.instance_id, e.pkg_instance_id, e.window_begin;
