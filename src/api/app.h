@@ -20,6 +20,9 @@ struct app {
 /* The V2 basic dialect: POST at the production URL (api/v2_basic.c). */
 void	 v2_basic_handle(struct app *, struct request *);
 
+/* POST /-/usage: the seller reports metered usage (api/usage_in.c). */
+void	 usage_in_handle(struct app *, struct request *);
+
 /*
  * Replaces the values of secret-bearing members (password, clientSecret,
  * mobilePhone, email, ...) anywhere in the tree by "***" and appends the

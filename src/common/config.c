@@ -175,6 +175,8 @@ static const struct cf_option cf_options[] = {
 	JI(backoff_base, "10", 1, 86400, RL),
 	JI(backoff_max, "3600", 1, 604800, RL),
 	JI(purge_interval, "60", 0, 86400, RL),
+
+	SF("usage", token, usage_token, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
 };
 
 #undef S

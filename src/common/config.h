@@ -103,6 +103,9 @@ struct config {
 	int64_t	 jobs_backoff_base;	/* seconds before the first retry */
 	int64_t	 jobs_backoff_max;	/* seconds, the longest wait between retries */
 	int64_t	 jobs_purge_interval;	/* seconds between nonce purges, 0 = never */
+
+	/* [usage] metered usage (issue 5) */
+	char	*usage_token;		/* bearer token of POST /-/usage ("" = disabled) */
 };
 
 /*

@@ -3,6 +3,8 @@ POST /-/usage, idempotent by event id, validated per event, booked into UTC
 hour windows; an event for a window already closed into a record is booked
 into the next open window of the instance, never dropped."""
 
+import datetime
+import json
 import re
 
 import pytest
@@ -70,3 +72,111 @@ def test_late_event_for_a_closed_window_is_shifted(udb):
     sn = udb("SELECT metering_sn FROM usage_record")
     assert re.fullmatch(r"[0-9a-f]{64}", sn)
     assert udb("SELECT mkp_usage_metering_sn('i-on', '', %s)" % hour) == sn
+
+
+TOKEN = "usage-token-0123456789"
+
+
+def q(s, sql):
+    """psql in this stack's own database."""
+    return s.pg.psql(sql, db=re.search(r"dbname=(\S+)", s.dsn).group(1))
+
+
+@pytest.fixture
+def ustack(make_stack):
+    s = make_stack({"usage": {"token": TOKEN}, "jobs": {"purge_interval": 0}},
+                   fresh_db=True)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES"
+         " ('i-a', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active'),"
+         " ('i-b', 'o3', 'l3', 'b3', 'ON_DEMAND', 'active'),"
+         " ('i-gone', 'o2', 'l2', 'b2', 'ON_DEMAND', 'released')")
+    return s
+
+
+def post_usage(s, events, token=TOKEN, raw=None):
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = "Bearer " + token
+    body = raw if raw is not None else json.dumps({"events": events}).encode()
+    status, _, out = s.http("POST", "/-/usage", body, headers)
+    return status, (json.loads(out) if out.startswith(b"{") else out)
+
+
+def past_hour(minutes):
+    """An RFC 3339 time in the previous UTC hour."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    h = now.replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=1)
+    return (h + datetime.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_ingest_needs_the_token(ustack):
+    assert post_usage(ustack, [], token=None)[0] == 401
+    assert post_usage(ustack, [], token="wrong")[0] == 401
+    assert post_usage(ustack, [], token=TOKEN + "x")[0] == 401
+    assert post_usage(ustack, [])[0] == 200
+
+
+def test_ingest_is_off_without_a_token(stack):
+    status, _, _ = stack.http("POST", "/-/usage", b'{"events":[]}',
+                              {"Authorization": "Bearer x"})
+    assert status == 404
+
+
+def test_ingest_accepts_counts_duplicates_and_rejects_with_reasons(ustack):
+    t = past_hour(10)
+    status, ans = post_usage(ustack, [
+        {"id": "ev1", "instanceId": "i-a", "value": "1.5", "time": t},
+        {"id": "ev2", "instanceId": "i-a", "value": 2.25, "time": t},
+        {"id": "ev3", "instanceId": "i-b", "packageInstanceId": "pkg-1", "value": "0.0001",
+         "time": t},
+    ])
+    assert status == 200, ans
+    assert ans == {"accepted": 3, "duplicates": 0, "rejected": []}
+    status, ans = post_usage(ustack, [
+        {"id": "ev1", "instanceId": "i-a", "value": "1.5", "time": t},
+        {"id": "ev4", "instanceId": "i-a", "value": "3", "time": t},
+        {"id": "bad1", "instanceId": "nope", "value": "1", "time": t},
+        {"id": "bad2", "instanceId": "i-gone", "value": "1", "time": t},
+        {"id": "bad3", "instanceId": "i-a", "value": "-1", "time": t},
+        {"id": "bad4", "instanceId": "i-a", "value": "1.23456", "time": t},
+        {"id": "bad5", "instanceId": "i-a", "value": "1e3", "time": t},
+        {"id": "bad6", "instanceId": "i-a", "value": "1", "time": "2099-01-01T00:00:00Z"},
+        {"id": "bad7", "instanceId": "i-a", "value": "1", "time": "2020-01-01T00:00:00Z"},
+        {"id": "bad8", "instanceId": "i-a", "value": "1", "time": "2026-02-30T00:00:00Z"},
+        {"id": "bad9", "instanceId": "i-a", "value": "1", "time": "2026-11-23T10:15:00+08:00"},
+        {"id": "bad10", "instanceId": "i-a", "value": True, "time": t},
+        {"instanceId": "i-a", "value": "1", "time": t},
+    ])
+    assert status == 200, ans
+    assert ans["accepted"] == 1 and ans["duplicates"] == 1, ans
+    reasons = {r["id"]: r["reason"] for r in ans["rejected"]}
+    assert reasons == {
+        "bad1": "unknown instance", "bad2": "instance released",
+        "bad3": "value is negative", "bad4": "value has more than 4 decimals",
+        "bad5": "value is not a decimal number", "bad6": "time is in the future",
+        "bad7": "time is older than the push horizon",
+        "bad8": "time is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+        "bad9": "time is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+        "bad10": "value must be a string or a number", "": "id missing"}, ans
+    assert q(ustack, "SELECT string_agg(instance_id || ':' || pkg_instance_id || ':' || value,"
+                     " ',' ORDER BY instance_id, pkg_instance_id) FROM usage_hourly") == \
+        "i-a::6.7500,i-b:pkg-1:0.0001"
+    assert q(ustack, "SELECT count(*) FROM callback_log WHERE activity = 'usage'") != "0"
+
+
+def test_ingest_refuses_a_malformed_call(ustack):
+    assert post_usage(ustack, None, raw=b"{nope")[0] == 400
+    assert post_usage(ustack, None, raw=b'{"events":{}}')[0] == 400
+    many = [{"id": "m%d" % i, "instanceId": "i-a", "value": "1", "time": past_hour(1)}
+            for i in range(10001)]
+    assert post_usage(ustack, many)[0] in (413,)
+
+
+def test_ingest_takes_ten_thousand_events_in_one_call(ustack):
+    t = past_hour(20)
+    many = [{"id": "k%d" % i, "instanceId": "i-b", "value": "0.5", "time": t}
+            for i in range(10000)]
+    status, ans = post_usage(ustack, many)
+    assert status == 200 and ans == {"accepted": 10000, "duplicates": 0, "rejected": []}, ans
+    assert q(ustack, "SELECT value FROM usage_hourly WHERE instance_id = 'i-b'") == "5000.0000"
