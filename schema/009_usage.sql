@@ -35,8 +35,12 @@ CREATE TABLE usage_record (
     window_end      timestamptz NOT NULL,
     value           numeric(20,4) NOT NULL CHECK (value >= 0),
     metering_sn     text NOT NULL UNIQUE,
-    state           text NOT NULL DEFAULT 'pending'
-                    CHECK (state IN ('pending', 'sending', 'delivered', 'failed', 'expired')),
+    -- open: the hour has events and has not been closed yet (value 0 until
+    -- then); pending: closed, to push; a record with nothing to bill
+    -- (value 0) is closed straight to delivered, with a note in fail_reason.
+    state           text NOT NULL DEFAULT 'open'
+                    CHECK (state IN ('open', 'pending', 'sending', 'delivered', 'failed',
+                                     'expired')),
     fail_reason     text,
     attempts        integer NOT NULL DEFAULT 0,
     last_push_id    bigint,
@@ -47,7 +51,7 @@ CREATE TABLE usage_record (
     UNIQUE (instance_id, pkg_instance_id, window_begin)
 );
 CREATE INDEX usage_record_unsent_idx ON usage_record (window_begin)
-    WHERE state IN ('pending', 'sending');
+    WHERE state IN ('open', 'pending', 'sending');
 
 CREATE TABLE usage_push (
     id              bigserial PRIMARY KEY,
@@ -119,25 +123,28 @@ BEGIN
         v_value := p_values[i]::numeric;
         v_win := date_trunc('hour', p_times[i] AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
         v_shift := false;
-        -- The record of that hour exists: the window is closed, book the
-        -- event into the first later hour of the instance still open.
-        IF EXISTS (SELECT 1 FROM usage_record r
-                    WHERE r.instance_id = p_instances[i]
-                      AND r.pkg_instance_id = coalesce(p_pkgs[i], '')
-                      AND r.window_begin = v_win) THEN
-            SELECT min(w) INTO v_win
-              FROM generate_series(v_win + interval '1 hour',
-                                   date_trunc('hour', v_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-                                   interval '1 hour') AS w
-             WHERE NOT EXISTS (SELECT 1 FROM usage_record r
-                                WHERE r.instance_id = p_instances[i]
-                                  AND r.pkg_instance_id = coalesce(p_pkgs[i], '')
-                                  AND r.window_begin = w);
-            IF v_win IS NULL THEN
-                v_win := date_trunc('hour', v_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-            END IF;
+        -- The window's record is the lock closing and booking meet on:
+        -- booking holds it FOR SHARE while the window is open, so
+        -- mkp_usage_close_windows (FOR UPDATE) waits for this event to
+        -- commit before it sums. A window already closed makes the event
+        -- go to the first later hour of the instance still open.
+        LOOP
+            INSERT INTO usage_record AS r (instance_id, pkg_instance_id, window_begin,
+                                           window_end, value, metering_sn, state)
+                 VALUES (p_instances[i], coalesce(p_pkgs[i], ''), v_win,
+                         v_win + interval '1 hour', 0,
+                         mkp_usage_metering_sn(p_instances[i], coalesce(p_pkgs[i], ''), v_win),
+                         'open')
+            ON CONFLICT (instance_id, pkg_instance_id, window_begin) DO NOTHING;
+            SELECT r.state INTO v_state FROM usage_record r
+             WHERE r.instance_id = p_instances[i]
+               AND r.pkg_instance_id = coalesce(p_pkgs[i], '')
+               AND r.window_begin = v_win
+               FOR SHARE;
+            EXIT WHEN v_state = 'open';
+            v_win := v_win + interval '1 hour';
             v_shift := true;
-        END IF;
+        END LOOP;
         INSERT INTO usage_event (event_id, instance_id, pkg_instance_id, value,
                                  event_time, window_begin, shifted)
              VALUES (p_ids[i], p_instances[i], coalesce(p_pkgs[i], ''), v_value,
@@ -152,6 +159,41 @@ BEGIN
                 p_ids[i], p_instances[i], v_win;
         END IF;
     END LOOP;
+END
+$$;
+
+-- Closes every open window whose hour has ended: its record takes the sum
+-- of the events booked into it and becomes pending (or delivered at once
+-- when the sum is 0: the marketplace takes only values > 0). Pending
+-- records older than 21 days can no longer be pushed (MKT.9004): expired.
+-- Returns the number of records closed.
+CREATE FUNCTION mkp_usage_close_windows() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    -- Wait for ingests still booking into these windows (FOR SHARE) ...
+    PERFORM 1 FROM usage_record
+      WHERE state = 'open' AND window_end <= now()
+      ORDER BY id FOR UPDATE;
+    -- ... then sum in a new statement, whose snapshot sees their events.
+    UPDATE usage_record r
+       SET value = s.total,
+           state = CASE WHEN s.total > 0 THEN 'pending' ELSE 'delivered' END,
+           fail_reason = CASE WHEN s.total > 0 THEN NULL ELSE 'zero usage: nothing to push' END,
+           record_time = now(), updated_at = now()
+      FROM (SELECT r2.id, coalesce((SELECT sum(e.value) FROM usage_event e
+                                     WHERE e.instance_id = r2.instance_id
+                                       AND e.pkg_instance_id = r2.pkg_instance_id
+                                       AND e.window_begin = r2.window_begin), 0) AS total
+              FROM usage_record r2
+             WHERE r2.state = 'open' AND r2.window_end <= now()) AS s
+     WHERE r.id = s.id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    UPDATE usage_record SET state = 'expired', updated_at = now(),
+           fail_reason = 'begin_time older than 21 days'
+     WHERE state = 'pending' AND window_begin < now() - interval '21 days';
+    RETURN v_n;
 END
 $$;
 
@@ -180,19 +222,10 @@ CREATE VIEW usage_hourly AS
        AND r.window_begin = e.window_begin
      GROUP BY e.instance_id, e.pkg_instance_id, e.window_begin, r.state, r.metering_sn;
 
--- For the DBA: what has not reached the marketplace yet, records and the
--- events of windows not closed yet.
+-- For the DBA: what has not reached the marketplace yet: open windows,
+-- closed records waiting or being sent, and those that failed.
 CREATE VIEW usage_unpushed AS
-    SELECT r.instance_id, r.pkg_instance_id, r.window_begin, r.value, r.state,
-           r.attempts, r.fail_reason, r.updated_at
-      FROM usage_record r
-     WHERE r.state IN ('pending', 'sending', 'failed')
-    UNION ALL
-    SELECT e.instance_id, e.pkg_instance_id, e.window_begin, sum(e.value), 'open',
-           0, NULL, max(e.received_at)
-      FROM usage_event e
-     WHERE NOT EXISTS (SELECT 1 FROM usage_record r
-                        WHERE r.instance_id = e.instance_id
-                          AND r.pkg_instance_id = e.pkg_instance_id
-                          AND r.window_begin = e.window_begin)
-     GROUP BY e.instance_id, e.pkg_instance_id, e.window_begin;
+    SELECT instance_id, pkg_instance_id, window_begin, value, state, attempts,
+           fail_reason, updated_at
+      FROM usage_record
+     WHERE state IN ('open', 'pending', 'sending', 'failed');

@@ -57,19 +57,32 @@ def test_sql_batch_keeps_good_events_of_a_bad_batch(udb):
                " ORDER BY event_id) FROM usage_event") == "a::1.0000,b:pkg1:2.0001"
 
 
-def test_late_event_for_a_closed_window_is_shifted(udb):
+def test_windows_close_into_one_record_and_late_events_shift(udb):
     hour = "date_trunc('hour', now()) - interval '2 hours'"
-    assert udb("SELECT mkp_usage_ingest('x1', 'i-on', 1, %s + interval '5 minutes')"
-               % hour) == "accepted"
-    # The window is closed: its record exists.
-    udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value, metering_sn)"
-        " VALUES ('i-on', %s, %s + interval '1 hour', 1,"
-        " mkp_usage_metering_sn('i-on', '', %s))" % (hour, hour, hour))
-    assert udb("SELECT mkp_usage_ingest('x2', 'i-on', 4, %s + interval '6 minutes')"
+    for i, v in enumerate(("1", "2.5", "0.0001")):
+        assert udb("SELECT mkp_usage_ingest('x%d', 'i-on', %s, %s + interval '%d minutes')"
+                   % (i, v, hour, i + 1)) == "accepted"
+    assert udb("SELECT mkp_usage_ingest('p1', 'i-on', 7, %s, 'pkg-9')" % hour) == "accepted"
+    assert udb("SELECT mkp_usage_ingest('now1', 'i-on', 1, now())") == "accepted"
+    assert udb("SELECT count(*) FROM usage_record WHERE state = 'open'") == "3"
+    # Only the windows whose hour ended close; the current one stays open.
+    assert udb("SELECT mkp_usage_close_windows()") == "2"
+    assert udb("SELECT mkp_usage_close_windows()") == "0"
+    assert udb("SELECT pkg_instance_id, value, state FROM usage_record"
+               " WHERE window_begin = %s ORDER BY 1" % hour) == \
+        "|3.5001|pending\npkg-9|7.0000|pending"
+    # A late event for the closed hour goes to the next open hour, flagged.
+    assert udb("SELECT mkp_usage_ingest('late', 'i-on', 4, %s + interval '6 minutes')"
                % hour) == "accepted"
     assert udb("SELECT shifted, window_begin = %s + interval '1 hour' FROM usage_event"
-               " WHERE event_id = 'x2'" % hour) == "t|t"
-    sn = udb("SELECT metering_sn FROM usage_record")
+               " WHERE event_id = 'late'" % hour) == "t|t"
+    assert udb("SELECT value FROM usage_record WHERE window_begin = %s AND pkg_instance_id = ''"
+               % hour) == "3.5001"
+    assert udb("SELECT mkp_usage_close_windows()") == "1"
+    assert udb("SELECT value, state FROM usage_record"
+               " WHERE window_begin = %s + interval '1 hour'" % hour) == "4.0000|pending"
+    sn = udb("SELECT metering_sn FROM usage_record WHERE window_begin = %s"
+             " AND pkg_instance_id = ''" % hour)
     assert re.fullmatch(r"[0-9a-f]{64}", sn)
     assert udb("SELECT mkp_usage_metering_sn('i-on', '', %s)" % hour) == sn
 
