@@ -106,6 +106,9 @@ struct config {
 
 	/* [usage] metered usage (issue 5) */
 	char	*usage_token;		/* bearer token of POST /-/usage ("" = disabled) */
+	char	*usage_key;		/* body signature key of the push; "" = basic_key */
+	int64_t	 usage_push_interval;	/* seconds between queued pushes, 0 = never */
+	int64_t	 usage_batch_size;	/* records per push call */
 };
 
 /*

@@ -6,6 +6,7 @@
  * than one per event, and a single statement is one transaction.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "common/buf.h"
 #include "store/usage_store.h"
@@ -15,6 +16,27 @@ const struct db_stmt usage_store_stmts[] = {
 	  "SELECT event_id, outcome, reason FROM mkp_usage_ingest_batch($1::text[],"
 	  " $2::text[], $3::text[], $4::text[], $5::timestamptz[],"
 	  " make_interval(secs => $6::bigint))", 6 },
+	{ "ustore_close", "SELECT mkp_usage_close_windows()", 0 },
+	/*
+	 * The row locks are the claim: another host's push skips these rows
+	 * until this job's transaction ends, and finds them delivered then.
+	 */
+	{ "ustore_claim",
+	  "SELECT id, instance_id, pkg_instance_id,"
+	  " to_char(window_begin AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
+	  " to_char(window_end AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
+	  " to_char(record_time AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
+	  " value::text, metering_sn, now() > window_end + interval '2 hours'"
+	  " FROM usage_record WHERE state = 'pending'"
+	  " ORDER BY window_begin, id LIMIT $1::integer FOR UPDATE SKIP LOCKED", 1 },
+	{ "ustore_log_push",
+	  "INSERT INTO usage_push (records, request_id, http_status, result_code, body_excerpt)"
+	  " VALUES ($1::integer, $2, $3::integer, $4, $5) RETURNING id", 5 },
+	{ "ustore_mark",
+	  "UPDATE usage_record SET state = $2, fail_reason = $3, attempts = attempts + 1,"
+	  " last_push_id = $4::bigint, updated_at = now() WHERE id = ANY ($1::bigint[])", 4 },
+	{ "ustore_more",
+	  "SELECT 1 FROM usage_record WHERE state = 'pending' LIMIT 1", 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -68,4 +90,68 @@ ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horiz
 	for (k = 0; k < 5; k++)
 		buf_free(&arr[k]);
 	return res;
+}
+
+int
+ustore_close(struct db *db)
+{
+	PGresult	*res = db_exec(db, "ustore_close", 0, NULL);
+	int		 n;
+
+	if (res == NULL)
+		return -1;
+	n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+PGresult *
+ustore_claim(struct db *db, int limit)
+{
+	char		 lim[16];
+	const char	*vals[1] = { lim };
+
+	snprintf(lim, sizeof(lim), "%d", limit);
+	return db_exec(db, "ustore_claim", 1, vals);
+}
+
+bool
+ustore_log_push(struct db *db, int records, const char *request_id, long http_status,
+    const char *result_code, const char *excerpt, char push_id[24])
+{
+	char		 n[16], st[16];
+	const char	*vals[5] = { n, request_id, http_status > 0 ? st : NULL, result_code,
+			    excerpt };
+	PGresult	*res;
+
+	snprintf(n, sizeof(n), "%d", records);
+	snprintf(st, sizeof(st), "%ld", http_status);
+	res = db_exec(db, "ustore_log_push", 5, vals);
+	if (res == NULL)
+		return false;
+	snprintf(push_id, 24, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
+bool
+ustore_mark(struct db *db, const char *ids, const char *state, const char *reason,
+    const char *push_id)
+{
+	const char	*vals[4] = { ids, state, reason, push_id };
+
+	return db_run(db, "ustore_mark", 4, vals);
+}
+
+int
+ustore_more(struct db *db)
+{
+	PGresult	*res = db_exec(db, "ustore_more", 0, NULL);
+	int		 n;
+
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res) > 0;
+	PQclear(res);
+	return n;
 }

@@ -33,4 +33,28 @@ struct ustore_event {
 PGresult *ustore_ingest(struct db *, const struct ustore_event *, size_t n,
 	    long horizon_s) MUSTCHECK;
 
+/* Closes the windows whose hour ended (mkp_usage_close_windows): how many, -1 on failure. */
+int	 ustore_close(struct db *);
+
+/*
+ * Locks up to limit pending records (FOR UPDATE SKIP LOCKED), oldest
+ * first. Columns: 0 id, 1 instance_id, 2 pkg_instance_id ("" = none),
+ * 3 begin, 4 end, 5 record_time (yyyyMMddTHHmmssZ), 6 value (numeric
+ * text), 7 metering_sn, 8 "t" when the 2-hour target is already missed.
+ * NULL on failure.
+ */
+PGresult *ustore_claim(struct db *, int limit) MUSTCHECK;
+
+/* Records one batch sent (http_status 0: no answer); its id into push_id. */
+bool	 ustore_log_push(struct db *, int records, const char *request_id,
+	    long http_status, const char *result_code, const char *excerpt,
+	    char push_id[24]) MUSTCHECK;
+
+/* Sets state and reason of the records ids (an array literal "{1,2}"). */
+bool	 ustore_mark(struct db *, const char *ids, const char *state, const char *reason,
+	    const char *push_id) MUSTCHECK;
+
+/* 1 when pending records remain, 0 when not, -1 on failure. */
+int	 ustore_more(struct db *);
+
 #endif

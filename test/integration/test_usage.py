@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from harness import Mkpd
+from harness import Mkpd, wait_for
 
 
 @pytest.fixture
@@ -97,7 +97,8 @@ def q(s, sql):
 
 @pytest.fixture
 def ustack(make_stack):
-    s = make_stack({"usage": {"token": TOKEN}, "jobs": {"purge_interval": 0}},
+    s = make_stack({"usage": {"token": TOKEN, "push_interval": 0},
+                    "jobs": {"purge_interval": 0}},
                    fresh_db=True)
     q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
          " charging_mode, state) VALUES"
@@ -193,3 +194,21 @@ def test_ingest_takes_ten_thousand_events_in_one_call(ustack):
     status, ans = post_usage(ustack, many)
     assert status == 200 and ans == {"accepted": 10000, "duplicates": 0, "rejected": []}, ans
     assert q(ustack, "SELECT value FROM usage_hourly WHERE instance_id = 'i-b'") == "5000.0000"
+
+
+def test_usage_push_job_closes_ended_windows(ustack):
+    """Without a marketplace account the job closes windows and leaves
+    the records pending for one."""
+    t = past_hour(30)
+    status, ans = post_usage(ustack, [
+        {"id": "c1", "instanceId": "i-a", "value": "1.1", "time": t},
+        {"id": "c2", "instanceId": "i-a", "value": "2.2", "time": t},
+        {"id": "c3", "instanceId": "i-b", "value": "5", "time": t},
+    ])
+    assert status == 200 and ans["accepted"] == 3, ans
+    q(ustack, "INSERT INTO job (kind) VALUES ('usage_push')")
+    wait_for(lambda: q(ustack, "SELECT count(*) FROM job WHERE kind = 'usage_push'"
+                               " AND state = 'done'") == "1", what="the push job")
+    assert q(ustack, "SELECT string_agg(instance_id || ':' || value || ':' || state, ','"
+                     " ORDER BY instance_id) FROM usage_record") == \
+        "i-a:3.3000:pending,i-b:5.0000:pending"
