@@ -212,3 +212,93 @@ def test_usage_push_job_closes_ended_windows(ustack):
     assert q(ustack, "SELECT string_agg(instance_id || ':' || value || ':' || state, ','"
                      " ORDER BY instance_id) FROM usage_record") == \
         "i-a:3.3000:pending,i-b:5.0000:pending"
+
+
+USAGE_KEY = "usage-interface-key-for-tests"
+
+
+@pytest.fixture
+def pushing(make_stack, make_sim_server):
+    """A stack pushing to mkp-sim serve (which checks both signatures)."""
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = make_stack({
+        "usage": {"token": TOKEN, "push_interval": 0, "usage_key": USAGE_KEY},
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "jobs": {"purge_interval": 0, "backoff_base": 1, "backoff_max": 1,
+                 "max_attempts": 5},
+    }, fresh_db=True)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES"
+         " ('i-a', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active'),"
+         " ('i-b', 'o3', 'l3', 'b3', 'ON_DEMAND', 'active')")
+    return s, sim
+
+
+def push_now(s):
+    before = q(s, "SELECT count(*) FROM job WHERE kind = 'usage_push' AND state = 'done'")
+    q(s, "INSERT INTO job (kind) VALUES ('usage_push')")
+    wait_for(lambda: q(s, "SELECT count(*) FROM job WHERE kind = 'usage_push'"
+                          " AND state IN ('queued', 'running')") == "0"
+             and q(s, "SELECT count(*) FROM job WHERE kind = 'usage_push'"
+                      " AND state = 'done'") != before,
+             timeout=20, what="the push job")
+
+
+def sim_usage(sim):
+    return sim._control("GET", "usage")
+
+
+def hour_begin():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    h = now.replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=1)
+    return h.strftime("%Y%m%dT%H%M%SZ")
+
+
+def test_closed_hours_are_pushed_once_signed(pushing):
+    s, sim = pushing
+    t = past_hour(30)
+    status, ans = post_usage(s, [
+        {"id": "p1", "instanceId": "i-a", "value": "1.1", "time": t},
+        {"id": "p2", "instanceId": "i-a", "value": "2.2", "time": past_hour(59)},
+        {"id": "p3", "instanceId": "i-b", "packageInstanceId": "pkg-7", "value": "5",
+         "time": t},
+    ])
+    assert status == 200 and ans["accepted"] == 3, ans
+    push_now(s)
+    got = sim_usage(sim)
+    assert got["pushes"] == 1, got
+    recs = {(r["instance_id"], r["begin_time"]): r for r in got["records"]}
+    assert set(recs) == {("i-a", hour_begin()), ("i-b", hour_begin())}, got
+    assert recs[("i-a", hour_begin())]["usage_value"] == "3.3"
+    assert recs[("i-b", hour_begin())]["usage_value"] == "5"
+    assert recs[("i-b", hour_begin())]["relate_pkg_instance"] == "pkg-7"
+    assert all(r["duplicates"] == 0 for r in got["records"])
+    assert q(s, "SELECT string_agg(state, ',') FROM usage_record") == "delivered,delivered"
+    assert q(s, "SELECT records, http_status, result_code FROM usage_push") == "2|200|MKT.0000"
+    # Pushing again sends nothing: delivered is final.
+    push_now(s)
+    assert sim_usage(sim)["pushes"] == 1
+    # A late event for the pushed hour is booked into the next one.
+    status, ans = post_usage(s, [{"id": "late", "instanceId": "i-a", "value": "4",
+                                  "time": past_hour(45)}])
+    assert status == 200 and ans["accepted"] == 1, ans
+    assert q(s, "SELECT shifted, window_begin = date_trunc('hour', now())"
+                " FROM usage_event WHERE event_id = 'late'") == "t|t"
+    assert q(s, "SELECT state FROM usage_record WHERE window_begin = date_trunc('hour', now())"
+                " AND instance_id = 'i-a'") == "open"
+
+
+def test_a_failing_marketplace_gets_the_records_once_it_recovers(pushing):
+    s, sim = pushing
+    status, ans = post_usage(s, [{"id": "f1", "instanceId": "i-a", "value": "0.5",
+                                  "time": past_hour(5)}])
+    assert status == 200 and ans["accepted"] == 1, ans
+    sim.fail("5xx", count=2)
+    push_now(s)
+    got = sim_usage(sim)
+    assert got["pushes"] == 1, got
+    assert [(r["instance_id"], r["usage_value"], r["duplicates"]) for r in got["records"]] \
+        == [("i-a", "0.5", 0)]
+    assert q(s, "SELECT state FROM usage_record") == "delivered"
+    assert q(s, "SELECT attempts FROM job WHERE kind = 'usage_push'") == "3"
