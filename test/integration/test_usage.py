@@ -302,3 +302,32 @@ def test_a_failing_marketplace_gets_the_records_once_it_recovers(pushing):
         == [("i-a", "0.5", 0)]
     assert q(s, "SELECT state FROM usage_record") == "delivered"
     assert q(s, "SELECT attempts FROM job WHERE kind = 'usage_push'") == "3"
+
+
+def test_a_refused_batch_fails_with_the_reason(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", "not-the-key-mkpd-signs-with"])
+    s = make_stack({
+        "usage": {"token": TOKEN, "push_interval": 0, "usage_key": USAGE_KEY},
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "jobs": {"purge_interval": 0, "backoff_base": 1, "backoff_max": 1},
+    }, fresh_db=True)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES ('i-a', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active')")
+    assert post_usage(s, [{"id": "r1", "instanceId": "i-a", "value": "1",
+                           "time": past_hour(5)}])[1]["accepted"] == 1
+    push_now(s)
+    assert sim_usage(sim)["pushes"] == 0
+    assert q(s, "SELECT state, fail_reason, attempts FROM usage_record") == \
+        "failed|MKT.0102: Invalid body sign|1"
+    assert q(s, "SELECT http_status, result_code FROM usage_push") == "400|MKT.0102"
+    assert q(s, "SELECT count(*) FROM usage_unpushed WHERE state = 'failed'") == "1"
+
+
+def test_records_past_21_days_expire(udb):
+    udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
+        " metering_sn, state) VALUES ('i-on', date_trunc('hour', now()) - interval '22 days',"
+        " date_trunc('hour', now()) - interval '22 days' + interval '1 hour', 1, 'old', 'pending')")
+    udb("SELECT mkp_usage_close_windows()")
+    assert udb("SELECT state, fail_reason FROM usage_record") == \
+        "expired|begin_time older than 21 days"
