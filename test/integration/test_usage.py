@@ -331,3 +331,19 @@ def test_records_past_21_days_expire(udb):
     udb("SELECT mkp_usage_close_windows()")
     assert udb("SELECT state, fail_reason FROM usage_record") == \
         "expired|begin_time older than 21 days"
+
+
+def test_query_instance_shows_cumulative_usage(ustack):
+    assert post_usage(ustack, [
+        {"id": "u1", "instanceId": "i-a", "value": "1.25", "time": past_hour(1)},
+        {"id": "u2", "instanceId": "i-a", "value": "2", "time": past_hour(2)},
+    ])[1]["accepted"] == 2
+    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
+    assert code == 0, err
+    info = ans["info"][0]
+    assert info["instanceId"] == "i-a"
+    assert info["usageInfo"][0]["usageValue"] == 3.25, ans
+    assert re.fullmatch(r"\d{17}", info["usageInfo"][0]["statisticalTime"]), ans
+    q(ustack, "UPDATE instance SET charging_mode = 'PERIOD' WHERE instance_id = 'i-a'")
+    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
+    assert "usageInfo" not in ans["info"][0], ans
