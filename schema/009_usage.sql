@@ -72,8 +72,9 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Ingest a batch of events in one statement: one row per event not
--- accepted ('duplicate' or 'rejected' with the reason), nothing for the
--- accepted ones. Values come as text (a decimal string, at most 4 decimals);
+-- accepted ('duplicate' or 'rejected' with the reason) or accepted late
+-- ('shifted', the reason naming the hour it went to), nothing for the
+-- others. Values come as text (a decimal string, at most 4 decimals);
 -- times as timestamptz. p_horizon is how old an event may still be: older
 -- ones could not be pushed in time (begin_time within 21 days, §1.5).
 CREATE FUNCTION mkp_usage_ingest_batch(p_ids text[], p_instances text[], p_pkgs text[],
@@ -155,8 +156,11 @@ BEGIN
             outcome := 'duplicate';
             RETURN NEXT;
         ELSIF v_shift THEN
-            RAISE LOG 'mkpd usage: event % of instance % shifted to window %',
-                p_ids[i], p_instances[i], v_win;
+            -- Accepted, but late: the caller logs and counts it.
+            outcome := 'shifted';
+            reason := 'booked into ' ||
+                to_char(v_win AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+            RETURN NEXT;
         END IF;
     END LOOP;
 END
@@ -202,8 +206,9 @@ $$;
 CREATE FUNCTION mkp_usage_ingest(p_id text, p_instance text, p_value numeric,
                                  p_time timestamptz, p_pkg text DEFAULT NULL)
 RETURNS text LANGUAGE sql AS $$
-    SELECT coalesce((SELECT CASE WHEN b.outcome = 'rejected'
-                                 THEN 'rejected: ' || b.reason ELSE b.outcome END
+    SELECT coalesce((SELECT CASE WHEN b.outcome = 'rejected' THEN 'rejected: ' || b.reason
+                                 WHEN b.outcome = 'shifted' THEN 'accepted: ' || b.reason
+                                 ELSE b.outcome END
                        FROM mkp_usage_ingest_batch(ARRAY[p_id], ARRAY[p_instance], ARRAY[p_pkg],
                                                    ARRAY[p_value::text], ARRAY[p_time]) AS b),
                     'accepted')

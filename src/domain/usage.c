@@ -120,6 +120,16 @@ usage_reject(struct usage_outcome *out, const char *id, const char *reason)
 	r->reason = xstrdup(reason);
 }
 
+/* The instance of the event with that id, for the log. */
+static const char *
+ev_instance(const struct usage_event *ev, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].id != NULL && strcmp(ev[i].id, id) == 0)
+			return ev[i].instance_id;
+	return "?";
+}
+
 enum dom_status
 usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
     struct usage_outcome *out)
@@ -168,6 +178,13 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 	}
 	out->accepted = m;
 	for (row = 0; row < PQntuples(res); row++) {
+		if (strcmp(PQgetvalue(res, row, 1), "shifted") == 0) {
+			/* Its hour was pushed already: counted in the next one. */
+			log_info("usage: late event %s of instance %s %s", PQgetvalue(res, row, 0),
+			    ev_instance(ev, n, PQgetvalue(res, row, 0)), PQgetvalue(res, row, 2));
+			out->shifted++;
+			continue;
+		}
 		out->accepted--;
 		if (strcmp(PQgetvalue(res, row, 1), "duplicate") == 0)
 			out->duplicates++;

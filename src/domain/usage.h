@@ -42,6 +42,7 @@ struct usage_rejection {
 struct usage_outcome {
 	size_t			 accepted;
 	size_t			 duplicates;
+	size_t			 shifted;	/* of accepted: booked into a later hour */
 	struct usage_rejection	*rejected;
 	size_t			 nrejected;
 };

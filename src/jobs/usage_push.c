@@ -191,9 +191,9 @@ usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t 
 		}
 		recs[i].usage_value = vals[i];
 		if (PQgetvalue(res, i, 8)[0] == 't')
-			log_warn("usage ALERT: record %s (instance %s, %s) misses the 2-hour "
-			    "reporting target", PQgetvalue(res, i, 0), recs[i].instance_id,
-			    recs[i].begin_time);
+			log_warn("usage ALERT: record %s (instance %s, %s) is at risk of missing "
+			    "the 2-hour reporting target", PQgetvalue(res, i, 0),
+			    recs[i].instance_id, recs[i].begin_time);
 		buf_printf(&ids, "%s%s", i > 0 ? "," : "", PQgetvalue(res, i, 0));
 	}
 	buf_putc(&ids, '}');

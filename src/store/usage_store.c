@@ -26,7 +26,7 @@ const struct db_stmt usage_store_stmts[] = {
 	  " to_char(window_begin AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
 	  " to_char(window_end AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
 	  " to_char(record_time AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
-	  " value::text, metering_sn, now() > window_end + interval '2 hours'"
+	  " value::text, metering_sn, now() > window_end + interval '1 hour'"
 	  " FROM usage_record WHERE state = 'pending'"
 	  " ORDER BY window_begin, id LIMIT $1::integer FOR UPDATE SKIP LOCKED", 1 },
 	{ "ustore_log_push",

@@ -40,7 +40,8 @@ int	 ustore_close(struct db *);
  * Locks up to limit pending records (FOR UPDATE SKIP LOCKED), oldest
  * first. Columns: 0 id, 1 instance_id, 2 pkg_instance_id ("" = none),
  * 3 begin, 4 end, 5 record_time (yyyyMMddTHHmmssZ), 6 value (numeric
- * text), 7 metering_sn, 8 "t" when the 2-hour target is already missed.
+ * text), 7 metering_sn, 8 "t" when an hour has passed since the window closed
+ * (the 2-hour reporting target is at risk).
  * NULL on failure.
  */
 PGresult *ustore_claim(struct db *, int limit) MUSTCHECK;

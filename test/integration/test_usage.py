@@ -73,7 +73,7 @@ def test_windows_close_into_one_record_and_late_events_shift(udb):
         "|3.5001|pending\npkg-9|7.0000|pending"
     # A late event for the closed hour goes to the next open hour, flagged.
     assert udb("SELECT mkp_usage_ingest('late', 'i-on', 4, %s + interval '6 minutes')"
-               % hour) == "accepted"
+               % hour).startswith("accepted: booked into ")
     assert udb("SELECT shifted, window_begin = %s + interval '1 hour' FROM usage_event"
                " WHERE event_id = 'late'" % hour) == "t|t"
     assert udb("SELECT value FROM usage_record WHERE window_begin = %s AND pkg_instance_id = ''"
@@ -282,7 +282,8 @@ def test_closed_hours_are_pushed_once_signed(pushing):
     # A late event for the pushed hour is booked into the next one.
     status, ans = post_usage(s, [{"id": "late", "instanceId": "i-a", "value": "4",
                                   "time": past_hour(45)}])
-    assert status == 200 and ans["accepted"] == 1, ans
+    assert status == 200 and ans == {"accepted": 1, "duplicates": 0, "rejected": []}, ans
+    assert "late event late of instance i-a booked into" in s.mkpd.log()
     assert q(s, "SELECT shifted, window_begin = date_trunc('hour', now())"
                 " FROM usage_event WHERE event_id = 'late'") == "t|t"
     assert q(s, "SELECT state FROM usage_record WHERE window_begin = date_trunc('hour', now())"
