@@ -24,6 +24,7 @@
 #include "store/job_store.h"
 #include "store/kit_store.h"
 #include "store/nonce.h"
+#include "store/usage_store.h"
 
 static struct app	 app;
 /* Loaded by the master (root) in prepare; workers inherit it. */
@@ -32,7 +33,7 @@ static struct rsa_key	*kit_rsa;
 /* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
 	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, kit_store_stmts,
-	NULL,
+	usage_store_stmts, NULL,
 };
 
 static bool
@@ -156,6 +157,11 @@ route(struct request *r)
 
 	if (strcmp(r->path, "/-/ping") == 0) {
 		respond(r, 200, "text/plain", pong, sizeof(pong) - 1, NULL);
+		return;
+	}
+	/* Metered usage from the seller's application; off without a token. */
+	if (strcmp(r->path, "/-/usage") == 0 && app.cfg->usage_token[0] != '\0') {
+		usage_in_handle(&app, r);
 		return;
 	}
 	if (is_production_path(r->path)) {

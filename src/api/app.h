@@ -31,6 +31,9 @@ void	 v1_basic_handle(struct app *, struct request *);
  */
 void	 kit_handle(struct app *, struct request *, const char *name, bool v1);
 
+/* POST /-/usage: the seller reports metered usage (api/usage_in.c). */
+void	 usage_in_handle(struct app *, struct request *);
+
 /*
  * Replaces the values of secret-bearing members (password, clientSecret,
  * mobilePhone, email, ...) anywhere in the tree by "***" and appends the

@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "crypto/fieldcrypt.h"
 #include "crypto/sign.h"
+#include "net/usage_wire.h"
 #include "store/nonce.h"
 
 #define V2_MAX_DEPTH	32
@@ -180,6 +181,7 @@ static void
 visit_instance(const struct instance_info *i, void *arg)
 {
 	struct query_out	*q = arg;
+	char			 num[32];
 
 	jw_obj_begin(q->w);
 	jw_kv_str(q->w, "instanceId", i->instance_id);
@@ -191,6 +193,17 @@ visit_instance(const struct instance_info *i, void *arg)
 	put_secret(q, "password", i->password);
 	jw_kv_str(q->w, "memo", i->memo);
 	jw_obj_end(q->w);
+	if (i->usage_value != NULL && usage_wire_value(i->usage_value, num, sizeof(num))) {
+		/* On-demand: the cumulative usage (v2-basic.md UsageInfo), a number. */
+		jw_key(q->w, "usageInfo");
+		jw_arr_begin(q->w);
+		jw_obj_begin(q->w);
+		jw_key(q->w, "usageValue");
+		jw_raw(q->w, num);
+		jw_kv_str(q->w, "statisticalTime", i->usage_time);
+		jw_obj_end(q->w);
+		jw_arr_end(q->w);
+	}
 	jw_obj_end(q->w);
 }
 

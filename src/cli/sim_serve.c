@@ -44,6 +44,7 @@
 #include "cli/sim_call.h"
 #include "cli/sim_orders.h"
 #include "cli/sim_serve.h"
+#include "cli/sim_usage.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -99,9 +100,11 @@ struct serve {
 	const char		*sk;
 	struct sim_orders	*orders;
 	atomic_int		 stopping;
+	const char		*usage_key;	/* --usage-key: body signature of usage pushes */
 
 	pthread_mutex_t		 lock;	/* guards everything below */
 	struct serve_fail	 fail;
+	struct sim_usage	*usage;		/* usage pushes received */
 	FILE			*record;
 	char			**calls;	/* JSON text of each call */
 	size_t			 ncalls;
@@ -153,6 +156,7 @@ sim_serve_usage(void)
 "                      A file order replaces a MOCK order of the same id.\n"
 "  -r, --record FILE   append every call as one JSON line (as GET /-/sim/calls)\n"
 "      --fail SPEC     start failing: MODE[:COUNT[:DELAY_MS]] (see below)\n"
+"      --usage-key KEY the seller interface key of usage pushes' body signature\n"
 "\n"
 "Orders: the MOCK orders Huawei documents (MOCKPERIODYEARNEW, MOCKONETIMENEW,\n"
 "MOCKONDEMAND, MOCKONDEMANDPKG, MOCKPERIODDAYTRIAL, MOCKMONTYTRIALTOFORMAL,\n"
@@ -176,6 +180,7 @@ sim_serve_usage(void)
 "  GET    /-/sim/health  {\"status\":\"ok\",\"orders\":N}\n"
 "  GET    /-/sim/calls   {\"calls\":[CALL,...],\"dropped\":N}, oldest first\n"
 "  DELETE /-/sim/calls   forget them: {\"cleared\":N}\n"
+"  GET    /-/sim/usage   usage records kept, first of each (instance, begin, end)\n"
 "  GET    /-/sim/fail    {\"mode\":...,\"count\":N,\"delay_ms\":D,\"status\":S}\n"
 "  POST   /-/sim/fail    {\"mode\":\"5xx|429|slow|timeout|garbage|none\",\n"
 "                        \"count\":N,\"delay_ms\":D,\"status\":S}: set it\n"
@@ -550,6 +555,10 @@ serve_control(struct serve *s, struct MHD_Connection *c, const char *method,
 		serve_fail_json(&f, &out);
 	} else if (strcmp(what, "fail") == 0 && strcmp(method, "POST") == 0) {
 		status = serve_control_fail(s, body, &out);
+	} else if (strcmp(what, "usage") == 0 && strcmp(method, "GET") == 0) {
+		pthread_mutex_lock(&s->lock);
+		sim_usage_json(s->usage, &out);
+		pthread_mutex_unlock(&s->lock);
 	} else {
 		status = 404;
 		buf_puts(&out, "{\"error\":\"no such control endpoint\"}");
@@ -638,6 +647,16 @@ serve_record(struct serve *s, const struct serve_req *r, const char *method,
 	serve_log_call(s, buf_steal(&text));
 }
 
+/* The value of a received header (any case), or NULL. */
+static const char *
+serve_header(const struct serve_headers *h, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcasecmp(h->v[i].name, name) == 0)
+			return h->v[i].value;
+	return NULL;
+}
+
 /* Builds the answer of one API call into o. */
 static void
 serve_api(struct serve *s, struct MHD_Connection *c, const struct serve_req *r,
@@ -660,6 +679,8 @@ serve_api(struct serve *s, struct MHD_Connection *c, const struct serve_req *r,
 	}
 	if (strcmp(path, ORDER_QUERY_PATH) == 0 && strcmp(method, "GET") == 0) {
 		o->route = "order_query";
+	} else if (strcmp(path, SIM_USAGE_PATH) == 0 && strcmp(method, "POST") == 0) {
+		o->route = "usage_data";
 	} else {
 		o->status = 404;
 		o->code = "APIG.0101";
@@ -721,6 +742,15 @@ serve_api(struct serve *s, struct MHD_Connection *c, const struct serve_req *r,
 		o->status = apig_verdict_http_status(v);
 		o->code = apig_verdict_code(v);
 		apig_error_body(v, buf_cstr(&o->detail), request_id, &o->body);
+		return;
+	}
+	if (strcmp(o->route, "usage_data") == 0) {
+		pthread_mutex_lock(&s->lock);
+		o->status = sim_usage_answer(s->usage, serve_header(h, "signature"),
+		    serve_header(h, "ts"), serve_header(h, "nonce"),
+		    r->body.data != NULL ? r->body.data : "", r->body.len, now_ms(),
+		    &o->body, &o->code);
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	o->status = sim_orders_answer(s->orders,
@@ -859,6 +889,7 @@ enum serve_opt_id {
 	OPT_AK = 256,
 	OPT_SK,
 	OPT_FAIL,
+	OPT_USAGE_KEY,
 	OPT_HELP,
 };
 
@@ -869,6 +900,7 @@ static const struct option serve_longopts[] = {
 	{ "orders", required_argument, NULL, 'o' },
 	{ "record", required_argument, NULL, 'r' },
 	{ "fail", required_argument, NULL, OPT_FAIL },
+	{ "usage-key", required_argument, NULL, OPT_USAGE_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -963,6 +995,9 @@ sim_serve_main(int argc, char **argv)
 		case OPT_SK:
 			s.sk = optarg;
 			break;
+		case OPT_USAGE_KEY:
+			s.usage_key = optarg;
+			break;
 		case OPT_FAIL:
 			if (!serve_fail_spec(optarg, &s.fail))
 				return serve_usage_error("bad --fail "
@@ -995,6 +1030,7 @@ sim_serve_main(int argc, char **argv)
 		return SIM_FAIL;
 	}
 	s.calls = xcalloc(SERVE_MAX_CALLS, sizeof(*s.calls));
+	s.usage = sim_usage_new(s.usage_key);
 	pthread_mutex_init(&s.lock, NULL);
 
 	rc = serve_run(&s, &sin);
@@ -1005,6 +1041,7 @@ sim_serve_main(int argc, char **argv)
 	free(s.calls);
 	if (s.record != NULL)
 		fclose(s.record);
+	sim_usage_free(s.usage);
 	sim_orders_free(s.orders);
 	return rc;
 }

@@ -183,6 +183,10 @@ static const struct cf_option cf_options[] = {
 
 	KB(prune_full_sync, "true", RL),
 	KS(private_key_file, "", RL | CF_EMPTY_OK, cf_check_abspath),
+	SF("usage", token, usage_token, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
+	SF("usage", usage_key, usage_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
+	IF("usage", push_interval, usage_push_interval, "300", 0, 86400, RL),
+	IF("usage", batch_size, usage_batch_size, "100", 1, 1000, RL),
 };
 
 #undef S

@@ -106,6 +106,12 @@ struct config {
 	/* [kit] (the joint-operation sync calls, src/domain/kit.h) */
 	bool	 kit_prune_full_sync;	/* a full department sync soft-deletes the omitted */
 	char	*kit_private_key_file;	/* RSA key decrypting clientSecret ("" = none) */
+
+	/* [usage] metered usage (issue 5) */
+	char	*usage_token;		/* bearer token of POST /-/usage ("" = disabled) */
+	char	*usage_key;		/* body signature key of the push; "" = basic_key */
+	int64_t	 usage_push_interval;	/* seconds between queued pushes, 0 = never */
+	int64_t	 usage_batch_size;	/* records per push call */
 };
 
 /*

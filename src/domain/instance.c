@@ -534,6 +534,8 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 		info.admin_url = opt_value(res, row, 3);
 		info.app_user = opt_value(res, row, 4);
 		info.memo = opt_value(res, row, 6);
+		info.usage_value = opt_value(res, row, 7);
+		info.usage_time = PQgetvalue(res, row, 8);
 		buf_reset(&plain);
 		if (opt_value(res, row, 5) != NULL) {
 			if (!unseal(ctx->seal, PQgetvalue(res, row, 5), &plain)) {

@@ -9,14 +9,17 @@
 #include "jobs/change.h"
 #include "jobs/provision.h"
 #include "jobs/purge.h"
+#include "jobs/usage_push.h"
 #include "store/instance_store.h"
 #include "store/nonce.h"
+#include "store/usage_store.h"
 
 const struct job_kind job_kinds[] = {
 	/* kind        handler        max_attempts lease stmts                 dead */
 	{ "purge",     purge_run,     0,           0,    nonce_stmts,          NULL },
 	{ "provision", provision_run, 0,           0,    instance_store_stmts, provision_dead },
 	{ "change",    change_run,    0,           0,    instance_store_stmts, NULL },
+	{ "usage_push", usage_push_run, 0,         0,    usage_store_stmts,    NULL },
 };
 
 const size_t job_kinds_count = sizeof(job_kinds) / sizeof(job_kinds[0]);

@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "jobs/kinds.h"
 #include "jobs/purge.h"
+#include "jobs/usage_push.h"
 #include "jobs/runner.h"
 #include "pool/child.h"
 #include "pool/jobs.h"
@@ -62,7 +63,7 @@ static const char *
 jobs_loop(const struct jobs_args *a, struct runner *r)
 {
 	const struct config	*cfg = a->cfg;
-	int64_t			 next_purge = 0, now, wait;
+	int64_t			 next_purge = 0, next_push = 0, now, wait;
 	enum runner_step	 st = RUNNER_IDLE;
 
 	for (;;) {
@@ -79,12 +80,20 @@ jobs_loop(const struct jobs_args *a, struct runner *r)
 			else
 				next_purge = now + J_TROUBLE_MS;
 		}
+		if (cfg->usage_push_interval > 0 && now >= next_push) {
+			if (usage_push_enqueue(runner_db(r)))
+				next_push = now + cfg->usage_push_interval * 1000;
+			else
+				next_push = now + J_TROUBLE_MS;
+		}
 		st = runner_step(r);
 		if (st == RUNNER_RAN)
 			continue;
 		wait = st == RUNNER_TROUBLE ? J_TROUBLE_MS : cfg->jobs_poll_interval;
 		if (cfg->jobs_purge_interval > 0 && next_purge - now < wait)
 			wait = next_purge - now > 0 ? next_purge - now : 0;
+		if (cfg->usage_push_interval > 0 && next_push - now < wait)
+			wait = next_push - now > 0 ? next_push - now : 0;
 		jobs_wait(r, wait);
 	}
 }

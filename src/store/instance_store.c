@@ -105,7 +105,11 @@ const struct db_stmt instance_store_stmts[] = {
 	{ "istore_on_demand_lock",
 	  "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7305126013))", 1 },
 	{ "istore_fetch",
-	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo"
+	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo,"
+	  /* Cumulative usage of an on-demand instance, for usageInfo (issue 5). */
+	  " CASE WHEN charging_mode = 'ON_DEMAND' THEN (SELECT coalesce(sum(e.value), 0)::text"
+	  "  FROM usage_event e WHERE e.instance_id = instance.instance_id) END,"
+	  " to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')"
 	  " FROM instance WHERE instance_id = ANY ($1::text[])", 1 },
 	{ "istore_license_ensure",
 	  "INSERT INTO license (license_code, order_id, order_line_id, product_id,"

@@ -74,7 +74,9 @@ bool	 istore_renew(struct db *, const char *instance_id, int64_t expire_ms,
 /*
  * Fetches instances by id; ids_array is a PostgreSQL array literal.
  * Columns: 0 instance_id, 1 state, 2 front_end_url, 3 admin_url,
- * 4 app_user, 5 app_password (sealed), 6 memo.
+ * 4 app_user, 5 app_password (sealed), 6 memo, 7 cumulative usage
+ * (numeric text; NULL unless the instance is ON_DEMAND), 8 now as
+ * yyyyMMddHHmmssSSS UTC.
  */
 PGresult *istore_fetch(struct db *, const char *ids_array) MUSTCHECK;
 

@@ -1,0 +1,39 @@
+/*
+ * sim_usage.h: the usage-data API of `mkp-sim serve` (spec/outbound.md §1,
+ * checklist §1.11): checks the body signature and every record, keeps the
+ * first record of each (instance_id, begin_time, end_time) and counts the
+ * duplicates, and shows what it received (GET /-/sim/usage).
+ *
+ * Not thread-safe: the caller serialises the calls (sim_serve.c's lock).
+ */
+#ifndef MKP_SIM_USAGE_H
+#define MKP_SIM_USAGE_H
+
+#include <stdint.h>
+#include "common/buf.h"
+
+#define SIM_USAGE_PATH	"/api/mkp-openapi-public/global/v1/isv/usage-data"
+
+struct sim_usage;
+
+/* key: the seller interface key the body signature uses; NULL refuses every push. */
+struct sim_usage *sim_usage_new(const char *key);
+void	 sim_usage_free(struct sim_usage *);
+
+/*
+ * Answers one push whose APIG signature already passed: the HTTP status,
+ * the answer body appended to out and its error_code in *code. sig, ts,
+ * nonce are the headers (NULL when absent); now_ms the current time.
+ */
+int	 sim_usage_answer(struct sim_usage *, const char *sig, const char *ts,
+	    const char *nonce, const char *body, size_t len, int64_t now_ms,
+	    struct buf *out, const char **code);
+
+/*
+ * {"pushes":N,"records":[{"instance_id","begin_time","end_time",
+ * "usage_value","metering_sn","relate_pkg_instance"?,"duplicates":N}]}:
+ * the records kept, in arrival order. Appended to out.
+ */
+void	 sim_usage_json(const struct sim_usage *, struct buf *out);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * usage.c: ingest of metered usage events.
+ *
+ * The form of each event is checked here so that the one statement that
+ * stores the batch cannot fail on a bad cast (which would lose the good
+ * events with the bad); everything needing the database is decided by
+ * mkp_usage_ingest_batch() in the same statement. Amounts stay decimal
+ * text from the wire to numeric(20,4): never a floating-point number.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "domain/usage.h"
+#include "store/usage_store.h"
+
+const char *
+usage_check_value(const char *v)
+{
+	size_t	 ints = 0, decs = 0;
+
+	if (v == NULL || *v == '\0')
+		return "value missing";
+	if (*v == '-')
+		return "value is negative";
+	while (isdigit((unsigned char)*v)) {
+		ints++;
+		v++;
+	}
+	if (*v == '.') {
+		v++;
+		while (isdigit((unsigned char)*v)) {
+			decs++;
+			v++;
+		}
+		if (decs == 0)
+			return "value is not a decimal number";
+	}
+	if (*v != '\0' || ints == 0)
+		return "value is not a decimal number";
+	if (decs > 4)
+		return "value has more than 4 decimals";
+	if (ints > 16)
+		return "value is too large";
+	return NULL;
+}
+
+/* n digits at s as a number, or -1. */
+static int
+usage_digits(const char *s, int n)
+{
+	int	 v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+const char *
+usage_check_time(const char *t)
+{
+	static const char bad[] = "time is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)";
+	struct tm	 tm;
+	time_t		 secs;
+	const char	*p;
+	int		 y, mo, d, h, mi, s;
+
+	if (t == NULL || *t == '\0')
+		return "time missing";
+	if (strlen(t) < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
+	    t[13] != ':' || t[16] != ':')
+		return bad;
+	y = usage_digits(t, 4);
+	mo = usage_digits(t + 5, 2);
+	d = usage_digits(t + 8, 2);
+	h = usage_digits(t + 11, 2);
+	mi = usage_digits(t + 14, 2);
+	s = usage_digits(t + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || s < 0 || s > 59)
+		return bad;
+	p = t + 19;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return bad;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if ((*p != 'Z' && *p != 'z') || p[1] != '\0')
+		return bad;
+	/* The day must exist (no 31 April): timegm normalises, compare back. */
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	secs = timegm(&tm);
+	if (secs == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return bad;
+	return NULL;
+}
+
+static void
+usage_reject(struct usage_outcome *out, const char *id, const char *reason)
+{
+	struct usage_rejection *r;
+
+	out->rejected = xrealloc(out->rejected, (out->nrejected + 1) * sizeof(*out->rejected));
+	r = &out->rejected[out->nrejected++];
+	r->id = xstrdup(id != NULL ? id : "");
+	r->reason = xstrdup(reason);
+}
+
+/* The instance of the event with that id, for the log. */
+static const char *
+ev_instance(const struct usage_event *ev, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].id != NULL && strcmp(ev[i].id, id) == 0)
+			return ev[i].instance_id;
+	return "?";
+}
+
+enum dom_status
+usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
+    struct usage_outcome *out)
+{
+	struct ustore_event	*sev;
+	PGresult		*res;
+	size_t			 i, m = 0;
+	int			 row;
+
+	memset(out, 0, sizeof(*out));
+	sev = xcalloc(n > 0 ? n : 1, sizeof(*sev));
+	for (i = 0; i < n; i++) {
+		const char *why = ev[i].reject;
+
+		if (why == NULL && (ev[i].id == NULL || ev[i].id[0] == '\0'))
+			why = "id missing";
+		if (why == NULL && strlen(ev[i].id) > 128)
+			why = "id longer than 128 characters";
+		if (why == NULL && (ev[i].instance_id == NULL || ev[i].instance_id[0] == '\0'))
+			why = "instanceId missing";
+		if (why == NULL)
+			why = usage_check_value(ev[i].value);
+		if (why == NULL)
+			why = usage_check_time(ev[i].time);
+		if (why != NULL) {
+			usage_reject(out, ev[i].id, why);
+			continue;
+		}
+		sev[m].id = ev[i].id;
+		sev[m].instance_id = ev[i].instance_id;
+		sev[m].pkg_instance_id = ev[i].pkg_instance_id != NULL &&
+		    ev[i].pkg_instance_id[0] != '\0' ? ev[i].pkg_instance_id : NULL;
+		sev[m].value = ev[i].value;
+		sev[m].time = ev[i].time;
+		m++;
+	}
+	if (m == 0) {
+		free(sev);
+		return DOM_OK;
+	}
+	res = ustore_ingest(ctx->db, sev, m, USAGE_HORIZON_S);
+	free(sev);
+	if (res == NULL) {
+		usage_outcome_free(out);
+		return DOM_STORE;
+	}
+	out->accepted = m;
+	for (row = 0; row < PQntuples(res); row++) {
+		if (strcmp(PQgetvalue(res, row, 1), "shifted") == 0) {
+			/* Its hour was pushed already: counted in the next one. */
+			log_info("usage: late event %s of instance %s %s", PQgetvalue(res, row, 0),
+			    ev_instance(ev, n, PQgetvalue(res, row, 0)), PQgetvalue(res, row, 2));
+			out->shifted++;
+			continue;
+		}
+		out->accepted--;
+		if (strcmp(PQgetvalue(res, row, 1), "duplicate") == 0)
+			out->duplicates++;
+		else
+			usage_reject(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 2));
+	}
+	PQclear(res);
+	return DOM_OK;
+}
+
+void
+usage_outcome_free(struct usage_outcome *out)
+{
+	for (size_t i = 0; i < out->nrejected; i++) {
+		free(out->rejected[i].id);
+		free(out->rejected[i].reason);
+	}
+	free(out->rejected);
+	memset(out, 0, sizeof(*out));
+}

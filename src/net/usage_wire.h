@@ -1,0 +1,47 @@
+/*
+ * usage_wire.h: the bytes of a usage push (spec/outbound.md §1.4-§1.6),
+ * pure functions with no I/O, no clock, no globals.
+ *
+ * The body is {"usage_records":[...]} with keys sorted in byte order at
+ * every level, compact, usage_value as a string: the same bytes are sent
+ * and signed, so nothing between can re-format a number.
+ */
+#ifndef MKP_USAGE_WIRE_H
+#define MKP_USAGE_WIRE_H
+
+#include <stddef.h>
+#include "common/buf.h"
+#include "common/defs.h"
+#include "crypto/sign.h"
+
+#define USAGE_PUSH_PATH	"/api/mkp-openapi-public/global/v1/isv/usage-data"
+
+/* One record as pushed; times in the wire form yyyyMMdd'T'HHmmss'Z'. */
+struct usage_wire_record {
+	const char	*instance_id;
+	const char	*pkg_instance_id;	/* NULL or "": no relate_pkg_instance */
+	const char	*begin_time;
+	const char	*end_time;
+	const char	*record_time;
+	const char	*usage_value;		/* as usage_wire_value made it */
+	const char	*metering_sn;
+};
+
+/* Appends the body of the n records to out. */
+void	 usage_wire_body(const struct usage_wire_record *, size_t n, struct buf *out);
+
+/*
+ * The body signature of §1.6: base64(HMAC-SHA256(key,
+ * "ts=" ts "&nonce=" nonce "&body=" body)), written to out.
+ */
+void	 usage_wire_sign(const char *key, const char *ts, const char *nonce,
+	    const char *body, size_t len, char out[SIGN_B64_LEN + 1]);
+
+/*
+ * A numeric's text ("12.5000") as usage_value ("12.5"): trailing zeros of
+ * the fraction and a bare point dropped. False when num is not a plain
+ * non-negative decimal with at most 4 decimals or does not fit outlen.
+ */
+bool	 usage_wire_value(const char *num, char *out, size_t outlen) MUSTCHECK;
+
+#endif

@@ -1,0 +1,350 @@
+"""Metered usage (issue 5): events in through the SQL function and
+POST /-/usage, idempotent by event id, validated per event, booked into UTC
+hour windows; an event for a window already closed into a record is booked
+into the next open window of the instance, never dropped."""
+
+import datetime
+import json
+import re
+
+import pytest
+
+from harness import Mkpd, wait_for
+
+
+@pytest.fixture
+def udb(build, pg, session_dir, keys):
+    """A fresh migrated database with two instances (one released); yields
+    a psql function bound to it."""
+    from conftest import migrated_database
+    dsn = migrated_database(build, pg, session_dir, keys, pg.create_database())
+    db = re.search(r"dbname=(\S+)", dsn).group(1)
+    pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+            " charging_mode, state) VALUES"
+            " ('i-on', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active'),"
+            " ('i-gone', 'o2', 'l2', 'b2', 'ON_DEMAND', 'released')", db=db)
+    return lambda sql: pg.psql(sql, db=db)
+
+
+def test_sql_ingest_validates_and_is_idempotent(udb):
+    past = "date_trunc('hour', now()) - interval '1 hour' + interval '10 minutes'"
+    assert udb("SELECT mkp_usage_ingest('e1', 'i-on', 1.25, %s)" % past) == "accepted"
+    assert udb("SELECT mkp_usage_ingest('e1', 'i-on', 1.25, %s)" % past) == "duplicate"
+    assert udb("SELECT mkp_usage_ingest('e2', 'i-on', 2.5, %s)" % past) == "accepted"
+    assert udb("SELECT mkp_usage_ingest('e3', 'nope', 1, now())") == \
+        "rejected: unknown instance"
+    assert udb("SELECT mkp_usage_ingest('e4', 'i-gone', 1, now())") == \
+        "rejected: instance released"
+    assert udb("SELECT mkp_usage_ingest('e5', 'i-on', -1, now())").startswith(
+        "rejected: value")
+    assert udb("SELECT mkp_usage_ingest('e6', 'i-on', 1.23456, now())").startswith(
+        "rejected: value")
+    assert udb("SELECT mkp_usage_ingest('e7', 'i-on', 1, now() + interval '1 hour')") == \
+        "rejected: time is in the future"
+    assert udb("SELECT mkp_usage_ingest('e8', 'i-on', 1, now() - interval '30 days')") == \
+        "rejected: time is older than the push horizon"
+    assert udb("SELECT value, events FROM usage_hourly WHERE instance_id = 'i-on'") == \
+        "3.7500|2"
+    assert udb("SELECT count(*) FROM usage_unpushed WHERE state = 'open'") == "1"
+
+
+def test_sql_batch_keeps_good_events_of_a_bad_batch(udb):
+    out = udb("SELECT event_id, outcome, reason FROM mkp_usage_ingest_batch("
+              "ARRAY['a','b','c'], ARRAY['i-on','i-on','nope'], ARRAY[NULL,'pkg1',NULL],"
+              "ARRAY['1','2.0001','3'], ARRAY[now(), now(), now()]) ORDER BY 1")
+    assert out == "c|rejected|unknown instance"
+    assert udb("SELECT string_agg(event_id || ':' || pkg_instance_id || ':' || value, ','"
+               " ORDER BY event_id) FROM usage_event") == "a::1.0000,b:pkg1:2.0001"
+
+
+def test_windows_close_into_one_record_and_late_events_shift(udb):
+    hour = "date_trunc('hour', now()) - interval '2 hours'"
+    for i, v in enumerate(("1", "2.5", "0.0001")):
+        assert udb("SELECT mkp_usage_ingest('x%d', 'i-on', %s, %s + interval '%d minutes')"
+                   % (i, v, hour, i + 1)) == "accepted"
+    assert udb("SELECT mkp_usage_ingest('p1', 'i-on', 7, %s, 'pkg-9')" % hour) == "accepted"
+    assert udb("SELECT mkp_usage_ingest('now1', 'i-on', 1, now())") == "accepted"
+    assert udb("SELECT count(*) FROM usage_record WHERE state = 'open'") == "3"
+    # Only the windows whose hour ended close; the current one stays open.
+    assert udb("SELECT mkp_usage_close_windows()") == "2"
+    assert udb("SELECT mkp_usage_close_windows()") == "0"
+    assert udb("SELECT pkg_instance_id, value, state FROM usage_record"
+               " WHERE window_begin = %s ORDER BY 1" % hour) == \
+        "|3.5001|pending\npkg-9|7.0000|pending"
+    # A late event for the closed hour goes to the next open hour, flagged.
+    assert udb("SELECT mkp_usage_ingest('late', 'i-on', 4, %s + interval '6 minutes')"
+               % hour).startswith("accepted: booked into ")
+    assert udb("SELECT shifted, window_begin = %s + interval '1 hour' FROM usage_event"
+               " WHERE event_id = 'late'" % hour) == "t|t"
+    assert udb("SELECT value FROM usage_record WHERE window_begin = %s AND pkg_instance_id = ''"
+               % hour) == "3.5001"
+    assert udb("SELECT mkp_usage_close_windows()") == "1"
+    assert udb("SELECT value, state FROM usage_record"
+               " WHERE window_begin = %s + interval '1 hour'" % hour) == "4.0000|pending"
+    sn = udb("SELECT metering_sn FROM usage_record WHERE window_begin = %s"
+             " AND pkg_instance_id = ''" % hour)
+    assert re.fullmatch(r"[0-9a-f]{64}", sn)
+    assert udb("SELECT mkp_usage_metering_sn('i-on', '', %s)" % hour) == sn
+
+
+TOKEN = "usage-token-0123456789"
+
+
+def q(s, sql):
+    """psql in this stack's own database."""
+    return s.pg.psql(sql, db=re.search(r"dbname=(\S+)", s.dsn).group(1))
+
+
+@pytest.fixture
+def ustack(make_stack):
+    s = make_stack({"usage": {"token": TOKEN, "push_interval": 0},
+                    "jobs": {"purge_interval": 0}},
+                   fresh_db=True)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES"
+         " ('i-a', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active'),"
+         " ('i-b', 'o3', 'l3', 'b3', 'ON_DEMAND', 'active'),"
+         " ('i-gone', 'o2', 'l2', 'b2', 'ON_DEMAND', 'released')")
+    return s
+
+
+def post_usage(s, events, token=TOKEN, raw=None):
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = "Bearer " + token
+    body = raw if raw is not None else json.dumps({"events": events}).encode()
+    status, _, out = s.http("POST", "/-/usage", body, headers)
+    return status, (json.loads(out) if out.startswith(b"{") else out)
+
+
+def past_hour(minutes):
+    """An RFC 3339 time in the previous UTC hour."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    h = now.replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=1)
+    return (h + datetime.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_ingest_needs_the_token(ustack):
+    assert post_usage(ustack, [], token=None)[0] == 401
+    assert post_usage(ustack, [], token="wrong")[0] == 401
+    assert post_usage(ustack, [], token=TOKEN + "x")[0] == 401
+    assert post_usage(ustack, [])[0] == 200
+
+
+def test_ingest_is_off_without_a_token(stack):
+    status, _, _ = stack.http("POST", "/-/usage", b'{"events":[]}',
+                              {"Authorization": "Bearer x"})
+    assert status == 404
+
+
+def test_ingest_accepts_counts_duplicates_and_rejects_with_reasons(ustack):
+    t = past_hour(10)
+    status, ans = post_usage(ustack, [
+        {"id": "ev1", "instanceId": "i-a", "value": "1.5", "time": t},
+        {"id": "ev2", "instanceId": "i-a", "value": 2.25, "time": t},
+        {"id": "ev3", "instanceId": "i-b", "packageInstanceId": "pkg-1", "value": "0.0001",
+         "time": t},
+    ])
+    assert status == 200, ans
+    assert ans == {"accepted": 3, "duplicates": 0, "rejected": []}
+    status, ans = post_usage(ustack, [
+        {"id": "ev1", "instanceId": "i-a", "value": "1.5", "time": t},
+        {"id": "ev4", "instanceId": "i-a", "value": "3", "time": t},
+        {"id": "bad1", "instanceId": "nope", "value": "1", "time": t},
+        {"id": "bad2", "instanceId": "i-gone", "value": "1", "time": t},
+        {"id": "bad3", "instanceId": "i-a", "value": "-1", "time": t},
+        {"id": "bad4", "instanceId": "i-a", "value": "1.23456", "time": t},
+        {"id": "bad5", "instanceId": "i-a", "value": "1e3", "time": t},
+        {"id": "bad6", "instanceId": "i-a", "value": "1", "time": "2099-01-01T00:00:00Z"},
+        {"id": "bad7", "instanceId": "i-a", "value": "1", "time": "2020-01-01T00:00:00Z"},
+        {"id": "bad8", "instanceId": "i-a", "value": "1", "time": "2026-02-30T00:00:00Z"},
+        {"id": "bad9", "instanceId": "i-a", "value": "1", "time": "2026-11-23T10:15:00+08:00"},
+        {"id": "bad10", "instanceId": "i-a", "value": True, "time": t},
+        {"instanceId": "i-a", "value": "1", "time": t},
+    ])
+    assert status == 200, ans
+    assert ans["accepted"] == 1 and ans["duplicates"] == 1, ans
+    reasons = {r["id"]: r["reason"] for r in ans["rejected"]}
+    assert reasons == {
+        "bad1": "unknown instance", "bad2": "instance released",
+        "bad3": "value is negative", "bad4": "value has more than 4 decimals",
+        "bad5": "value is not a decimal number", "bad6": "time is in the future",
+        "bad7": "time is older than the push horizon",
+        "bad8": "time is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+        "bad9": "time is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+        "bad10": "value must be a string or a number", "": "id missing"}, ans
+    assert q(ustack, "SELECT string_agg(instance_id || ':' || pkg_instance_id || ':' || value,"
+                     " ',' ORDER BY instance_id, pkg_instance_id) FROM usage_hourly") == \
+        "i-a::6.7500,i-b:pkg-1:0.0001"
+    assert q(ustack, "SELECT count(*) FROM callback_log WHERE activity = 'usage'") != "0"
+
+
+def test_ingest_refuses_a_malformed_call(ustack):
+    assert post_usage(ustack, None, raw=b"{nope")[0] == 400
+    assert post_usage(ustack, None, raw=b'{"events":{}}')[0] == 400
+    many = [{"id": "m%d" % i, "instanceId": "i-a", "value": "1", "time": past_hour(1)}
+            for i in range(10001)]
+    assert post_usage(ustack, many)[0] in (413,)
+
+
+def test_ingest_takes_ten_thousand_events_in_one_call(ustack):
+    t = past_hour(20)
+    many = [{"id": "k%d" % i, "instanceId": "i-b", "value": "0.5", "time": t}
+            for i in range(10000)]
+    status, ans = post_usage(ustack, many)
+    assert status == 200 and ans == {"accepted": 10000, "duplicates": 0, "rejected": []}, ans
+    assert q(ustack, "SELECT value FROM usage_hourly WHERE instance_id = 'i-b'") == "5000.0000"
+
+
+def test_usage_push_job_closes_ended_windows(ustack):
+    """Without a marketplace account the job closes windows and leaves
+    the records pending for one."""
+    t = past_hour(30)
+    status, ans = post_usage(ustack, [
+        {"id": "c1", "instanceId": "i-a", "value": "1.1", "time": t},
+        {"id": "c2", "instanceId": "i-a", "value": "2.2", "time": t},
+        {"id": "c3", "instanceId": "i-b", "value": "5", "time": t},
+    ])
+    assert status == 200 and ans["accepted"] == 3, ans
+    q(ustack, "INSERT INTO job (kind) VALUES ('usage_push')")
+    wait_for(lambda: q(ustack, "SELECT count(*) FROM job WHERE kind = 'usage_push'"
+                               " AND state = 'done'") == "1", what="the push job")
+    assert q(ustack, "SELECT string_agg(instance_id || ':' || value || ':' || state, ','"
+                     " ORDER BY instance_id) FROM usage_record") == \
+        "i-a:3.3000:pending,i-b:5.0000:pending"
+
+
+USAGE_KEY = "usage-interface-key-for-tests"
+
+
+@pytest.fixture
+def pushing(make_stack, make_sim_server):
+    """A stack pushing to mkp-sim serve (which checks both signatures)."""
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = make_stack({
+        "usage": {"token": TOKEN, "push_interval": 0, "usage_key": USAGE_KEY},
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "jobs": {"purge_interval": 0, "backoff_base": 1, "backoff_max": 1,
+                 "max_attempts": 5},
+    }, fresh_db=True)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES"
+         " ('i-a', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active'),"
+         " ('i-b', 'o3', 'l3', 'b3', 'ON_DEMAND', 'active')")
+    return s, sim
+
+
+def push_now(s):
+    before = q(s, "SELECT count(*) FROM job WHERE kind = 'usage_push' AND state = 'done'")
+    q(s, "INSERT INTO job (kind) VALUES ('usage_push')")
+    wait_for(lambda: q(s, "SELECT count(*) FROM job WHERE kind = 'usage_push'"
+                          " AND state IN ('queued', 'running')") == "0"
+             and q(s, "SELECT count(*) FROM job WHERE kind = 'usage_push'"
+                      " AND state = 'done'") != before,
+             timeout=20, what="the push job")
+
+
+def sim_usage(sim):
+    return sim._control("GET", "usage")
+
+
+def hour_begin():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    h = now.replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=1)
+    return h.strftime("%Y%m%dT%H%M%SZ")
+
+
+def test_closed_hours_are_pushed_once_signed(pushing):
+    s, sim = pushing
+    t = past_hour(30)
+    status, ans = post_usage(s, [
+        {"id": "p1", "instanceId": "i-a", "value": "1.1", "time": t},
+        {"id": "p2", "instanceId": "i-a", "value": "2.2", "time": past_hour(59)},
+        {"id": "p3", "instanceId": "i-b", "packageInstanceId": "pkg-7", "value": "5",
+         "time": t},
+    ])
+    assert status == 200 and ans["accepted"] == 3, ans
+    push_now(s)
+    got = sim_usage(sim)
+    assert got["pushes"] == 1, got
+    recs = {(r["instance_id"], r["begin_time"]): r for r in got["records"]}
+    assert set(recs) == {("i-a", hour_begin()), ("i-b", hour_begin())}, got
+    assert recs[("i-a", hour_begin())]["usage_value"] == "3.3"
+    assert recs[("i-b", hour_begin())]["usage_value"] == "5"
+    assert recs[("i-b", hour_begin())]["relate_pkg_instance"] == "pkg-7"
+    assert all(r["duplicates"] == 0 for r in got["records"])
+    assert q(s, "SELECT string_agg(state, ',') FROM usage_record") == "delivered,delivered"
+    assert q(s, "SELECT records, http_status, result_code FROM usage_push") == "2|200|MKT.0000"
+    # Pushing again sends nothing: delivered is final.
+    push_now(s)
+    assert sim_usage(sim)["pushes"] == 1
+    # A late event for the pushed hour is booked into the next one.
+    status, ans = post_usage(s, [{"id": "late", "instanceId": "i-a", "value": "4",
+                                  "time": past_hour(45)}])
+    assert status == 200 and ans == {"accepted": 1, "duplicates": 0, "rejected": []}, ans
+    assert "late event late of instance i-a booked into" in s.mkpd.log()
+    assert q(s, "SELECT shifted, window_begin = date_trunc('hour', now())"
+                " FROM usage_event WHERE event_id = 'late'") == "t|t"
+    assert q(s, "SELECT state FROM usage_record WHERE window_begin = date_trunc('hour', now())"
+                " AND instance_id = 'i-a'") == "open"
+
+
+def test_a_failing_marketplace_gets_the_records_once_it_recovers(pushing):
+    s, sim = pushing
+    status, ans = post_usage(s, [{"id": "f1", "instanceId": "i-a", "value": "0.5",
+                                  "time": past_hour(5)}])
+    assert status == 200 and ans["accepted"] == 1, ans
+    sim.fail("5xx", count=2)
+    push_now(s)
+    got = sim_usage(sim)
+    assert got["pushes"] == 1, got
+    assert [(r["instance_id"], r["usage_value"], r["duplicates"]) for r in got["records"]] \
+        == [("i-a", "0.5", 0)]
+    assert q(s, "SELECT state FROM usage_record") == "delivered"
+    assert q(s, "SELECT attempts FROM job WHERE kind = 'usage_push'") == "3"
+
+
+def test_a_refused_batch_fails_with_the_reason(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", "not-the-key-mkpd-signs-with"])
+    s = make_stack({
+        "usage": {"token": TOKEN, "push_interval": 0, "usage_key": USAGE_KEY},
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "jobs": {"purge_interval": 0, "backoff_base": 1, "backoff_max": 1},
+    }, fresh_db=True)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES ('i-a', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active')")
+    assert post_usage(s, [{"id": "r1", "instanceId": "i-a", "value": "1",
+                           "time": past_hour(5)}])[1]["accepted"] == 1
+    push_now(s)
+    assert sim_usage(sim)["pushes"] == 0
+    assert q(s, "SELECT state, fail_reason, attempts FROM usage_record") == \
+        "failed|MKT.0102: Invalid body sign|1"
+    assert q(s, "SELECT http_status, result_code FROM usage_push") == "400|MKT.0102"
+    assert q(s, "SELECT count(*) FROM usage_unpushed WHERE state = 'failed'") == "1"
+
+
+def test_records_past_21_days_expire(udb):
+    udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
+        " metering_sn, state) VALUES ('i-on', date_trunc('hour', now()) - interval '22 days',"
+        " date_trunc('hour', now()) - interval '22 days' + interval '1 hour', 1, 'old', 'pending')")
+    udb("SELECT mkp_usage_close_windows()")
+    assert udb("SELECT state, fail_reason FROM usage_record") == \
+        "expired|begin_time older than 21 days"
+
+
+def test_query_instance_shows_cumulative_usage(ustack):
+    assert post_usage(ustack, [
+        {"id": "u1", "instanceId": "i-a", "value": "1.25", "time": past_hour(1)},
+        {"id": "u2", "instanceId": "i-a", "value": "2", "time": past_hour(2)},
+    ])[1]["accepted"] == 2
+    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
+    assert code == 0, err
+    info = ans["info"][0]
+    assert info["instanceId"] == "i-a"
+    assert info["usageInfo"][0]["usageValue"] == 3.25, ans
+    assert re.fullmatch(r"\d{17}", info["usageInfo"][0]["statisticalTime"]), ans
+    q(ustack, "UPDATE instance SET charging_mode = 'PERIOD' WHERE instance_id = 'i-a'")
+    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
+    assert "usageInfo" not in ans["info"][0], ans
