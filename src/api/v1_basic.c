@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/app_info.h"
 #include "api/fields.h"
 #include "api/response.h"
 #include "api/v1_query.h"
@@ -175,28 +176,21 @@ answer_status(struct v1_call *c, enum dom_status st)
 }
 
 /* appInfo of ready instances, userName and password encrypted. */
+/* Where visit_instance writes: a queryInstance list item, or newInstance's appInfo. */
 struct app_out {
-	struct v1_call	*c;
-	struct jw	*w;
-	bool		 in_list;	/* queryInstance: {instanceId, appInfo} items */
-	bool		 ok;
+	struct app_info_out	 app;	/* always encrypted with the V1 key */
+	bool			 in_list; /* queryInstance: {instanceId, appInfo} items */
 };
 
 static void
-put_secret(struct app_out *q, const char *name, const char *plain)
+app_out_init(struct app_out *q, struct v1_call *c, struct jw *w, bool in_list)
 {
-	const struct config	*cfg = q->c->app->cfg;
-	struct buf		 enc = BUF_INIT;
-
-	if (plain == NULL)
-		return;
-	if (!field_encrypt(cfg->v1_key, (enum encrypt_type)cfg->encrypt_type, NULL,
-	    plain, strlen(plain), &enc)) {
-		q->ok = false;
-		return;
-	}
-	jw_kv_str(q->w, name, buf_cstr(&enc));
-	buf_free(&enc);
+	memset(q, 0, sizeof(*q));
+	q->app.w = w;
+	q->app.encrypt_key = c->app->cfg->v1_key;
+	q->app.encrypt_type = (int)c->app->cfg->encrypt_type;
+	q->app.ok = true;
+	q->in_list = in_list;
 }
 
 static void
@@ -205,19 +199,12 @@ visit_instance(const struct instance_info *i, void *arg)
 	struct app_out	*q = arg;
 
 	if (q->in_list) {
-		jw_obj_begin(q->w);
-		jw_kv_str(q->w, "instanceId", i->instance_id);
+		jw_obj_begin(q->app.w);
+		jw_kv_str(q->app.w, "instanceId", i->instance_id);
 	}
-	jw_key(q->w, "appInfo");
-	jw_obj_begin(q->w);
-	jw_kv_str(q->w, "frontEndUrl", i->front_end_url);
-	jw_kv_str(q->w, "adminUrl", i->admin_url);
-	put_secret(q, "userName", i->app_user);
-	put_secret(q, "password", i->password);
-	jw_kv_str(q->w, "memo", i->memo);
-	jw_obj_end(q->w);
+	app_info_put(&q->app, i);
 	if (q->in_list)
-		jw_obj_end(q->w);
+		jw_obj_end(q->app.w);
 }
 
 static void
@@ -254,16 +241,13 @@ run_new(struct v1_call *c)
 		reply_send(&rp, c->r, v1_key(c));
 		return;
 	}
-	memset(&q, 0, sizeof(q));
-	q.c = c;
-	q.ok = true;
-	q.w = &rp.w;
+	app_out_init(&q, c, &rp.w, false);
 	reply_begin(&rp, c->r, RC_SUCCESS, "success");
 	put_encrypt_type(c, &rp);
 	jw_kv_str(&rp.w, "instanceId", id);
 	ids[0] = id;
 	st = instance_query(&c->app->dom, &c->dc, ids, 1, visit_instance, &q, &found, &ready);
-	if (st != DOM_OK || !q.ok || ready != 1) {
+	if (st != DOM_OK || !q.app.ok || ready != 1) {
 		/* Created and committed; the access data is for queryInstance then. */
 		buf_free(&rp.body);
 		c->r->audit_reason[0] = '\0';
@@ -294,23 +278,21 @@ run_query(struct v1_call *c)
 	if (n == 1)
 		request_audit_ids(c->r, c->f.str[0], NULL, NULL);
 	memset(&q, 0, sizeof(q));
-	q.c = c;
-	q.ok = true;
-	q.in_list = true;
+	app_out_init(&q, c, NULL, true);
 	reply_begin(&rp, c->r, RC_SUCCESS, "success");
 	put_encrypt_type(c, &rp);
 	jw_key(&rp.w, "info");
 	jw_arr_begin(&rp.w);
-	q.w = &rp.w;
+	q.app.w = &rp.w;
 	st = instance_query(&c->app->dom, &c->dc, ids, n, visit_instance, &q, &found, &ready);
 	free(store);
 	jw_arr_end(&rp.w);
-	if (st != DOM_OK || !q.ok || ready == 0) {
+	if (st != DOM_OK || !q.app.ok || ready == 0) {
 		buf_free(&rp.body);
 		c->r->audit_reason[0] = '\0';
 		if (st != DOM_OK)
 			answer_status(c, st);
-		else if (!q.ok)
+		else if (!q.app.ok)
 			reply_code(c->r, v1_key(c), RC_INTERNAL, "encrypting appInfo failed");
 		else if (found == 0)
 			reply_code(c->r, v1_key(c), RC_NO_INSTANCE, "no such instance");

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/app_info.h"
 #include "api/fields.h"
 #include "api/response.h"
 #include "common/json.h"
@@ -150,32 +151,10 @@ run_new(struct v2_call *c)
 }
 
 struct query_out {
-	struct v2_call	*c;
-	struct jw	*w;
-	bool		 encrypt;
-	bool		 ok;
+	struct v2_call		*c;
+	struct jw		*w;
+	struct app_info_out	 app;
 };
-
-static void
-put_secret(struct query_out *q, const char *name, const char *plain)
-{
-	const struct config	*cfg = q->c->app->cfg;
-	struct buf		 enc = BUF_INIT;
-
-	if (plain == NULL)
-		return;
-	if (!q->encrypt) {
-		jw_kv_str(q->w, name, plain);
-		return;
-	}
-	if (!field_encrypt(cfg->basic_key, (enum encrypt_type)cfg->encrypt_type, NULL,
-	    plain, strlen(plain), &enc)) {
-		q->ok = false;
-		return;
-	}
-	jw_kv_str(q->w, name, buf_cstr(&enc));
-	buf_free(&enc);
-}
 
 static void
 visit_instance(const struct instance_info *i, void *arg)
@@ -185,14 +164,7 @@ visit_instance(const struct instance_info *i, void *arg)
 
 	jw_obj_begin(q->w);
 	jw_kv_str(q->w, "instanceId", i->instance_id);
-	jw_key(q->w, "appInfo");
-	jw_obj_begin(q->w);
-	jw_kv_str(q->w, "frontEndUrl", i->front_end_url);
-	jw_kv_str(q->w, "adminUrl", i->admin_url);
-	put_secret(q, "userName", i->app_user);
-	put_secret(q, "password", i->password);
-	jw_kv_str(q->w, "memo", i->memo);
-	jw_obj_end(q->w);
+	app_info_put(&q->app, i);
 	if (i->usage_value != NULL && usage_wire_value(i->usage_value, num, sizeof(num))) {
 		/* On-demand: the cumulative usage (v2-basic.md UsageInfo), a number. */
 		jw_key(q->w, "usageInfo");
@@ -226,26 +198,29 @@ run_query(struct v2_call *c)
 		request_audit_ids(c->r, c->f.str[0], NULL, NULL);
 	memset(&q, 0, sizeof(q));
 	q.c = c;
-	q.ok = true;
-	q.encrypt = c->app->cfg->encrypt_app_info;
+	q.app.ok = true;
+	if (c->app->cfg->encrypt_app_info) {
+		q.app.encrypt_key = c->app->cfg->basic_key;
+		q.app.encrypt_type = (int)c->app->cfg->encrypt_type;
+	}
 	reply_begin(&rp, c->r, RC_SUCCESS, "success");
-	if (q.encrypt) {
+	if (q.app.encrypt_key != NULL) {
 		snprintf(enc_type, sizeof(enc_type), "%d", (int)c->app->cfg->encrypt_type);
 		jw_kv_str(&rp.w, "encryptType", enc_type);
 	}
 	jw_key(&rp.w, "info");
 	jw_arr_begin(&rp.w);
-	q.w = &rp.w;
+	q.w = q.app.w = &rp.w;
 	st = instance_query(&c->app->dom, &c->dc, ids, n, visit_instance, &q, &found, &ready);
 	free(store);
 	jw_arr_end(&rp.w);
-	if (st != DOM_OK || !q.ok || ready == 0) {
+	if (st != DOM_OK || !q.app.ok || ready == 0) {
 		/* Throw the half-built answer away and say why instead. */
 		buf_free(&rp.body);
 		c->r->audit_reason[0] = '\0';
 		if (st != DOM_OK)
 			answer_status(c, st);
-		else if (!q.ok)
+		else if (!q.app.ok)
 			reply_code(c->r, sign_key(c), RC_INTERNAL, "encrypting appInfo failed");
 		else if (found == 0)
 			reply_code(c->r, sign_key(c), RC_NO_INSTANCE, "no such instance");

@@ -58,34 +58,14 @@ kv_set(struct kv *kv, size_t *n, const char *name, size_t nlen, const char *valu
 	return true;
 }
 
-/* Percent-encodes all but RFC 3986's unreserved characters. */
-static void
-put_escaped(struct buf *out, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~') {
-			buf_putc(out, (char)c);
-		} else {
-			buf_putc(out, '%');
-			buf_putc(out, hex[c >> 4]);
-			buf_putc(out, hex[c & 15]);
-		}
-	}
-}
-
 static void
 put_param(struct buf *out, const char *name, const char *value)
 {
 	if (out->len > 0)
 		buf_putc(out, '&');
-	put_escaped(out, name);
+	buf_put_pct(out, name);
 	buf_putc(out, '=');
-	put_escaped(out, value);
+	buf_put_pct(out, value);
 }
 
 bool

@@ -30,6 +30,8 @@ void	 buf_puts(struct buf *, const char *);
 void	 buf_putc(struct buf *, char);
 void	 buf_printf(struct buf *, const char *, ...) PRINTFLIKE(2, 3);
 void	 buf_vprintf(struct buf *, const char *, va_list) PRINTFLIKE(2, 0);
+/* Appends s percent-encoded: all but RFC 3986 unreserved characters, upper-case hex. */
+void	 buf_put_pct(struct buf *, const char *s);
 /* The contents as a C string; "" for an empty buffer (never NULL). */
 const char *buf_cstr(const struct buf *);
 /* Hands the storage to the caller (free() it) and empties the buffer. */

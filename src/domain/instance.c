@@ -78,26 +78,6 @@ store_failed(const struct dom_ctx *ctx, struct dom_call *call)
 	return DOM_STORE;
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
-static void
-url_escape(struct buf *out, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
-			buf_putc(out, (char)c);
-		} else {
-			buf_putc(out, '%');
-			buf_putc(out, hex[c >> 4]);
-			buf_putc(out, hex[c & 15]);
-		}
-	}
-}
-
 /*
  * Expands {instanceId}, {orderId} and {orderLineId} in an URL template,
  * the values percent-encoded. Unknown braces are kept as they are.
@@ -116,7 +96,7 @@ expand_template(struct buf *out, const char *tpl, const char *instance_id,
 			size_t n = strlen(names[i]);
 
 			if (strncmp(p, names[i], n) == 0) {
-				url_escape(out, vals[i]);
+				buf_put_pct(out, vals[i]);
 				p += n;
 				break;
 			}
