@@ -308,3 +308,43 @@ def test_tenants_as_table_and_json(stack):
     table = stack.mkpd.mkpctl("tenants", check=True).stdout.splitlines()
     assert table[0].split()[:3] == ["TENANT_ID", "TENANT_CODE", "NAME"]
     assert [l.split()[:3] for l in table if l.startswith(tenant)] == [[tenant, "tc", "Acme"]]
+
+
+# --- socket activation (etc/systemd/mkpd.socket) ----------------------------------
+
+def test_socket_activation_serves_on_the_inherited_fd3(make_stack):
+    """As systemd starts mkpd-activated.service: the listening socket on fd 3,
+    LISTEN_PID and LISTEN_FDS set; [mkpd] listen is then never bound."""
+    import socket
+    import harness
+
+    s = make_stack(start=False)
+    m = s.mkpd
+    unused = m.dir / "never-bound.sock"
+    m.write_config({"mkpd.listen": str(unused)})
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(m.socket)		# where nginx was told to connect
+        os.chmod(m.socket, 0o666)
+        sock.listen(16)
+        fd = sock.fileno()
+        def as_systemd():
+            # In the child, before exec: the socket on fd 3, LISTEN_PID its pid.
+            os.dup2(fd, 3)
+            os.environ["LISTEN_PID"] = str(os.getpid())
+            os.environ["LISTEN_FDS"] = "1"
+
+        with open(m.out_path, "ab") as out:
+            m.proc = subprocess.Popen(
+                [str(m.bin), "-c", str(m.conf_path)], pass_fds=[fd, 3],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=as_systemd)
+        harness._live.append(m.proc)
+        m.wait_log(r"systemd socket \(fd 3", timeout=30)
+        s.nginx.start()
+        r = wait_for(lambda: (lambda c: c if c.result_code == "000000" else None)(
+            s.call("newInstance", order(), args=["--test"])), 30, what="a call through fd 3")
+        assert r.body_sign == "ok"
+        assert not unused.exists()
+    finally:
+        sock.close()
