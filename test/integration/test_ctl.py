@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import uuid
+from pathlib import Path
 
 from harness import wait_for
 
@@ -348,3 +349,15 @@ def test_socket_activation_serves_on_the_inherited_fd3(make_stack):
         assert not unused.exists()
     finally:
         sock.close()
+
+
+# --- the manual follows the dispatch table ------------------------------------------
+
+def test_every_mkpctl_command_is_in_its_manual_page(build):
+    usage = subprocess.run([str(build / "mkpctl"), "--help"], capture_output=True,
+                           text=True, check=True).stdout
+    commands = re.findall(r"^  ([a-z][a-z0-9-]*) ", usage.split("commands:", 1)[1], re.M)
+    assert "instances" in commands and "keys" in commands
+    page = (Path(__file__).resolve().parents[2] / "doc/man/mkpctl.8").read_text()
+    documented = set(re.findall(r"^\.B ([a-z][a-z0-9-]*)", page, re.M))
+    assert [c for c in commands if c not in documented] == []
