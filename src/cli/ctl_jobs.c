@@ -1,7 +1,7 @@
 /*
  * ctl_jobs.c: mkpctl jobs, the job queue (src/jobs/runner.h).
  *
- *	jobs [--state S] [--limit N]     the newest jobs first
+ *	jobs [--state S] [--limit N]     the newest jobs first (1000)
  *	jobs retry ID                    queue a dead job again
  *
  * Its JSON keeps the job's own shape (max_attempts null when the kind's
@@ -101,12 +101,13 @@ jobs_retry(struct ctl *c, const char *arg)
 	return 1;
 }
 
-/* mkpctl jobs [--state S] [--json] | mkpctl jobs retry ID */
+/* mkpctl jobs [--state S] [--limit N] [--json] | mkpctl jobs retry ID */
 int
 ctl_jobs(struct ctl *c, int argc, char **argv)
 {
 	const char	*state = NULL;
 	PGresult	*res;
+	int64_t		 limit = JOBS_LIST_LIMIT;
 	size_t		 k;
 	int		 i;
 
@@ -127,13 +128,16 @@ ctl_jobs(struct ctl *c, int argc, char **argv)
 				    "running, done, dead)\n", state);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc &&
+		    parse_i64(argv[i + 1], 1, 1000000, &limit)) {
+			i++;
 		} else {
-			fprintf(stderr, "usage: mkpctl jobs [--state S] [--json] | "
+			fprintf(stderr, "usage: mkpctl jobs [--state S] [--limit N] [--json] | "
 			    "mkpctl jobs retry ID\n");
 			return 2;
 		}
 	}
-	if ((res = job_admin_list(c->conn, state, JOBS_LIST_LIMIT)) == NULL) {
+	if ((res = job_admin_list(c->conn, state, (int)limit)) == NULL) {
 		fprintf(stderr, "mkpctl: jobs: %s", PQerrorMessage(c->conn));
 		return 1;
 	}

@@ -63,7 +63,7 @@ static const struct verb verbs[] = {
 	  ctl_config_verb },
 	{ "instances", "[list] [--state S] [--test|--real] [--limit N] | show ID | history ID",
 	  "the instances, one instance, its events and calls", true, ctl_instances },
-	{ "jobs", "[--state S] | retry ID",
+	{ "jobs", "[--state S] [--limit N] | retry ID",
 	  "list the newest jobs; retry ID queues a dead job again", true, ctl_jobs },
 	{ "keys", "generate rsa [--bits N] [FILE] | generate master FILE |"
 	  " rotate basic|kit|v1 [--overlap D] [--key-file F] | status",

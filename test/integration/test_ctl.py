@@ -224,6 +224,13 @@ def test_callbacks_tail_search_show(stack):
     assert stack.mkpd.mkpctl("callbacks", "search", "--bogus").returncode == 2
 
 
+def test_jobs_limit(stack):
+    all_jobs = json.loads(stack.mkpd.mkpctl("jobs", "--json", check=True).stdout)
+    one = json.loads(stack.mkpd.mkpctl("jobs", "--limit", "1", "--json", check=True).stdout)
+    assert len(one) == min(1, len(all_jobs)) and one == all_jobs[:1]
+    assert stack.mkpd.mkpctl("jobs", "--limit", "0").returncode == 2
+
+
 # --- purge -----------------------------------------------------------------------
 
 def test_purge_test_data_audit_and_nonces(make_stack):
