@@ -70,6 +70,16 @@ struct config {
 	char	*basic_key;		/* V2 basic interfaces */
 	char	*kit_key;		/* Kit sync (V2 x-sign) */
 	char	*v1_key;		/* legacy V1 */
+	/*
+	 * Key rotation: the key each dialect had before, still accepted
+	 * until the RFC 3339 time beside it (config_previous_key).
+	 */
+	char	*previous_basic_key;
+	char	*previous_basic_until;
+	char	*previous_kit_key;
+	char	*previous_kit_until;
+	char	*previous_v1_key;
+	char	*previous_v1_until;
 	char	*master_key_file;	/* secretbox key for secrets at rest */
 
 	/* [app] */
@@ -139,6 +149,14 @@ void	 config_keep_startup(struct config *fresh, const struct config *running);
 
 /* Writes every option as "section.name = value" (keys shown as "(set)"). */
 void	 config_dump(const struct config *, FILE *);
+
+/*
+ * The previous key of the dialect whose current key is `current` (one of
+ * cfg->basic_key, kit_key, v1_key, compared by address) while its overlap
+ * lasts at now (ms since the epoch); NULL when there is none (unset,
+ * over, or the same as the current key).
+ */
+const char *config_previous_key(const struct config *, const char *current, int64_t now);
 
 /* Calls fn for every option name as "section.name" (for the docs check). */
 void	 config_each_name(void (*fn)(const char *section, const char *name, void *), void *);
