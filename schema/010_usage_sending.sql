@@ -58,6 +58,13 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN;
     END IF;
+    -- The attempts whose pusher stopped before the answer end here.
+    UPDATE usage_push p
+       SET outcome = 'retry', finished_at = now(),
+           error = 'no answer recorded: the pusher stopped, its claim ran out'
+     WHERE p.outcome = 'sending'
+       AND p.id IN (SELECT r.last_push_id FROM usage_record r
+                     WHERE r.id = ANY (v_ids) AND r.state = 'sending');
     INSERT INTO usage_push (records, record_ids, request_id, pushed_by, outcome)
          VALUES (cardinality(v_ids), v_ids, p_request_id, p_by, 'sending')
       RETURNING usage_push.id INTO v_push;

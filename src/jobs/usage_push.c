@@ -139,7 +139,8 @@ out:
 long
 usage_push_lease(const struct config *cfg)
 {
-	long	 http_s = (long)((cfg->mkt_connect_timeout + cfg->mkt_timeout) / 1000) + 30;
+	/* The call's bound, rounded up, and a margin for settling its answer. */
+	long	 http_s = (long)((cfg->mkt_connect_timeout + cfg->mkt_timeout + 999) / 1000) + 5;
 
 	return http_s > (long)cfg->jobs_lease ? http_s : (long)cfg->jobs_lease;
 }

@@ -4,8 +4,11 @@ hour windows; an event for a window already closed into a record is booked
 into the next open window of the instance, never dropped."""
 
 import datetime
+import decimal
 import json
+import os
 import re
+import signal
 
 import pytest
 
@@ -325,6 +328,44 @@ def test_a_refused_batch_fails_with_the_reason(make_stack, make_sim_server):
     assert q(s, "SELECT count(*) FROM usage_unpushed WHERE state = 'failed'") == "1"
 
 
+def test_a_claim_is_exclusive_until_its_lease_runs_out(udb):
+    for h in (2, 3):
+        udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
+            " metering_sn, state) VALUES ('i-on', date_trunc('hour', now()) - interval"
+            " '%d hours', date_trunc('hour', now()) - interval '%d hours', 1.5,"
+            " 'sn%d', 'pending')" % (h, h - 1, h))
+    claim = ("SELECT push_id, string_agg(metering_sn, ',' ORDER BY id) FROM mkp_usage_claim("
+             "10, interval '1 hour', '%s', 'req') GROUP BY push_id")
+    first, sns = udb(claim % "host-a:1").split("|")
+    assert sns == "sn2,sn3"
+    assert udb("SELECT string_agg(DISTINCT state || ':' || claimed_by, ',') FROM usage_record")\
+        == "sending:host-a:1"
+    # Claimed: nobody else takes them, and no empty attempt is written.
+    assert udb(claim % "host-b:2") == ""
+    assert udb("SELECT count(*) FROM usage_push") == "1"
+    # Its pusher died: once the lease ran out they go again, unchanged.
+    udb("UPDATE usage_record SET lease_until = now() - interval '1 second'")
+    second, sns = udb(claim % "host-b:2").split("|")
+    assert sns == "sn2,sn3" and second != first
+    assert udb("SELECT outcome, finished_at IS NOT NULL FROM usage_push WHERE id = %s"
+               % first) == "retry|t"
+    # The first pusher's late answer changes nothing; the second's settles.
+    assert udb("SELECT mkp_usage_settle(%s, 'delivered', NULL, 200, 'MKT.0000', '')"
+               % first) == "0"
+    assert udb("SELECT mkp_usage_settle(%s, 'failed', 'MKT.0101: bad', 400, 'MKT.0101',"
+               " '')" % second) == "2"
+    assert udb("SELECT string_agg(state || ':' || fail_reason || ':' || attempts, ','"
+               " ORDER BY id) FROM usage_record") == \
+        "failed:MKT.0101: bad:2,failed:MKT.0101: bad:2"
+    assert udb("SELECT count(*) FROM usage_unpushed WHERE state = 'failed'") == "2"
+    # A person retries them: pending again, the reason kept as last_error.
+    assert udb("SELECT mkp_usage_retry(NULL)") == "2"
+    assert udb("SELECT string_agg(DISTINCT state || ':' || last_error, ',')"
+               " FROM usage_record") == "pending:MKT.0101: bad"
+    assert udb("SELECT outcome, http_status, result_code, records"
+               " FROM usage_push_history WHERE id = %s" % second) == "failed|400|MKT.0101|2"
+
+
 def test_records_past_21_days_expire(udb):
     udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
         " metering_sn, state) VALUES ('i-on', date_trunc('hour', now()) - interval '22 days',"
@@ -348,3 +389,162 @@ def test_query_instance_shows_cumulative_usage(ustack):
     q(ustack, "UPDATE instance SET charging_mode = 'PERIOD' WHERE instance_id = 'i-a'")
     code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
     assert "usageInfo" not in ans["info"][0], ans
+
+
+# --- exactly once under faults (issue 5, "Done when") ------------------------
+
+def push_stack(make_stack, sim, dsn=None, **over):
+    """A stack pushing to sim; over: extra [section] dicts merged in."""
+    cfg = {
+        "usage": {"token": TOKEN, "push_interval": 0, "usage_key": USAGE_KEY},
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "jobs": {"purge_interval": 0, "backoff_base": 1, "backoff_max": 1,
+                 "max_attempts": 20},
+    }
+    for section, opts in over.items():
+        cfg.setdefault(section, {}).update(opts)
+    if dsn is not None:
+        return make_stack(cfg, dsn=dsn)
+    return make_stack(cfg, fresh_db=True)
+
+
+def add_instances(s, ids):
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES " +
+         ", ".join("('%s', 'o-%s', 'l-%s', 'b-%s', 'ON_DEMAND', 'active')" % (i, i, i, i)
+                   for i in ids))
+
+
+def events_for(instances, hours, per_hour, prefix):
+    """Events spread over the given past hours (1 = the previous UTC hour),
+    with 4-decimal values; and the sums the marketplace must receive,
+    keyed (instance, begin_time)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    top = now.replace(minute=0, second=0, microsecond=0)
+    events, sums = [], {}
+    n = 0
+    for inst in instances:
+        for h in hours:
+            begin = top - datetime.timedelta(hours=h)
+            for k in range(per_hour):
+                n += 1
+                value = decimal.Decimal(n * 7919 % 100000) / 10000   # 0.0000 .. 9.9999
+                if value == 0:
+                    value = decimal.Decimal("0.0001")
+                t = begin + datetime.timedelta(minutes=k * 59 // per_hour, seconds=n % 60)
+                events.append({"id": "%s-%d" % (prefix, n), "instanceId": inst,
+                               "value": str(value), "time": t.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                key = (inst, begin.strftime("%Y%m%dT%H%M%SZ"))
+                sums[key] = sums.get(key, decimal.Decimal(0)) + value
+    return events, sums
+
+
+def assert_received_once(sim, sums, max_duplicates=0):
+    """mkp-sim kept exactly one record per (instance, hour), each with the
+    events' sum to 4 decimals."""
+    got = sim_usage(sim)
+    keys = [(r["instance_id"], r["begin_time"]) for r in got["records"]]
+    assert sorted(keys) == sorted(sums), got
+    for r in got["records"]:
+        key = (r["instance_id"], r["begin_time"])
+        assert decimal.Decimal(r["usage_value"]) == sums[key], (key, r, sums[key])
+        assert r["duplicates"] <= max_duplicates, r
+    return got
+
+
+def all_delivered(s):
+    return q(s, "SELECT count(*) FROM usage_record WHERE state <> 'delivered'") == "0" \
+        and q(s, "SELECT count(*) FROM usage_record") != "0"
+
+
+def test_push_gets_through_5xx_429_and_timeouts_exactly_once(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = push_stack(make_stack, sim, usage={"batch_size": 3})
+    insts = ["q-%d" % i for i in range(4)]
+    add_instances(s, insts)
+    sums = {}
+    # One fault per phase, each phase its own hour of events, pushed to the end.
+    for hour, fault in ((3, ("429", 2, None)), (2, ("timeout", 1, None)),
+                        (1, ("5xx", 1, 503))):
+        events, phase = events_for(insts, (hour,), 5, "q%d" % hour)
+        sums.update(phase)
+        status, ans = post_usage(s, events)
+        assert status == 200 and ans["accepted"] == len(events), ans
+        # The same events again: counted once.
+        assert post_usage(s, events[:7])[1] == \
+            {"accepted": 0, "duplicates": 7, "rejected": []}
+        mode, count, code = fault
+        sim.fail(mode, count=count, delay_ms=3000 if mode == "timeout" else None,
+                 status=code)
+        q(s, "INSERT INTO job (kind) VALUES ('usage_push')")
+        wait_for(lambda: all_delivered(s), timeout=60, what="every record delivered")
+    assert_received_once(sim, sums)
+    # Every attempt is history: 2 throttled, 1 unanswered, 1 503, and two
+    # batches of at most 3 records for each hour's 4 records.
+    hist = q(s, "SELECT outcome, coalesce(http_status::text, '-'), count(*)"
+                " FROM usage_push_history GROUP BY 1, 2 ORDER BY 1, 2")
+    assert hist == "delivered|200|6\nretry|-|1\nretry|429|2\nretry|503|1", hist
+    assert q(s, "SELECT count(*) FROM usage_push WHERE outcome = 'retry'"
+                " AND error LIKE 'HTTP 429 APIG.0308%'") == "2"
+    assert q(s, "SELECT sum(records) FROM usage_push WHERE outcome = 'delivered'") == \
+        str(len(sums))
+    # The records of a retried batch say how many attempts they took.
+    assert q(s, "SELECT count(*) FROM usage_record WHERE attempts = 3") == "3"
+
+
+def test_a_pusher_killed_mid_batch_loses_nothing_and_sends_once(make_stack,
+                                                                 make_sim_server):
+    from harness import is_jobs_child
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    # The claim lasts timeout + connect_timeout + 30 s at least; keep it short.
+    s = push_stack(make_stack, sim, usage={"batch_size": 1000, "push_interval": 1},
+                   marketplace={"connect_timeout": 500, "timeout": 4000},
+                   jobs={"lease": 1})
+    insts = ["k-%d" % i for i in range(3)]
+    add_instances(s, insts)
+    events, sums = events_for(insts, (1, 3), 4, "k")
+    sim.fail("slow", count=1, delay_ms=3000)
+    assert post_usage(s, events)[1]["accepted"] == len(events)
+    # The claim is committed before the call: the batch is seen in flight.
+    wait_for(lambda: q(s, "SELECT count(*) FROM usage_record WHERE state = 'sending'")
+             == str(len(sums)), timeout=20, what="the batch in flight")
+    jobs = [p for p in s.mkpd.children() if is_jobs_child(p)]
+    assert len(jobs) == 1, jobs
+    os.kill(jobs[0], signal.SIGKILL)
+    wait_for(lambda: [p for p in s.mkpd.children() if is_jobs_child(p)
+                      and p != jobs[0]], timeout=20, what="a new jobs child")
+    wait_for(lambda: all_delivered(s), timeout=90, what="every record delivered")
+    # The batch may have reached the marketplace before the kill: then it
+    # came twice, identical, and was kept once.
+    got = assert_received_once(sim, sums, max_duplicates=1)
+    sn = dict(row.split("|") for row in q(
+        s, "SELECT instance_id || ' ' || to_char(window_begin AT TIME ZONE 'UTC',"
+           " 'YYYYMMDD\"T\"HH24MISS\"Z\"'), metering_sn FROM usage_record").splitlines())
+    assert {(r["instance_id"] + " " + r["begin_time"]): r["metering_sn"]
+            for r in got["records"]} == sn
+    # The killed attempt is history too, ended by the one that took over.
+    assert q(s, "SELECT outcome, error FROM usage_push ORDER BY id LIMIT 1") == \
+        "retry|no answer recorded: the pusher stopped, its claim ran out"
+    assert q(s, "SELECT outcome FROM usage_push ORDER BY id DESC LIMIT 1") == "delivered"
+    assert q(s, "SELECT max(attempts) FROM usage_record") == "2"
+
+
+def test_two_hosts_on_one_database_push_each_record_once(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s1 = push_stack(make_stack, sim, usage={"batch_size": 2})
+    s2 = push_stack(make_stack, sim, dsn=s1.dsn, usage={"batch_size": 2})
+    insts = ["h-%d" % i for i in range(8)]
+    add_instances(s1, insts)
+    events, sums = events_for(insts, (1, 2), 3, "h")
+    # Half the events through each host.
+    assert post_usage(s1, events[0::2])[1]["accepted"] == len(events[0::2])
+    assert post_usage(s2, events[1::2])[1]["accepted"] == len(events[1::2])
+    # Slow answers keep pushes of both hosts under way at once.
+    sim.fail("slow", count=1000, delay_ms=300)
+    q(s1, "INSERT INTO job (kind) SELECT 'usage_push' FROM generate_series(1, 8)")
+    wait_for(lambda: all_delivered(s1), timeout=90, what="every record delivered")
+    assert_received_once(sim, sums)
+    assert q(s1, "SELECT count(DISTINCT pushed_by) FROM usage_push") == "2"
+    assert q(s1, "SELECT count(*) FROM usage_push WHERE outcome <> 'delivered'") == "0"
+    assert q(s1, "SELECT sum(records) FROM usage_push") == str(len(sums))
