@@ -183,3 +183,23 @@ CREATE VIEW usage_push_history AS
            (SELECT sum(r.value) FROM usage_record r WHERE r.id = ANY (p.record_ids)) AS value,
            p.record_ids
       FROM usage_push p;
+
+-- queryInstance's usageInfo (spec/outbound.md §1.10): the cumulative usage
+-- of an on-demand instance, or the amount drawn from a package instance,
+-- summed over its hourly records (an open hour by its events), so the
+-- cost grows with the hours, not with the events.
+CREATE INDEX usage_record_pkg_idx ON usage_record (pkg_instance_id)
+    WHERE pkg_instance_id <> '';
+
+CREATE FUNCTION mkp_usage_cumulative(p_instance text, p_package boolean)
+RETURNS numeric LANGUAGE sql STABLE AS $$
+    SELECT coalesce(sum(CASE WHEN r.state = 'open' THEN
+                        coalesce((SELECT sum(e.value) FROM usage_event e
+                                   WHERE e.window_begin = r.window_begin
+                                     AND e.instance_id = r.instance_id
+                                     AND e.pkg_instance_id = r.pkg_instance_id), 0)
+                        ELSE r.value END), 0)
+      FROM usage_record r
+     WHERE (NOT p_package AND r.instance_id = p_instance)
+        OR (p_package AND r.pkg_instance_id = p_instance)
+$$;

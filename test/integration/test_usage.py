@@ -98,9 +98,13 @@ def q(s, sql):
     return s.pg.psql(sql, db=re.search(r"dbname=(\S+)", s.dsn).group(1))
 
 
+DASHBOARD = "https://dash.example.com/u/{instanceId}?from=mkp"
+
+
 @pytest.fixture
 def ustack(make_stack):
-    s = make_stack({"usage": {"token": TOKEN, "push_interval": 0},
+    s = make_stack({"usage": {"token": TOKEN, "push_interval": 0,
+                              "dashboard_url": DASHBOARD},
                     "jobs": {"purge_interval": 0}},
                    fresh_db=True)
     q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
@@ -376,19 +380,41 @@ def test_records_past_21_days_expire(udb):
 
 
 def test_query_instance_shows_cumulative_usage(ustack):
+    q(ustack, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+              " charging_mode, state) VALUES ('pkg 1', 'o9', 'l9', 'b9', 'ON_DEMAND_PKG',"
+              " 'active')")
     assert post_usage(ustack, [
         {"id": "u1", "instanceId": "i-a", "value": "1.25", "time": past_hour(1)},
         {"id": "u2", "instanceId": "i-a", "value": "2", "time": past_hour(2)},
-    ])[1]["accepted"] == 2
-    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
-    assert code == 0, err
-    info = ans["info"][0]
-    assert info["instanceId"] == "i-a"
-    assert info["usageInfo"][0]["usageValue"] == 3.25, ans
-    assert re.fullmatch(r"\d{17}", info["usageInfo"][0]["statisticalTime"]), ans
+        {"id": "u3", "instanceId": "i-b", "packageInstanceId": "pkg 1", "value": "0.5",
+         "time": past_hour(3)},
+        {"id": "u4", "instanceId": "i-b", "packageInstanceId": "pkg 1", "value": "0.0025",
+         "time": past_hour(4)},
+    ])[1]["accepted"] == 4
+
+    def usage_info(instance):
+        code, ans, err = ustack.call("queryInstance", {"instanceId": instance})
+        assert code == 0, err
+        assert ans["info"][0]["instanceId"] == instance
+        return ans["info"][0].get("usageInfo")
+
+    # Open hours count by their events, closed ones by their records.
+    for closed in (False, True):
+        if closed:
+            assert q(ustack, "SELECT mkp_usage_close_windows()") == "2"
+        info = usage_info("i-a")
+        assert info[0]["usageValue"] == 3.25, info
+        assert re.fullmatch(r"\d{17}", info[0]["statisticalTime"]), info
+        assert info[0]["dashboardUrl"] == "https://dash.example.com/u/i-a?from=mkp"
+        assert "relatedInstanceId" not in info[0]
+        # A package: what was drawn from it, and by which on-demand instance.
+        info = usage_info("pkg 1")
+        assert info[0]["usageValue"] == 0.5025, info
+        assert info[0]["relatedInstanceId"] == "i-b", info
+        assert info[0]["dashboardUrl"] == "https://dash.example.com/u/pkg%201?from=mkp"
+        assert usage_info("i-b")[0]["usageValue"] == 0.5025
     q(ustack, "UPDATE instance SET charging_mode = 'PERIOD' WHERE instance_id = 'i-a'")
-    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
-    assert "usageInfo" not in ans["info"][0], ans
+    assert usage_info("i-a") is None
 
 
 # --- exactly once under faults (issue 5, "Done when") ------------------------
