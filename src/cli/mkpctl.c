@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/ctl.h"
+#include "cli/ctl_usage.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -26,21 +28,6 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
 #endif
-
-struct ctl {
-	const char	*conf_path;
-	const char	*dsn;		/* --dsn, else the config's [store] dsn */
-	struct config	*cfg;
-	PGconn		*conn;
-};
-
-struct verb {
-	const char	*name;
-	const char	*args;
-	const char	*help;
-	bool		 needs_db;
-	int		(*run)(struct ctl *, int argc, char **argv);
-};
 
 static int
 verb_migrate(struct ctl *c, int argc, char **argv)
@@ -314,6 +301,7 @@ static const struct verb verbs[] = {
 	  true, verb_migrate },
 	{ "orgs", "TENANT", "list the live departments of a Kit tenant", true, verb_orgs },
 	{ "tenants", "", "list the Kit tenants (deleted ones flagged)", true, verb_tenants },
+	{ "usage", CTL_USAGE_ARGS, CTL_USAGE_HELP, true, ctl_usage },
 	{ "users", "TENANT", "list the active users of a Kit tenant", true, verb_users },
 	{ "version", "", "show the schema version of the database and of this binary",
 	  true, verb_version },

@@ -238,10 +238,24 @@ ustore_admin_records(PGconn *c, const char *state, int limit)
 	snprintf(lim, sizeof(lim), "%d", limit);
 	return ustore_admin_exec(c,
 	    "SELECT id, instance_id, pkg_instance_id, " USTORE_RFC3339("window_begin") ","
-	    " value::text, state, attempts, coalesce(fail_reason, last_error, ''), at_risk"
+	    " value::text, state, attempts, at_risk, coalesce(fail_reason, last_error, '')"
 	    " FROM usage_unpushed"
 	    " WHERE state = $1 OR ($1 = 'pending' AND state = 'sending')"
 	    " ORDER BY window_begin, id LIMIT $2::integer", 2, vals);
+}
+
+PGresult *
+ustore_admin_history(PGconn *c, int limit)
+{
+	char		 lim[16];
+	const char	*vals[1] = { lim };
+
+	snprintf(lim, sizeof(lim), "%d", limit);
+	return ustore_admin_exec(c,
+	    "SELECT id, " USTORE_RFC3339("sent_at") ", coalesce(" USTORE_RFC3339("finished_at")
+	    ", ''), coalesce(pushed_by, ''), records, outcome, coalesce(http_status::text, ''),"
+	    " coalesce(result_code, ''), coalesce(error, ''), coalesce(value::text, '')"
+	    " FROM usage_push_history ORDER BY id DESC LIMIT $1::integer", 1, vals);
 }
 
 int

@@ -89,9 +89,15 @@ PGresult *ustore_admin_hourly(PGconn *, const char *instance, int limit) MUSTCHE
 /*
  * Records in state (pending: pending and sending), oldest first. Columns:
  * 0 id, 1 instance_id, 2 pkg_instance_id, 3 window_begin, 4 value, 5 state,
- * 6 attempts, 7 reason (fail_reason, else last_error), 8 "t" at risk.
+ * 6 attempts, 7 "t" at risk, 8 reason (fail_reason, else last_error).
  */
 PGresult *ustore_admin_records(PGconn *, const char *state, int limit) MUSTCHECK;
+/*
+ * Push attempts, newest first (usage_push_history). Columns: 0 id,
+ * 1 sent_at, 2 finished_at ("" while sending), 3 pushed_by, 4 records,
+ * 5 outcome, 6 http_status ("" none), 7 result_code, 8 error, 9 value.
+ */
+PGresult *ustore_admin_history(PGconn *, int limit) MUSTCHECK;
 /* Failed records back to pending: id > 0 one, 0 all. Count, -1 on failure. */
 int	 ustore_admin_retry(PGconn *, int64_t id);
 

@@ -574,3 +574,79 @@ def test_two_hosts_on_one_database_push_each_record_once(make_stack, make_sim_se
     assert q(s1, "SELECT count(DISTINCT pushed_by) FROM usage_push") == "2"
     assert q(s1, "SELECT count(*) FROM usage_push WHERE outcome <> 'delivered'") == "0"
     assert q(s1, "SELECT sum(records) FROM usage_push") == str(len(sums))
+
+
+# --- mkpctl usage --------------------------------------------------------------
+
+def ctl_json(s, *args):
+    r = s.mkpd.mkpctl("usage", *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = push_stack(make_stack, sim)
+    add_instances(s, ["m-1", "m-2"])
+    events, sums = events_for(["m-1", "m-2"], (2,), 3, "m")
+    assert post_usage(s, events)[1]["accepted"] == 6
+    hour = next(iter(sums))[1]
+    iso = "%s-%s-%sT%s:00:00Z" % (hour[0:4], hour[4:6], hour[6:8], hour[9:11])
+    # The hourly report, before the hour is closed into a record.
+    rows = ctl_json(s)
+    assert [(r["instanceId"], r["hour"], decimal.Decimal(str(r["value"])), r["events"],
+             r["state"]) for r in rows] == \
+        [("m-1", iso, sums[("m-1", hour)], 3, "open"),
+         ("m-2", iso, sums[("m-2", hour)], 3, "open")], rows
+    r = s.mkpd.mkpctl("usage", "m-2")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and lines[0].split()[:3] == ["INSTANCE", "PACKAGE", "HOUR"], \
+        r.stdout
+    assert len(lines) == 2 and lines[1].split()[:2] == ["m-2", iso], r.stdout
+    # An answer that is not the marketplace's: the batch fails, with why.
+    sim.fail("garbage", count=1)
+    r = s.mkpd.mkpctl("usage", "push", "--now")
+    assert r.returncode == 1 and "closed 2 window(s)" in r.stdout, (r.stdout, r.stderr)
+    assert "refused: -: HTTP 200" in r.stderr, r.stderr
+    failed = ctl_json(s, "failed")
+    assert [(f["instanceId"], f["state"], f["attempts"], f["reason"], f["atRisk"])
+            for f in failed] == [("m-1", "failed", 1, "-: HTTP 200", False),
+                                 ("m-2", "failed", 1, "-: HTTP 200", False)], failed
+    st = ctl_json(s, "status")
+    assert st == {"pending": 0, "sending": 0, "atRisk": 0, "failed": 2, "lastPush": None,
+                  "lastOutcome": "failed"}, st
+    r = s.mkpd.mkpctl("usage", "failed")
+    assert r.stdout.splitlines()[0].split() == \
+        ["ID", "INSTANCE", "PACKAGE", "HOUR", "(UTC)", "VALUE", "STATE", "ATTEMPTS",
+         "AT_RISK", "REASON"], r.stdout
+    # Retry: one unknown record is refused, --all makes them pending again.
+    r = s.mkpd.mkpctl("usage", "retry", "999999")
+    assert r.returncode == 1 and "is not failed" in r.stderr
+    r = s.mkpd.mkpctl("usage", "retry", "--all")
+    assert r.returncode == 0 and r.stdout.startswith("2 record(s) pending again"), r.stdout
+    pending = ctl_json(s, "pending")
+    # Closed more than an hour ago: at risk of missing the 2-hour target.
+    assert [(p["state"], p["reason"], p["atRisk"]) for p in pending] == \
+        [("pending", "-: HTTP 200", True)] * 2, pending
+    assert ctl_json(s, "status")["atRisk"] == 2
+    # push --now sends every closed hour at once, whatever the minute.
+    r = s.mkpd.mkpctl("usage", "push", "--now")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "2 record(s) delivered in 1 push(es)", r.stdout
+    assert "usage ALERT" in r.stderr
+    assert_received_once(sim, sums)
+    hist = ctl_json(s, "history")
+    assert [(h["outcome"], h["records"], h["httpStatus"]) for h in hist] == \
+        [("delivered", 2, 200), ("failed", 2, 200)], hist
+    assert decimal.Decimal(str(hist[0]["value"])) == sum(sums.values())
+    assert hist[0]["pushedBy"].endswith(" mkpctl")
+    st = ctl_json(s, "status")
+    assert st["pending"] == 0 and st["failed"] == 0 and st["lastOutcome"] == "delivered"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", st["lastPush"]), st
+    assert [r["state"] for r in ctl_json(s)] == ["delivered", "delivered"]
+    assert ctl_json(s, "pending") == [] and ctl_json(s, "failed") == []
+    # Nothing left: a second push sends nothing.
+    r = s.mkpd.mkpctl("usage", "push", "--now")
+    assert r.returncode == 0 and "0 record(s) delivered in 0 push(es)" in r.stdout
+    assert s.mkpd.mkpctl("usage", "push").returncode == 2
+    assert s.mkpd.mkpctl("usage", "retry").returncode == 2
