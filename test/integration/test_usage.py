@@ -60,6 +60,32 @@ def test_sql_batch_keeps_good_events_of_a_bad_batch(udb):
                " ORDER BY event_id) FROM usage_event") == "a::1.0000,b:pkg1:2.0001"
 
 
+def test_sql_batch_counts_repeats_once_and_shifts_late_events(udb):
+    hour = "date_trunc('hour', now()) - interval '2 hours'"
+    assert udb("SELECT mkp_usage_ingest('x1', 'i-on', 1, %s + interval '5 minutes')"
+               % hour) == "accepted"
+    assert udb("SELECT mkp_usage_close_windows()") == "1"
+    out = udb("SELECT event_id, outcome, coalesce(reason, '') FROM mkp_usage_ingest_batch("
+              "ARRAY['n1', 'n1', 'late1', 'x1', 'bad', 'n2'],"
+              " ARRAY['i-on', 'i-on', 'i-on', 'i-on', 'i-gone', 'i-on'],"
+              " ARRAY[NULL, NULL, NULL, NULL, NULL, 'pkg'], ARRAY['1', '2', '3', '4', '5', '6'],"
+              " ARRAY[now(), now(), %s + interval '10 minutes', %s + interval '5 minutes',"
+              " now(), now()]) ORDER BY 1, 2" % (hour, hour))
+    late_hour = udb("SELECT to_char((%s + interval '1 hour') AT TIME ZONE 'UTC',"
+                    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')" % hour)
+    assert out.splitlines() == [
+        "bad|rejected|instance released",
+        "late1|shifted|booked into " + late_hour,
+        "n1|duplicate|",
+        "x1|duplicate|"], out
+    assert udb("SELECT string_agg(event_id || ':' || value || ':' || shifted, ','"
+               " ORDER BY event_id) FROM usage_event") == \
+        "late1:3.0000:true,n1:1.0000:false,n2:6.0000:false,x1:1.0000:false"
+    assert udb("SELECT mkp_usage_ingest('n3', 'i-on', 1, now())") == "accepted"
+    assert udb("SELECT count(*) FROM mkp_usage_ingest_batch('{}', '{}', '{}', '{}', '{}')") \
+        == "0"
+
+
 def test_windows_close_into_one_record_and_late_events_shift(udb):
     hour = "date_trunc('hour', now()) - interval '2 hours'"
     for i, v in enumerate(("1", "2.5", "0.0001")):
