@@ -307,6 +307,11 @@ def test_closed_hours_are_pushed_once_signed(pushing):
     assert recs[("i-b", hour_begin())]["usage_value"] == "5"
     assert recs[("i-b", hour_begin())]["relate_pkg_instance"] == "pkg-7"
     assert all(r["duplicates"] == 0 for r in got["records"])
+    # mkp-sim serve prints what it received, per instance and hour.
+    end = (datetime.datetime.strptime(hour_begin(), "%Y%m%dT%H%M%SZ")
+           + datetime.timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ")
+    assert "usage-data: push 1: instance i-a hour %s-%s usage_value 3.3 kept" % (
+        hour_begin(), end) in sim.log(), sim.log()
     assert q(s, "SELECT string_agg(state, ',') FROM usage_record") == "delivered,delivered"
     assert q(s, "SELECT records, http_status, result_code FROM usage_push") == "2|200|MKT.0000"
     # Pushing again sends nothing: delivered is final.
