@@ -290,6 +290,7 @@ def hour_begin():
 
 def test_closed_hours_are_pushed_once_signed(pushing):
     s, sim = pushing
+    hb = hour_begin()
     t = past_hour(30)
     status, ans = post_usage(s, [
         {"id": "p1", "instanceId": "i-a", "value": "1.1", "time": t},
@@ -302,16 +303,16 @@ def test_closed_hours_are_pushed_once_signed(pushing):
     got = sim_usage(sim)
     assert got["pushes"] == 1, got
     recs = {(r["instance_id"], r["begin_time"]): r for r in got["records"]}
-    assert set(recs) == {("i-a", hour_begin()), ("i-b", hour_begin())}, got
-    assert recs[("i-a", hour_begin())]["usage_value"] == "3.3"
-    assert recs[("i-b", hour_begin())]["usage_value"] == "5"
-    assert recs[("i-b", hour_begin())]["relate_pkg_instance"] == "pkg-7"
+    assert set(recs) == {("i-a", hb), ("i-b", hb)}, got
+    assert recs[("i-a", hb)]["usage_value"] == "3.3"
+    assert recs[("i-b", hb)]["usage_value"] == "5"
+    assert recs[("i-b", hb)]["relate_pkg_instance"] == "pkg-7"
     assert all(r["duplicates"] == 0 for r in got["records"])
     # mkp-sim serve prints what it received, per instance and hour.
-    end = (datetime.datetime.strptime(hour_begin(), "%Y%m%dT%H%M%SZ")
+    end = (datetime.datetime.strptime(hb, "%Y%m%dT%H%M%SZ")
            + datetime.timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ")
     assert "usage-data: push 1: instance i-a hour %s-%s usage_value 3.3 kept" % (
-        hour_begin(), end) in sim.log(), sim.log()
+        hb, end) in sim.log(), sim.log()
     assert q(s, "SELECT string_agg(state, ',') FROM usage_record") == "delivered,delivered"
     assert q(s, "SELECT records, http_status, result_code FROM usage_push") == "2|200|MKT.0000"
     # Pushing again sends nothing: delivered is final.
@@ -473,12 +474,16 @@ def add_instances(s, ids):
                    for i in ids))
 
 
-def events_for(instances, hours, per_hour, prefix):
-    """Events spread over the given past hours (1 = the previous UTC hour),
-    with 4-decimal values; and the sums the marketplace must receive,
-    keyed (instance, begin_time)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    top = now.replace(minute=0, second=0, microsecond=0)
+def this_hour():
+    return datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0,
+                                                                microsecond=0)
+
+
+def events_for(instances, hours, per_hour, prefix, top=None):
+    """Events spread over the given past hours (1 = the hour before top,
+    default the current UTC hour), with 4-decimal values; and the sums the
+    marketplace must receive, keyed (instance, begin_time)."""
+    top = top or this_hour()
     events, sums = [], {}
     n = 0
     for inst in instances:
@@ -521,10 +526,11 @@ def test_push_gets_through_5xx_429_and_timeouts_exactly_once(make_stack, make_si
     insts = ["q-%d" % i for i in range(4)]
     add_instances(s, insts)
     sums = {}
+    top = this_hour()   # once: the phases' hours stay apart across an hour's end
     # One fault per phase, each phase its own hour of events, pushed to the end.
     for hour, fault in ((3, ("429", 2, None)), (2, ("timeout", 1, None)),
                         (1, ("5xx", 1, 503))):
-        events, phase = events_for(insts, (hour,), 5, "q%d" % hour)
+        events, phase = events_for(insts, (hour,), 5, "q%d" % hour, top)
         sums.update(phase)
         status, ans = post_usage(s, events)
         assert status == 200 and ans["accepted"] == len(events), ans
