@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "crypto/fieldcrypt.h"
 #include "crypto/sign.h"
+#include "domain/usage.h"
 #include "net/usage_wire.h"
 #include "store/nonce.h"
 
@@ -155,6 +156,7 @@ struct query_out {
 	struct v2_call		*c;
 	struct jw		*w;
 	struct app_info_out	 app;
+	struct buf		 dashboard;	/* scratch for dashboardUrl */
 };
 
 static void
@@ -167,13 +169,22 @@ visit_instance(const struct instance_info *i, void *arg)
 	jw_kv_str(q->w, "instanceId", i->instance_id);
 	app_info_put(&q->app, i);
 	if (i->usage_value != NULL && usage_wire_value(i->usage_value, num, sizeof(num))) {
-		/* On-demand: the cumulative usage (v2-basic.md UsageInfo), a number. */
+		/*
+		 * On-demand: the cumulative usage; package: the amount drawn and
+		 * the on-demand instance drawing (v2-basic.md UsageInfo).
+		 */
 		jw_key(q->w, "usageInfo");
 		jw_arr_begin(q->w);
 		jw_obj_begin(q->w);
+		if (i->usage_related != NULL)
+			jw_kv_str(q->w, "relatedInstanceId", i->usage_related);
 		jw_key(q->w, "usageValue");
 		jw_raw(q->w, num);
 		jw_kv_str(q->w, "statisticalTime", i->usage_time);
+		buf_reset(&q->dashboard);
+		if (usage_dashboard_url(q->c->app->cfg->usage_dashboard_url, i->instance_id,
+		    &q->dashboard))
+			jw_kv_str(q->w, "dashboardUrl", buf_cstr(&q->dashboard));
 		jw_obj_end(q->w);
 		jw_arr_end(q->w);
 	}
@@ -214,6 +225,7 @@ run_query(struct v2_call *c)
 	q.w = q.app.w = &rp.w;
 	st = instance_query(&c->app->dom, &c->dc, ids, n, visit_instance, &q, &found, &ready);
 	free(store);
+	buf_free(&q.dashboard);
 	jw_arr_end(&rp.w);
 	if (st != DOM_OK || !q.app.ok || ready == 0) {
 		/* Throw the half-built answer away and say why instead. */

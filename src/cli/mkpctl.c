@@ -22,6 +22,7 @@
 #include "cli/ctl_keys.h"
 #include "cli/ctl_kit.h"
 #include "cli/ctl_purge.h"
+#include "cli/ctl_usage.h"
 #include "common/config.h"
 #include "common/util.h"
 #include "store/migrate.h"
@@ -76,6 +77,7 @@ static const struct verb verbs[] = {
 	  "delete debug data, old audit rows, expired nonces; print the counts", true,
 	  ctl_purge },
 	{ "tenants", "", "list the Kit tenants (deleted ones flagged)", true, ctl_tenants },
+	{ "usage", CTL_USAGE_ARGS, CTL_USAGE_HELP, true, ctl_usage },
 	{ "users", "TENANT", "list the active users of a Kit tenant", true, ctl_users },
 	{ "version", "", "show the schema version of the database and of this binary",
 	  true, verb_version },

@@ -194,6 +194,7 @@ static const struct cf_option cf_options[] = {
 	SF("usage", usage_key, usage_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
 	IF("usage", push_interval, usage_push_interval, "300", 0, 86400, RL),
 	IF("usage", batch_size, usage_batch_size, "100", 1, 1000, RL),
+	SF("usage", dashboard_url, usage_dashboard_url, "", RL | CF_EMPTY_OK, NULL),
 };
 
 #undef S

@@ -122,6 +122,7 @@ struct config {
 	char	*usage_key;		/* body signature key of the push; "" = basic_key */
 	int64_t	 usage_push_interval;	/* seconds between queued pushes, 0 = never */
 	int64_t	 usage_batch_size;	/* records per push call */
+	char	*usage_dashboard_url;	/* usageInfo.dashboardUrl, "{instanceId}" filled; "" none */
 };
 
 /*

@@ -106,10 +106,17 @@ const struct db_stmt instance_store_stmts[] = {
 	  "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7305126013))", 1 },
 	{ "istore_fetch",
 	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo,"
-	  /* Cumulative usage of an on-demand instance, for usageInfo (issue 5). */
-	  " CASE WHEN charging_mode = 'ON_DEMAND' THEN (SELECT coalesce(sum(e.value), 0)::text"
-	  "  FROM usage_event e WHERE e.instance_id = instance.instance_id) END,"
-	  " to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')"
+	  /*
+	   * usageInfo (issue 5): the cumulative usage of an on-demand
+	   * instance, the amount drawn from a package and the on-demand
+	   * instance that drew on it last.
+	   */
+	  " CASE WHEN charging_mode IN ('ON_DEMAND', 'ON_DEMAND_PKG') THEN"
+	  "  mkp_usage_cumulative(instance_id, charging_mode = 'ON_DEMAND_PKG')::text END,"
+	  " to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS'),"
+	  " CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN (SELECT r.instance_id"
+	  "  FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id"
+	  "  ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END"
 	  " FROM instance WHERE instance_id = ANY ($1::text[])", 1 },
 	{ "istore_license_ensure",
 	  "INSERT INTO license (license_code, order_id, order_line_id, product_id,"
