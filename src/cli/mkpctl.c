@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/ctl.h"
+#include "cli/ctl_status.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -26,21 +28,6 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
 #endif
-
-struct ctl {
-	const char	*conf_path;
-	const char	*dsn;		/* --dsn, else the config's [store] dsn */
-	struct config	*cfg;
-	PGconn		*conn;
-};
-
-struct verb {
-	const char	*name;
-	const char	*args;
-	const char	*help;
-	bool		 needs_db;
-	int		(*run)(struct ctl *, int argc, char **argv);
-};
 
 static int
 verb_migrate(struct ctl *c, int argc, char **argv)
@@ -313,6 +300,9 @@ static const struct verb verbs[] = {
 	{ "migrate", "", "apply the schema migrations this binary carries (idempotent)",
 	  true, verb_migrate },
 	{ "orgs", "TENANT", "list the live departments of a Kit tenant", true, verb_orgs },
+	{ "reload", "", "reload mkpd's config, replacing workers gracefully", false, ctl_reload },
+	{ "status", "[--json|--openmetrics|--html] [--full]",
+	  "the pool's status from mkpd's scoreboard (control_socket)", false, ctl_status },
 	{ "tenants", "", "list the Kit tenants (deleted ones flagged)", true, verb_tenants },
 	{ "users", "TENANT", "list the active users of a Kit tenant", true, verb_users },
 	{ "version", "", "show the schema version of the database and of this binary",
