@@ -246,6 +246,9 @@ worker_done(const struct app_call *c)
 		case 'u':
 			access_put(w->access, c->path);
 			break;
+		case '%':
+			putc('%', w->access);
+			break;
 		default:
 			putc('%', w->access);
 			putc(*p, w->access);

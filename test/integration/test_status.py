@@ -263,10 +263,16 @@ def test_continuous_requests_across_five_reloads_see_no_error(make_stack):
 def test_mkpctl_reload_refused_config_and_sighup_fallback(make_stack):
     s = status_stack(make_stack)
     good = s.mkpd.conf_path.read_text()
+    # A file mkpctl cannot read: it says why and asks nothing.
     s.mkpd.conf_path.write_text(good.replace("[pool]", "[pool]\nmax_children = 0"))
+    r = s.mkpd.mkpctl("reload")
+    assert r.returncode == 1 and "max_children: 0 is out of range" in r.stderr, r.stderr
+    # A file only mkpd refuses (the app's check): the reload fails, mkpctl says so.
+    s.mkpd.conf_path.write_text(re.sub(r"(?m)^front_end_url = .*$", "front_end_url =", good))
     r = s.mkpd.mkpctl("reload")
     assert r.returncode == 1
     assert r.stderr.startswith("reload failed: the configuration was refused"), r.stderr
+    s.mkpd.wait_log(r"reload failed: .*front_end_url is not set")
     assert text_fields(s.mkpd.mkpctl("status").stdout)["generation"] == "1"
     # Without a control socket, reload signals the pid in pid_file.
     s.mkpd.conf_path.write_text(good.replace("control_socket", ";control_socket"))
