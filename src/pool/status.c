@@ -165,6 +165,7 @@ status_fcgi(int fd)
 	FCGX_Request	 req;
 	struct buf	 body = BUF_INIT, head = BUF_INIT;
 	const char	*path, *query, *ctype = "text/plain; charset=utf-8";
+	char		 pbuf[64];
 	int		 code = 200, rc;
 
 	if (FCGX_InitRequest(&req, -1, 0) != 0) {
@@ -178,9 +179,14 @@ status_fcgi(int fd)
 		FCGX_Free(&req, 1);
 		return;
 	}
-	if ((path = FCGX_GetParam("DOCUMENT_URI", req.envp)) == NULL &&
-	    (path = FCGX_GetParam("SCRIPT_NAME", req.envp)) == NULL)
-		path = "";
+	/* As request.c: DOCUMENT_URI (nginx), else REQUEST_URI less its query (Apache). */
+	if ((path = FCGX_GetParam("DOCUMENT_URI", req.envp)) == NULL || *path == '\0') {
+		if ((path = FCGX_GetParam("REQUEST_URI", req.envp)) == NULL)
+			path = "";
+		(void)!str_copy(pbuf, sizeof(pbuf), path);
+		pbuf[strcspn(pbuf, "?")] = '\0';
+		path = pbuf;
+	}
 	if ((query = FCGX_GetParam("QUERY_STRING", req.envp)) == NULL)
 		query = "";
 	if (strcmp(path, "/-/ping") == 0) {
