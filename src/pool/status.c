@@ -13,6 +13,7 @@
 #include <config.h>		/* autoconf: _GNU_SOURCE first, PACKAGE_VERSION */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ static const struct db_stmt *const status_stmts[] = { status_store_stmts, NULL }
 static struct {
 	const struct status_args *a;
 	struct db		*db;
+	struct listener		 lsn;		/* the pool's, to read its queue live */
 	struct status_worker	 w[SCOREBOARD_SLOTS];
 	long			 page_kb;
 } st;
@@ -75,6 +77,7 @@ status_collect(struct pool_status *ps, bool full)
 	struct scoreboard_slot	 s;
 	struct store_figures	 f;
 	int64_t			 mono = mono_ms();
+	uint32_t		 q, qlen;
 	int			 i;
 
 	memset(ps, 0, sizeof(*ps));
@@ -88,6 +91,13 @@ status_collect(struct pool_status *ps, bool full)
 	ps->listen_queue = t.listen_queue;
 	ps->listen_queue_max = t.listen_queue_max;
 	ps->listen_queue_len = t.listen_queue_len;
+	/* Live when the kernel says; the master's once-a-second sample else. */
+	if (st.lsn.fd >= 0 && listener_queue(&st.lsn, &q, &qlen)) {
+		ps->listen_queue = q;
+		ps->listen_queue_len = qlen;
+		if (q > ps->listen_queue_max)
+			ps->listen_queue_max = q;
+	}
 	ps->max_active = t.max_active;
 	ps->max_children_reached = t.max_children_reached;
 	ps->reached_last_wall = t.reached_last_wall;
@@ -358,14 +368,17 @@ status_main(const struct status_args *a)
 	if (prctl(PR_SET_NAME, "mkpd-status", 0, 0, 0) < 0)
 		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
 	child_signals();
-	close(a->lsn->fd);	/* before stdio: the socket may be fd 0 */
+	/* A copy above stdio (the socket may be fd 0), only to read its queue. */
+	st.lsn = *a->lsn;
+	st.lsn.unix_path[0] = '\0';	/* never ours to remove */
+	st.lsn.fd = fcntl(a->lsn->fd, F_DUPFD_CLOEXEC, 3);
+	close(a->lsn->fd);
 	close(a->master_chan);
 	child_stdio();
 	if (!priv_drop(a->priv, err, sizeof(err)))
 		fatalx("cannot drop privileges: %s", err);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
-	memset(&st, 0, sizeof(st));
 	st.a = a;
 	st.page_kb = sysconf(_SC_PAGESIZE) / 1024;
 	st.db = db_new(a->cfg->dsn, STATUS_DB_TIMEOUT_MS, "mkpd-status", status_stmts);

@@ -97,6 +97,7 @@ struct worker {
 	int64_t		 last_emfile_warn;
 	bool		 warned_keep;
 	FILE		*access;	/* NULL: no access log */
+	volatile sig_atomic_t answered;	/* the current request has its answer */
 	int64_t		 req_start;	/* mono ms */
 };
 
@@ -161,7 +162,8 @@ worker_on_terminate(int signo)
 	int		 fd, id;
 
 	(void)signo;
-	if (w != NULL && (fd = w->req.ipcFd) >= 0 && abort_rec.len > 0) {
+	/* A caller that has its answer (the audit row was being written) gets no second one. */
+	if (w != NULL && !w->answered && (fd = w->req.ipcFd) >= 0 && abort_rec.len > 0) {
 		id = w->req.requestId;
 		for (i = 0; i < 3; i++) {
 			b[abort_rec.hdr[i] + 2] = (unsigned char)(id >> 8);
@@ -202,6 +204,7 @@ worker_done(const struct app_call *c)
 
 	if (w == NULL)
 		return;
+	w->answered = 1;
 	if (c->dialect[0] == '\0')
 		scoreboard_worker_note(w->a->sb, w->a->slot, "", "", "", c->remote);
 	if (w->access == NULL)
@@ -284,6 +287,7 @@ worker_serve(struct worker *w)
 
 	scoreboard_worker_set_state(sb, w->a->slot, SLOT_BUSY);
 	w->req_start = mono_ms();
+	w->answered = 0;
 	/* Keep FCGX_Accept_r's own FCGX_Finish_r from closing ipcFd. */
 	w->req.keepConnection = 1;
 	rc = FCGX_Accept_r(&w->req);
