@@ -3,7 +3,9 @@
  *
  * One connection at a time, in one loop: the page is rendered from
  * memory in microseconds and the store query is bounded by a 500 ms
- * statement_timeout, so serialising is simpler than it is slow. Every
+ * statement_timeout (a store that is unreachable costs db.c's 3 s connect
+ * timeout, then nothing while it refuses new attempts for a second), so
+ * serialising is simpler than it is slow. Every
  * accepted connection gets send and receive timeouts, so a client that
  * stalls holds the child for STATUS_IO_MS at most.
  *
@@ -143,6 +145,8 @@ status_collect(struct pool_status *ps, bool full)
 		memcpy(w->remote, s.remote, sizeof(w->remote));
 		ps->nworkers++;
 	}
+	if ((uint32_t)ps->active > ps->max_active)
+		ps->max_active = (uint32_t)ps->active;
 }
 
 static void

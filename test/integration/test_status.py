@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from harness import wait_for
+from harness import free_port, wait_for
 
 
 def new_order():
@@ -33,18 +33,21 @@ def create(s):
 def status_stack(make_stack, pool=None, mkpd=None, store=None):
     """A stack whose nginx routes /-/status and /-/ping to the status
     child's socket, as etc/nginx/mkpd.conf does."""
+    mkpd = dict(mkpd or {})
+    tcp_status = mkpd.pop("status_listen", None)
     s = make_stack({"mkpd": dict({"status_listen": "STATUS", "control_socket": "CONTROL"},
-                                 **(mkpd or {})),
+                                 **mkpd),
                     "pool": dict({"pm": "static", "max_children": 2}, **(pool or {})),
                     "store": store or {}},
                    start=False)
-    status_sock = str(s.mkpd.dir / "status.sock")
+    status_sock = tcp_status or str(s.mkpd.dir / "status.sock")
     s.mkpd.overrides["mkpd"]["status_listen"] = status_sock
     s.mkpd.overrides["mkpd"]["control_socket"] = str(s.mkpd.dir / "control.sock")
     s.mkpd.write_config()
     params = s.nginx.dir / "fastcgi_params"
     extra = "".join(
-        "location = %s { include %s; fastcgi_pass unix:%s; }\n" % (loc, params, status_sock)
+        "location = %s { include %s; fastcgi_pass %s%s; }\n" % (
+            loc, params, "" if tcp_status else "unix:", status_sock)
         for loc in ("/-/status", "/-/ping"))
     # A browser asks for it; the pool's workers may all be busy.
     extra += "location = /favicon.ico { return 204; }\n"
@@ -315,3 +318,19 @@ def test_access_log_lines(make_stack):
     for x in f:
         assert x[0] == "127.0.0.1" and re.fullmatch(r"\d+/\d+", x[6])
         assert x[7] == "POST" and x[8] == "/" and x[9].isdigit() and x[10] == "%"
+
+
+@pytest.mark.parametrize("kind", ["unix", "tcp"])
+def test_listen_queue_of_unix_and_tcp_listeners(make_stack, kind):
+    mkpd = {"listen_backlog": 77}
+    if kind == "tcp":
+        # listen_owner and listen_group are for unix sockets only, so the
+        # status socket is TCP too.
+        mkpd["listen"] = "127.0.0.1:%d" % free_port()
+        mkpd["status_listen"] = "127.0.0.1:%d" % free_port()
+    s = status_stack(make_stack, mkpd=mkpd)
+    st, hdr, body = s.http("GET", "/-/status?json")
+    assert st == 200, body
+    j = json.loads(body)
+    # The kernel's own figures: the backlog asked for, nothing waiting.
+    assert j["listen_queue_len"] == 77 and j["listen_queue"] == 0, j
