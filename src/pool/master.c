@@ -830,6 +830,7 @@ master_reload(int64_t now)
 	if (log_level_parse(fresh->log_level, &level))
 		log_set_level(level);
 
+	priv_prepare_file(m.priv, fresh->access_log);
 	config_free(m.cfg);
 	m.cfg = fresh;
 	m.gen++;
@@ -1089,6 +1090,7 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	if (epoll_ctl(m.ep, EPOLL_CTL_ADD, signals_fd(), &ev) < 0)
 		fatal("epoll_ctl");
 	master_status_open();
+	priv_prepare_file(m.priv, m.cfg->access_log);
 
 	log_notice("mkpd %s started: pm=%s max_children=%lld listen=%s",
 	    PACKAGE_VERSION, pm_mode_name(cfg->pm), (long long)cfg->max_children,

@@ -169,6 +169,13 @@ def test_status_answers_while_every_worker_is_blocked(make_stack, build):
         wait_for(lambda: text_fields(s.mkpd.mkpctl("status").stdout)["slow requests"] == "2",
                  10, what="two slow requests counted")
 
+        # Every worker busy at max_children: counted, timestamped, queue noted.
+        j = wait_for(lambda: (lambda j: j if j["max_children_reached"] >= 1 else None)(
+            json.loads(s.http("GET", "/-/status?json")[2])), 10, what="max children reached")
+        assert abs(j["last_max_children_reached"] / 1000 - time.time()) < 60
+        assert j["listen_queue_when_reached"] >= 0
+        s.mkpd.wait_log(r"max_children reached: all 2 workers busy, \d+ connections waiting")
+
         _html_in_chromium(s, build)
     finally:
         holder.release()
@@ -303,7 +310,9 @@ def test_status_without_control_socket_and_unknown_flag(make_stack):
 
 def test_access_log_lines(make_stack):
     s = status_stack(make_stack, mkpd={"access_format": "%a|%d|%A|%c|%s|%i|%w|%m|%u|%D|%%"})
-    log = s.mkpd.dir / "access.log"	# made by the workers, in their directory
+    # In a directory the workers cannot write to (as root): the master
+    # makes the file and gives it to them.
+    log = s.dir / "access.log"
     s.mkpd.reload({"mkpd": {"access_log": str(log)}})
     s.mkpd.wait_log(r"generation 2 is serving")
     iid = create(s)
