@@ -19,6 +19,7 @@ MKP_PACKAGES=(
 	postgresql nginx-light curl ca-certificates
 	python3 python3-pytest python3-cryptography
 	man-db groff-base
+	chromium
 )
 
 mkp_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }

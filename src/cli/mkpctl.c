@@ -22,6 +22,7 @@
 #include "cli/ctl_keys.h"
 #include "cli/ctl_kit.h"
 #include "cli/ctl_purge.h"
+#include "cli/ctl_status.h"
 #include "cli/ctl_usage.h"
 #include "common/config.h"
 #include "common/util.h"
@@ -76,6 +77,9 @@ static const struct verb verbs[] = {
 	{ "purge", "[--test-data] [--audit-older-than DAYS] [--nonces] [--dry-run]",
 	  "delete debug data, old audit rows, expired nonces; print the counts", true,
 	  ctl_purge },
+	{ "reload", "", "reload mkpd's config, replacing workers gracefully", false, ctl_reload },
+	{ "status", "[--json|--openmetrics|--html] [--full]",
+	  "the pool's status from mkpd's scoreboard (control_socket)", false, ctl_status },
 	{ "tenants", "", "list the Kit tenants (deleted ones flagged)", true, ctl_tenants },
 	{ "usage", CTL_USAGE_ARGS, CTL_USAGE_HELP, true, ctl_usage },
 	{ "users", "TENANT", "list the active users of a Kit tenant", true, ctl_users },

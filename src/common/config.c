@@ -83,6 +83,7 @@ static const char *const pm_names[] = {
 
 static bool	cf_check_listen(const char *, char *, size_t);
 static bool	cf_check_abspath(const char *, char *, size_t);
+static bool	cf_check_sockpath(const char *, char *, size_t);
 static bool	cf_check_log_level(const char *, char *, size_t);
 static bool	cf_check_base_path(const char *, char *, size_t);
 static bool	cf_check_user(const char *, char *, size_t);
@@ -136,6 +137,10 @@ static const struct cf_option cf_options[] = {
 	I("mkpd", max_body, "1048576", 1024, 64 << 20, RL),
 	I("mkpd", time_window, "60", 1, 86400, RL),
 	I("mkpd", shutdown_timeout, "30", 1, 3600, RL),
+	S("mkpd", status_listen, "", SO | CF_EMPTY_OK, cf_check_listen),
+	S("mkpd", control_socket, "", SO | CF_EMPTY_OK, cf_check_sockpath),
+	S("mkpd", access_log, "", RL | CF_EMPTY_OK, cf_check_abspath),
+	S("mkpd", access_format, "%t %a %d %A %c %D %w %i", RL, NULL),
 
 	E("pool", pm, "dynamic", pm_names, RL),
 	I("pool", max_children, "8", 1, CONFIG_MAX_CHILDREN, RL),
@@ -147,6 +152,8 @@ static const struct cf_option cf_options[] = {
 	I("pool", crash_threshold, "10", 0, 1000, RL),
 	I("pool", crash_interval, "60", 1, 3600, RL),
 	I("pool", crash_backoff, "5", 1, 3600, RL),
+	I("pool", request_slowlog_timeout, "0", 0, 86400, RL),
+	I("pool", request_terminate_timeout, "0", 0, 86400, RL),
 
 	S("store", dsn, "dbname=mkpd", RL | CF_SECRET, NULL),
 	I("store", statement_timeout, "5000", 0, 3600000, RL),
@@ -244,6 +251,20 @@ cf_check_abspath(const char *v, char *why, size_t whylen)
 {
 	if (v[0] != '/') {
 		snprintf(why, whylen, "must be an absolute path");
+		return false;
+	}
+	return true;
+}
+
+/* A unix socket path: absolute, and short enough for sockaddr_un. */
+static bool
+cf_check_sockpath(const char *v, char *why, size_t whylen)
+{
+	if (!cf_check_abspath(v, why, whylen))
+		return false;
+	if (strlen(v) >= sizeof(((struct listen_addr *)0)->path)) {
+		snprintf(why, whylen, "longer than a unix socket path may be (%zu bytes)",
+		    sizeof(((struct listen_addr *)0)->path) - 1);
 		return false;
 	}
 	return true;

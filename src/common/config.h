@@ -49,6 +49,10 @@ struct config {
 	int64_t	 max_body;		/* bytes */
 	int64_t	 time_window;		/* seconds of allowed clock difference */
 	int64_t	 shutdown_timeout;	/* seconds a graceful stop waits for requests */
+	char	*status_listen;		/* FastCGI socket of the status child, "" = none */
+	char	*control_socket;	/* mkpctl's unix socket, "" = none */
+	char	*access_log;		/* "" = none */
+	char	*access_format;		/* %-escapes, see etc/mkpd.conf.sample */
 
 	/* [pool] */
 	enum pm_mode pm;
@@ -61,6 +65,8 @@ struct config {
 	int64_t	 crash_threshold;	/* abnormal exits ... */
 	int64_t	 crash_interval;	/* ... within this many seconds trigger back-off */
 	int64_t	 crash_backoff;		/* seconds to wait before respawning again */
+	int64_t	 request_slowlog_timeout;	/* seconds, 0 = off */
+	int64_t	 request_terminate_timeout;	/* seconds, 0 = off */
 
 	/* [store] */
 	char	*dsn;			/* libpq connection string */
