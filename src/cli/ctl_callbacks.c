@@ -39,7 +39,7 @@ usage(void)
 }
 
 static int
-print(struct ctl *c, const char *sql, int n, const char *const *p)
+cb_print(struct ctl *c, const char *sql, int n, const char *const *p)
 {
 	PGresult	*res;
 
@@ -60,7 +60,7 @@ tail(struct ctl *c, int argc, char **argv)
 		p[0] = argv[1];
 	else if (argc != 0)
 		return usage();
-	return print(c, "SELECT * FROM (SELECT " CB_COLUMNS " FROM callback_log"
+	return cb_print(c, "SELECT * FROM (SELECT " CB_COLUMNS " FROM callback_log"
 	    " ORDER BY received_at DESC, call_id LIMIT $1::int) t ORDER BY time, call_id", 1, p);
 }
 
@@ -93,7 +93,7 @@ search(struct ctl *c, int argc, char **argv)
 		else
 			return usage();
 	}
-	return print(c, "SELECT " CB_COLUMNS " FROM callback_log"
+	return cb_print(c, "SELECT " CB_COLUMNS " FROM callback_log"
 	    " WHERE ($1::text IS NULL OR instance_id = $1)"
 	    " AND ($2::text IS NULL OR order_id = $2)"
 	    " AND ($3::text IS NULL OR activity = $3)"

@@ -34,7 +34,7 @@ usage(void)
 }
 
 static int
-run(struct ctl *c, const char *sql, int n, const char *const *p, bool one, const char *id)
+inst_query(struct ctl *c, const char *sql, int n, const char *const *p, bool one, const char *id)
 {
 	PGresult	*res;
 
@@ -82,7 +82,7 @@ list(struct ctl *c, int argc, char **argv)
 			return usage();
 		}
 	}
-	return run(c, "SELECT instance_id, state, is_test AS test, order_id, order_line_id,"
+	return inst_query(c, "SELECT instance_id, state, is_test AS test, order_id, order_line_id,"
 	    " product_id, charging_mode,"
 	    " to_char(expire_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expire_at,"
 	    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at"
@@ -100,7 +100,7 @@ ctl_instances(struct ctl *c, int argc, char **argv)
 		if (argc != 3)
 			return usage();
 		p[0] = argv[2];
-		return run(c, "SELECT instance_id, state, is_test AS test, order_id,"
+		return inst_query(c, "SELECT instance_id, state, is_test AS test, order_id,"
 		    " order_line_id, business_id, product_id, sku_code, charging_mode, trial,"
 		    " alias_of, expire_at, front_end_url, admin_url, app_user, memo, fail_reason,"
 		    " created_at, updated_at, frozen_at, released_at"
@@ -110,7 +110,7 @@ ctl_instances(struct ctl *c, int argc, char **argv)
 		if (argc != 3)
 			return usage();
 		p[0] = argv[2];
-		return run(c, "SELECT to_char(at AT TIME ZONE 'UTC',"
+		return inst_query(c, "SELECT to_char(at AT TIME ZONE 'UTC',"
 		    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS time, source, what, detail, call_id"
 		    " FROM ("
 		    "  SELECT created_at AS at, 'event' AS source, kind AS what,"

@@ -64,7 +64,7 @@ usage(void)
 }
 
 static bool
-exec(struct ctl *c, const char *sql)
+purge_exec(struct ctl *c, const char *sql)
 {
 	PGresult	*res = ctl_query(c, sql, 0, NULL);
 
@@ -131,7 +131,7 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 	jw_raw(&w, dry ? "true" : "false");
 	jw_key(&w, "deleted");
 	jw_arr_begin(&w);
-	if (!exec(c, "BEGIN"))
+	if (!purge_exec(c, "BEGIN"))
 		goto out;
 	for (k = 0; test && k < NELEM(test_steps); k++)
 		if (!step(c, &test_steps[k], NULL, &w, &tbl))
@@ -140,7 +140,7 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 		goto out;
 	if (nonces && !step(c, &nonce_step, keep, &w, &tbl))
 		goto out;
-	if (!exec(c, dry ? "ROLLBACK" : "COMMIT"))
+	if (dry ? !purge_exec(c, "ROLLBACK") : !purge_exec(c, "COMMIT"))
 		goto out;
 	jw_arr_end(&w);
 	jw_obj_end(&w);

@@ -18,6 +18,9 @@
  * - Each option has exactly one of CF_RELOADABLE and CF_STARTUP_ONLY.
  * - Errors name the file, the line, the section and the option, and never
  *   quote the value of a CF_SECRET option.
+ * - A file that sets a secret (a CF_SECRET option with a value; the dsn
+ *   only when it holds a password) is refused when other users may read
+ *   it: the keys would be theirs too.
  * - config_load has no side effect but the returned struct (plus, where the
  *   inih build allows it, raising inih's line-length limit), so a failed
  *   reload leaves the running process untouched.
@@ -32,6 +35,8 @@
  * would find common/config.h, next to this file, first.
  */
 #include <config.h>
+
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -729,6 +734,32 @@ cf_cross_check(struct cf_parse *p)
 	return p->err[0] == '\0';
 }
 
+/*
+ * The first secret the file sets itself, or NULL. The dsn is a secret only
+ * with a password in it: without one it names a database, which the
+ * sample and most installs leave world-readable.
+ */
+static const struct cf_option *
+cf_secret_set(const struct cf_parse *p)
+{
+	const struct cf_option	*o;
+	const char		*v;
+	size_t			 i;
+
+	for (i = 0; i < NELEM(cf_options); i++) {
+		o = &cf_options[i];
+		if (!(o->flags & CF_SECRET) || p->set_line[i] == 0)
+			continue;
+		v = *CFIELD(p->cfg, o, char *);
+		if (v[0] == '\0')
+			continue;
+		if (strcmp(o->name, "dsn") == 0 && strstr(v, "password") == NULL)
+			continue;
+		return o;
+	}
+	return NULL;
+}
+
 static void
 cf_raise_line_limit(void)
 {
@@ -743,7 +774,9 @@ struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct cf_parse	 p;
+	const struct cf_option *secret;
 	struct config	*cfg;
+	struct stat	 st;
 	char		 why[300];
 	size_t		 i;
 	int		 rc;
@@ -766,6 +799,12 @@ config_load(const char *path, char *err, size_t errlen)
 
 	if ((p.fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		config_free(cfg);
+		return NULL;
+	}
+	if (fstat(fileno(p.fp), &st) == -1) {
+		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		fclose(p.fp);
 		config_free(cfg);
 		return NULL;
 	}
@@ -797,6 +836,13 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	if (p.err[0] != '\0' || !cf_cross_check(&p)) {
 		snprintf(err, errlen, "%s", p.err);
+		config_free(cfg);
+		return NULL;
+	}
+	if ((st.st_mode & S_IRWXO) != 0 && (secret = cf_secret_set(&p)) != NULL) {
+		snprintf(err, errlen, "%s: mode %04o lets other users read the "
+		    "secret [%s] %s; chmod o-rwx it", path,
+		    (unsigned)(st.st_mode & 07777), secret->section, secret->name);
 		config_free(cfg);
 		return NULL;
 	}

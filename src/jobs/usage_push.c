@@ -65,6 +65,15 @@ usage_classify(bool answered, const struct http_response *resp, char *code, size
 		return UV_DELIVERED;
 	if (resp->status >= 500 || resp->status == 429 || strcmp(code, "MKT.0999") == 0)
 		return UV_RETRY;
+	/*
+	 * A refusal carries the marketplace's error_code. An answer without
+	 * one (a proxy's page, a cut body) says nothing about the batch:
+	 * sending it again is safe, the meteringSn makes it count once.
+	 */
+	if (code[0] == '\0') {
+		snprintf(msg, msglen, "HTTP %ld answer without error_code", resp->status);
+		return UV_RETRY;
+	}
 	if (msg[0] == '\0')
 		snprintf(msg, msglen, "HTTP %ld", resp->status);
 	return UV_FAILED;

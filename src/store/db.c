@@ -159,6 +159,7 @@ db_connect(struct db *db)
 	const char	*vals[] = { db->dsn, db->app_name, DB_CONNECT_TIMEOUT, NULL };
 	const struct db_stmt *const *set;
 	struct buf	 q = BUF_INIT;
+	const char	*params[1];
 	PGresult	*res;
 	int64_t		 now = mono_ms();
 
@@ -175,11 +176,14 @@ db_connect(struct db *db)
 		db->retry_after = mono_ms() + DB_RETRY_MS;
 		return false;
 	}
-	buf_printf(&q, "SET statement_timeout = %lld; SET TIME ZONE 'UTC'",
-	    (long long)db->statement_timeout);
-	res = PQexec(db->conn, buf_cstr(&q));
+	/* set_config, not SET: the value goes in as a parameter. */
+	buf_printf(&q, "%lld", (long long)db->statement_timeout);
+	params[0] = buf_cstr(&q);
+	res = PQexecParams(db->conn,
+	    "SELECT set_config('statement_timeout', $1, false), "
+	    "set_config('TimeZone', 'UTC', false)", 1, NULL, params, NULL, NULL, 0);
 	buf_free(&q);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("db: session setup: %s", PQresultErrorMessage(res));
 		db_set_state(db, res);
 		PQclear(res);

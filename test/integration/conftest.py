@@ -116,10 +116,12 @@ class _Stacks:
         self.name = name
         self.made = []
 
-    def make(self, overrides=None, start=True, fresh_db=False, keys=None, dsn=None):
-        build, pg, session_dsn, default_keys, session_dir = self.args
+    def make(self, overrides=None, start=True, fresh_db=False, keys=None, dsn=None,
+             pg=None):
+        build, session_pg, session_dsn, default_keys, session_dir = self.args
         need(build, "mkpd")
-        dsn = dsn or session_dsn
+        dsn = dsn or (pg.dsn if pg else session_dsn)
+        pg = pg or session_pg
         if fresh_db:
             dsn = migrated_database(build, pg, session_dir, default_keys,
                                     pg.create_database())
@@ -155,9 +157,10 @@ def stack(request, build, pg, database, keys, session_dir):
 @pytest.fixture
 def make_stack(request, build, pg, database, keys, session_dir):
     """Factory: make_stack(overrides=None, start=True, fresh_db=False,
-    keys=None, dsn=None) -> harness.Stack; dsn: another stack's database
-    (two hosts on one store). Every stack made is stopped after the
-    test."""
+    keys=None, dsn=None, pg=None) -> harness.Stack; dsn: another stack's
+    database (two hosts on one store); pg: a cluster of the test's own
+    (harness.Postgres, its database migrated), for tests that stop it.
+    Every stack made is stopped after the test."""
     stacks = _Stacks(build, pg, database, keys, session_dir, request.node.name)
     try:
         yield stacks.make

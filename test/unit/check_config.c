@@ -5,6 +5,8 @@
  * cases state the whole message expected, with "%s" standing for the
  * file's path, so a change of wording is a deliberate test change.
  */
+#include <sys/stat.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,8 @@ write_file(const char *text)
 	ck_assert_ptr_nonnull(fp);
 	ck_assert_int_eq(fputs(text, fp) >= 0, 1);
 	ck_assert_int_eq(fclose(fp), 0);
+	/* As an install leaves it; test_file_mode tries looser modes. */
+	ck_assert_int_eq(chmod(path, 0600), 0);
 }
 
 static struct config *
@@ -267,6 +271,49 @@ START_TEST(test_previous_key)
 		ck_assert_msg(got != NULL && strcmp(got, previous_cases[_i].want) == 0,
 		    "case %d", _i);
 	config_free(cfg);
+}
+END_TEST
+
+/* Secrets in a file others may read are refused; other files load. */
+static const struct {
+	mode_t		 mode;
+	const char	*text;
+	const char	*want;		/* NULL: loads */
+} mode_cases[] = {
+	{ 0644, "[pool]\nmax_children = 4\n", NULL },
+	{ 0644, "[store]\ndsn = host=db dbname=mkpd user=mkpd\n", NULL },
+	{ 0644, "[keys]\nbasic_key =\n", NULL },
+	{ 0640, "[keys]\nbasic_key = s3cr3t\n", NULL },
+	{ 0600, "[marketplace]\nak = AK\nsk = s3cr3t\n", NULL },
+	{ 0644, "[keys]\nbasic_key = s3cr3t\n",
+	  "%s: mode 0644 lets other users read the secret [keys] basic_key; chmod o-rwx it" },
+	{ 0604, "[marketplace]\nak = AK\nsk = s3cr3t\n",
+	  "%s: mode 0604 lets other users read the secret [marketplace] sk; chmod o-rwx it" },
+	{ 0601, "[usage]\ntoken = t0k3n\n",
+	  "%s: mode 0601 lets other users read the secret [usage] token; chmod o-rwx it" },
+	{ 0666, "[store]\ndsn = host=db password=pw\n",
+	  "%s: mode 0666 lets other users read the secret [store] dsn; chmod o-rwx it" },
+};
+
+START_TEST(test_file_mode)
+{
+	struct config	*cfg;
+	char		 err[512], want[1024];
+
+	write_file(mode_cases[_i].text);
+	ck_assert_int_eq(chmod(path, mode_cases[_i].mode), 0);
+	err[0] = '\0';
+	cfg = config_load(path, err, sizeof(err));
+	if (mode_cases[_i].want == NULL) {
+		ck_assert_msg(cfg != NULL, "case %d: %s", _i, err);
+		config_free(cfg);
+		return;
+	}
+	ck_assert_msg(cfg == NULL, "case %d loaded", _i);
+	expand(mode_cases[_i].want, want, sizeof(want));
+	ck_assert_str_eq(err, want);
+	/* Never the secret itself. */
+	ck_assert_ptr_null(strstr(err, "s3cr3t"));
 }
 END_TEST
 
@@ -548,6 +595,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_valid, 0, (int)(sizeof(valid_cases) / sizeof(valid_cases[0])));
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(error_cases) / sizeof(error_cases[0])));
+	tcase_add_loop_test(tc, test_file_mode, 0, (int)(sizeof(mode_cases) / sizeof(mode_cases[0])));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_defaults);
