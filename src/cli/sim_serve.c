@@ -76,6 +76,7 @@ enum serve_mode {
 	MODE_SLOW,	/* wait delay_ms, then answer normally */
 	MODE_TIMEOUT,	/* wait delay_ms, then close without an answer */
 	MODE_GARBAGE,	/* 200 with a body that is not JSON */
+	MODE_REFUSE,	/* 400 MKT.0101: a refusal no retry will change */
 };
 
 static const char *const serve_mode_names[] = {
@@ -85,6 +86,7 @@ static const char *const serve_mode_names[] = {
 	[MODE_SLOW] = "slow",
 	[MODE_TIMEOUT] = "timeout",
 	[MODE_GARBAGE] = "garbage",
+	[MODE_REFUSE] = "refuse",
 };
 
 /* What the next calls suffer: count calls (-1: until changed) of mode. */
@@ -174,6 +176,7 @@ sim_serve_usage(void)
 "  slow      wait DELAY_MS (default 2000), then answer normally\n"
 "  timeout   wait DELAY_MS (default 30000), then close without answering\n"
 "  garbage   200 with a body that is not JSON\n"
+"  refuse    400 MKT.0101 (Invalid parameter), in the API's own answer format\n"
 "  none      stop failing\n"
 "\n"
 "Control API (unsigned, not recorded):\n"
@@ -182,7 +185,7 @@ sim_serve_usage(void)
 "  DELETE /-/sim/calls   forget them: {\"cleared\":N}\n"
 "  GET    /-/sim/usage   usage records kept, first of each (instance, begin, end)\n"
 "  GET    /-/sim/fail    {\"mode\":...,\"count\":N,\"delay_ms\":D,\"status\":S}\n"
-"  POST   /-/sim/fail    {\"mode\":\"5xx|429|slow|timeout|garbage|none\",\n"
+"  POST   /-/sim/fail    {\"mode\":\"5xx|429|slow|timeout|garbage|refuse|none\",\n"
 "                        \"count\":N,\"delay_ms\":D,\"status\":S}: set it\n"
 "CALL: {\"seq\",\"time\",\"method\",\"path\",\"query\",\"headers\":{lower-case\n"
 "name: value},\"body\" (or \"body_hex\" when not UTF-8),\"route\":\"order_query\"|\n"
@@ -514,7 +517,7 @@ serve_control_fail(struct serve *s, const struct buf *body, struct buf *out)
 bad:
 	json_free(req);
 	buf_puts(out, "{\"error\":\"want {\\\"mode\\\":\\\"5xx|429|slow|timeout|"
-	    "garbage|none\\\",\\\"count\\\":N,\\\"delay_ms\\\":D,"
+	    "garbage|refuse|none\\\",\\\"count\\\":N,\\\"delay_ms\\\":D,"
 	    "\\\"status\\\":500..599}\"}");
 	return 400;
 }
@@ -728,6 +731,13 @@ serve_api(struct serve *s, struct MHD_Connection *c, const struct serve_req *r,
 		o->status = 200;
 		buf_puts(&o->body, "<html><body>mkp-sim garbage</body></html>\n"
 		    "{\"resultCode\":\"MKT.0000\",\"orderInfo\":{\"orderId\":");
+		return;
+	case MODE_REFUSE:
+		o->status = 400;
+		o->code = "MKT.0101";
+		buf_puts(&o->body, strstr(path, "usage-data") != NULL ?
+		    "{\"error_code\":\"MKT.0101\",\"error_msg\":\"Invalid parameter\"}" :
+		    "{\"resultCode\":\"MKT.0101\",\"resultMsg\":\"Invalid parameter\"}");
 		return;
 	}
 

@@ -294,6 +294,36 @@ usage_pusher(char *out, size_t len)
 	snprintf(out, len, "%s:%d", host, (int)getpid());
 }
 
+/*
+ * Nothing to claim, but records may still be "sending": claimed by a push
+ * under way on another host, or by a pusher that died (a jobs child
+ * killed mid-batch). Whoever holds them settles them; if nobody does, they
+ * are claimable again once their lease runs out, so a push is queued for
+ * that moment. Without it they would wait for the next scheduled push,
+ * which may be an hour away (push_interval = 0).
+ */
+static enum job_outcome
+usage_push_after_leases(const struct job *job, struct job_env *env, char *reason,
+    size_t len)
+{
+	char	 key[48];
+	int64_t	 wait = ustore_lease_wait(env->db);
+
+	if (wait == -1)
+		return JOB_DONE;
+	if (wait < -1) {
+		snprintf(reason, len, "reading the leases: %s", db_errmsg(env->db));
+		return JOB_RETRY;
+	}
+	snprintf(key, sizeof(key), "usage_push:lease:%lld", (long long)job->id);
+	if (!job_enqueue(env->db, "usage_push", NULL, key, wait + 1000, 0, NULL)) {
+		snprintf(reason, len, "queueing the push after the leases: %s",
+		    db_errmsg(env->db));
+		return JOB_RETRY;
+	}
+	return JOB_DONE;
+}
+
 enum job_outcome
 usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 {
@@ -314,7 +344,7 @@ usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t 
 	usage_pusher(by, sizeof(by));
 	switch (usage_push_batch(env->db, cfg, by, &b)) {
 	case UB_NONE:
-		return JOB_DONE;
+		return usage_push_after_leases(job, env, reason, len);
 	case UB_RETRY:
 		snprintf(reason, len, "%s", b.ub_detail);
 		return JOB_RETRY;

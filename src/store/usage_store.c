@@ -48,6 +48,9 @@ const struct db_stmt usage_store_stmts[] = {
 	{ "ustore_status", USTORE_STATUS_SQL, 0 },
 	{ "ustore_more",
 	  "SELECT 1 FROM usage_record WHERE state = 'pending' LIMIT 1", 0 },
+	{ "ustore_lease_wait",
+	  "SELECT ceil(extract(epoch FROM min(lease_until) - now()) * 1000)::bigint"
+	  " FROM usage_record WHERE state = 'sending'", 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -157,6 +160,25 @@ ustore_more(struct db *db)
 	n = PQntuples(res) > 0;
 	PQclear(res);
 	return n;
+}
+
+int64_t
+ustore_lease_wait(struct db *db)
+{
+	PGresult	*res = db_exec(db, "ustore_lease_wait", 0, NULL);
+	int64_t		 ms;
+
+	if (res == NULL)
+		return -2;
+	if (PQgetisnull(res, 0, 0)) {
+		ms = -1;	/* min() of no rows: nothing is being sent */
+	} else {
+		ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		if (ms < 0)
+			ms = 0;	/* a lease already ran out */
+	}
+	PQclear(res);
+	return ms;
 }
 
 /* Copies the one row of USTORE_STATUS_SQL into st. */

@@ -64,6 +64,12 @@ int	 ustore_settle(struct db *, const char *push_id, const char *outcome,
 /* 1 when pending records remain, 0 when not, -1 on failure. */
 int	 ustore_more(struct db *);
 
+/*
+ * Milliseconds until the first lease of a record in "sending" runs out (0
+ * when one already has), -1 when no record is being sent, -2 on failure.
+ */
+int64_t	 ustore_lease_wait(struct db *);
+
 /* The state of the push, for status pages and `mkpctl status`. */
 struct usage_status {
 	int64_t	 us_pending;	/* closed, not delivered yet: pending or sending */

@@ -290,7 +290,8 @@ def test_config_check_reports_errors_with_lines_modes_and_the_master_key(make_st
     m.write_config(path=loose, text=text)
     os.chmod(loose, 0o644)
     r = ctl(s, "config", "check", str(loose))
-    assert r.returncode == 1 and "chmod 600" in r.stdout
+    assert r.returncode == 1 and "lets other users read the secret" in r.stdout and \
+        "chmod o-rwx" in r.stdout, r.stdout
 
     nokey = m.dir / "nokey.conf"
     m.write_config(path=nokey, text=text.replace(str(m.master_key), str(m.dir / "absent.key")))

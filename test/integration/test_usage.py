@@ -640,15 +640,15 @@ def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server
     assert r.returncode == 0 and lines[0].split()[:3] == ["INSTANCE", "PACKAGE", "HOUR"], \
         r.stdout
     assert len(lines) == 2 and lines[1].split()[:2] == ["m-2", iso], r.stdout
-    # An answer that is not the marketplace's: the batch fails, with why.
-    sim.fail("garbage", count=1)
+    # A refusal by the marketplace: the batch fails, with why.
+    sim.fail("refuse", count=1)
     r = s.mkpd.mkpctl("usage", "push", "--now")
     assert r.returncode == 1 and "closed 2 window(s)" in r.stdout, (r.stdout, r.stderr)
-    assert "refused: -: HTTP 200" in r.stderr, r.stderr
+    assert "refused: MKT.0101: Invalid parameter" in r.stderr, r.stderr
     failed = ctl_json(s, "failed")
     assert [(f["instanceId"], f["state"], f["attempts"], f["reason"], f["atRisk"])
-            for f in failed] == [("m-1", "failed", 1, "-: HTTP 200", False),
-                                 ("m-2", "failed", 1, "-: HTTP 200", False)], failed
+            for f in failed] == [("m-1", "failed", 1, "MKT.0101: Invalid parameter", False),
+                                 ("m-2", "failed", 1, "MKT.0101: Invalid parameter", False)], failed
     st = ctl_json(s, "status")
     assert st == {"pending": 0, "sending": 0, "atRisk": 0, "failed": 2, "lastPush": None,
                   "lastOutcome": "failed"}, st
@@ -664,7 +664,7 @@ def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server
     pending = ctl_json(s, "pending")
     # Closed more than an hour ago: at risk of missing the 2-hour target.
     assert [(p["state"], p["reason"], p["atRisk"]) for p in pending] == \
-        [("pending", "-: HTTP 200", True)] * 2, pending
+        [("pending", "MKT.0101: Invalid parameter", True)] * 2, pending
     assert ctl_json(s, "status")["atRisk"] == 2
     # push --now sends every closed hour at once, whatever the minute.
     r = s.mkpd.mkpctl("usage", "push", "--now")
@@ -674,7 +674,7 @@ def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server
     assert_received_once(sim, sums)
     hist = ctl_json(s, "history")
     assert [(h["outcome"], h["records"], h["httpStatus"]) for h in hist] == \
-        [("delivered", 2, 200), ("failed", 2, 200)], hist
+        [("delivered", 2, 200), ("failed", 2, 400)], hist
     assert decimal.Decimal(str(hist[0]["value"])) == sum(sums.values())
     assert hist[0]["pushedBy"].endswith(" mkpctl")
     st = ctl_json(s, "status")
