@@ -33,6 +33,7 @@
 #include "api/fields.h"
 #include "api/kit.h"
 #include "api/response.h"
+#include "api/verify.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -189,25 +190,16 @@ get_small_int(const struct json *v, int64_t lo, int64_t hi, int64_t *out)
 	return false;
 }
 
-/*
- * A list member: a JSON array, or a string holding one (bare keys
- * allowed). *owned gets a tree to free when the string was parsed.
- */
-static const struct json *
-get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
-    struct json **owned)
+const struct json *
+kit_list(const struct json *v, const char *name, size_t max, struct json **owned,
+    char *err, size_t errlen)
 {
-	const struct json	*v = json_get(c->body, name);
-	struct buf		 fixed = BUF_INIT;
-	char			 perr[128];
+	struct buf	 fixed = BUF_INIT;
+	char		 perr[128];
 
 	*owned = NULL;
-	if ((v == NULL || v->type == JSON_NULL) && alt != NULL) {
-		name = alt;
-		v = json_get(c->body, alt);
-	}
 	if (v == NULL || v->type == JSON_NULL) {
-		snprintf(c->err, sizeof(c->err), "%s: missing", name);
+		snprintf(err, errlen, "%s: missing", name);
 		return NULL;
 	}
 	if (v->type == JSON_STRING) {
@@ -215,20 +207,34 @@ get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
 		*owned = json_parse(buf_cstr(&fixed), fixed.len, KIT_MAX_DEPTH, perr, sizeof(perr));
 		buf_free(&fixed);
 		if (*owned == NULL) {
-			snprintf(c->err, sizeof(c->err), "%s: not a JSON list (%s)", name, perr);
+			snprintf(err, errlen, "%s: not a JSON list (%s)", name, perr);
 			return NULL;
 		}
 		v = *owned;
 	}
 	if (v->type != JSON_ARRAY) {
-		snprintf(c->err, sizeof(c->err), "%s: must be a list", name);
+		snprintf(err, errlen, "%s: must be a list", name);
 		return NULL;
 	}
 	if (v->u.arr.n > max) {
-		snprintf(c->err, sizeof(c->err), "%s: more than %zu items", name, max);
+		snprintf(err, errlen, "%s: more than %zu items", name, max);
 		return NULL;
 	}
 	return v;
+}
+
+/* The list member name (or alt when name is absent or null). */
+static const struct json *
+get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
+    struct json **owned)
+{
+	const struct json	*v = json_get(c->body, name);
+
+	if ((v == NULL || v->type == JSON_NULL) && alt != NULL) {
+		name = alt;
+		v = json_get(c->body, alt);
+	}
+	return kit_list(v, name, max, owned, c->err, sizeof(c->err));
 }
 
 static void
@@ -514,9 +520,8 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 	const char	*sig = request_param(r, "HTTP_X_SIGN");
 	const char	*ts = request_param(r, "HTTP_X_TIMESTAMP");
 	const char	*nonce = request_param(r, "HTTP_X_NONCE");
-	struct buf	 canon = BUF_INIT;
-	char		 expected[SIGN_HEX_LEN + 1], perr[128], msg[192];
-	bool		 match = false;
+	char		 perr[128], msg[192];
+	bool		 match;
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
 
 	*tree = NULL;
@@ -546,19 +551,8 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 		reply_code(r, key, RC_AUTH, "x-sign: missing");
 		return false;
 	}
-	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
-	    KIT_MAX_DEPTH, perr, sizeof(perr));
-	if (*tree != NULL) {
-		json_canonical(*tree, &canon);
-		sign_v2_kit(key, canon.data, canon.len, nonce, ts, expected);
-		match = sign_hex_equal(expected, sig);
-		buf_free(&canon);
-	}
-	if (!match) {
-		/* Reading 1: a signature over the raw bytes is accepted too. */
-		sign_v2_kit(key, buf_cstr(&r->body), r->body.len, nonce, ts, expected);
-		match = sign_hex_equal(expected, sig);
-	}
+	match = verify_v2(VERIFY_V2_KIT, key, r->body.data != NULL ? r->body.data : "",
+	    r->body.len, KIT_MAX_DEPTH, nonce, ts, sig, tree, perr, sizeof(perr));
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "x-sign: does not match");
 		log_notice("kit call %s from %s: x-sign does not match", r->call_id,
@@ -636,10 +630,7 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree)
 	const char	*key = app->cfg->v1_key;
 	const char	*token = request_param(r, "HTTP_AUTHTOKEN");
 	const char	*ts;
-	struct buf	 data = BUF_INIT;
-	char		 expected[SIGN_B64_LEN + 1], perr[128], msg[192];
-	bool		 match = false;
-	int		 pass;
+	char		 perr[128], msg[192];
 
 	*tree = NULL;
 	if (token == NULL || *token == '\0') {
@@ -661,14 +652,7 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree)
 		reply_code(r, key, RC_PARAM, "timeStamp: missing");
 		return false;
 	}
-	for (pass = 0; pass < 2 && !match; pass++) {
-		buf_reset(&data);
-		kit_v1_payload(*tree, pass == 0, &data);
-		sign_v1_token(key, ts, buf_cstr(&data), data.len, expected);
-		match = sign_b64_equal(expected, token);
-	}
-	buf_free(&data);
-	if (!match) {
+	if (!verify_kit_v1(key, *tree, ts, token)) {
 		reply_code(r, key, RC_AUTH, "authToken: does not match");
 		log_notice("kit v1 call %s from %s: authToken does not match", r->call_id,
 		    r->remote_addr ? r->remote_addr : "?");

@@ -23,6 +23,7 @@
 #include "api/app_info.h"
 #include "api/fields.h"
 #include "api/response.h"
+#include "api/verify.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -340,9 +341,9 @@ static bool
 authenticate(struct app *app, struct request *r, struct json **tree)
 {
 	const char	*key = app->cfg->basic_key;
-	struct buf	 sig = BUF_INIT, ts = BUF_INIT, nonce = BUF_INIT, canon = BUF_INIT;
-	char		 expected[SIGN_HEX_LEN + 1], perr[128], msg[192];
-	bool		 has_sig, has_ts, has_nonce, ok = false, match = false;
+	struct buf	 sig = BUF_INIT, ts = BUF_INIT, nonce = BUF_INIT;
+	char		 perr[128], msg[192];
+	bool		 has_sig, has_ts, has_nonce, ok = false, match;
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
 
 	*tree = NULL;
@@ -377,19 +378,9 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 		goto out;
 	}
 
-	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
-	    V2_MAX_DEPTH, perr, sizeof(perr));
-	if (*tree != NULL) {
-		json_canonical(*tree, &canon);
-		sign_v2_basic(key, canon.data, canon.len, buf_cstr(&nonce), buf_cstr(&ts), expected);
-		match = sign_hex_equal(expected, buf_cstr(&sig));
-	}
-	if (!match) {
-		/* Reading 1: a signature over the raw bytes is accepted too. */
-		sign_v2_basic(key, buf_cstr(&r->body), r->body.len, buf_cstr(&nonce),
-		    buf_cstr(&ts), expected);
-		match = sign_hex_equal(expected, buf_cstr(&sig));
-	}
+	match = verify_v2(VERIFY_V2_BASIC, key, r->body.data != NULL ? r->body.data : "",
+	    r->body.len, V2_MAX_DEPTH, buf_cstr(&nonce), buf_cstr(&ts), buf_cstr(&sig), tree,
+	    perr, sizeof(perr));
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "signature: does not match");
 		log_notice("v2 call %s from %s: signature does not match", r->call_id,
@@ -411,7 +402,6 @@ out:
 	buf_free(&sig);
 	buf_free(&ts);
 	buf_free(&nonce);
-	buf_free(&canon);
 	return ok;
 }
 

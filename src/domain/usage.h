@@ -62,6 +62,8 @@ void	 usage_outcome_free(struct usage_outcome *);
  * at most 16 integer digits and 4 decimals, not negative, no exponent.
  */
 const char *usage_check_value(const char *value);
+/* Why the event cannot be stored whatever the database says (NULL when it can). */
+const char *usage_check_event(const struct usage_event *);
 /* Why time is not an RFC 3339 UTC instant "YYYY-MM-DDTHH:MM:SS[.fff]Z" (NULL when it is). */
 const char *usage_check_time(const char *time);
 
