@@ -11,7 +11,8 @@ MKP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Everything a fresh Debian 12 needs to build mkpd, run its unit tests and
 # run the integration suite (PostgreSQL and nginx run from the test
-# harness, never as system services).
+# harness, never as system services). clang and its runtime (libFuzzer,
+# the sanitizers) build the fuzz targets (scripts/fuzz).
 MKP_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config autoconf-archive
 	libfcgi-dev libyajl-dev libsodium-dev libpq-dev libcurl4-openssl-dev
@@ -20,6 +21,7 @@ MKP_PACKAGES=(
 	python3 python3-pytest python3-cryptography
 	man-db groff-base
 	chromium
+	clang libclang-rt-14-dev
 )
 
 mkp_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }

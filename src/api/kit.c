@@ -33,6 +33,7 @@
 #include "api/fields.h"
 #include "api/kit.h"
 #include "api/response.h"
+#include "api/verify.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -189,25 +190,16 @@ get_small_int(const struct json *v, int64_t lo, int64_t hi, int64_t *out)
 	return false;
 }
 
-/*
- * A list member: a JSON array, or a string holding one (bare keys
- * allowed). *owned gets a tree to free when the string was parsed.
- */
-static const struct json *
-get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
-    struct json **owned)
+const struct json *
+kit_list(const struct json *v, const char *name, size_t max, struct json **owned,
+    char *err, size_t errlen)
 {
-	const struct json	*v = json_get(c->body, name);
-	struct buf		 fixed = BUF_INIT;
-	char			 perr[128];
+	struct buf	 fixed = BUF_INIT;
+	char		 perr[128];
 
 	*owned = NULL;
-	if ((v == NULL || v->type == JSON_NULL) && alt != NULL) {
-		name = alt;
-		v = json_get(c->body, alt);
-	}
 	if (v == NULL || v->type == JSON_NULL) {
-		snprintf(c->err, sizeof(c->err), "%s: missing", name);
+		snprintf(err, errlen, "%s: missing", name);
 		return NULL;
 	}
 	if (v->type == JSON_STRING) {
@@ -215,20 +207,34 @@ get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
 		*owned = json_parse(buf_cstr(&fixed), fixed.len, KIT_MAX_DEPTH, perr, sizeof(perr));
 		buf_free(&fixed);
 		if (*owned == NULL) {
-			snprintf(c->err, sizeof(c->err), "%s: not a JSON list (%s)", name, perr);
+			snprintf(err, errlen, "%s: not a JSON list (%s)", name, perr);
 			return NULL;
 		}
 		v = *owned;
 	}
 	if (v->type != JSON_ARRAY) {
-		snprintf(c->err, sizeof(c->err), "%s: must be a list", name);
+		snprintf(err, errlen, "%s: must be a list", name);
 		return NULL;
 	}
 	if (v->u.arr.n > max) {
-		snprintf(c->err, sizeof(c->err), "%s: more than %zu items", name, max);
+		snprintf(err, errlen, "%s: more than %zu items", name, max);
 		return NULL;
 	}
 	return v;
+}
+
+/* The list member name (or alt when name is absent or null). */
+static const struct json *
+get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
+    struct json **owned)
+{
+	const struct json	*v = json_get(c->body, name);
+
+	if ((v == NULL || v->type == JSON_NULL) && alt != NULL) {
+		name = alt;
+		v = json_get(c->body, alt);
+	}
+	return kit_list(v, name, max, owned, c->err, sizeof(c->err));
 }
 
 static void
@@ -505,27 +511,8 @@ static const struct kit_activity activities[] = {
 /*
  * The time window, nonce and x-sign checks (readings 1 and 2). True when
  * the call is authentic and fresh; otherwise the answer has been sent.
- * *tree gets the parsed body (NULL when it is not JSON, answered here).
- */
-/* True when sig is the x-sign of the body (canonical, else raw) under key. */
-static bool
-kit_signed_with(const char *key, struct request *r, const struct json *tree,
-    const struct buf *canon, const char *nonce, const char *ts, const char *sig)
-{
-	char	expected[SIGN_HEX_LEN + 1];
-
-	if (tree != NULL) {
-		sign_v2_kit(key, canon->data, canon->len, nonce, ts, expected);
-		if (sign_hex_equal(expected, sig))
-			return true;
-	}
-	/* Reading 1: a signature over the raw bytes is accepted too. */
-	sign_v2_kit(key, buf_cstr(&r->body), r->body.len, nonce, ts, expected);
-	return sign_hex_equal(expected, sig);
-}
-
-/*
- * *used gets the key that verified the call: kit_key, or the previous one
+ * *tree gets the parsed body (NULL when it is not JSON, answered here),
+ * *used the key that verified the call: kit_key, or the previous one
  * while a rotation's overlap lasts.
  */
 static bool
@@ -535,9 +522,8 @@ authenticate(struct app *app, struct request *r, struct json **tree, const char 
 	const char	*sig = request_param(r, "HTTP_X_SIGN");
 	const char	*ts = request_param(r, "HTTP_X_TIMESTAMP");
 	const char	*nonce = request_param(r, "HTTP_X_NONCE");
-	struct buf	 canon = BUF_INIT;
 	char		 perr[128], msg[192];
-	bool		 match = false;
+	bool		 match;
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
 
 	*tree = NULL;
@@ -567,20 +553,17 @@ authenticate(struct app *app, struct request *r, struct json **tree, const char 
 		reply_code(r, key, RC_AUTH, "x-sign: missing");
 		return false;
 	}
-	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
-	    KIT_MAX_DEPTH, perr, sizeof(perr));
-	if (*tree != NULL)
-		json_canonical(*tree, &canon);
-	match = kit_signed_with(key, r, *tree, &canon, nonce, ts, sig);
+	match = verify_v2(VERIFY_V2_KIT, key, r->body.data != NULL ? r->body.data : "",
+	    r->body.len, KIT_MAX_DEPTH, nonce, ts, sig, tree, perr, sizeof(perr));
 	if (!match && (prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
-	    kit_signed_with(prev, r, *tree, &canon, nonce, ts, sig)) {
+	    verify_v2_tree(VERIFY_V2_KIT, prev, *tree, r->body.data != NULL ? r->body.data : "",
+	    r->body.len, nonce, ts, sig)) {
 		log_info("kit call %s from %s: verified with the previous kit key "
 		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
 		    app->cfg->previous_kit_until);
 		*used = prev;
 		match = true;
 	}
-	buf_free(&canon);
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "x-sign: does not match");
 		log_notice("kit call %s from %s: x-sign does not match", r->call_id,
@@ -658,10 +641,8 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree, const ch
 	const char	*key = app->cfg->v1_key, *prev;
 	const char	*token = request_param(r, "HTTP_AUTHTOKEN");
 	const char	*ts;
-	struct buf	 data = BUF_INIT;
-	char		 expected[SIGN_B64_LEN + 1], perr[128], msg[192];
+	char		 perr[128], msg[192];
 	bool		 match = false;
-	int		 pass;
 
 	*tree = NULL;
 	if (token == NULL || *token == '\0') {
@@ -683,21 +664,15 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree, const ch
 		reply_code(r, key, RC_PARAM, "timeStamp: missing");
 		return false;
 	}
-	prev = config_previous_key(app->cfg, key, r->wall_ms);
-	for (pass = 0; pass < 4 && !match; pass++) {
-		if (pass >= 2 && prev == NULL)
-			break;
-		buf_reset(&data);
-		kit_v1_payload(*tree, pass % 2 == 0, &data);
-		sign_v1_token(pass < 2 ? key : prev, ts, buf_cstr(&data), data.len, expected);
-		match = sign_b64_equal(expected, token);
-	}
-	buf_free(&data);
-	if (match && pass > 2) {
+	if (verify_kit_v1(key, *tree, ts, token)) {
+		match = true;
+	} else if ((prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
+	    verify_kit_v1(prev, *tree, ts, token)) {
 		log_info("kit v1 call %s from %s: verified with the previous v1 key "
 		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
 		    app->cfg->previous_v1_until);
 		*used = prev;
+		match = true;
 	}
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "authToken: does not match");

@@ -16,4 +16,14 @@
  */
 void	 kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out);
 
+/*
+ * A Kit list member v (named name in err): a JSON array, or a string
+ * holding one, bare keys allowed (spec/README.md reading 7), of at most
+ * max items. *owned gets the tree parsed from a string (or NULL), for the
+ * caller to free whatever the outcome. NULL with err set when v is
+ * missing, null, not a list or too long.
+ */
+const struct json *kit_list(const struct json *v, const char *name, size_t max,
+	    struct json **owned, char *err, size_t errlen);
+
 #endif

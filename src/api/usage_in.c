@@ -19,10 +19,10 @@
 
 #include "api/app.h"
 #include "api/response.h"
+#include "api/usage_in.h"
 #include "common/log.h"
 #include "domain/usage.h"
 
-#define USAGE_MAX_DEPTH	8
 
 /* True when the Authorization header carries "Bearer <token>"; constant time in both. */
 static bool
@@ -74,51 +74,39 @@ usage_member(const struct json *o, const char *key, bool number_ok, const char *
 	return NULL;
 }
 
-void
-usage_in_handle(struct app *app, struct request *r)
+bool
+usage_events_read(const char *body, size_t len, struct json **tree,
+    struct usage_event **evp, size_t *n, int *status, const char **msg)
 {
 	const struct json	*events;
-	struct json		*tree = NULL;
-	struct usage_event	*ev = NULL;
-	struct usage_outcome	 out;
-	struct buf		 b = BUF_INIT;
-	struct jw		 w;
+	struct usage_event	*ev;
 	char			 perr[128];
 	size_t			 i;
 
-	r->audit.dialect = "local";
-	r->audit.activity = "usage";
-	if (strcmp(r->method, "POST") != 0) {
-		usage_error(r, 405, "POST only");
-		return;
+	*evp = NULL;
+	*n = 0;
+	*tree = json_parse(body, len, USAGE_MAX_DEPTH, perr, sizeof(perr));
+	if (*tree == NULL) {
+		*status = 400;
+		*msg = "body is not JSON";
+		return false;
 	}
-	if (!usage_authorized(r, app->cfg->usage_token)) {
-		usage_error(r, 401, "missing or wrong bearer token");
-		return;
-	}
-	if (r->body_too_large) {
-		usage_error(r, 413, "body larger than [mkpd] max_body");
-		return;
-	}
-	tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
-	    USAGE_MAX_DEPTH, perr, sizeof(perr));
-	if (tree == NULL) {
-		usage_error(r, 400, "body is not JSON");
-		return;
-	}
-	events = json_get(tree, "events");
+	events = json_get(*tree, "events");
 	if (events == NULL || events->type != JSON_ARRAY) {
-		usage_error(r, 400, "events must be an array");
-		goto out;
+		*status = 400;
+		*msg = "events must be an array";
+		return false;
 	}
 	if (events->u.arr.n > USAGE_MAX_EVENTS) {
-		usage_error(r, 413, "more than 10000 events in one call");
-		goto out;
+		*status = 413;
+		*msg = "more than 10000 events in one call";
+		return false;
 	}
 	ev = calloc(events->u.arr.n > 0 ? events->u.arr.n : 1, sizeof(*ev));
 	if (ev == NULL) {
-		usage_error(r, 503, "out of memory");
-		goto out;
+		*status = 503;
+		*msg = "out of memory";
+		return false;
 	}
 	for (i = 0; i < events->u.arr.n; i++) {
 		const struct json *e = events->u.arr.items[i];
@@ -135,7 +123,43 @@ usage_in_handle(struct app *app, struct request *r)
 		ev[i].time = usage_member(e, "time", false, &why);
 		ev[i].reject = why;
 	}
-	if (usage_ingest(&app->dom, ev, events->u.arr.n, &out) != DOM_OK) {
+	*evp = ev;
+	*n = events->u.arr.n;
+	return true;
+}
+
+void
+usage_in_handle(struct app *app, struct request *r)
+{
+	struct json		*tree = NULL;
+	struct usage_event	*ev = NULL;
+	struct usage_outcome	 out;
+	struct buf		 b = BUF_INIT;
+	struct jw		 w;
+	const char		*msg;
+	size_t			 i, n;
+	int			 status;
+
+	r->audit.dialect = "local";
+	r->audit.activity = "usage";
+	if (strcmp(r->method, "POST") != 0) {
+		usage_error(r, 405, "POST only");
+		return;
+	}
+	if (!usage_authorized(r, app->cfg->usage_token)) {
+		usage_error(r, 401, "missing or wrong bearer token");
+		return;
+	}
+	if (r->body_too_large) {
+		usage_error(r, 413, "body larger than [mkpd] max_body");
+		return;
+	}
+	if (!usage_events_read(r->body.data != NULL ? r->body.data : "", r->body.len, &tree,
+	    &ev, &n, &status, &msg)) {
+		usage_error(r, status, msg);
+		goto out;
+	}
+	if (usage_ingest(&app->dom, ev, n, &out) != DOM_OK) {
 		usage_error(r, 503, "store unavailable, send the call again");
 		goto out;
 	}

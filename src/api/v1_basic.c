@@ -56,6 +56,7 @@
 #include "api/app_info.h"
 #include "api/fields.h"
 #include "api/response.h"
+#include "api/verify.h"
 #include "api/v1_query.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -383,21 +384,6 @@ check_time(struct app *app, struct request *r, const char *ts)
 	return true;
 }
 
-/* True when token is the authToken of the canonical query under key. */
-static bool
-token_of(const char *key, const struct v1_params *ps, const struct buf *canon,
-    const char *token)
-{
-	char	expected[SIGN_B64_LEN + 1];
-	bool	match;
-
-	sign_v1_token(key, v1_params_get(ps, "timeStamp"), buf_cstr(canon), canon->len,
-	    expected);
-	match = sign_b64_equal(expected, token);
-	wipe_str(expected);
-	return match;
-}
-
 /*
  * The authToken, under the current v1_key or, while a rotation's overlap
  * lasts, the previous one; *used gets the key that verified it.
@@ -408,24 +394,21 @@ check_token(struct app *app, struct request *r, const struct v1_params *ps,
 {
 	const char	*key = app->cfg->v1_key, *prev;
 	const char	*token = v1_params_get(ps, "authToken");
-	struct buf	 canon = BUF_INIT;
 	bool		 match;
 
 	if (token == NULL || *token == '\0') {
 		reply_code(r, key, RC_AUTH, "authToken: missing");
 		return false;
 	}
-	v1_canonical(ps, &canon);
-	match = token_of(key, ps, &canon, token);
+	match = verify_v1_query(key, ps);
 	if (!match && (prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
-	    token_of(prev, ps, &canon, token)) {
+	    verify_v1_query(prev, ps)) {
 		log_info("v1 call %s from %s: verified with the previous v1 key "
 		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
 		    app->cfg->previous_v1_until);
 		*used = prev;
 		match = true;
 	}
-	buf_free(&canon);
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "authToken: does not match");
 		log_notice("v1 call %s from %s: authToken does not match", r->call_id,
@@ -461,34 +444,6 @@ seal_contact(struct app *app, struct request *r, const char *k, struct jw *w,
 	return true;
 }
 
-/* saasExtendParams: base64 of a JSON array (its '+' may arrive as ' '). */
-static void
-put_extend_params(struct jw *w, const char *value)
-{
-	struct buf	 b64 = BUF_INIT, raw = BUF_INIT;
-	struct json	*tree;
-	char		 perr[64];
-	size_t		 i;
-
-	buf_puts(&b64, value);
-	for (i = 0; i < b64.len; i++)
-		if (b64.data[i] == ' ')
-			b64.data[i] = '+';
-	jw_key(w, "saasExtendParams");
-	if (sign_b64_decode(buf_cstr(&b64), &raw) &&
-	    (tree = json_parse(buf_cstr(&raw), raw.len, 8, perr, sizeof(perr))) != NULL) {
-		buf_reset(&b64);
-		json_emit(tree, &b64);
-		json_free(tree);
-		jw_raw(w, buf_cstr(&b64));
-	} else {
-		log_notice("saasExtendParams is not base64 JSON: kept as received");
-		jw_str(w, value);
-	}
-	buf_free(&b64);
-	buf_free(&raw);
-}
-
 /*
  * The call's parameters as a JSON object of strings (what fields_check and
  * the audit log take), authToken left out, saasExtendParams decoded,
@@ -512,7 +467,7 @@ params_tree(struct app *app, struct request *r, const char *k, const struct v1_p
 		if (strcmp(name, "authToken") == 0)
 			continue;
 		if (strcmp(name, "saasExtendParams") == 0 && *value != '\0') {
-			put_extend_params(&w, value);
+			v1_put_extend_params(&w, value);
 			continue;
 		}
 		jw_kv_str(&w, name, value);

@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "api/v1_query.h"
+#include "common/json.h"
+#include "common/log.h"
 #include "common/util.h"
+#include "crypto/sign.h"
 
 /* Decodes n bytes of s; false on a bad escape or a NUL byte. */
 static bool
@@ -140,4 +143,32 @@ v1_canonical(const struct v1_params *ps, struct buf *out)
 		buf_putc(out, '=');
 		buf_puts(out, sorted[i]->value);
 	}
+}
+
+/* saasExtendParams: base64 of a JSON array (its '+' may arrive as ' '). */
+void
+v1_put_extend_params(struct jw *w, const char *value)
+{
+	struct buf	 b64 = BUF_INIT, raw = BUF_INIT;
+	struct json	*tree;
+	char		 perr[64];
+	size_t		 i;
+
+	buf_puts(&b64, value);
+	for (i = 0; i < b64.len; i++)
+		if (b64.data[i] == ' ')
+			b64.data[i] = '+';
+	jw_key(w, "saasExtendParams");
+	if (sign_b64_decode(buf_cstr(&b64), &raw) &&
+	    (tree = json_parse(buf_cstr(&raw), raw.len, 8, perr, sizeof(perr))) != NULL) {
+		buf_reset(&b64);
+		json_emit(tree, &b64);
+		json_free(tree);
+		jw_raw(w, buf_cstr(&b64));
+	} else {
+		log_notice("saasExtendParams is not base64 JSON: kept as received");
+		jw_str(w, value);
+	}
+	buf_free(&b64);
+	buf_free(&raw);
 }

@@ -6,6 +6,7 @@
 #define MKP_V1_QUERY_H
 
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/defs.h"
 
 #define V1_PARAMS_MAX	64
@@ -42,5 +43,12 @@ const char *v1_params_get(const struct v1_params *, const char *name);
  * does). Appended to out.
  */
 void	 v1_canonical(const struct v1_params *, struct buf *out);
+
+/*
+ * Appends "saasExtendParams": value to w, value being base64 of JSON ('+'
+ * may arrive as ' '): the decoded JSON when it is that, else the string
+ * as received.
+ */
+void	 v1_put_extend_params(struct jw *w, const char *value);
 
 #endif

@@ -23,6 +23,7 @@
 #include "api/app_info.h"
 #include "api/fields.h"
 #include "api/response.h"
+#include "api/verify.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -345,26 +346,6 @@ get_param(struct request *r, const char *key, const char *name, struct buf *out,
 }
 
 /*
- * True when sig is the signature of the body (canonical, else raw bytes)
- * under key.
- */
-static bool
-signed_with(const char *key, struct request *r, const struct json *tree,
-    const struct buf *canon, const char *nonce, const char *ts, const char *sig)
-{
-	char	expected[SIGN_HEX_LEN + 1];
-
-	if (tree != NULL) {
-		sign_v2_basic(key, canon->data, canon->len, nonce, ts, expected);
-		if (sign_hex_equal(expected, sig))
-			return true;
-	}
-	/* Reading 1: a signature over the raw bytes is accepted too. */
-	sign_v2_basic(key, buf_cstr(&r->body), r->body.len, nonce, ts, expected);
-	return sign_hex_equal(expected, sig);
-}
-
-/*
  * The time window, nonce and signature checks. True when the call is
  * authentic and fresh; otherwise the answer has been sent. *tree gets the
  * parsed body (NULL when it is not JSON, which is answered here too),
@@ -375,7 +356,7 @@ static bool
 authenticate(struct app *app, struct request *r, struct json **tree, const char **used)
 {
 	const char	*key = app->cfg->basic_key, *prev;
-	struct buf	 sig = BUF_INIT, ts = BUF_INIT, nonce = BUF_INIT, canon = BUF_INIT;
+	struct buf	 sig = BUF_INIT, ts = BUF_INIT, nonce = BUF_INIT;
 	char		 perr[128], msg[192];
 	bool		 has_sig, has_ts, has_nonce, ok = false, match = false;
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
@@ -412,15 +393,12 @@ authenticate(struct app *app, struct request *r, struct json **tree, const char 
 		goto out;
 	}
 
-	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
-	    V2_MAX_DEPTH, perr, sizeof(perr));
-	if (*tree != NULL)
-		json_canonical(*tree, &canon);
-	match = signed_with(key, r, *tree, &canon, buf_cstr(&nonce), buf_cstr(&ts),
-	    buf_cstr(&sig));
+	match = verify_v2(VERIFY_V2_BASIC, key, r->body.data != NULL ? r->body.data : "",
+	    r->body.len, V2_MAX_DEPTH, buf_cstr(&nonce), buf_cstr(&ts), buf_cstr(&sig), tree,
+	    perr, sizeof(perr));
 	if (!match && (prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
-	    signed_with(prev, r, *tree, &canon, buf_cstr(&nonce), buf_cstr(&ts),
-	    buf_cstr(&sig))) {
+	    verify_v2_tree(VERIFY_V2_BASIC, prev, *tree, r->body.data != NULL ?
+	    r->body.data : "", r->body.len, buf_cstr(&nonce), buf_cstr(&ts), buf_cstr(&sig))) {
 		/* The marketplace has not switched to the new key yet. */
 		log_info("v2 call %s from %s: verified with the previous basic key "
 		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
@@ -449,7 +427,6 @@ out:
 	buf_free(&sig);
 	buf_free(&ts);
 	buf_free(&nonce);
-	buf_free(&canon);
 	return ok;
 }
 

@@ -773,6 +773,21 @@ cf_raise_line_limit(void)
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
+	struct config	*cfg;
+	FILE		*fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	cfg = config_load_stream(fp, path, err, errlen);
+	fclose(fp);
+	return cfg;
+}
+
+struct config *
+config_load_stream(FILE *fp, const char *path, char *err, size_t errlen)
+{
 	struct cf_parse	 p;
 	const struct cf_option *secret;
 	struct config	*cfg;
@@ -797,14 +812,11 @@ config_load(const char *path, char *err, size_t errlen)
 		}
 	}
 
-	if ((p.fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		config_free(cfg);
-		return NULL;
-	}
-	if (fstat(fileno(p.fp), &st) == -1) {
+	p.fp = fp;
+	/* A stream with no file behind it (fmemopen: the fuzz target) has no mode. */
+	memset(&st, 0, sizeof(st));
+	if (fileno(fp) != -1 && fstat(fileno(fp), &st) == -1) {
 		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-		fclose(p.fp);
 		config_free(cfg);
 		return NULL;
 	}
@@ -812,11 +824,9 @@ config_load(const char *path, char *err, size_t errlen)
 	rc = ini_parse_stream(cf_reader, &p, cf_handler, &p);
 	if (ferror(p.fp)) {
 		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-		fclose(p.fp);
 		config_free(cfg);
 		return NULL;
 	}
-	fclose(p.fp);
 
 	if (p.too_long && (p.err[0] == '\0' || p.too_long < p.err_line)) {
 		snprintf(err, errlen, "%s:%d: line too long", path, p.too_long);

@@ -137,6 +137,9 @@ struct config {
  * err. The result is owned by the caller (config_free).
  */
 struct config *config_load(const char *path, char *err, size_t errlen) MUSTCHECK;
+/* config_load of an open file, named path in messages; fp is left open. */
+struct config *config_load_stream(FILE *fp, const char *path, char *err,
+	    size_t errlen) MUSTCHECK;
 void	 config_free(struct config *);
 
 /*

@@ -48,6 +48,24 @@ usage_check_value(const char *v)
 	return NULL;
 }
 
+const char *
+usage_check_event(const struct usage_event *ev)
+{
+	const char	*why = ev->reject;
+
+	if (why == NULL && (ev->id == NULL || ev->id[0] == '\0'))
+		why = "id missing";
+	if (why == NULL && strlen(ev->id) > 128)
+		why = "id longer than 128 characters";
+	if (why == NULL && (ev->instance_id == NULL || ev->instance_id[0] == '\0'))
+		why = "instanceId missing";
+	if (why == NULL)
+		why = usage_check_value(ev->value);
+	if (why == NULL)
+		why = usage_check_time(ev->time);
+	return why;
+}
+
 /* n digits at s as a number, or -1. */
 static int
 usage_digits(const char *s, int n)
@@ -167,18 +185,8 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 	memset(out, 0, sizeof(*out));
 	sev = xcalloc(n > 0 ? n : 1, sizeof(*sev));
 	for (i = 0; i < n; i++) {
-		const char *why = ev[i].reject;
+		const char *why = usage_check_event(&ev[i]);
 
-		if (why == NULL && (ev[i].id == NULL || ev[i].id[0] == '\0'))
-			why = "id missing";
-		if (why == NULL && strlen(ev[i].id) > 128)
-			why = "id longer than 128 characters";
-		if (why == NULL && (ev[i].instance_id == NULL || ev[i].instance_id[0] == '\0'))
-			why = "instanceId missing";
-		if (why == NULL)
-			why = usage_check_value(ev[i].value);
-		if (why == NULL)
-			why = usage_check_time(ev[i].time);
 		if (why != NULL) {
 			usage_reject(out, ev[i].id, why);
 			continue;

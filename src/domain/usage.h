@@ -71,6 +71,8 @@ const char *usage_check_value(const char *value);
  */
 bool	 usage_dashboard_url(const char *tmpl, const char *instance_id, struct buf *out);
 
+/* Why the event cannot be stored whatever the database says (NULL when it can). */
+const char *usage_check_event(const struct usage_event *);
 /* Why time is not an RFC 3339 UTC instant "YYYY-MM-DDTHH:MM:SS[.fff]Z" (NULL when it is). */
 const char *usage_check_time(const char *time);
 

@@ -34,49 +34,17 @@ usage_push_enqueue(struct db *db)
 	return job_enqueue(db, "usage_push", NULL, "usage_push", 0, 0, NULL);
 }
 
-/* What an answer means for the batch. */
-enum usage_verdict {
-	UV_DELIVERED,
-	UV_RETRY,
-	UV_FAILED,
-};
-
 static enum usage_verdict
 usage_classify(bool answered, const struct http_response *resp, char *code, size_t codelen,
     char *msg, size_t msglen)
 {
-	struct json	*tree;
-	const char	*c, *m;
-	char		 perr[64];
-
-	code[0] = msg[0] = '\0';
 	if (!answered) {
+		code[0] = '\0';
 		snprintf(msg, msglen, "no answer: %.200s", resp->error_text);
 		return UV_RETRY;
 	}
-	tree = json_parse(resp->body.data != NULL ? resp->body.data : "", resp->body.len, 8,
-	    perr, sizeof(perr));
-	c = tree != NULL ? json_get_str(tree, "error_code") : NULL;
-	m = tree != NULL ? json_get_str(tree, "error_msg") : NULL;
-	snprintf(code, codelen, "%s", c != NULL ? c : "");
-	snprintf(msg, msglen, "%s", m != NULL ? m : "");
-	json_free(tree);
-	if (resp->status == 200 && strcmp(code, MKT_SUCCESS) == 0)
-		return UV_DELIVERED;
-	if (resp->status >= 500 || resp->status == 429 || strcmp(code, "MKT.0999") == 0)
-		return UV_RETRY;
-	/*
-	 * A refusal carries the marketplace's error_code. An answer without
-	 * one (a proxy's page, a cut body) says nothing about the batch:
-	 * sending it again is safe, the meteringSn makes it count once.
-	 */
-	if (code[0] == '\0') {
-		snprintf(msg, msglen, "HTTP %ld answer without error_code", resp->status);
-		return UV_RETRY;
-	}
-	if (msg[0] == '\0')
-		snprintf(msg, msglen, "HTTP %ld", resp->status);
-	return UV_FAILED;
+	return usage_wire_answer(resp->status, resp->body.data != NULL ? resp->body.data : "",
+	    resp->body.len, code, codelen, msg, msglen);
 }
 
 /* Signs and sends body once; resp receives the answer. */
@@ -187,7 +155,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 	enum usage_batch_result	 r = UB_ERROR;
 	PGresult		*res;
 	char			(*vals)[32] = NULL;
-	char			 why[256], code[33], msg[256], request_id[37], excerpt[256];
+	char			 why[300], code[33], msg[256], request_id[37], excerpt[256];
 	int			 n, i;
 	bool			 answered;
 

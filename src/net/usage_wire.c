@@ -7,9 +7,11 @@
  * begin_time < end_time < instance_id < metering_sn < record_time <
  * relate_pkg_instance < usage_value.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/json.h"
+#include "net/marketplace.h"
 #include "net/usage_wire.h"
 
 void
@@ -80,4 +82,36 @@ usage_wire_value(const char *num, char *out, size_t outlen)
 	memcpy(out, num, n);
 	out[n] = '\0';
 	return true;
+}
+
+enum usage_verdict
+usage_wire_answer(long status, const char *body, size_t len, char *code, size_t codelen,
+    char *msg, size_t msglen)
+{
+	struct json	*tree;
+	const char	*c, *m;
+	char		 perr[64];
+
+	tree = json_parse(body, len, 8, perr, sizeof(perr));
+	c = tree != NULL ? json_get_str(tree, "error_code") : NULL;
+	m = tree != NULL ? json_get_str(tree, "error_msg") : NULL;
+	snprintf(code, codelen, "%s", c != NULL ? c : "");
+	snprintf(msg, msglen, "%s", m != NULL ? m : "");
+	json_free(tree);
+	if (status == 200 && strcmp(code, MKT_SUCCESS) == 0)
+		return UV_DELIVERED;
+	if (status >= 500 || status == 429 || strcmp(code, "MKT.0999") == 0)
+		return UV_RETRY;
+	/*
+	 * A refusal carries the marketplace's error_code. An answer without
+	 * one (a proxy's page, a cut body) says nothing about the batch:
+	 * sending it again is safe, the meteringSn makes it count once.
+	 */
+	if (code[0] == '\0') {
+		snprintf(msg, msglen, "HTTP %ld answer without error_code", status);
+		return UV_RETRY;
+	}
+	if (msg[0] == '\0')
+		snprintf(msg, msglen, "HTTP %ld", status);
+	return UV_FAILED;
 }

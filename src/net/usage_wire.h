@@ -44,4 +44,21 @@ void	 usage_wire_sign(const char *key, const char *ts, const char *nonce,
  */
 bool	 usage_wire_value(const char *num, char *out, size_t outlen) MUSTCHECK;
 
+/* What an answer to a push means for its batch. */
+enum usage_verdict {
+	UV_DELIVERED,
+	UV_RETRY,
+	UV_FAILED,
+};
+
+/*
+ * Classifies the marketplace's answer to a push: HTTP status and the len
+ * bytes of body (never NULL, need not be NUL-terminated). MKT.0000 with
+ * 200 delivers; 5xx, 429 and MKT.0999 retry; anything else fails. code and
+ * msg get error_code and error_msg ("" when absent; msg then "HTTP n" on
+ * failure), cut to fit.
+ */
+enum usage_verdict usage_wire_answer(long status, const char *body, size_t len, char *code,
+	    size_t codelen, char *msg, size_t msglen);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * check_kit.c: the V1 Kit authToken's signed string (kit_v1_payload) from
  * a received body, held against TV-6 and TV-7 of spec/kit-and-v1.md, and
- * the blank-skipping rule of Huawei's sample.
+ * the blank-skipping rule of Huawei's sample, and the lists (kit_list):
+ * arrays, or strings holding JSON with bare keys (reading 7).
  */
 #include <string.h>
 
@@ -70,6 +71,49 @@ START_TEST(test_blanks)
 }
 END_TEST
 
+static const struct {
+	const char	*member;	/* the member's JSON */
+	size_t		 max;
+	int		 n;		/* items, or -1: refused */
+	const char	*err;		/* refused: the message */
+} lists[] = {
+	{ "[{\"userName\":\"a\"},{\"userName\":\"b\"}]", 5, 2, NULL },
+	{ "\"[{\\\"userName\\\":\\\"a\\\"}]\"", 5, 1, NULL },
+	{ "\"[{userName:\\\"a\\\", org_code :\\\"b:c\\\"}]\"", 5, 1, NULL },
+	{ "\"[]\"", 5, 0, NULL },
+	{ "null", 5, -1, "userList: missing" },
+	{ "{\"a\":1}", 5, -1, "userList: must be a list" },
+	{ "\"{a:1}\"", 5, -1, "userList: must be a list" },
+	{ "\"[{a:1},]\"", 5, -1, NULL },
+	{ "[1,2,3]", 2, -1, "userList: more than 2 items" },
+	{ "42", 5, -1, "userList: must be a list" },
+};
+
+START_TEST(test_list)
+{
+	struct json		*member, *owned = NULL;
+	const struct json	*list;
+	char			 err[200] = "";
+
+	member = json_parse(lists[_i].member, strlen(lists[_i].member), 8, err, sizeof(err));
+	ck_assert_msg(member != NULL, "%s: %s", lists[_i].member, err);
+	list = kit_list(member, "userList", lists[_i].max, &owned, err, sizeof(err));
+	if (lists[_i].n >= 0) {
+		ck_assert_msg(list != NULL, "%s: %s", lists[_i].member, err);
+		ck_assert_int_eq(list->type, JSON_ARRAY);
+		ck_assert_int_eq((int)list->u.arr.n, lists[_i].n);
+	} else {
+		ck_assert(list == NULL);
+		if (lists[_i].err != NULL)
+			ck_assert_str_eq(err, lists[_i].err);
+		else
+			ck_assert(strncmp(err, "userList: not a JSON list (", 27) == 0);
+	}
+	json_free(owned);
+	json_free(member);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -78,5 +122,6 @@ main(void)
 
 	tcase_add_loop_test(tc, test_vectors, 0, (int)NELEM(cases));
 	tcase_add_test(tc, test_blanks);
+	tcase_add_loop_test(tc, test_list, 0, (int)NELEM(lists));
 	return unit_run(s);
 }

@@ -1,7 +1,7 @@
 /*
  * check_usage_wire.c: the usage push body and its signature against the
  * usage_body_signature vector of spec/vectors.json (spec/outbound.md §1.6),
- * and usage_value formatting.
+ * usage_value formatting, and what an answer to a push means.
  */
 #include <check.h>
 #include <string.h>
@@ -76,6 +76,54 @@ START_TEST(test_value)
 }
 END_TEST
 
+/* Answers to a push (spec/outbound.md §1.4) and their verdicts. */
+static const struct {
+	long			 status;
+	const char		*body;
+	enum usage_verdict	 want;
+	const char		*code;
+	const char		*msg;
+} answers[] = {
+	{ 200, "{\"error_code\":\"MKT.0000\",\"error_msg\":\"success\"}", UV_DELIVERED,
+	  "MKT.0000", "success" },
+	{ 201, "{\"error_code\":\"MKT.0000\"}", UV_FAILED, "MKT.0000", "HTTP 201" },
+	{ 200, "{\"error_code\":\"MKT.0999\",\"error_msg\":\"busy\"}", UV_RETRY, "MKT.0999",
+	  "busy" },
+	{ 503, "Service Unavailable", UV_RETRY, "", "" },
+	{ 429, "{\"error_code\":\"APIGW.0308\"}", UV_RETRY, "APIGW.0308", "" },
+	{ 400, "{\"error_code\":\"MKT.0101\",\"error_msg\":\"bad value\"}", UV_FAILED,
+	  "MKT.0101", "bad value" },
+	/* No error_code: nothing was said about the batch; sent again. */
+	{ 403, "", UV_RETRY, "", "HTTP 403 answer without error_code" },
+	{ 200, "{\"error_code\":1,\"error_msg\":null}", UV_RETRY, "",
+	  "HTTP 200 answer without error_code" },
+	{ 200, "[\"MKT.0000\"]", UV_RETRY, "", "HTTP 200 answer without error_code" },
+	{ 200, "<html>proxy</html>", UV_RETRY, "", "HTTP 200 answer without error_code" },
+};
+
+START_TEST(test_answer)
+{
+	char	 code[33], msg[64];
+
+	ck_assert_int_eq(usage_wire_answer(answers[_i].status, answers[_i].body,
+	    strlen(answers[_i].body), code, sizeof(code), msg, sizeof(msg)), answers[_i].want);
+	ck_assert_str_eq(code, answers[_i].code);
+	ck_assert_str_eq(msg, answers[_i].msg);
+}
+END_TEST
+
+START_TEST(test_answer_cut)
+{
+	static const char body[] = "{\"error_code\":\"MKT.0101\",\"error_msg\":\"0123456789\"}";
+	char	 code[5], msg[4];
+
+	ck_assert_int_eq(usage_wire_answer(400, body, strlen(body), code, sizeof(code), msg,
+	    sizeof(msg)), UV_FAILED);
+	ck_assert_str_eq(code, "MKT.");
+	ck_assert_str_eq(msg, "012");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -85,5 +133,7 @@ main(void)
 	tcase_add_test(tc, test_vector);
 	tcase_add_test(tc, test_package_and_many);
 	tcase_add_test(tc, test_value);
+	tcase_add_loop_test(tc, test_answer, 0, (int)NELEM(answers));
+	tcase_add_test(tc, test_answer_cut);
 	return unit_run(s);
 }

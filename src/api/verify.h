@@ -1,0 +1,55 @@
+/*
+ * verify.h: the signature checks of the inbound dialects as pure
+ * functions (no request, no store, no clock), so that the adapters and
+ * the fuzz targets (test/fuzz) run the very same code.
+ */
+#ifndef MKP_VERIFY_H
+#define MKP_VERIFY_H
+
+#include <stddef.h>
+
+#include "api/v1_query.h"
+#include "common/defs.h"
+#include "common/json.h"
+
+/* Which HMAC layout a V2 signature uses (crypto/sign.h). */
+enum verify_v2_kind {
+	VERIFY_V2_BASIC,	/* signature query parameter, sign_v2_basic */
+	VERIFY_V2_KIT,		/* x-sign header, sign_v2_kit */
+};
+
+/*
+ * A V2 body check (reading 1): parses the len bytes of body (not
+ * necessarily NUL-terminated, never NULL) into *tree, NULL when not JSON
+ * (perr says why), and compares sig with the signature of the canonical
+ * payload, then with the one of the raw bytes. True when either matches;
+ * *tree is set in both cases and the caller frees it.
+ */
+bool	 verify_v2(enum verify_v2_kind, const char *key, const char *body, size_t len,
+	    size_t max_depth, const char *nonce, const char *ts, const char *sig,
+	    struct json **tree, char *perr, size_t perrlen) MUSTCHECK;
+
+/*
+ * The same check of a body already parsed (tree NULL when it is not
+ * JSON): for a second key, the previous one during a rotation's overlap.
+ */
+bool	 verify_v2_tree(enum verify_v2_kind, const char *key, const struct json *tree,
+	    const char *body, size_t len, const char *nonce, const char *ts,
+	    const char *sig) MUSTCHECK;
+
+/*
+ * The V1 basic authToken (spec/kit-and-v1.md §1.1): the parameters'
+ * authToken against the one of v1_canonical, keyed with key + timeStamp.
+ * False when either parameter is missing or empty.
+ */
+bool	 verify_v1_query(const char *key, const struct v1_params *) MUSTCHECK;
+
+/*
+ * The V1 Kit authToken (§1.2) of a JSON object: the blank-skipping
+ * payload first (Huawei's sample), then the one keeping blanks, keyed
+ * with key + ts (the body's timeStamp).
+ */
+bool	 verify_kit_v1(const char *key, const struct json *obj, const char *ts,
+	    const char *token) MUSTCHECK;
+
+#endif
