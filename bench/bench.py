@@ -9,12 +9,18 @@ Behind the same nginx, with the same number of workers, it measures:
   authSync       a V2 Kit call with 500 users, every request a new tenant
                  (500 users inserted in one transaction, x-sign headers)
 
-and prints requests/s, p50/p99 latency, worker RSS and the ratio of each to
-the ceiling, as a Markdown table (doc/performance.md keeps one). The load
-generator is wrk; requests are signed beforehand, so the generator costs
-the same in every phase. Targets (issue 2): queryInstance >= 0.8 of the
-ceiling, newInstance >= 0.5, p99 <= 10 ms at 32 connections, worker RSS
-<= 10 MB and flat.
+and, as ceilings of the store, pgbench with as many connections as
+workers: its select-only script (-S) and scripts of the very statements
+one queryInstance and one newInstance send, in one pipelined round trip
+each as mkpd sends them. It prints one Markdown table (doc/performance.md
+keeps one): every figure with its ceiling, ratio, target, p50/p99 latency
+and worker RSS. The load generator is wrk; requests are signed
+beforehand, so the generator costs the same in every phase. Targets
+(issue 2): queryInstance >= 0.8 of the ceiling, newInstance >= 0.5, p99
+<= 10 ms at 32 connections, worker RSS <= 10 MB and flat.
+
+A figure is a Row; a phase appends its rows to the list print_table()
+prints, so a new figure is one more append.
 """
 
 import argparse
@@ -22,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import platform
 import re
 import secrets
 import subprocess
@@ -115,6 +122,177 @@ def rss_kb(pids):
     return out
 
 
+class Row:
+    """One figure of the table. value is in unit (requests/s by default);
+    ceiling, when given, is what value is measured against (ratio), with
+    min_ratio the target for that ratio; max_p99 (ms) and max_rss (MB) are
+    targets too. A row without a target says so; met is None then."""
+
+    def __init__(self, name, value, unit="req/s", ceiling=None, ceiling_name=None,
+                 min_ratio=None, max_p99=None, max_rss=None, p50=None, p99=None,
+                 rss=None, bad=0, note=""):
+        self.name, self.value, self.unit = name, value, unit
+        self.ceiling, self.ceiling_name = ceiling, ceiling_name
+        self.min_ratio, self.max_p99, self.max_rss = min_ratio, max_p99, max_rss
+        self.p50, self.p99, self.rss, self.bad, self.note = p50, p99, rss, bad, note
+
+    @property
+    def ratio(self):
+        return self.value / self.ceiling if self.ceiling else None
+
+    def target(self):
+        parts = []
+        if self.min_ratio is not None:
+            parts.append(">= %.1f" % self.min_ratio)
+        if self.max_p99 is not None:
+            parts.append("p99 <= %g ms" % self.max_p99)
+        if self.max_rss is not None:
+            parts.append("RSS <= %g MB" % self.max_rss)
+        return ", ".join(parts) or "-"
+
+    def met(self):
+        checks = []
+        if self.min_ratio is not None:
+            checks.append(self.ratio is not None and self.ratio >= self.min_ratio)
+        if self.max_p99 is not None:
+            checks.append(self.p99 is not None and self.p99 <= self.max_p99)
+        if self.max_rss is not None:
+            checks.append(self.rss is not None and self.rss <= self.max_rss)
+        if not checks:
+            return None
+        return all(checks) and not self.bad
+
+
+def phase_row(name, r, **kw):
+    """A Row from a run_wrk or run_pgbench result (with its "rss" list, KB)."""
+    rss = max(r["rss"]) / 1024.0 if r.get("rss") else None
+    note = " (requests ran out: raise --rate-bound)" if r.get("wrapped") else ""
+    return Row(name, r["rps"], p50=r["p50"], p99=r["p99"], rss=rss, bad=r["bad"],
+               note=note, **kw)
+
+
+def fmt(v, pattern):
+    return "-" if v is None else pattern % v
+
+
+def print_table(rows, out=sys.stdout):
+    out.write("| figure | value | ceiling | ratio | target | met | p50 ms | p99 ms "
+              "| worker RSS MB | unexpected |\n")
+    out.write("|---|---|---|---|---|---|---|---|---|---|\n")
+    for r in rows:
+        met = r.met()
+        out.write("| %s | %.0f %s | %s | %s | %s | %s | %s | %s | %s | %d%s |\n" % (
+            r.name, r.value, r.unit,
+            "%.0f %s" % (r.ceiling, r.ceiling_name) if r.ceiling else "-",
+            fmt(r.ratio, "%.2f"), r.target(),
+            "-" if met is None else ("yes" if met else "**no**"),
+            fmt(r.p50, "%.2f"), fmt(r.p99, "%.2f"), fmt(r.rss, "%.1f"), r.bad, r.note))
+
+
+# pgbench scripts: the statements of one call as mkpd sends them (the
+# previous call's audit row in its own transaction, then the nonce claim
+# and the command in one), in one pipelined round trip. They mirror
+# src/store/audit.c, nonce.c and instance_store.c (istore_fetch_one,
+# istore_create), with the values mkpd would bind. pgbench takes any
+# ":name" for a variable, even in a string literal: hence chr(58).
+PGB_AUDIT = """BEGIN;
+WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+ INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, activity,
+ instance_id, order_id, order_line_id, result_code, http_status, latency_us, is_test,
+ reason, body) SELECT 'pgb-' || :client_id::text || '-' || :r::text, now(), '127.0.0.1', 'v2',
+ '%s', 'pgb-' || :n::text, NULL, NULL, '000000', 200, 900, false, NULL,
+ '{"activity":"%s","instanceId":"0f3c2a5e-9d6b-4c1e-8a7f-2b3d4e5f6a7b"}' FROM async
+ ON CONFLICT (call_id) DO NOTHING;
+COMMIT;
+SELECT mkp_nonce_claim('v2-pgb-' || :client_id::text || '-' || :r::text, 120,
+ 'pgb-' || :client_id::text || '-' || :r::text);
+"""
+
+PGB_QUERY = """\\set r random(1, 1000000000000)
+\\set n random(1, %(ids)d)
+\\startpipeline
+""" + PGB_AUDIT % ("queryInstance", "queryInstance") + """SELECT instance_id, state,
+ front_end_url, admin_url, app_user, app_password, memo,
+ CASE WHEN charging_mode = 'ON_DEMAND' THEN (SELECT coalesce(sum(e.value), 0)::text
+ FROM usage_event e WHERE e.instance_id = instance.instance_id) END,
+ to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')
+ FROM instance WHERE instance_id = 'pgb-' || :n::text;
+\\endpipeline
+"""
+
+PGB_NEW = """\\set r random(1, 1000000000000)
+\\set n 0
+\\set job 0
+\\startpipeline
+""" + PGB_AUDIT % ("newInstance", "newInstance") + """WITH ins AS (
+ INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state,
+ is_test, front_end_url, admin_url, app_user, app_password, memo)
+ VALUES ('pgbn-' || :client_id::text || '-' || :r::text, 'PGBN' || :client_id::text || '-' || :r::text,
+ 'PGBN' || :client_id::text || '-' || :r::text || '-1', 'pgbn-' || :client_id::text || '-' || :r::text, 'active',
+ false, 'http://127.0.0.1/app/pgbn', 'http://127.0.0.1/app/admin', 'pgbn',
+ 's1' || chr(58) || 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', NULL)
+ ON CONFLICT (order_id, order_line_id, is_test) DO NOTHING
+ RETURNING instance_id, state),
+ ev AS (INSERT INTO instance_event (instance_id, kind, to_state, order_id,
+ order_line_id, call_id)
+ SELECT instance_id, 'create', state, 'PGBN' || :client_id::text || '-' || :r::text,
+ 'PGBN' || :client_id::text || '-' || :r::text || '-1', 'pgb-' || :client_id::text || '-' || :r::text FROM ins),
+ job AS (INSERT INTO job (kind, payload, dedupe_key)
+ SELECT 'provision', json_build_object('instanceId', instance_id), instance_id
+ FROM ins WHERE :job = 1)
+ SELECT instance_id, state FROM ins;
+\\endpipeline
+"""
+
+
+def run_pgbench(pg, work, name, seconds, clients, script=None, builtin=None):
+    """pgbench against the bench database; its own per-transaction log
+    gives p50/p99. Returns a result as run_wrk does."""
+    logdir = work / ("pgbench-" + name)
+    logdir.mkdir()
+    argv = [str(pg.bindir / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+            "-j", str(min(clients, 2)), "-T", str(seconds), "-l",
+            "--log-prefix", str(logdir / "log"),
+            "-h", pg.host, "-p", str(pg.port), "-U", "postgres"]
+    if script is not None:
+        path = work / ("%s.pgbench" % name)
+        path.write_text(script)
+        argv += ["-f", str(path)]
+    else:
+        argv += [builtin]
+    argv.append(pg.dbname)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+    text = out.stdout + out.stderr
+    m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", text)
+    if m is None:
+        sys.exit("bench: pgbench %s failed:\n%s" % (name, text))
+    lat = sorted(int(line.split()[2]) for f in logdir.iterdir() for line in open(f))
+    def pct(p):
+        return lat[min(len(lat) - 1, int(len(lat) * p))] / 1000.0 if lat else None
+    bad = 0 if out.returncode == 0 else 1
+    m = re.search(r"number of failed transactions: (\d+)", text)
+    if m:
+        bad += int(m.group(1))
+    if bad:
+        print("bench: pgbench %s: %s" % (name, text.strip().splitlines()[-1]),
+              file=sys.stderr)
+    return {"rps": float(re.search(r"tps = ([\d.]+) \(without", text).group(1)),
+            "p50": pct(0.50), "p99": pct(0.99), "bad": bad, "raw": text}
+
+
+def machine():
+    mem = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) / 1024.0 / 1024.0
+    cpu = ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return "%d cores (%s), %.0f GiB, %s" % (os.cpu_count(), cpu, mem, platform.platform())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10, help="per phase (default 10)")
@@ -189,23 +367,56 @@ def run(args, build, work):
     reqfile = work / "auth.req"
     write_kit_requests(reqfile, keys["kit"], (users_body(500) for _ in range(
         args.seconds * args.kit_rate_bound)), "authSync")
-    results["authSync 500 users"] = run_wrk(front.url, reqfile, args.seconds,
-                                            args.connections)
-    results["authSync 500 users"]["rss"] = rss_kb(mkpd.worker_pids())
+    results["authSync"] = run_wrk(front.url, reqfile, args.seconds, args.connections)
+    results["authSync"]["rss"] = rss_kb(mkpd.worker_pids())
+
+    # The store's ceilings, with mkpd idle: as many connections as workers.
+    # Instances pgb-1..pgb-N, copies of one mkpd made, for the query script.
+    pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+            " state, front_end_url, admin_url, app_user, app_password, memo)"
+            " SELECT 'pgb-' || g, 'PGB' || g, 'PGB' || g || '-1', 'pgb-' || g, t.state,"
+            " t.front_end_url, t.admin_url, t.app_user, t.app_password, t.memo"
+            " FROM generate_series(1, %d) g,"
+            " (SELECT * FROM instance WHERE state = 'active' LIMIT 1) t" % len(ids))
+    init = subprocess.run([str(pg.bindir / "pgbench"), "-i", "-q", "-s", "1", "-h",
+                           pg.host, "-p", str(pg.port), "-U", "postgres", pg.dbname],
+                          capture_output=True, text=True)
+    if init.returncode != 0:
+        sys.exit("bench: pgbench -i failed:\n" + init.stderr)
+    results["pgbench -S"] = run_pgbench(pg, work, "select", args.seconds, args.workers,
+                                        builtin="-S")
+    results["pgbench query"] = run_pgbench(pg, work, "query", args.seconds, args.workers,
+                                           script=PGB_QUERY % {"ids": len(ids)})
+    results["pgbench new"] = run_pgbench(pg, work, "new", args.seconds, args.workers,
+                                         script=PGB_NEW)
 
     ceiling = results["ceiling"]["rps"]
-    print("\n%d workers, %d connections, %d s per phase, %s, %d cores\n" % (
-        args.workers, args.connections, args.seconds, time.strftime("%Y-%m-%d"),
-        os.cpu_count()))
-    print("| phase | requests/s | ratio to ceiling | p50 ms | p99 ms | worker RSS max MB | unexpected answers |")
-    print("|---|---|---|---|---|---|---|")
-    for name in ("ceiling", "queryInstance", "newInstance", "authSync 500 users"):
-        r = results[name]
-        rss = max(r.get("rss") or [0]) / 1024.0
-        print("| %s | %.0f | %.2f | %.2f | %.2f | %s | %d%s |" % (
-            name, r["rps"], r["rps"] / ceiling, r["p50"], r["p99"],
-            "%.1f" % rss if r.get("rss") else "-", r["bad"],
-            " (requests ran out: raise --rate-bound)" if r["wrapped"] else ""))
+    store_q = results["pgbench query"]["rps"]
+    store_n = results["pgbench new"]["rps"]
+    rows = [
+        phase_row("ceiling: hello-fcgi behind the same nginx", results["ceiling"]),
+        phase_row("ceiling: store, pgbench -S (%d connections)" % args.workers,
+                  results["pgbench -S"], unit="tps"),
+        phase_row("ceiling: store, queryInstance's statements in pgbench",
+                  results["pgbench query"], unit="tps"),
+        phase_row("ceiling: store, newInstance's statements in pgbench",
+                  results["pgbench new"], unit="tps"),
+        phase_row("queryInstance", results["queryInstance"], ceiling=ceiling,
+                  ceiling_name="hello-fcgi", min_ratio=0.8, max_p99=10, max_rss=10),
+        Row("queryInstance against its statements", results["queryInstance"]["rps"],
+            ceiling=store_q, ceiling_name="pgbench"),
+        phase_row("newInstance", results["newInstance"], ceiling=ceiling,
+                  ceiling_name="hello-fcgi", min_ratio=0.5, max_p99=10, max_rss=10),
+        Row("newInstance against its statements", results["newInstance"]["rps"],
+            ceiling=store_n, ceiling_name="pgbench"),
+        phase_row("authSync, 500 users a call", results["authSync"], unit="calls/s"),
+    ]
+    print("\n%d workers, %d connections, %d s per phase, %s" % (
+        args.workers, args.connections, args.seconds, time.strftime("%Y-%m-%d %H:%M")))
+    print("machine: %s" % machine())
+    print("store: PostgreSQL %s, settings of the test harness (fsync and "
+          "synchronous_commit off)\n" % pg.psql("SHOW server_version"))
+    print_table(rows)
 
     if args.soak:
         print("\nsoak: worker RSS (KB) as signed queryInstance calls go on")
@@ -220,7 +431,7 @@ def run(args, build, work):
             print("  after %9d calls (%5.0f/s): %s" % (done, r["rps"],
                                                     rss_kb(mkpd.worker_pids())))
         results["soak"] = {"bad": phase_bad}
-    bad = sum(results[k]["bad"] for k in results)
+    bad = sum(r.bad for r in rows) + results.get("soak", {}).get("bad", 0)
     return 1 if bad else 0
 
 
