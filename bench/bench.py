@@ -193,7 +193,7 @@ def print_table(rows, out=sys.stdout):
 # previous call's audit row in its own transaction, then the nonce claim
 # and the command in one), in one pipelined round trip. They mirror
 # src/store/audit.c, nonce.c and instance_store.c (istore_fetch_one,
-# istore_create_active), with the values mkpd would bind. pgbench takes any
+# istore_create), with the values mkpd would bind. pgbench takes any
 # ":name" for a variable, even in a string literal: hence chr(58).
 PGB_AUDIT = """BEGIN;
 WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
@@ -222,6 +222,7 @@ PGB_QUERY = """\\set r random(1, 1000000000000)
 
 PGB_NEW = """\\set r random(1, 1000000000000)
 \\set n 0
+\\set job 0
 \\startpipeline
 """ + PGB_AUDIT % ("newInstance", "newInstance") + """WITH ins AS (
  INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state,
@@ -235,7 +236,10 @@ PGB_NEW = """\\set r random(1, 1000000000000)
  ev AS (INSERT INTO instance_event (instance_id, kind, to_state, order_id,
  order_line_id, call_id)
  SELECT instance_id, 'create', state, 'PGBN' || :client_id::text || '-' || :r::text,
- 'PGBN' || :client_id::text || '-' || :r::text || '-1', 'pgb-' || :client_id::text || '-' || :r::text FROM ins)
+ 'PGBN' || :client_id::text || '-' || :r::text || '-1', 'pgb-' || :client_id::text || '-' || :r::text FROM ins),
+ job AS (INSERT INTO job (kind, payload, dedupe_key)
+ SELECT 'provision', json_build_object('instanceId', instance_id), instance_id
+ FROM ins WHERE :job = 1)
  SELECT instance_id, state FROM ins;
 \\endpipeline
 """

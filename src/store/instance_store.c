@@ -16,37 +16,27 @@
 	" to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')" \
 	" FROM instance WHERE "
 
-/* newInstance's insert of the instance and its event (the CTEs). */
-#define ISTORE_CREATE \
-	"WITH ins AS (" \
-	" INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state," \
-	"  is_test, front_end_url, admin_url, app_user, app_password, memo)" \
-	" VALUES ($1, $2, $3, $4, $5, $6::boolean, $7, $8, $9, $10, $11)" \
-	" ON CONFLICT (order_id, order_line_id, is_test) DO NOTHING" \
-	" RETURNING instance_id, state)," \
-	" ev AS (INSERT INTO instance_event (instance_id, kind, to_state, order_id," \
-	"  order_line_id, call_id)" \
-	" SELECT instance_id, 'create', state, $2, $3, $12 FROM ins)"
-
 const struct db_stmt instance_store_stmts[] = {
 	/*
 	 * ON CONFLICT on the order line waits for a concurrent insert of the
 	 * same line to commit, then does nothing: exactly one instance per
 	 * order line however many identical calls race.
 	 */
-	{ "istore_create", ISTORE_CREATE
-	  /* Provisioning goes on in a job, queued in the same statement. */
-	  ", job AS (INSERT INTO job (kind, payload, dedupe_key)"
+	{ "istore_create",
+	  "WITH ins AS ("
+	  " INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state,"
+	  "  is_test, front_end_url, admin_url, app_user, app_password, memo)"
+	  " VALUES ($1, $2, $3, $4, $5, $6::boolean, $7, $8, $9, $10, $11)"
+	  " ON CONFLICT (order_id, order_line_id, is_test) DO NOTHING"
+	  " RETURNING instance_id, state),"
+	  " ev AS (INSERT INTO instance_event (instance_id, kind, to_state, order_id,"
+	  "  order_line_id, call_id)"
+	  " SELECT instance_id, 'create', state, $2, $3, $12 FROM ins),"
+	  /* $13: provisioning goes on in a job, queued in the same statement. */
+	  " job AS (INSERT INTO job (kind, payload, dedupe_key)"
 	  " SELECT 'provision', json_build_object('instanceId', instance_id), instance_id"
-	  " FROM ins)"
-	  " SELECT instance_id, state FROM ins", 12 },
-	/*
-	 * The same for an instance provisioned at once (no hook): without the
-	 * job insert, whose mere presence costs the store the opening of the
-	 * job table and its indexes at every call, even inserting nothing.
-	 */
-	{ "istore_create_active", ISTORE_CREATE
-	  " SELECT instance_id, state FROM ins", 12 },
+	  " FROM ins WHERE $13::boolean)"
+	  " SELECT instance_id, state FROM ins", 13 },
 	{ "istore_find_line",
 	  "SELECT instance_id, state FROM instance"
 	  " WHERE order_id = $1 AND order_line_id = $2 AND is_test = $3::boolean", 3 },
@@ -180,7 +170,7 @@ exec_insert(struct db *db, const char *name, int nparams, const char *const *p,
 enum istore_create_result
 istore_create(struct db *db, const struct istore_new *n, char id_out[65], char state_out[16])
 {
-	const char	*p[12];
+	const char	*p[13];
 	const char	*q[3];
 	PGresult	*res;
 
@@ -196,7 +186,8 @@ istore_create(struct db *db, const struct istore_new *n, char id_out[65], char s
 	p[9] = n->app_password;
 	p[10] = n->memo;
 	p[11] = n->call_id;
-	res = db_exec(db, n->queue_job ? "istore_create" : "istore_create_active", 12, p);
+	p[12] = n->queue_job ? "true" : "false";
+	res = db_exec(db, "istore_create", 13, p);
 	if (res == NULL)
 		return strcmp(db_sqlstate(db), "23505") == 0 ? ISTORE_ID_TAKEN : ISTORE_FAILED;
 	if (PQntuples(res) == 1) {
