@@ -171,6 +171,16 @@ def phase_row(name, r, **kw):
                note=note, **kw)
 
 
+def bound_row(name, front, store):
+    """The most a call could reach on these cores if mkpd's worker cost
+    nothing: the front of the hello-world ceiling (wrk, nginx, FastCGI)
+    and the store's statements, one after the other on the same CPU, so
+    1 / (1/front + 1/store) calls per second. Its ratio to the ceiling is
+    the highest ratio the target can be compared with."""
+    return Row("%s, bound by front + store" % name, 1.0 / (1.0 / front + 1.0 / store),
+               ceiling=front, ceiling_name="hello-fcgi")
+
+
 def fmt(v, pattern):
     return "-" if v is None else pattern % v
 
@@ -405,10 +415,12 @@ def run(args, build, work):
                   ceiling_name="hello-fcgi", min_ratio=0.8, max_p99=10, max_rss=10),
         Row("queryInstance against its statements", results["queryInstance"]["rps"],
             ceiling=store_q, ceiling_name="pgbench"),
+        bound_row("queryInstance", ceiling, store_q),
         phase_row("newInstance", results["newInstance"], ceiling=ceiling,
                   ceiling_name="hello-fcgi", min_ratio=0.5, max_p99=10, max_rss=10),
         Row("newInstance against its statements", results["newInstance"]["rps"],
             ceiling=store_n, ceiling_name="pgbench"),
+        bound_row("newInstance", ceiling, store_n),
         phase_row("authSync, 500 users a call", results["authSync"], unit="calls/s"),
     ]
     print("\n%d workers, %d connections, %d s per phase, %s" % (
