@@ -3,8 +3,9 @@
 
 Runs one mkpd worker under callgrind (and, with --store, the PostgreSQL
 server too: every backend gets its own profile) behind nginx, sends N
-signed newInstance calls then N signed queryInstance calls (four clients
-at a time, so the worker always has the next call waiting, as under load),
+signed newInstance calls, N signed queryInstance calls, then a few Kit
+authSync calls of 500 users (each a new tenant), four clients
+at a time (so the worker always has the next call waiting, as under load),
 and prints for each phase the instructions per call of the worker and,
 with --store, of its PostgreSQL backend, with their top functions (self
 cost); without --store, the statements the store ran (pg_stat_statements,
@@ -41,6 +42,9 @@ import harness  # noqa: E402
 import bench  # noqa: E402
 
 
+CHUNK = 200	# calls signed at a time
+
+
 def callgrind_cmd(outdir, name):
     return ["valgrind", "--tool=callgrind", "--trace-children=no",
             "--callgrind-out-file=%s/%s.%%p" % (outdir, name)]
@@ -56,9 +60,10 @@ def send_all(port, lines, clients=4):
     def one(part):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         for line in part:
-            path, body = line.rstrip(b"\n").split(b"\t")[:2]
-            conn.request("POST", path.decode(), body=body,
-                         headers={"Content-Type": "application/json;charset=utf8"})
+            fields = line.rstrip(b"\n").decode().split("\t")
+            headers = {"Content-Type": "application/json;charset=utf8"}
+            headers.update(f.split(": ", 1) for f in fields[2:])
+            conn.request("POST", fields[0], body=fields[1].encode(), headers=headers)
             answer = conn.getresponse().read()
             if b'"resultCode":"000000"' not in answer:
                 bad[0] += 1
@@ -118,6 +123,8 @@ def main():
     ap.add_argument("--calls", type=int, default=2000, help="per phase (default 2000)")
     ap.add_argument("--store", action="store_true",
                     help="run PostgreSQL under callgrind too (slow to start)")
+    ap.add_argument("--kit-calls", type=int, default=10,
+                    help="authSync calls of 500 users, each a new tenant (default 10)")
     ap.add_argument("--top", type=int, default=25, help="functions listed per phase")
     args = ap.parse_args()
     if shutil.which("valgrind") is None:
@@ -166,6 +173,7 @@ def run(args, build, work):
                  "listen_owner": None, "listen_group": None},
         "pool": {"pm": "static", "max_children": 1, "max_requests": n},
         "jobs": {"enabled": False},
+        "store": {"statement_timeout": 600000},	# statements run slowly under callgrind
     })
     mkpd.migrate()
     mkpd.proc = harness.spawn(
@@ -178,31 +186,41 @@ def run(args, build, work):
     front = harness.Nginx(work / "nginx", "127.0.0.1:%d" % port).start()
 
     orders = ["PROF%s" % uuid.uuid4().hex[:20].upper() for _ in range(n)]
-    newreq = work / "new.req"
-    bench.write_requests(newreq, keys["basic"], ({
-        "activity": "newInstance", "orderId": o, "orderLineId": o + "-1",
-        "businessId": str(uuid.uuid4())} for o in orders))
     results, gone, served = {}, set(), set()
-    for name in ("newInstance", "queryInstance"):
+    for name, calls in (("newInstance", n), ("queryInstance", n),
+                        ("authSync", args.kit_calls)):
         harness.wait_for(lambda: len(mkpd.worker_pids()) == 1 and
                          mkpd.worker_pids()[0] not in served, 120, what="a new worker")
         worker = mkpd.worker_pids()[0]
         served.add(worker)
-        if name == "queryInstance":
+        if name == "newInstance":
+            bodies = [{"activity": "newInstance", "orderId": o, "orderLineId": o + "-1",
+                       "businessId": str(uuid.uuid4())} for o in orders]
+        elif name == "queryInstance":
             ids = pg.psql("SELECT instance_id FROM instance ORDER BY random()").split()
-            reqfile = work / "query.req"
-            bench.write_requests(reqfile, keys["basic"], ({
-                "activity": "queryInstance", "instanceId": ids[i % len(ids)]}
-                for i in range(n)))
+            bodies = [{"activity": "queryInstance", "instanceId": ids[i % len(ids)]}
+                      for i in range(n)]
         else:
-            reqfile = newreq
-        lines = open(reqfile, "rb").readlines()
+            bodies = [bench.users_body(500) for _ in range(calls)]
+
+        def send(part, name=name):
+            # Signed just before sending: under callgrind a phase outlasts
+            # the 60 s a signature's timestamp is valid.
+            reqfile = work / "chunk.req"
+            if name == "authSync":
+                bench.write_kit_requests(reqfile, keys["kit"], part, "authSync")
+            else:
+                bench.write_requests(reqfile, keys["basic"], part)
+            return send_all(front.port, open(reqfile, "rb").readlines())
         if not args.store:
             pg.psql("SELECT pg_stat_statements_reset()")
-        bad = send_all(front.port, lines[:1])
+        bad = send(bodies[:1])
         backend = backend_pid(pg, gone)
         gone.add(backend)
-        bad += send_all(front.port, lines[1:])
+        for i in range(1, calls, CHUNK):
+            bad += send(bodies[i:i + CHUNK])
+        if calls < n:
+            mkpd.stop()	# the worker exits before max_requests: its profile now
         dumps = {"worker": dump_of(work, "mkpd", worker)}
         if args.store and backend is not None:
             dumps["store backend"] = dump_of(work, "pg", backend)
@@ -211,17 +229,17 @@ def run(args, build, work):
             " rows, regexp_replace(left(query, 100), '\\s+', ' ', 'g')"
             " FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%'"
             " ORDER BY total_exec_time DESC LIMIT 12")
-        results[name] = (bad, dumps, stmts)
+        results[name] = (calls, bad, dumps, stmts)
 
-    for name, (bad, dumps, stmts) in results.items():
-        print("\n== %s: %d calls, %d unexpected answers" % (name, n, bad))
+    for name, (calls, bad, dumps, stmts) in results.items():
+        print("\n== %s: %d calls, %d unexpected answers" % (name, calls, bad))
         for who, dump in dumps.items():
-            print("%s: %.0f instructions per call (%s)" % (who, total_ir(dump) / n,
+            print("%s: %.0f instructions per call (%s)" % (who, total_ir(dump) / calls,
                                                             dump.name))
         for who, dump in dumps.items():
             print("%s top functions (self instructions per call, share):" % who)
             for ir, pct, fn in top_functions(dump, args.top):
-                print("  %9.0f %5.1f%%  %s" % (ir / n, pct, fn))
+                print("  %9.0f %5.1f%%  %s" % (ir / calls, pct, fn))
         if stmts:
             print("statements (calls, mean us, rows, query):")
         for line in stmts.splitlines():
