@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import subprocess
 import sys
@@ -179,6 +180,56 @@ def bound_row(name, front, store):
     the highest ratio the target can be compared with."""
     return Row("%s, bound by front + store" % name, 1.0 / (1.0 / front + 1.0 / store),
                ceiling=front, ceiling_name="hello-fcgi")
+
+
+def cpu_s(pids):
+    """User + system CPU seconds pids have used so far (a gone one: 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = open("/proc/%d/stat" % pid).read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks += int(fields[11]) + int(fields[12])	# utime, stime
+    return ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
+def tree(pid):
+    """A function giving pid and its children now (PostgreSQL's backends,
+    nginx's and mkpd's workers)."""
+    return lambda: [pid] + harness.child_pids(pid)
+
+
+def with_cpu(groups, fn, *a):
+    """Runs a phase (run_wrk) and adds to its result the CPU seconds each
+    group of processes (and the load generator, a child of ours) used."""
+    before = {k: cpu_s(g()) for k, g in groups.items()}
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = fn(*a)
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r["cpu"] = {k: cpu_s(g()) - before[k] for k, g in groups.items()}
+    r["cpu"]["wrk"] = (ru2.ru_utime + ru2.ru_stime) - (ru.ru_utime + ru.ru_stime)
+    return r
+
+
+def print_cpu(phases, out=sys.stdout):
+    """CPU microseconds per answered request, by process group. Unlike
+    requests/s, these hardly move with other load on the machine; the
+    ceiling's total over a phase's total is the ratio that phase could
+    reach if the cores were only doing this."""
+    ceiling = sum(phases[0][1]["cpu"].values()) / max(1, phases[0][1]["good"] +
+                                                       phases[0][1]["bad"])
+    out.write("\nCPU per request, microseconds (user + system, from /proc):\n\n")
+    out.write("| phase | nginx | app (hello-fcgi or mkpd) | PostgreSQL | wrk | total "
+              "| ceiling's total / this total |\n|---|---|---|---|---|---|---|\n")
+    for name, r in phases:
+        n = max(1, r["good"] + r["bad"])
+        c = {k: v / n * 1e6 for k, v in r["cpu"].items()}
+        total = sum(c.values())
+        out.write("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n" % (
+            name, c["front"], c["app"], c["store"], c["wrk"], total,
+            ceiling * 1e6 / total if total else 0))
 
 
 def fmt(v, pattern):
@@ -350,7 +401,7 @@ def run(args, build, work):
     mkpd.migrate()
     mkpd.start()
     front = harness.Nginx(work / "nginx-mkpd", "127.0.0.1:%d" % mkpd_port).start()
-    harness.spawn([str(build / "bench" / "hello-fcgi"), "127.0.0.1:%d" % hello_port,
+    hello = harness.spawn([str(build / "bench" / "hello-fcgi"), "127.0.0.1:%d" % hello_port,
                            str(args.workers)], work / "hello.out")
     harness.wait_for(lambda: harness.listening("127.0.0.1:%d" % hello_port), 10)
     ceiling_front = harness.Nginx(work / "nginx-hello", "127.0.0.1:%d" % hello_port).start()
@@ -364,23 +415,31 @@ def run(args, build, work):
     write_requests(reqfile, keys["basic"], ({
         "activity": "newInstance", "orderId": o, "orderLineId": o + "-1",
         "businessId": str(uuid.uuid4())} for o in orders))
-    results["newInstance"] = run_wrk(front.url, reqfile, args.seconds, args.connections)
+    mkpd_cpu = {"front": tree(front.proc.pid), "app": tree(mkpd.pid),
+                "store": tree(pg.proc.pid)}
+    results["newInstance"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
+                                      args.connections)
     results["newInstance"]["rss"] = rss_kb(mkpd.worker_pids())
     ids = pg.psql("SELECT instance_id FROM instance ORDER BY random() LIMIT 10000").split()
 
     reqfile = work / "query.req"
     write_requests(reqfile, keys["basic"], ({
         "activity": "queryInstance", "instanceId": ids[i % len(ids)]} for i in range(n)))
-    results["ceiling"] = run_wrk(ceiling_front.url, reqfile, args.seconds, args.connections)
+    results["ceiling"] = with_cpu({"front": tree(ceiling_front.proc.pid),
+                                   "app": tree(hello.pid), "store": tree(pg.proc.pid)},
+                                  run_wrk, ceiling_front.url, reqfile, args.seconds,
+                                  args.connections)
     write_requests(reqfile, keys["basic"], ({
         "activity": "queryInstance", "instanceId": ids[i % len(ids)]} for i in range(n)))
-    results["queryInstance"] = run_wrk(front.url, reqfile, args.seconds, args.connections)
+    results["queryInstance"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
+                                        args.connections)
     results["queryInstance"]["rss"] = rss_kb(mkpd.worker_pids())
 
     reqfile = work / "auth.req"
     write_kit_requests(reqfile, keys["kit"], (users_body(500) for _ in range(
         args.seconds * args.kit_rate_bound)), "authSync")
-    results["authSync"] = run_wrk(front.url, reqfile, args.seconds, args.connections)
+    results["authSync"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
+                                   args.connections)
     results["authSync"]["rss"] = rss_kb(mkpd.worker_pids())
 
     # The store's ceilings, with mkpd idle: as many connections as workers.
@@ -432,6 +491,9 @@ def run(args, build, work):
     print("store: PostgreSQL %s, settings of the test harness (fsync and "
           "synchronous_commit off)\n" % pg.psql("SHOW server_version"))
     print_table(rows)
+    print_cpu([(name, results[key]) for name, key in (
+        ("ceiling: hello-fcgi", "ceiling"), ("queryInstance", "queryInstance"),
+        ("newInstance", "newInstance"), ("authSync, 500 users a call", "authSync"))])
 
     if args.soak:
         print("\nsoak: worker RSS (KB) as signed queryInstance calls go on")
