@@ -173,13 +173,14 @@ def phase_row(name, r, **kw):
 
 
 def bound_row(name, front, store):
-    """The most a call could reach on these cores if mkpd's worker cost
-    nothing: the front of the hello-world ceiling (wrk, nginx, FastCGI)
-    and the store's statements, one after the other on the same CPU, so
-    1 / (1/front + 1/store) calls per second. Its ratio to the ceiling is
-    the highest ratio the target can be compared with."""
-    return Row("%s, bound by front + store" % name, 1.0 / (1.0 / front + 1.0 / store),
-               ceiling=front, ceiling_name="hello-fcgi")
+    """An estimate of what a call could reach on these cores if mkpd's
+    worker cost nothing: the front of the hello-world ceiling (wrk, nginx,
+    FastCGI) and the store's statements (run by pgbench, whose client work
+    stands in for the worker's libpq work) one after the other on the same
+    CPU, 1 / (1/front + 1/store) calls per second. The two ends are
+    measured in different phases: on a busy machine it is no bound."""
+    return Row("%s, front + store alone (estimate)" % name,
+               1.0 / (1.0 / front + 1.0 / store), ceiling=front, ceiling_name="hello-fcgi")
 
 
 def cpu_s(pids):
