@@ -12,18 +12,29 @@ Behind the same nginx, with the same number of workers, it measures:
 and, as ceilings of the store, pgbench with as many connections as
 workers: its select-only script (-S) and scripts of the very statements
 one queryInstance and one newInstance send, in one pipelined round trip
-each as mkpd sends them. It prints one Markdown table (doc/performance.md
-keeps one): every figure with its ceiling, ratio, target, p50/p99 latency
-and worker RSS. The load generator is wrk; requests are signed
-beforehand, so the generator costs the same in every phase. Targets
-(issue 2): queryInstance >= 0.8 of the ceiling, newInstance >= 0.5, p99
-<= 10 ms at 32 connections, worker RSS <= 10 MB and flat.
+each as mkpd sends them. Then metered usage (issue 5):
+
+  usage ingest   events/s through POST /-/usage (calls of 10 000 events,
+                 --usage-clients at once), as a ratio to a raw COPY of the
+                 same rows into the same table (target >= 0.5)
+  usage push     records/s that `mkpctl usage push --now` delivers to
+                 mkp-sim serve in batches of 1000 (both signatures, checked)
+
+It prints one Markdown table (doc/performance.md keeps one): every figure
+with its ceiling, ratio, target, p50/p99 latency and worker RSS, then the
+CPU each group of processes spent per request. The load generator is wrk;
+requests are signed beforehand, so the generator costs the same in every
+phase. Targets (issue 2): queryInstance >= 0.8 of the ceiling,
+newInstance >= 0.5, p99 <= 10 ms at 32 connections, worker RSS <= 10 MB
+and flat. `--only usage` runs just the usage phases (no wrk needed),
+`--only http` all but them.
 
 A figure is a Row; a phase appends its rows to the list print_table()
 prints, so a new figure is one more append.
 """
 
 import argparse
+import concurrent.futures
 import hashlib
 import hmac
 import json
@@ -275,9 +286,12 @@ PGB_QUERY = """\\set r random(1, 1000000000000)
 \\startpipeline
 """ + PGB_AUDIT % ("queryInstance", "queryInstance") + """SELECT instance_id, state,
  front_end_url, admin_url, app_user, app_password, memo,
- CASE WHEN charging_mode = 'ON_DEMAND' THEN (SELECT coalesce(sum(e.value), 0)::text
- FROM usage_event e WHERE e.instance_id = instance.instance_id) END,
- to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')
+ CASE WHEN charging_mode IN ('ON_DEMAND', 'ON_DEMAND_PKG') THEN
+ mkp_usage_cumulative(instance_id, charging_mode = 'ON_DEMAND_PKG')::text END,
+ to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS'),
+ CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN (SELECT r.instance_id
+ FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id
+ ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END
  FROM instance WHERE instance_id = 'pgb-' || :n::text;
 \\endpipeline
 """
@@ -370,10 +384,18 @@ def main():
     ap.add_argument("--soak", type=int, default=0, metavar="N",
                     help="then send N more signed queryInstance calls and report worker RSS "
                          "every tenth of them (e.g. 1000000)")
+    ap.add_argument("--only", choices=("http", "usage"),
+                    help="run only the HTTP phases or only the usage phases")
+    ap.add_argument("--usage-events", type=int, default=200000,
+                    help="events ingested (and copied) by the usage phase")
+    ap.add_argument("--usage-clients", type=int, default=4,
+                    help="POST /-/usage calls under way at once")
+    ap.add_argument("--usage-records", type=int, default=10000,
+                    help="records pushed by the usage phase")
     args = ap.parse_args()
 
     build = Path(os.environ.get("MKPD_BUILD", ROOT / "build"))
-    for prog in ("mkpd", "mkpctl", "bench/hello-fcgi"):
+    for prog in ("mkpd", "mkpctl", "mkp-sim", "bench/hello-fcgi"):
         if not (build / prog).exists():
             sys.exit("bench: %s/%s is missing: build first (scripts/quickstart builds)" %
                      (build, prog))
@@ -387,21 +409,112 @@ def main():
         harness.kill_all()
 
 
+USAGE_TOKEN = "bench-usage-token"
+USAGE_KEY = "bench-usage-key"
+USAGE_CALL = 10000      # events per POST /-/usage, its maximum
+
+
+def usage_ingest(args, pg, front):
+    """events/s through POST /-/usage, and through a raw COPY of the same
+    rows into usage_event: {"ingest": eps, "copy": eps, "bad": n}."""
+    n_inst = 100
+    pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+            " charging_mode, state) SELECT 'ub-' || i, 'uo-' || i, 'ul-' || i, 'ubz-' || i,"
+            " 'ON_DEMAND', 'active' FROM generate_series(1, %d) i" % n_inst)
+    # Events over the last 3 closed hours: the windows already exist after
+    # the first calls, as in the steady state.
+    now = int(time.time())
+    top = now - now % 3600
+    rows = []
+    for i in range(args.usage_events):
+        t = top - 3 * 3600 + (i * 7919) % (3 * 3600)
+        rows.append(("e%d" % i, "ub-%d" % (1 + i % n_inst), "%d.%04d" % (i % 10, i % 10000),
+                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+                     time.strftime("%Y-%m-%d %H:00:00+00", time.gmtime(t - t % 3600))))
+    bodies = [json.dumps({"events": [{"id": "in-" + r[0], "instanceId": r[1], "value": r[2],
+                                      "time": r[3]} for r in rows[k:k + USAGE_CALL]]},
+                         separators=(",", ":")).encode()
+              for k in range(0, len(rows), USAGE_CALL)]
+    csv = pg.base / "usage-copy.csv"
+    with open(csv, "w") as f:
+        for r in rows:
+            f.write("cp-%s,%s,\"\",%s,%s,%s,f\n" % (r[0], r[1], r[2], r[3], r[4]))
+    os.chmod(csv, 0o644)
+
+    t0 = time.monotonic()
+    pg.psql("\\copy usage_event (event_id, instance_id, pkg_instance_id, value, event_time,"
+            " window_begin, shifted) FROM '%s' WITH (FORMAT csv)" % csv)
+    copy_s = time.monotonic() - t0
+
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + USAGE_TOKEN}
+    bad = 0
+
+    def post(body):
+        status, _, out = harness.http_request(front.url, "POST", "/-/usage", body, headers,
+                                              timeout=300)
+        ans = json.loads(out) if status == 200 else {}
+        return status == 200 and ans.get("accepted") == body.count(b'"id"')
+
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(args.usage_clients) as ex:
+        for ok in ex.map(post, bodies):
+            bad += 0 if ok else 1
+    ingest_s = time.monotonic() - t0
+    return {"ingest": len(rows) / ingest_s, "copy": len(rows) / copy_s, "bad": bad}
+
+
+def usage_push(args, pg, mkpd):
+    """records/s `mkpctl usage push --now` delivers in batches of 1000."""
+    n = args.usage_records
+    hours = 20
+    per_hour = (n + hours - 1) // hours
+    pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+            " charging_mode, state) SELECT 'up-' || i, 'upo-' || i, 'upl-' || i, 'upb-' || i,"
+            " 'ON_DEMAND', 'active' FROM generate_series(1, %d) i;"
+            "INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
+            " metering_sn, state)"
+            " SELECT 'up-' || i, date_trunc('hour', now()) - make_interval(hours => 4 + h),"
+            " date_trunc('hour', now()) - make_interval(hours => 3 + h), 1.5 + i %% 7,"
+            " mkp_usage_metering_sn('up-' || i, '', date_trunc('hour', now())"
+            "   - make_interval(hours => 4 + h)), 'pending'"
+            " FROM generate_series(1, %d) i, generate_series(0, %d) h"
+            " LIMIT %d" % (per_hour, per_hour, hours - 1, n))
+    t0 = time.monotonic()
+    r = mkpd.mkpctl("usage", "push", "--now")
+    push_s = time.monotonic() - t0
+    delivered = pg.psql("SELECT count(*) FROM usage_record WHERE state = 'delivered'"
+                        " AND instance_id LIKE 'up-%'")
+    bad = 0 if r.returncode == 0 and delivered == str(n) else 1
+    if bad:
+        print("usage push: %s delivered of %d\n%s%s" % (delivered, n, r.stdout, r.stderr))
+    return {"push": n / push_s, "bad": bad}
+
+
 def run(args, build, work):
     pg = harness.Postgres(work / "pg")
     pg.init()
     pg.start()
     keys = harness.new_keys()
     mkpd_port, hello_port = harness.free_port(), harness.free_port()
+    sim = harness.SimServer(build, work / "sim", args=["--usage-key", USAGE_KEY]).start()
     mkpd = harness.Mkpd(build, work / "mkpd", pg.dsn, keys, {
         "mkpd": {"listen": "127.0.0.1:%d" % mkpd_port, "log_level": "notice",
                  "listen_owner": None, "listen_group": None},
         "pool": {"pm": "static", "max_children": args.workers,
                  "max_requests": 0},
+        "usage": {"token": USAGE_TOKEN, "usage_key": USAGE_KEY, "push_interval": 0,
+                  "batch_size": 1000},
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk},
     })
     mkpd.migrate()
     mkpd.start()
     front = harness.Nginx(work / "nginx-mkpd", "127.0.0.1:%d" % mkpd_port).start()
+    if args.only == "usage":
+        rows = usage_rows(args, pg, front, mkpd)
+        print_header(args, pg)
+        print_table(rows)
+        return 1 if sum(r.bad for r in rows) else 0
     hello = harness.spawn([str(build / "bench" / "hello-fcgi"), "127.0.0.1:%d" % hello_port,
                            str(args.workers)], work / "hello.out")
     harness.wait_for(lambda: harness.listening("127.0.0.1:%d" % hello_port), 10)
@@ -486,11 +599,9 @@ def run(args, build, work):
         bound_row("newInstance", ceiling, store_n),
         phase_row("authSync, 500 users a call", results["authSync"], unit="calls/s"),
     ]
-    print("\n%d workers, %d connections, %d s per phase, %s" % (
-        args.workers, args.connections, args.seconds, time.strftime("%Y-%m-%d %H:%M")))
-    print("machine: %s" % machine())
-    print("store: PostgreSQL %s, settings of the test harness (fsync and "
-          "synchronous_commit off)\n" % pg.psql("SHOW server_version"))
+    if args.only != "http":
+        rows += usage_rows(args, pg, front, mkpd)
+    print_header(args, pg)
     print_table(rows)
     print_cpu([(name, results[key]) for name, key in (
         ("ceiling: hello-fcgi", "ceiling"), ("queryInstance", "queryInstance"),
@@ -511,6 +622,29 @@ def run(args, build, work):
         results["soak"] = {"bad": phase_bad}
     bad = sum(r.bad for r in rows) + results.get("soak", {}).get("bad", 0)
     return 1 if bad else 0
+
+
+def print_header(args, pg):
+    print("\n%d workers, %d connections, %d s per phase, %s" % (
+        args.workers, args.connections, args.seconds, time.strftime("%Y-%m-%d %H:%M")))
+    print("machine: %s" % machine())
+    print("store: PostgreSQL %s, settings of the test harness (fsync and "
+          "synchronous_commit off)\n" % pg.psql("SHOW server_version"))
+
+
+def usage_rows(args, pg, front, mkpd):
+    """The rows of metered usage: raw COPY (the ceiling), ingest, push."""
+    ing = usage_ingest(args, pg, front)
+    push = usage_push(args, pg, mkpd)
+    return [
+        Row("ceiling: raw COPY into usage_event (%d events)" % args.usage_events,
+            ing["copy"], unit="events/s"),
+        Row("usage ingest, POST /-/usage (calls of %d events, %d at once)" % (
+            USAGE_CALL, args.usage_clients), ing["ingest"], unit="events/s",
+            ceiling=ing["copy"], ceiling_name="COPY", min_ratio=0.5, bad=ing["bad"]),
+        Row("usage push, batches of 1000 (%d records)" % args.usage_records, push["push"],
+            unit="records/s", bad=push["bad"]),
+    ]
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ MKP_PACKAGES=(
 	libinih-dev libssl-dev libmicrohttpd-dev check
 	postgresql nginx-light curl ca-certificates
 	python3 python3-pytest python3-cryptography
+	man-db groff-base
+	chromium
 )
 
 mkp_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/random.h"
+#include "crypto/sign.h"
 #include "pool/app.h"
 #include "store/audit.h"
 #include "store/instance_store.h"
@@ -27,8 +28,11 @@
 #include "store/usage_store.h"
 
 static struct app	 app;
+struct app_observer	 mkpd_observer;
 /* Loaded by the master (root) in prepare; workers inherit it. */
 static struct rsa_key	*kit_rsa;
+
+static void	app_named(const struct request *);
 
 /* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
@@ -87,6 +91,7 @@ app_init(const struct config *cfg)
 	app.dom.cfg = cfg;
 	app.dom.seal = seal_master();
 	app.rsa = kit_rsa;
+	request_named_hook = mkpd_observer.named != NULL ? app_named : NULL;
 	/* Connect now to fail early in the log; a store that is down is not fatal. */
 	(void)!db_ensure(app.db);
 	return true;
@@ -200,10 +205,42 @@ audit(struct request *r)
 	audit_record(app.db, a);
 }
 
+/* "instance/order/line" of the ids known so far. */
+static void
+app_call_fill(const struct request *r, struct app_call *c, char *ids, size_t idsz)
+{
+	const struct audit	*a = &r->audit;
+
+	snprintf(ids, idsz, "%s/%s/%s", a->instance_id ? a->instance_id : "",
+	    a->order_id ? a->order_id : "", a->order_line_id ? a->order_line_id : "");
+	if (strcmp(ids, "//") == 0)
+		ids[0] = '\0';
+	c->dialect = a->dialect ? a->dialect : "";
+	c->activity = a->activity ? a->activity : "";
+	c->ids = ids;
+	c->remote = r->remote_addr ? r->remote_addr : "";
+	c->method = r->method ? r->method : "";
+	c->path = r->path ? r->path : "";
+	c->result_code = r->result_code;
+	c->status = r->status;
+}
+
+static void
+app_named(const struct request *r)
+{
+	struct app_call	c;
+	char		ids[200];
+
+	app_call_fill(r, &c, ids, sizeof(ids));
+	mkpd_observer.named(&c);
+}
+
 static void
 app_serve(FCGX_Request *fr)
 {
 	struct request	r;
+	struct app_call	c;
+	char		ids[200];
 
 	if (!request_init(&r, fr, app.cfg->max_body)) {
 		respond(&r, 400, "text/plain", "incomplete request\n", 19, NULL);
@@ -215,8 +252,28 @@ app_serve(FCGX_Request *fr)
 	response_flush(&r);
 	/* The caller has its answer; the bookkeeping below adds no latency. */
 	FCGX_FFlush(fr->out);
+	if (mkpd_observer.done != NULL) {
+		app_call_fill(&r, &c, ids, sizeof(ids));
+		mkpd_observer.done(&c);
+	}
 	audit(&r);
 	request_free(&r);
+}
+
+static size_t
+app_abort_answer(char *out, size_t size)
+{
+	static const char body[] = "{\"resultCode\":\"" RC_INTERNAL "\","
+	    "\"resultMsg\":\"the request took too long and was ended; please retry\"}";
+	struct buf	sig = BUF_INIT;
+	int		n;
+
+	sign_body(app.cfg->basic_key, body, sizeof(body) - 1, &sig);
+	n = snprintf(out, size, "Status: 200 OK\r\nContent-Type: application/json;"
+	    "charset=UTF-8\r\nContent-Length: %zu\r\nBody-Sign: %s\r\n\r\n%s",
+	    sizeof(body) - 1, buf_cstr(&sig), body);
+	buf_free(&sig);
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
 const struct worker_app mkpd_app = {
@@ -225,4 +282,5 @@ const struct worker_app mkpd_app = {
 	.serve = app_serve,
 	.idle = app_idle,
 	.fini = app_fini,
+	.abort_answer = app_abort_answer,
 };

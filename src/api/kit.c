@@ -507,15 +507,36 @@ static const struct kit_activity activities[] = {
  * the call is authentic and fresh; otherwise the answer has been sent.
  * *tree gets the parsed body (NULL when it is not JSON, answered here).
  */
+/* True when sig is the x-sign of the body (canonical, else raw) under key. */
 static bool
-authenticate(struct app *app, struct request *r, struct json **tree)
+kit_signed_with(const char *key, struct request *r, const struct json *tree,
+    const struct buf *canon, const char *nonce, const char *ts, const char *sig)
 {
-	const char	*key = app->cfg->kit_key;
+	char	expected[SIGN_HEX_LEN + 1];
+
+	if (tree != NULL) {
+		sign_v2_kit(key, canon->data, canon->len, nonce, ts, expected);
+		if (sign_hex_equal(expected, sig))
+			return true;
+	}
+	/* Reading 1: a signature over the raw bytes is accepted too. */
+	sign_v2_kit(key, buf_cstr(&r->body), r->body.len, nonce, ts, expected);
+	return sign_hex_equal(expected, sig);
+}
+
+/*
+ * *used gets the key that verified the call: kit_key, or the previous one
+ * while a rotation's overlap lasts.
+ */
+static bool
+authenticate(struct app *app, struct request *r, struct json **tree, const char **used)
+{
+	const char	*key = app->cfg->kit_key, *prev;
 	const char	*sig = request_param(r, "HTTP_X_SIGN");
 	const char	*ts = request_param(r, "HTTP_X_TIMESTAMP");
 	const char	*nonce = request_param(r, "HTTP_X_NONCE");
 	struct buf	 canon = BUF_INIT;
-	char		 expected[SIGN_HEX_LEN + 1], perr[128], msg[192];
+	char		 perr[128], msg[192];
 	bool		 match = false;
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
 
@@ -548,17 +569,18 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 	}
 	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
 	    KIT_MAX_DEPTH, perr, sizeof(perr));
-	if (*tree != NULL) {
+	if (*tree != NULL)
 		json_canonical(*tree, &canon);
-		sign_v2_kit(key, canon.data, canon.len, nonce, ts, expected);
-		match = sign_hex_equal(expected, sig);
-		buf_free(&canon);
+	match = kit_signed_with(key, r, *tree, &canon, nonce, ts, sig);
+	if (!match && (prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
+	    kit_signed_with(prev, r, *tree, &canon, nonce, ts, sig)) {
+		log_info("kit call %s from %s: verified with the previous kit key "
+		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
+		    app->cfg->previous_kit_until);
+		*used = prev;
+		match = true;
 	}
-	if (!match) {
-		/* Reading 1: a signature over the raw bytes is accepted too. */
-		sign_v2_kit(key, buf_cstr(&r->body), r->body.len, nonce, ts, expected);
-		match = sign_hex_equal(expected, sig);
-	}
+	buf_free(&canon);
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "x-sign: does not match");
 		log_notice("kit call %s from %s: x-sign does not match", r->call_id,
@@ -631,9 +653,9 @@ kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out)
  * the call is authentic; otherwise the answer has been sent.
  */
 static bool
-authenticate_v1(struct app *app, struct request *r, struct json **tree)
+authenticate_v1(struct app *app, struct request *r, struct json **tree, const char **used)
 {
-	const char	*key = app->cfg->v1_key;
+	const char	*key = app->cfg->v1_key, *prev;
 	const char	*token = request_param(r, "HTTP_AUTHTOKEN");
 	const char	*ts;
 	struct buf	 data = BUF_INIT;
@@ -661,13 +683,22 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree)
 		reply_code(r, key, RC_PARAM, "timeStamp: missing");
 		return false;
 	}
-	for (pass = 0; pass < 2 && !match; pass++) {
+	prev = config_previous_key(app->cfg, key, r->wall_ms);
+	for (pass = 0; pass < 4 && !match; pass++) {
+		if (pass >= 2 && prev == NULL)
+			break;
 		buf_reset(&data);
-		kit_v1_payload(*tree, pass == 0, &data);
-		sign_v1_token(key, ts, buf_cstr(&data), data.len, expected);
+		kit_v1_payload(*tree, pass % 2 == 0, &data);
+		sign_v1_token(pass < 2 ? key : prev, ts, buf_cstr(&data), data.len, expected);
 		match = sign_b64_equal(expected, token);
 	}
 	buf_free(&data);
+	if (match && pass > 2) {
+		log_info("kit v1 call %s from %s: verified with the previous v1 key "
+		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
+		    app->cfg->previous_v1_until);
+		*used = prev;
+	}
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "authToken: does not match");
 		log_notice("kit v1 call %s from %s: authToken does not match", r->call_id,
@@ -727,7 +758,7 @@ kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 		reply_code(r, key, RC_PARAM, msg);
 		return;
 	}
-	if (!(v1 ? authenticate_v1(app, r, &tree) : authenticate(app, r, &tree)))
+	if (!(v1 ? authenticate_v1(app, r, &tree, &key) : authenticate(app, r, &tree, &key)))
 		goto out;
 	if (tree->type != JSON_OBJECT) {
 		reply_code(r, key, RC_PARAM, "body: not a JSON object");

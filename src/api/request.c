@@ -128,6 +128,8 @@ request_init(struct request *r, FCGX_Request *fcgi, int64_t max_body)
 	return read_body(r, len);
 }
 
+void	(*request_named_hook)(const struct request *);
+
 void
 request_audit_ids(struct request *r, const char *instance_id, const char *order_id,
     const char *order_line_id)
@@ -144,6 +146,8 @@ request_audit_ids(struct request *r, const char *instance_id, const char *order_
 			log_debug("audit id cut to %zu bytes", sizeof(r->audit_ids[i]) - 1);
 		*out[i] = r->audit_ids[i];
 	}
+	if (request_named_hook != NULL)
+		request_named_hook(r);
 }
 
 void

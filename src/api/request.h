@@ -64,6 +64,12 @@ bool	 query_get(const char *query, const char *name, struct buf *out, bool *bad)
 void	 request_audit_ids(struct request *, const char *instance_id,
 	    const char *order_id, const char *order_line_id);
 
+/*
+ * Called by request_audit_ids once the ids are named (NULL = nothing):
+ * the moment the pool learns what a call is about.
+ */
+extern void (*request_named_hook)(const struct request *);
+
 /* Microseconds since the request arrived. */
 int64_t	 request_elapsed_us(const struct request *);
 

@@ -70,6 +70,7 @@
 
 struct v1_call {
 	struct app		*app;
+	const char		*key;	/* the key that verified the call */
 	struct request		*r;
 	struct dom_call		 dc;
 	struct field_values	 f;
@@ -154,7 +155,7 @@ v1_line(struct v1_call *c, const char *id)
 static const char *
 v1_key(const struct v1_call *c)
 {
-	return c->app->cfg->v1_key;
+	return c->key;
 }
 
 /* Maps a domain outcome to its result code and answers with the reason. */
@@ -187,7 +188,7 @@ app_out_init(struct app_out *q, struct v1_call *c, struct jw *w, bool in_list)
 {
 	memset(q, 0, sizeof(*q));
 	q->app.w = w;
-	q->app.encrypt_key = c->app->cfg->v1_key;
+	q->app.encrypt_key = c->key;
 	q->app.encrypt_type = (int)c->app->cfg->encrypt_type;
 	q->app.ok = true;
 	q->in_list = in_list;
@@ -382,13 +383,32 @@ check_time(struct app *app, struct request *r, const char *ts)
 	return true;
 }
 
+/* True when token is the authToken of the canonical query under key. */
 static bool
-check_token(struct app *app, struct request *r, const struct v1_params *ps)
+token_of(const char *key, const struct v1_params *ps, const struct buf *canon,
+    const char *token)
 {
-	const char	*key = app->cfg->v1_key;
+	char	expected[SIGN_B64_LEN + 1];
+	bool	match;
+
+	sign_v1_token(key, v1_params_get(ps, "timeStamp"), buf_cstr(canon), canon->len,
+	    expected);
+	match = sign_b64_equal(expected, token);
+	wipe_str(expected);
+	return match;
+}
+
+/*
+ * The authToken, under the current v1_key or, while a rotation's overlap
+ * lasts, the previous one; *used gets the key that verified it.
+ */
+static bool
+check_token(struct app *app, struct request *r, const struct v1_params *ps,
+    const char **used)
+{
+	const char	*key = app->cfg->v1_key, *prev;
 	const char	*token = v1_params_get(ps, "authToken");
 	struct buf	 canon = BUF_INIT;
-	char		 expected[SIGN_B64_LEN + 1];
 	bool		 match;
 
 	if (token == NULL || *token == '\0') {
@@ -396,11 +416,16 @@ check_token(struct app *app, struct request *r, const struct v1_params *ps)
 		return false;
 	}
 	v1_canonical(ps, &canon);
-	sign_v1_token(key, v1_params_get(ps, "timeStamp"), buf_cstr(&canon), canon.len,
-	    expected);
+	match = token_of(key, ps, &canon, token);
+	if (!match && (prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
+	    token_of(prev, ps, &canon, token)) {
+		log_info("v1 call %s from %s: verified with the previous v1 key "
+		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
+		    app->cfg->previous_v1_until);
+		*used = prev;
+		match = true;
+	}
 	buf_free(&canon);
-	match = sign_b64_equal(expected, token);
-	wipe_str(expected);
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "authToken: does not match");
 		log_notice("v1 call %s from %s: authToken does not match", r->call_id,
@@ -414,17 +439,17 @@ check_token(struct app *app, struct request *r, const struct v1_params *ps)
  * to w. False (answer sent) when it does not decrypt.
  */
 static bool
-seal_contact(struct app *app, struct request *r, struct jw *w, const char *name,
-    const char *value)
+seal_contact(struct app *app, struct request *r, const char *k, struct jw *w,
+    const char *name, const char *value)
 {
 	struct buf	plain = BUF_INIT, sealed = BUF_INIT;
 	char		msg[96], key[32];
 
-	if (!field_decrypt(app->cfg->v1_key, (enum encrypt_type)app->cfg->encrypt_type,
+	if (!field_decrypt(k, (enum encrypt_type)app->cfg->encrypt_type,
 	    value, &plain)) {
 		snprintf(msg, sizeof(msg), "%s: does not decrypt (encryptType %d)", name,
 		    (int)app->cfg->encrypt_type);
-		reply_code(r, app->cfg->v1_key, RC_PARAM, msg);
+		reply_code(r, k, RC_PARAM, msg);
 		return false;
 	}
 	seal(app->dom.seal, plain.data != NULL ? plain.data : "", plain.len, &sealed);
@@ -471,7 +496,7 @@ put_extend_params(struct jw *w, const char *value)
  * when a contact field does not decrypt.
  */
 static struct json *
-params_tree(struct app *app, struct request *r, const struct v1_params *ps)
+params_tree(struct app *app, struct request *r, const char *k, const struct v1_params *ps)
 {
 	struct buf	 text = BUF_INIT;
 	struct json	*tree = NULL;
@@ -492,14 +517,14 @@ params_tree(struct app *app, struct request *r, const struct v1_params *ps)
 		}
 		jw_kv_str(&w, name, value);
 		if ((strcmp(name, "mobilePhone") == 0 || strcmp(name, "email") == 0) &&
-		    *value != '\0' && !seal_contact(app, r, &w, name, value))
+		    *value != '\0' && !seal_contact(app, r, k, &w, name, value))
 			goto out;
 	}
 	jw_obj_end(&w);
 	tree = json_parse(buf_cstr(&text), text.len, 16, perr, sizeof(perr));
 	if (tree == NULL) {
 		log_error("v1 call %s: parameters do not make JSON (%s)", r->call_id, perr);
-		reply_code(r, app->cfg->v1_key, RC_PARAM, "query: not text");
+		reply_code(r, k, RC_PARAM, "query: not text");
 	}
 out:
 	buf_free(&text);
@@ -507,17 +532,17 @@ out:
 }
 
 static void
-refuse_replay(struct app *app, struct request *r)
+refuse_replay(struct app *app, struct request *r, const char *key)
 {
 	if (db_prelude_state(app->db) != DB_PRELUDE_FAILED)
 		return;
 	r->audit_reason[0] = '\0';
 	if (strcmp(db_prelude_sqlstate(app->db), DB_SQLSTATE_REPLAY) == 0) {
-		reply_code(r, app->cfg->v1_key, RC_AUTH, "authToken: already used (replay)");
+		reply_code(r, key, RC_AUTH, "authToken: already used (replay)");
 		log_notice("v1 call %s from %s: replayed authToken refused", r->call_id,
 		    r->remote_addr ? r->remote_addr : "?");
 	} else {
-		reply_code(r, app->cfg->v1_key, RC_INTERNAL, "store unavailable");
+		reply_code(r, key, RC_INTERNAL, "store unavailable");
 	}
 }
 
@@ -549,9 +574,9 @@ v1_basic_handle(struct app *app, struct request *r)
 	if (act != NULL)
 		r->audit.activity = act->name;
 	if (!check_time(app, r, v1_params_get(&ps, "timeStamp")) ||
-	    !check_token(app, r, &ps))
+	    !check_token(app, r, &ps, &key))
 		goto out;
-	if ((tree = params_tree(app, r, &ps)) == NULL)
+	if ((tree = params_tree(app, r, key, &ps)) == NULL)
 		goto out;
 	redact_json(tree, &r->audit_body, AUDIT_BODY_MAX);
 	r->audit.body = buf_cstr(&r->audit_body);
@@ -566,6 +591,7 @@ v1_basic_handle(struct app *app, struct request *r)
 
 	memset(&c, 0, sizeof(c));
 	c.app = app;
+	c.key = key;
 	c.r = r;
 	c.dc.call_id = r->call_id;
 	if (!fields_test_flag(tree, &c.dc.is_test)) {
@@ -580,7 +606,7 @@ v1_basic_handle(struct app *app, struct request *r)
 	nonce_prelude(app->db, "v1", v1_params_get(&ps, "authToken"),
 	    2 * app->cfg->time_window, r->call_id);
 	act->run(&c);
-	refuse_replay(app, r);
+	refuse_replay(app, r, key);
 out:
 	db_prelude_reset(app->db);
 	json_free(tree);

@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "crypto/fieldcrypt.h"
 #include "crypto/sign.h"
+#include "domain/usage.h"
 #include "net/usage_wire.h"
 #include "store/nonce.h"
 
@@ -37,6 +38,7 @@
 
 struct v2_call {
 	struct app		*app;
+	const char		*key;	/* the key that verified the call */
 	struct request		*r;
 	const struct json	*body;
 	struct dom_call		 dc;
@@ -108,7 +110,7 @@ static const struct field_rule license_rules[] = {
 static const char *
 sign_key(const struct v2_call *c)
 {
-	return c->app->cfg->basic_key;
+	return c->key;
 }
 
 /* Maps a domain outcome to its result code and answers with the reason. */
@@ -154,6 +156,7 @@ struct query_out {
 	struct v2_call		*c;
 	struct jw		*w;
 	struct app_info_out	 app;
+	struct buf		 dashboard;	/* scratch for dashboardUrl */
 };
 
 static void
@@ -166,13 +169,22 @@ visit_instance(const struct instance_info *i, void *arg)
 	jw_kv_str(q->w, "instanceId", i->instance_id);
 	app_info_put(&q->app, i);
 	if (i->usage_value != NULL && usage_wire_value(i->usage_value, num, sizeof(num))) {
-		/* On-demand: the cumulative usage (v2-basic.md UsageInfo), a number. */
+		/*
+		 * On-demand: the cumulative usage; package: the amount drawn and
+		 * the on-demand instance drawing (v2-basic.md UsageInfo).
+		 */
 		jw_key(q->w, "usageInfo");
 		jw_arr_begin(q->w);
 		jw_obj_begin(q->w);
+		if (i->usage_related != NULL)
+			jw_kv_str(q->w, "relatedInstanceId", i->usage_related);
 		jw_key(q->w, "usageValue");
 		jw_raw(q->w, num);
 		jw_kv_str(q->w, "statisticalTime", i->usage_time);
+		buf_reset(&q->dashboard);
+		if (usage_dashboard_url(q->c->app->cfg->usage_dashboard_url, i->instance_id,
+		    &q->dashboard))
+			jw_kv_str(q->w, "dashboardUrl", buf_cstr(&q->dashboard));
 		jw_obj_end(q->w);
 		jw_arr_end(q->w);
 	}
@@ -200,7 +212,7 @@ run_query(struct v2_call *c)
 	q.c = c;
 	q.app.ok = true;
 	if (c->app->cfg->encrypt_app_info) {
-		q.app.encrypt_key = c->app->cfg->basic_key;
+		q.app.encrypt_key = c->key;
 		q.app.encrypt_type = (int)c->app->cfg->encrypt_type;
 	}
 	reply_begin(&rp, c->r, RC_SUCCESS, "success");
@@ -213,6 +225,7 @@ run_query(struct v2_call *c)
 	q.w = q.app.w = &rp.w;
 	st = instance_query(&c->app->dom, &c->dc, ids, n, visit_instance, &q, &found, &ready);
 	free(store);
+	buf_free(&q.dashboard);
 	jw_arr_end(&rp.w);
 	if (st != DOM_OK || !q.app.ok || ready == 0) {
 		/* Throw the half-built answer away and say why instead. */
@@ -332,16 +345,38 @@ get_param(struct request *r, const char *key, const char *name, struct buf *out,
 }
 
 /*
- * The time window, nonce and signature checks. True when the call is
- * authentic and fresh; otherwise the answer has been sent. *tree gets the
- * parsed body (NULL when it is not JSON, which is answered here too).
+ * True when sig is the signature of the body (canonical, else raw bytes)
+ * under key.
  */
 static bool
-authenticate(struct app *app, struct request *r, struct json **tree)
+signed_with(const char *key, struct request *r, const struct json *tree,
+    const struct buf *canon, const char *nonce, const char *ts, const char *sig)
 {
-	const char	*key = app->cfg->basic_key;
+	char	expected[SIGN_HEX_LEN + 1];
+
+	if (tree != NULL) {
+		sign_v2_basic(key, canon->data, canon->len, nonce, ts, expected);
+		if (sign_hex_equal(expected, sig))
+			return true;
+	}
+	/* Reading 1: a signature over the raw bytes is accepted too. */
+	sign_v2_basic(key, buf_cstr(&r->body), r->body.len, nonce, ts, expected);
+	return sign_hex_equal(expected, sig);
+}
+
+/*
+ * The time window, nonce and signature checks. True when the call is
+ * authentic and fresh; otherwise the answer has been sent. *tree gets the
+ * parsed body (NULL when it is not JSON, which is answered here too),
+ * *used the key that verified it: the current one, or the previous one
+ * while a rotation's overlap lasts.
+ */
+static bool
+authenticate(struct app *app, struct request *r, struct json **tree, const char **used)
+{
+	const char	*key = app->cfg->basic_key, *prev;
 	struct buf	 sig = BUF_INIT, ts = BUF_INIT, nonce = BUF_INIT, canon = BUF_INIT;
-	char		 expected[SIGN_HEX_LEN + 1], perr[128], msg[192];
+	char		 perr[128], msg[192];
 	bool		 has_sig, has_ts, has_nonce, ok = false, match = false;
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
 
@@ -379,16 +414,19 @@ authenticate(struct app *app, struct request *r, struct json **tree)
 
 	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
 	    V2_MAX_DEPTH, perr, sizeof(perr));
-	if (*tree != NULL) {
+	if (*tree != NULL)
 		json_canonical(*tree, &canon);
-		sign_v2_basic(key, canon.data, canon.len, buf_cstr(&nonce), buf_cstr(&ts), expected);
-		match = sign_hex_equal(expected, buf_cstr(&sig));
-	}
-	if (!match) {
-		/* Reading 1: a signature over the raw bytes is accepted too. */
-		sign_v2_basic(key, buf_cstr(&r->body), r->body.len, buf_cstr(&nonce),
-		    buf_cstr(&ts), expected);
-		match = sign_hex_equal(expected, buf_cstr(&sig));
+	match = signed_with(key, r, *tree, &canon, buf_cstr(&nonce), buf_cstr(&ts),
+	    buf_cstr(&sig));
+	if (!match && (prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
+	    signed_with(prev, r, *tree, &canon, buf_cstr(&nonce), buf_cstr(&ts),
+	    buf_cstr(&sig))) {
+		/* The marketplace has not switched to the new key yet. */
+		log_info("v2 call %s from %s: verified with the previous basic key "
+		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
+		    app->cfg->previous_basic_until);
+		*used = key = prev;
+		match = true;
 	}
 	if (!match) {
 		reply_code(r, key, RC_AUTH, "signature: does not match");
@@ -422,17 +460,17 @@ out:
  * claimed nothing, which is right for a call that changed nothing.
  */
 static void
-refuse_replay(struct app *app, struct request *r)
+refuse_replay(struct app *app, struct request *r, const char *key)
 {
 	if (db_prelude_state(app->db) != DB_PRELUDE_FAILED)
 		return;
 	r->audit_reason[0] = '\0';
 	if (strcmp(db_prelude_sqlstate(app->db), DB_SQLSTATE_REPLAY) == 0) {
-		reply_code(r, app->cfg->basic_key, RC_AUTH, "nonce: already used (replay)");
+		reply_code(r, key, RC_AUTH, "nonce: already used (replay)");
 		log_notice("v2 call %s from %s: replayed nonce refused", r->call_id,
 		    r->remote_addr ? r->remote_addr : "?");
 	} else {
-		reply_code(r, app->cfg->basic_key, RC_INTERNAL, "store unavailable");
+		reply_code(r, key, RC_INTERNAL, "store unavailable");
 	}
 }
 
@@ -455,7 +493,7 @@ v2_basic_handle(struct app *app, struct request *r)
 		reply_code(r, key, RC_PARAM, msg);
 		return;
 	}
-	if (!authenticate(app, r, &tree))
+	if (!authenticate(app, r, &tree, &key))
 		goto out;
 	if (tree->type != JSON_OBJECT) {
 		reply_code(r, key, RC_PARAM, "body: not a JSON object");
@@ -479,6 +517,7 @@ v2_basic_handle(struct app *app, struct request *r)
 
 	memset(&c, 0, sizeof(c));
 	c.app = app;
+	c.key = key;
 	c.r = r;
 	c.body = tree;
 	c.dc.call_id = r->call_id;
@@ -492,7 +531,7 @@ v2_basic_handle(struct app *app, struct request *r)
 		goto out;
 	}
 	act->run(&c);
-	refuse_replay(app, r);
+	refuse_replay(app, r, key);
 out:
 	db_prelude_reset(app->db);
 	json_free(tree);

@@ -189,6 +189,10 @@ sim_serve_usage(void)
 "null,\"injected\":MODE|null,\"verdict\":\"ok\"|\"signature mismatch\"|...|\n"
 "\"not checked\",\"detail\",\"ak\",\"status\",\"code\",\"duration_ms\"}.\n"
 "\n"
+"Every usage record of an accepted push is printed on stdout, per instance\n"
+"and hour: \"usage-data: push N: instance I hour BEGIN-END usage_value V\n"
+"kept\" (or \"duplicate, first kept\").\n"
+"\n"
 "Exit status: 0 after a clean stop on a signal, 1 on a start-up error,\n"
 "2 on bad usage.\n");
 }
@@ -1031,6 +1035,7 @@ sim_serve_main(int argc, char **argv)
 	}
 	s.calls = xcalloc(SERVE_MAX_CALLS, sizeof(*s.calls));
 	s.usage = sim_usage_new(s.usage_key);
+	sim_usage_set_report(s.usage, stdout);
 	pthread_mutex_init(&s.lock, NULL);
 
 	rc = serve_run(&s, &sin);

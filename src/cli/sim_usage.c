@@ -26,7 +26,26 @@ struct sim_usage {
 	struct su_record	*recs;
 	size_t			 n;
 	int64_t			 pushes;
+	FILE			*report;
 };
+
+void
+sim_usage_set_report(struct sim_usage *u, FILE *f)
+{
+	u->report = f;
+}
+
+/* One line for a person reading the simulator's output. */
+static void
+su_report(const struct sim_usage *u, const char *inst, const char *b, const char *e,
+    const char *value, bool kept)
+{
+	if (u->report == NULL)
+		return;
+	fprintf(u->report, "usage-data: push %lld: instance %s hour %s-%s usage_value %s %s\n",
+	    (long long)u->pushes, inst, b, e, value, kept ? "kept" : "duplicate, first kept");
+	fflush(u->report);
+}
 
 struct sim_usage *
 sim_usage_new(const char *key)
@@ -169,8 +188,10 @@ sim_usage_answer(struct sim_usage *u, const char *sig, const char *ts, const cha
 				break;
 		if (k < u->n) {
 			u->recs[k].duplicates++;
+			su_report(u, inst, b, e, json_get_str(r, "usage_value"), false);
 			continue;
 		}
+		su_report(u, inst, b, e, json_get_str(r, "usage_value"), true);
 		u->recs = xrealloc(u->recs, (u->n + 1) * sizeof(*u->recs));
 		u->recs[u->n] = (struct su_record){
 			xstrdup(inst), xstrdup(b), xstrdup(e),

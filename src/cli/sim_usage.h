@@ -10,6 +10,7 @@
 #define MKP_SIM_USAGE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "common/buf.h"
 
 #define SIM_USAGE_PATH	"/api/mkp-openapi-public/global/v1/isv/usage-data"
@@ -19,6 +20,13 @@ struct sim_usage;
 /* key: the seller interface key the body signature uses; NULL refuses every push. */
 struct sim_usage *sim_usage_new(const char *key);
 void	 sim_usage_free(struct sim_usage *);
+
+/*
+ * Where to print what each accepted push brought, one line per record
+ * ("usage-data: push N: instance I hour BEGIN-END usage_value V kept" or
+ * "... duplicate, first kept"), flushed; NULL (the default) prints nothing.
+ */
+void	 sim_usage_set_report(struct sim_usage *, FILE *);
 
 /*
  * Answers one push whose APIG signature already passed: the HTTP status,

@@ -83,10 +83,12 @@ static const char *const pm_names[] = {
 
 static bool	cf_check_listen(const char *, char *, size_t);
 static bool	cf_check_abspath(const char *, char *, size_t);
+static bool	cf_check_sockpath(const char *, char *, size_t);
 static bool	cf_check_log_level(const char *, char *, size_t);
 static bool	cf_check_base_path(const char *, char *, size_t);
 static bool	cf_check_user(const char *, char *, size_t);
 static bool	cf_check_url(const char *, char *, size_t);
+static bool	cf_check_time(const char *, char *, size_t);
 
 #define OFF(f)		offsetof(struct config, f)
 #define S(sec, n, def, fl, chk)	SF(sec, n, n, def, fl, chk)
@@ -135,6 +137,10 @@ static const struct cf_option cf_options[] = {
 	I("mkpd", max_body, "1048576", 1024, 64 << 20, RL),
 	I("mkpd", time_window, "60", 1, 86400, RL),
 	I("mkpd", shutdown_timeout, "30", 1, 3600, RL),
+	S("mkpd", status_listen, "", SO | CF_EMPTY_OK, cf_check_listen),
+	S("mkpd", control_socket, "", SO | CF_EMPTY_OK, cf_check_sockpath),
+	S("mkpd", access_log, "", RL | CF_EMPTY_OK, cf_check_abspath),
+	S("mkpd", access_format, "%t %a %d %A %c %D %w %i", RL, NULL),
 
 	E("pool", pm, "dynamic", pm_names, RL),
 	I("pool", max_children, "8", 1, CONFIG_MAX_CHILDREN, RL),
@@ -146,6 +152,8 @@ static const struct cf_option cf_options[] = {
 	I("pool", crash_threshold, "10", 0, 1000, RL),
 	I("pool", crash_interval, "60", 1, 3600, RL),
 	I("pool", crash_backoff, "5", 1, 3600, RL),
+	I("pool", request_slowlog_timeout, "0", 0, 86400, RL),
+	I("pool", request_terminate_timeout, "0", 0, 86400, RL),
 
 	S("store", dsn, "dbname=mkpd", RL | CF_SECRET, NULL),
 	I("store", statement_timeout, "5000", 0, 3600000, RL),
@@ -153,6 +161,12 @@ static const struct cf_option cf_options[] = {
 	S("keys", basic_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
 	S("keys", kit_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
 	S("keys", v1_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
+	S("keys", previous_basic_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
+	S("keys", previous_basic_until, "", RL | CF_EMPTY_OK, cf_check_time),
+	S("keys", previous_kit_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
+	S("keys", previous_kit_until, "", RL | CF_EMPTY_OK, cf_check_time),
+	S("keys", previous_v1_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
+	S("keys", previous_v1_until, "", RL | CF_EMPTY_OK, cf_check_time),
 	S("keys", master_key_file, SYSCONFDIR "/mkpd/master.key", RL, cf_check_abspath),
 
 	S("app", front_end_url, "", RL | CF_EMPTY_OK, NULL),
@@ -187,6 +201,7 @@ static const struct cf_option cf_options[] = {
 	SF("usage", usage_key, usage_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
 	IF("usage", push_interval, usage_push_interval, "300", 0, 86400, RL),
 	IF("usage", batch_size, usage_batch_size, "100", 1, 1000, RL),
+	SF("usage", dashboard_url, usage_dashboard_url, "", RL | CF_EMPTY_OK, NULL),
 };
 
 #undef S
@@ -241,6 +256,20 @@ cf_check_abspath(const char *v, char *why, size_t whylen)
 	return true;
 }
 
+/* A unix socket path: absolute, and short enough for sockaddr_un. */
+static bool
+cf_check_sockpath(const char *v, char *why, size_t whylen)
+{
+	if (!cf_check_abspath(v, why, whylen))
+		return false;
+	if (strlen(v) >= sizeof(((struct listen_addr *)0)->path)) {
+		snprintf(why, whylen, "longer than a unix socket path may be (%zu bytes)",
+		    sizeof(((struct listen_addr *)0)->path) - 1);
+		return false;
+	}
+	return true;
+}
+
 static bool
 cf_check_log_level(const char *v, char *why, size_t whylen)
 {
@@ -269,6 +298,19 @@ cf_check_user(const char *v, char *why, size_t whylen)
 	if (strcmp(v, "root") == 0) {
 		snprintf(why, whylen, "workers must not run as root "
 		    "(leave user empty to keep the user mkpd was started as)");
+		return false;
+	}
+	return true;
+}
+
+static bool
+cf_check_time(const char *v, char *why, size_t whylen)
+{
+	int64_t	ms;
+
+	if (!parse_rfc3339(v, &ms)) {
+		snprintf(why, whylen, "expected an RFC 3339 time, as in "
+		    "2026-05-01T12:00:00Z");
 		return false;
 	}
 	return true;
@@ -675,6 +717,12 @@ cf_cross_check(struct cf_parse *p)
 		cf_cross_error(p, "marketplace", "connect_timeout",
 		    "%lld is more than timeout (%lld)",
 		    (long long)c->mkt_connect_timeout, (long long)c->mkt_timeout);
+	if (c->previous_basic_key[0] != '\0' && c->previous_basic_until[0] == '\0')
+		cf_cross_error(p, "keys", "previous_basic_key", "needs previous_basic_until");
+	if (c->previous_kit_key[0] != '\0' && c->previous_kit_until[0] == '\0')
+		cf_cross_error(p, "keys", "previous_kit_key", "needs previous_kit_until");
+	if (c->previous_v1_key[0] != '\0' && c->previous_v1_until[0] == '\0')
+		cf_cross_error(p, "keys", "previous_v1_key", "needs previous_v1_until");
 	if (c->jobs_backoff_max < c->jobs_backoff_base)
 		cf_cross_error(p, "jobs", "backoff_max", "%lld is less than backoff_base (%lld)",
 		    (long long)c->jobs_backoff_max, (long long)c->jobs_backoff_base);
@@ -887,6 +935,30 @@ config_dump(const struct config *cfg, FILE *fp)
 			cf_format(cfg, o, val, sizeof(val));
 		fprintf(fp, "%s.%s = %s\n", o->section, o->name, val);
 	}
+}
+
+const char *
+config_previous_key(const struct config *cfg, const char *current, int64_t now)
+{
+	const char	*key, *until;
+	int64_t		 end;
+
+	if (current == cfg->basic_key) {
+		key = cfg->previous_basic_key;
+		until = cfg->previous_basic_until;
+	} else if (current == cfg->kit_key) {
+		key = cfg->previous_kit_key;
+		until = cfg->previous_kit_until;
+	} else if (current == cfg->v1_key) {
+		key = cfg->previous_v1_key;
+		until = cfg->previous_v1_until;
+	} else {
+		return NULL;
+	}
+	if (key[0] == '\0' || !parse_rfc3339(until, &end) || now >= end ||
+	    strcmp(key, current) == 0)
+		return NULL;
+	return key;
 }
 
 void

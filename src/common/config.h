@@ -49,6 +49,10 @@ struct config {
 	int64_t	 max_body;		/* bytes */
 	int64_t	 time_window;		/* seconds of allowed clock difference */
 	int64_t	 shutdown_timeout;	/* seconds a graceful stop waits for requests */
+	char	*status_listen;		/* FastCGI socket of the status child, "" = none */
+	char	*control_socket;	/* mkpctl's unix socket, "" = none */
+	char	*access_log;		/* "" = none */
+	char	*access_format;		/* %-escapes, see etc/mkpd.conf.sample */
 
 	/* [pool] */
 	enum pm_mode pm;
@@ -61,6 +65,8 @@ struct config {
 	int64_t	 crash_threshold;	/* abnormal exits ... */
 	int64_t	 crash_interval;	/* ... within this many seconds trigger back-off */
 	int64_t	 crash_backoff;		/* seconds to wait before respawning again */
+	int64_t	 request_slowlog_timeout;	/* seconds, 0 = off */
+	int64_t	 request_terminate_timeout;	/* seconds, 0 = off */
 
 	/* [store] */
 	char	*dsn;			/* libpq connection string */
@@ -70,6 +76,16 @@ struct config {
 	char	*basic_key;		/* V2 basic interfaces */
 	char	*kit_key;		/* Kit sync (V2 x-sign) */
 	char	*v1_key;		/* legacy V1 */
+	/*
+	 * Key rotation: the key each dialect had before, still accepted
+	 * until the RFC 3339 time beside it (config_previous_key).
+	 */
+	char	*previous_basic_key;
+	char	*previous_basic_until;
+	char	*previous_kit_key;
+	char	*previous_kit_until;
+	char	*previous_v1_key;
+	char	*previous_v1_until;
 	char	*master_key_file;	/* secretbox key for secrets at rest */
 
 	/* [app] */
@@ -112,6 +128,7 @@ struct config {
 	char	*usage_key;		/* body signature key of the push; "" = basic_key */
 	int64_t	 usage_push_interval;	/* seconds between queued pushes, 0 = never */
 	int64_t	 usage_batch_size;	/* records per push call */
+	char	*usage_dashboard_url;	/* usageInfo.dashboardUrl, "{instanceId}" filled; "" none */
 };
 
 /*
@@ -139,6 +156,14 @@ void	 config_keep_startup(struct config *fresh, const struct config *running);
 
 /* Writes every option as "section.name = value" (keys shown as "(set)"). */
 void	 config_dump(const struct config *, FILE *);
+
+/*
+ * The previous key of the dialect whose current key is `current` (one of
+ * cfg->basic_key, kit_key, v1_key, compared by address) while its overlap
+ * lasts at now (ms since the epoch); NULL when there is none (unset,
+ * over, or the same as the current key).
+ */
+const char *config_previous_key(const struct config *, const char *current, int64_t now);
 
 /* Calls fn for every option name as "section.name" (for the docs check). */
 void	 config_each_name(void (*fn)(const char *section, const char *name, void *), void *);

@@ -185,6 +185,46 @@ parse_mkp_time(const char *s, int64_t *ms)
 	return true;
 }
 
+bool
+parse_rfc3339(const char *s, int64_t *ms)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int64_t	 y, mo, d, h, mi, se, frac = 0, oh = 0, om = 0, scale = 100;
+	size_t	 i = 19;
+	int	 sign = 0;
+
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+		return false;
+	if (!parse_i64n(s, 4, 1970, 9999, &y) ||
+	    !parse_i64n(s + 5, 2, 1, 12, &mo) ||
+	    !parse_i64n(s + 8, 2, 1, 31, &d) ||
+	    !parse_i64n(s + 11, 2, 0, 23, &h) ||
+	    !parse_i64n(s + 14, 2, 0, 59, &mi) ||
+	    !parse_i64n(s + 17, 2, 0, 60, &se))
+		return false;
+	if (s[i] == '.') {
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++) {
+			frac += (s[i] - '0') * scale;
+			scale /= 10;
+		}
+		if (s[i - 1] == '.')
+			return false;
+	}
+	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
+		sign = 0;
+	else if ((s[i] == '+' || s[i] == '-') && strlen(s + i) == 6 && s[i + 3] == ':' &&
+	    parse_i64n(s + i + 1, 2, 0, 23, &oh) && parse_i64n(s + i + 4, 2, 0, 59, &om))
+		sign = s[i] == '+' ? 1 : -1;
+	else
+		return false;
+	if (d > mdays[mo - 1] + (mo == 2 && is_leap(y)))
+		return false;
+	*ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + se * 1000 + frac -
+	    sign * (oh * 60 + om) * 60000;
+	return true;
+}
+
 void
 hex_encode(const void *p, size_t n, char *out, bool upper)
 {

@@ -32,6 +32,12 @@ void	 fmt_time_iso(int64_t ms, char out[25]);
  * is refused). Result in milliseconds since the epoch.
  */
 bool	 parse_mkp_time(const char *, int64_t *ms) MUSTCHECK;
+/*
+ * Parses an RFC 3339 time: yyyy-mm-ddThh:mm:ss, optional fraction, then Z
+ * or +hh:mm / -hh:mm ('t', 'z' and a blank for 'T' accepted). The key
+ * rotation's overlap end ([keys] previous_*_until).
+ */
+bool	 parse_rfc3339(const char *, int64_t *ms) MUSTCHECK;
 /* Formats as yyyyMMddHHmmssSSS (UTC): out must hold 18 bytes. */
 void	 fmt_mkp_time(int64_t ms, char out[18]);
 

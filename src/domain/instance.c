@@ -520,6 +520,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 		info.memo = opt_value(res, row, 6);
 		info.usage_value = opt_value(res, row, 7);
 		info.usage_time = PQgetvalue(res, row, 8);
+		info.usage_related = opt_value(res, row, 9);
 		buf_reset(&plain);
 		if (opt_value(res, row, 5) != NULL) {
 			if (!unseal(ctx->seal, PQgetvalue(res, row, 5), &plain)) {

@@ -60,8 +60,10 @@ struct instance_info {
 	const char	*app_user;	/* NULL when none */
 	const char	*password;	/* plaintext, unsealed for this answer only */
 	const char	*memo;
-	const char	*usage_value;	/* on-demand: cumulative usage (numeric text), else NULL */
+	const char	*usage_value;	/* on-demand: cumulative usage, package: amount drawn
+					   (numeric text); else NULL */
 	const char	*usage_time;	/* when it was summed, yyyyMMddHHmmssSSS UTC */
+	const char	*usage_related;	/* package: the on-demand instance drawing on it, or NULL */
 };
 
 /* The buyer's access data (owned strings), from a hook or the built-in generator. */

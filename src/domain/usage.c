@@ -109,6 +109,31 @@ usage_check_time(const char *t)
 	return NULL;
 }
 
+#define USAGE_DASHBOARD_MAX	512
+#define USAGE_ID_TOKEN		"{instanceId}"
+
+bool
+usage_dashboard_url(const char *tmpl, const char *instance_id, struct buf *out)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*p, *hit;
+	bool		 ok;
+
+	if (tmpl == NULL || tmpl[0] == '\0')
+		return false;
+	for (p = tmpl; (hit = strstr(p, USAGE_ID_TOKEN)) != NULL;
+	    p = hit + strlen(USAGE_ID_TOKEN)) {
+		buf_append(&b, p, (size_t)(hit - p));
+		buf_put_pct(&b, instance_id);
+	}
+	buf_puts(&b, p);
+	ok = b.len <= USAGE_DASHBOARD_MAX;
+	if (ok)
+		buf_append(out, b.data, b.len);
+	buf_free(&b);
+	return ok;
+}
+
 static void
 usage_reject(struct usage_outcome *out, const char *id, const char *reason)
 {

@@ -12,6 +12,7 @@
 #define MKP_USAGE_H
 
 #include <stddef.h>
+#include "common/buf.h"
 #include "domain/instance.h"
 
 /*
@@ -62,6 +63,14 @@ void	 usage_outcome_free(struct usage_outcome *);
  * at most 16 integer digits and 4 decimals, not negative, no exponent.
  */
 const char *usage_check_value(const char *value);
+/*
+ * The usage dashboard address of an instance ([usage] dashboard_url):
+ * tmpl with every "{instanceId}" replaced by the id, percent-encoded,
+ * appended to out. False (out unchanged) when tmpl is empty or the result
+ * is longer than the 512 characters usageInfo.dashboardUrl may hold.
+ */
+bool	 usage_dashboard_url(const char *tmpl, const char *instance_id, struct buf *out);
+
 /* Why time is not an RFC 3339 UTC instant "YYYY-MM-DDTHH:MM:SS[.fff]Z" (NULL when it is). */
 const char *usage_check_time(const char *time);
 

@@ -15,11 +15,13 @@
 #include "store/usage_store.h"
 
 const struct job_kind job_kinds[] = {
-	/* kind        handler        max_attempts lease stmts                 dead */
-	{ "purge",     purge_run,     0,           0,    nonce_stmts,          NULL },
-	{ "provision", provision_run, 0,           0,    instance_store_stmts, provision_dead },
-	{ "change",    change_run,    0,           0,    instance_store_stmts, NULL },
-	{ "usage_push", usage_push_run, 0,         0,    usage_store_stmts,    NULL },
+	/* kind        handler        max_attempts lease stmts                 dead   own_tx */
+	{ "purge",     purge_run,     0,           0,    nonce_stmts,          NULL,  false },
+	{ "provision", provision_run, 0,           0,    instance_store_stmts, provision_dead,
+	  false },
+	{ "change",    change_run,    0,           0,    instance_store_stmts, NULL,  false },
+	/* own_tx: the push commits its claim before the HTTP call (usage_push.h). */
+	{ "usage_push", usage_push_run, 0,         0,    usage_store_stmts,    NULL, true },
 };
 
 const size_t job_kinds_count = sizeof(job_kinds) / sizeof(job_kinds[0]);

@@ -193,6 +193,38 @@ runner_failed(struct runner *r, const struct job_kind *k, const struct job_claim
 	    c->kind, c->attempts, c->attempts == 1 ? "" : "s", reason);
 }
 
+/* A kind that owns its transactions: run it, then finish it in autocommit. */
+static void
+runner_run_own(struct runner *r, const struct job_kind *k, const struct job_claimed *c,
+    int max)
+{
+	struct job_env		 env = { r->db, r->cfg, seal_master() };
+	struct job		 j;
+	enum job_outcome	 out;
+	char			 reason[512];
+
+	j.id = c->id;
+	j.kind = c->kind;
+	j.payload = c->payload;
+	j.attempts = c->attempts;
+	j.max_attempts = max;
+	reason[0] = '\0';
+	out = k->handler(&j, &env, reason, sizeof(reason));
+	if (out == JOB_DONE) {
+		if (job_mark_done(r->db, c)) {
+			log_info("job %lld (%s) done (attempt %d)", (long long)c->id,
+			    c->kind, c->attempts);
+			return;
+		}
+		log_error("job %lld (%s): cannot record that it is done (%s); its lease "
+		    "will bring it back", (long long)c->id, c->kind, db_errmsg(r->db));
+		return;
+	}
+	if (reason[0] == '\0')
+		snprintf(reason, sizeof(reason), "failed without a reason");
+	runner_failed(r, k, c, out, max, reason);
+}
+
 static void
 runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed *c)
 {
@@ -214,6 +246,10 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 		snprintf(reason, sizeof(reason), "its runner stopped (died or lost "
 		    "the store) during each of %d attempts", max);
 		runner_failed(r, k, c, JOB_DEAD, max, reason);
+		return;
+	}
+	if (k->own_tx) {
+		runner_run_own(r, k, c, max);
 		return;
 	}
 	if (!db_begin(r->db)) {

@@ -27,6 +27,8 @@
  *   - it returns JOB_RETRY for what may pass (store or network trouble),
  *     JOB_DEAD for what will not (a payload it cannot read), with a
  *     reason for a person in reason (no secrets);
+ *   - (a kind with own_tx set runs outside the transaction instead, and
+ *     owns its commits: see struct job_kind;)
  *   - it leaves signals alone and returns in bounded time (statement_timeout,
  *     HTTP time-outs): a stop waits for it at most shutdown_timeout.
  */
@@ -79,6 +81,17 @@ struct job_kind {
 	 * transaction that marks the job dead, with the reason.
 	 */
 	void			(*dead)(const struct job *, struct job_env *, const char *reason);
+	/*
+	 * True: the handler runs outside any transaction and commits its own
+	 * steps (env->db in autocommit; it must leave no transaction open).
+	 * For work whose exactly-once comes from its own rows rather than from
+	 * the job's transaction: the usage push commits its claim of records
+	 * before the HTTP call, so that a crash leaves them visibly claimed.
+	 * The job row is not locked while such a handler runs: another runner
+	 * may take the job once its lease ran out, so the handler must be safe
+	 * to run twice at once. "done" is recorded after it returns.
+	 */
+	bool			 own_tx;
 };
 
 struct runner;

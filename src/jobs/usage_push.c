@@ -1,16 +1,18 @@
 /*
  * usage_push.c: the "usage_push" job (see usage_push.h).
  *
- * Each run: close ended windows; lock one batch of pending records; build
- * the body (usage_wire), sign it with the body signature and the APIG
- * signature, both afresh on every attempt; POST it; then act on the
- * answer: MKT.0000 delivers the batch; transport errors, HTTP 5xx, 429 and
- * MKT.0999 retry the job with back-off (rolling back leaves the records
- * pending); any other code fails the batch with the reason kept.
+ * Each run: close ended windows; claim one batch (committed: sending,
+ * with an attempt row); build the body (usage_wire), sign it with the
+ * body signature and the APIG signature, both afresh on every attempt;
+ * POST it; then settle the attempt with the answer: MKT.0000 delivers the
+ * batch; transport errors, HTTP 5xx, 429 and MKT.0999 make the records
+ * pending again and retry the job with back-off; any other code fails the
+ * batch with the reason kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/config.h"
@@ -134,121 +136,193 @@ out:
 	return ok;
 }
 
-enum job_outcome
-usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t len)
+long
+usage_push_lease(const struct config *cfg)
 {
-	const struct config	*cfg = env->cfg;
+	/* The call's bound, rounded up, and a margin for settling its answer. */
+	long	 http_s = (long)((cfg->mkt_connect_timeout + cfg->mkt_timeout + 999) / 1000) + 5;
+
+	return http_s > (long)cfg->jobs_lease ? http_s : (long)cfg->jobs_lease;
+}
+
+/* Settles the batch, noting in out how many records were still ours. */
+static enum usage_batch_result
+usage_settle(struct db *db, struct usage_batch *out, enum usage_batch_result r,
+    const char *outcome, const char *reason, long status, const char *code,
+    const char *excerpt)
+{
+	int	 n = ustore_settle(db, out->ub_push_id, outcome, reason, status, code, excerpt);
+
+	if (n < 0) {
+		/* The lease brings the records back: sent again, kept once. */
+		snprintf(out->ub_detail, sizeof(out->ub_detail), "push %s (%s) not recorded: %s",
+		    out->ub_push_id, outcome, db_errmsg(db));
+		return UB_ERROR;
+	}
+	out->ub_settled = n;
+	if (n < out->ub_records)
+		log_warn("usage: push %s: %d of %d record(s) were taken by another pusher "
+		    "after their lease ran out", out->ub_push_id, out->ub_records - n,
+		    out->ub_records);
+	return r;
+}
+
+enum usage_batch_result
+usage_push_batch(struct db *db, const struct config *cfg, const char *by,
+    struct usage_batch *out)
+{
 	struct usage_wire_record *recs = NULL;
 	struct http_response	 resp;
-	struct buf		 body = BUF_INIT, ids = BUF_INIT;
+	struct buf		 body = BUF_INIT;
 	enum usage_verdict	 v;
-	enum job_outcome	 out = JOB_RETRY;
-	PGresult		*res = NULL;
+	enum usage_batch_result	 r = UB_ERROR;
+	PGresult		*res;
 	char			(*vals)[32] = NULL;
-	char			 why[256], code[33], msg[256], request_id[37], push_id[24];
-	char			 excerpt[256];
-	int			 n, i, closed, more;
+	char			 why[256], code[33], msg[256], request_id[37], excerpt[256];
+	int			 n, i;
 	bool			 answered;
 
+	memset(out, 0, sizeof(*out));
 	http_response_init(&resp);
-	closed = ustore_close(env->db);
-	if (closed < 0) {
-		snprintf(reason, len, "closing windows: %s", db_errmsg(env->db));
-		goto done;
-	}
-	if (closed > 0)
-		log_info("usage: closed %d window(s)", closed);
-	if (cfg->mkt_ak == NULL || cfg->mkt_ak[0] == '\0') {
-		/* No marketplace account: records wait, pending, for one. */
-		out = JOB_DONE;
-		goto done;
-	}
-	res = ustore_claim(env->db, (int)cfg->usage_batch_size);
+	rand_uuid(request_id);
+	res = ustore_claim(db, (int)cfg->usage_batch_size, usage_push_lease(cfg), by,
+	    request_id);
 	if (res == NULL) {
-		snprintf(reason, len, "claiming records: %s", db_errmsg(env->db));
-		goto done;
+		snprintf(out->ub_detail, sizeof(out->ub_detail), "claiming records: %s",
+		    db_errmsg(db));
+		return UB_ERROR;
 	}
 	n = PQntuples(res);
 	if (n == 0) {
-		out = JOB_DONE;
-		goto done;
+		PQclear(res);
+		snprintf(out->ub_detail, sizeof(out->ub_detail), "nothing to push");
+		return UB_NONE;
 	}
+	out->ub_records = n;
+	snprintf(out->ub_push_id, sizeof(out->ub_push_id), "%s", PQgetvalue(res, 0, 0));
 	recs = xcalloc((size_t)n, sizeof(*recs));
 	vals = xcalloc((size_t)n, sizeof(*vals));
-	buf_putc(&ids, '{');
 	for (i = 0; i < n; i++) {
-		recs[i].instance_id = PQgetvalue(res, i, 1);
-		recs[i].pkg_instance_id = PQgetvalue(res, i, 2);
-		recs[i].begin_time = PQgetvalue(res, i, 3);
-		recs[i].end_time = PQgetvalue(res, i, 4);
-		recs[i].record_time = PQgetvalue(res, i, 5);
-		recs[i].metering_sn = PQgetvalue(res, i, 7);
-		if (!usage_wire_value(PQgetvalue(res, i, 6), vals[i], sizeof(vals[i]))) {
-			snprintf(reason, len, "record %s: value %s cannot be pushed",
-			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 6));
-			out = JOB_DEAD;
+		recs[i].instance_id = PQgetvalue(res, i, 2);
+		recs[i].pkg_instance_id = PQgetvalue(res, i, 3);
+		recs[i].begin_time = PQgetvalue(res, i, 4);
+		recs[i].end_time = PQgetvalue(res, i, 5);
+		recs[i].record_time = PQgetvalue(res, i, 6);
+		recs[i].metering_sn = PQgetvalue(res, i, 8);
+		if (!usage_wire_value(PQgetvalue(res, i, 7), vals[i], sizeof(vals[i]))) {
+			/* numeric(20,4) >= 0 always formats; a record that does not is refused. */
+			snprintf(why, sizeof(why), "record %s: value %s cannot be pushed",
+			    PQgetvalue(res, i, 1), PQgetvalue(res, i, 7));
+			r = usage_settle(db, out, UB_FAILED, "failed", why, 0, NULL, NULL);
+			snprintf(out->ub_detail, sizeof(out->ub_detail), "%s", why);
 			goto done;
 		}
 		recs[i].usage_value = vals[i];
-		if (PQgetvalue(res, i, 8)[0] == 't')
+		if (PQgetvalue(res, i, 9)[0] == 't')
 			log_warn("usage ALERT: record %s (instance %s, %s) is at risk of missing "
-			    "the 2-hour reporting target", PQgetvalue(res, i, 0),
-			    recs[i].instance_id, recs[i].begin_time);
-		buf_printf(&ids, "%s%s", i > 0 ? "," : "", PQgetvalue(res, i, 0));
+			    "the 2-hour reporting target (attempt %s)", PQgetvalue(res, i, 1),
+			    recs[i].instance_id, recs[i].begin_time, PQgetvalue(res, i, 10));
 	}
-	buf_putc(&ids, '}');
 	usage_wire_body(recs, (size_t)n, &body);
-	rand_uuid(request_id);
 	if (!usage_send(cfg, body.data, body.len, request_id, &resp, why, sizeof(why))) {
-		snprintf(reason, len, "usage push: %s", why);
-		out = JOB_DEAD;
+		/* Nothing left: the records wait, pending, for a usable [marketplace]. */
+		out->ub_config = true;
+		snprintf(out->ub_detail, sizeof(out->ub_detail), "usage push: %s", why);
+		(void)usage_settle(db, out, UB_ERROR, "retry", out->ub_detail, 0, NULL, NULL);
+		r = UB_ERROR;
 		goto done;
 	}
 	answered = resp.error == HTTP_OK && resp.status > 0;
 	v = usage_classify(answered, &resp, code, sizeof(code), msg, sizeof(msg));
-	if (v == UV_RETRY) {
-		/* Rolled back with the job: the records stay pending. */
-		snprintf(reason, len, "usage push of %d record(s): HTTP %ld %s %s", n,
-		    resp.status, code[0] ? code : "-", msg);
-		goto done;
-	}
 	snprintf(excerpt, sizeof(excerpt), "%.*s",
 	    (int)(resp.body.len < 200 ? resp.body.len : 200),
 	    resp.body.data != NULL ? resp.body.data : "");
-	if (!ustore_log_push(env->db, n, request_id, resp.status, code[0] ? code : NULL,
-	    excerpt, push_id)) {
-		snprintf(reason, len, "logging the push: %s", db_errmsg(env->db));
-		goto done;
-	}
-	if (v == UV_DELIVERED) {
-		if (!ustore_mark(env->db, buf_cstr(&ids), "delivered", NULL, push_id))
-			goto store;
-		log_info("usage: pushed %d record(s), push %s", n, push_id);
-	} else {
+	switch (v) {
+	case UV_DELIVERED:
+		r = usage_settle(db, out, UB_DELIVERED, "delivered", NULL, resp.status, code,
+		    excerpt);
+		snprintf(out->ub_detail, sizeof(out->ub_detail), "push %s: %d record(s) "
+		    "delivered", out->ub_push_id, n);
+		if (r == UB_DELIVERED)
+			log_info("usage: pushed %d record(s), push %s", n, out->ub_push_id);
+		break;
+	case UV_RETRY:
+		snprintf(why, sizeof(why), "HTTP %ld %s %s", resp.status, code[0] ? code : "-",
+		    msg);
+		r = usage_settle(db, out, UB_RETRY, "retry", why, answered ? resp.status : 0,
+		    code[0] ? code : NULL, excerpt);
+		snprintf(out->ub_detail, sizeof(out->ub_detail), "push %s of %d record(s): %.300s",
+		    out->ub_push_id, n, why);
+		break;
+	case UV_FAILED:
 		snprintf(why, sizeof(why), "%s: %s", code[0] ? code : "-", msg);
-		if (!ustore_mark(env->db, buf_cstr(&ids), "failed", why, push_id))
-			goto store;
-		log_warn("usage: push %s of %d record(s) refused: %s", push_id, n, why);
+		r = usage_settle(db, out, UB_FAILED, "failed", why, resp.status,
+		    code[0] ? code : NULL, excerpt);
+		snprintf(out->ub_detail, sizeof(out->ub_detail), "push %s of %d record(s) "
+		    "refused: %.300s", out->ub_push_id, n, why);
+		if (r == UB_FAILED)
+			log_warn("usage: %s", out->ub_detail);
+		break;
 	}
-	more = ustore_more(env->db);
-	if (more > 0) {
-		char key[48];
-
-		snprintf(key, sizeof(key), "usage_push:after:%lld", (long long)job->id);
-		if (!job_enqueue(env->db, "usage_push", NULL, key, 0, 0, NULL))
-			goto store;
-	}
-	out = JOB_DONE;
-	goto done;
-store:
-	snprintf(reason, len, "marking records: %s", db_errmsg(env->db));
 done:
 	http_response_free(&resp);
 	buf_free(&body);
-	buf_free(&ids);
 	free(recs);
 	free(vals);
-	if (res != NULL)
-		PQclear(res);
-	return out;
+	PQclear(res);
+	return r;
+}
+
+/* "host:pid", the pusher's name in the rows. */
+static void
+usage_pusher(char *out, size_t len)
+{
+	char	 host[128];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, len, "%s:%d", host, (int)getpid());
+}
+
+enum job_outcome
+usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t len)
+{
+	const struct config	*cfg = env->cfg;
+	struct usage_batch	 b;
+	char			 by[160], key[48];
+	int			 closed, more;
+
+	closed = ustore_close(env->db);
+	if (closed < 0) {
+		snprintf(reason, len, "closing windows: %s", db_errmsg(env->db));
+		return JOB_RETRY;
+	}
+	if (closed > 0)
+		log_info("usage: closed %d window(s)", closed);
+	if (cfg->mkt_ak == NULL || cfg->mkt_ak[0] == '\0')
+		return JOB_DONE;	/* no marketplace account: records wait, pending */
+	usage_pusher(by, sizeof(by));
+	switch (usage_push_batch(env->db, cfg, by, &b)) {
+	case UB_NONE:
+		return JOB_DONE;
+	case UB_RETRY:
+		snprintf(reason, len, "%s", b.ub_detail);
+		return JOB_RETRY;
+	case UB_ERROR:
+		snprintf(reason, len, "%s", b.ub_detail);
+		return b.ub_config ? JOB_DEAD : JOB_RETRY;
+	case UB_DELIVERED:
+	case UB_FAILED:
+		break;
+	}
+	more = ustore_more(env->db);
+	if (more > 0) {
+		snprintf(key, sizeof(key), "usage_push:after:%lld", (long long)job->id);
+		if (!job_enqueue(env->db, "usage_push", NULL, key, 0, 0, NULL)) {
+			snprintf(reason, len, "queueing the next batch: %s", db_errmsg(env->db));
+			return JOB_RETRY;
+		}
+	}
+	return JOB_DONE;
 }

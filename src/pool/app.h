@@ -40,8 +40,39 @@ struct worker_app {
 	void	(*serve)(FCGX_Request *);
 	void	(*idle)(void);
 	void	(*fini)(void);
+	/*
+	 * The whole CGI answer (headers and body) a caller gets when its
+	 * request is ended by request_terminate_timeout: resultCode 000005,
+	 * signed. Called once per worker after init; writes at most size
+	 * bytes and returns the length (0: none).
+	 */
+	size_t	(*abort_answer)(char *buf, size_t size);
 };
 
 extern const struct worker_app mkpd_app;	/* src/api/app.c */
+
+/*
+ * The other way: what the app tells the pool about the call it serves,
+ * for the scoreboard, the slow log and the access log. Strings are ""
+ * when unknown and live until the callback returns.
+ */
+struct app_call {
+	const char	*dialect;	/* "v2", "v1", "kit-v2", "kit-v1", "local" */
+	const char	*activity;
+	const char	*ids;		/* "instance/order/line", as known */
+	const char	*remote;
+	const char	*method;
+	const char	*path;
+	const char	*result_code;
+	int		 status;	/* HTTP */
+};
+
+struct app_observer {
+	void	(*named)(const struct app_call *);	/* activity and ids known */
+	void	(*done)(const struct app_call *);	/* answered and flushed */
+};
+
+/* Filled by the worker before init; NULL members are not called. */
+extern struct app_observer mkpd_observer;	/* src/api/app.c */
 
 #endif

@@ -34,6 +34,27 @@
 #include "pool/priv.h"
 
 #define J_TROUBLE_MS	1000	/* wait after the store failed */
+#define J_HOUR_MS	3600000
+#define J_HOUR_DELAY_MS	5000	/* the push after an hour ends: this much past it */
+
+/*
+ * Monotonic time (base: mono now) of the next push: push_interval from
+ * now, or a few seconds past the next UTC hour when that comes first, so
+ * the hour that ended is pushed in the first minutes of the next whatever
+ * the interval (spec/README.md reading 9).
+ */
+static int64_t
+jobs_next_push(int64_t mono, int64_t interval_s)
+{
+	int64_t	 wall = now_ms(), at;
+
+	at = wall - wall % J_HOUR_MS + J_HOUR_DELAY_MS;
+	if (at <= wall)
+		at += J_HOUR_MS;
+	if (at - wall < interval_s * 1000)
+		return mono + (at - wall);
+	return mono + interval_s * 1000;
+}
 
 /*
  * Waits up to ms for a notification, a signal or the end of the time;
@@ -82,7 +103,7 @@ jobs_loop(const struct jobs_args *a, struct runner *r)
 		}
 		if (cfg->usage_push_interval > 0 && now >= next_push) {
 			if (usage_push_enqueue(runner_db(r)))
-				next_push = now + cfg->usage_push_interval * 1000;
+				next_push = jobs_next_push(now, cfg->usage_push_interval);
 			else
 				next_push = now + J_TROUBLE_MS;
 		}

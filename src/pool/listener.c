@@ -15,7 +15,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,4 +330,101 @@ listener_close(struct listener *lsn)
 	if (lsn->unix_path[0] != '\0')
 		unlink(lsn->unix_path);
 	lsn->unix_path[0] = '\0';
+}
+
+bool
+listener_open_extra(const struct config *cfg, const char *spec, bool private,
+    struct listener *lsn, char *err, size_t errlen)
+{
+	struct config		c = *cfg;	/* shallow: only read below */
+	struct listen_addr	a;
+	char			why[200];
+
+	memset(lsn, 0, sizeof(*lsn));
+	lsn->fd = -1;
+	if (!config_parse_listen(spec, &a, why, sizeof(why)) || a.kind == LISTEN_FD0) {
+		snprintf(err, errlen, "%s: %s", spec, a.kind == LISTEN_FD0 ?
+		    "an inherited socket cannot be used here" : why);
+		return false;
+	}
+	c.listen = (char *)spec;
+	if (private) {
+		c.listen_owner = c.listen_group = (char *)"";
+		c.listen_mode = 0600;
+	}
+	if (a.kind == LISTEN_UNIX)
+		return listener_unix(&c, &a, lsn, err, errlen);
+	return listener_tcp(&c, &a, lsn, err, errlen);
+}
+
+/* A unix listening socket's queue, from sock_diag (UDIAG_SHOW_RQLEN). */
+static bool
+listener_queue_unix(int fd, uint32_t *queue, uint32_t *len)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct unix_diag_req	req;
+	} rq;
+	union {
+		struct nlmsghdr	nlh;
+		char		buf[1024];
+	} an;
+	struct stat		 st;
+	struct sockaddr_nl	 nl = { .nl_family = AF_NETLINK };
+	struct unix_diag_msg	*msg;
+	struct rtattr		*attr;
+	struct unix_diag_rqlen	*rql;
+	ssize_t			 n;
+	int			 ns, rlen;
+	bool			 ok = false;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	if ((ns = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)) < 0)
+		return false;
+	memset(&rq, 0, sizeof(rq));
+	rq.nlh.nlmsg_len = sizeof(rq);
+	rq.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	rq.nlh.nlmsg_flags = NLM_F_REQUEST;
+	rq.req.sdiag_family = AF_UNIX;
+	rq.req.udiag_states = ~0u;
+	rq.req.udiag_ino = (uint32_t)st.st_ino;
+	rq.req.udiag_show = UDIAG_SHOW_RQLEN;
+	rq.req.udiag_cookie[0] = rq.req.udiag_cookie[1] = ~0u;	/* no cookie */
+	if (sendto(ns, &rq, sizeof(rq), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0 ||
+	    (n = recv(ns, &an, sizeof(an), 0)) < (ssize_t)NLMSG_LENGTH(sizeof(*msg)) ||
+	    !NLMSG_OK(&an.nlh, (size_t)n) || an.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY) {
+		close(ns);
+		return false;
+	}
+	msg = NLMSG_DATA(&an.nlh);
+	rlen = (int)an.nlh.nlmsg_len - (int)NLMSG_LENGTH(sizeof(*msg));
+	for (attr = (struct rtattr *)(msg + 1); RTA_OK(attr, rlen); attr = RTA_NEXT(attr, rlen)) {
+		if (attr->rta_type == UNIX_DIAG_RQLEN &&
+		    RTA_PAYLOAD(attr) >= sizeof(*rql)) {
+			rql = RTA_DATA(attr);
+			*queue = rql->udiag_rqueue;
+			*len = rql->udiag_wqueue;
+			ok = true;
+		}
+	}
+	close(ns);
+	return ok;
+}
+
+bool
+listener_queue(const struct listener *lsn, uint32_t *queue, uint32_t *len)
+{
+	struct tcp_info	ti;
+	socklen_t	tl = sizeof(ti);
+
+	*queue = *len = 0;
+	if (lsn->family == AF_UNIX)
+		return listener_queue_unix(lsn->fd, queue, len);
+	if (getsockopt(lsn->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0)
+		return false;
+	/* On a listening socket: the accept queue and its limit. */
+	*queue = ti.tcpi_unacked;
+	*len = ti.tcpi_sacked;
+	return true;
 }

@@ -17,6 +17,7 @@
 #define MKP_POOL_LISTENER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/config.h"
 #include "common/defs.h"
@@ -34,6 +35,20 @@ struct listener {
  * failure err says why and nothing is left open.
  */
 bool	 listener_open(const struct config *, struct listener *, char *err, size_t errlen) MUSTCHECK;
+/*
+ * Opens a further socket at spec (TCP or a unix path, as listen) with the
+ * pool listener's backlog; a unix socket gets listen_mode and
+ * listen_owner/listen_group, or mode 0600 and the caller's owner when
+ * private. For the status and control sockets.
+ */
+bool	 listener_open_extra(const struct config *, const char *spec, bool private,
+	    struct listener *, char *err, size_t errlen) MUSTCHECK;
+/*
+ * The listen queue: connections waiting to be accepted and the backlog's
+ * size. TCP: TCP_INFO on the listening socket (tcpi_unacked, tcpi_sacked);
+ * unix: sock_diag's UDIAG_SHOW_RQLEN. False when the kernel would not say.
+ */
+bool	 listener_queue(const struct listener *, uint32_t *queue, uint32_t *len);
 /* Closes the socket; removes the unix socket file when we created it. */
 void	 listener_close(struct listener *);
 

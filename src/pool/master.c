@@ -34,6 +34,17 @@
  * A reload asks it to finish its job and starts one with the new config;
  * a stop waits for it like for a worker, with the same escalation.
  *
+ * The status child (status.h) is supervised the same way: no slot, its
+ * own respawn delay, replaced on reload. Its two sockets (status_listen,
+ * control_socket) and the socketpair it asks for reloads on are the
+ * master's, made at start, so they outlive every status child; the other
+ * children close them.
+ *
+ * Request control, once a tick: a slot BUSY past request_slowlog_timeout
+ * is logged once per request and counted; past request_terminate_timeout
+ * the worker gets SIGUSR2, answers the caller 000005 from its handler and
+ * exits (worker.c); SIGKILL M_TERM_GRACE_MS later if it has not.
+ *
  * Invariants:
  * - m.ch[i].pid != 0 exactly while scoreboard slot i belongs to a live
  *   (not yet reaped) child; nchildren counts them.
@@ -45,11 +56,13 @@
 #include <config.h>		/* autoconf: PACKAGE_VERSION */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +77,7 @@
 #include "pool/priv.h"
 #include "pool/scoreboard.h"
 #include "pool/signals.h"
+#include "pool/status.h"
 #include "pool/worker.h"
 
 #define M_TICK_MS		1000	/* maintenance period */
@@ -78,6 +92,8 @@
 #define M_JOBS_DELAY_MS		1000	/* first respawn delay of a crashed jobs child */
 #define M_JOBS_DELAY_CAP_MS	60000	/* longest */
 #define M_JOBS_HEALTHY_MS	60000	/* a jobs child that lived this long starts afresh */
+#define M_STATUS_DELAY_MS	1000	/* respawn delay of a crashed status child */
+#define M_TERM_GRACE_MS		2000	/* after SIGUSR2, before SIGKILL */
 
 struct child {
 	pid_t		 pid;		/* 0: this slot is free */
@@ -85,6 +101,8 @@ struct child {
 	int64_t		 spawned;	/* mono ms */
 	int64_t		 quit_sent;	/* mono ms when sent SIGQUIT, 0 = not */
 	bool		 killed;	/* we sent SIGKILL: its death is no crash */
+	int64_t		 slow_logged;	/* req_start_mono of the request logged slow */
+	int64_t		 term_sent;	/* mono ms of SIGUSR2, 0 = not */
 };
 
 enum master_state {
@@ -131,6 +149,12 @@ static struct {
 	struct child		 jobs;		/* the jobs child; pid 0: none */
 	int64_t			 jobs_next;	/* mono ms: no jobs child before */
 	int64_t			 jobs_delay;	/* its last respawn delay */
+
+	struct listener		 status_lsn;	/* fd -1: none */
+	struct listener		 control_lsn;
+	int			 chan[2];	/* [0] ours, [1] the status child's */
+	struct child		 status;	/* the status child; pid 0: none */
+	int64_t			 status_next;
 } m;
 
 static void	master_spawn_n(int, int64_t);
@@ -243,6 +267,12 @@ fork_jobs(const void *args)
 	jobs_main(args);
 }
 
+static void NORETURN
+fork_status(const void *args)
+{
+	status_main(args);
+}
+
 /*
  * Forks a child of the master that runs fn(args) and never returns, with
  * signals blocked across the fork and the master's own descriptors (event
@@ -261,6 +291,15 @@ master_fork(void (*fn)(const void *), const void *args)
 		signals_child_reset();
 		close(m.ep);
 		pidfile_close_child();
+		/* Only the status child keeps the status sockets. */
+		if (fn != fork_status) {
+			if (m.status_lsn.fd >= 0)
+				close(m.status_lsn.fd);
+			if (m.control_lsn.fd >= 0)
+				close(m.control_lsn.fd);
+			close(m.chan[0]);
+			close(m.chan[1]);
+		}
 		fn(args);
 		_exit(1);	/* fn never returns; never let a child go on as the master */
 	}
@@ -347,6 +386,78 @@ master_jobs_maintain(int64_t now)
 	log_info("jobs child started (pid %d, generation %u)", (int)pid, m.gen);
 }
 
+/* Starts the status child when there is one to run and none runs. */
+static void
+master_status_maintain(int64_t now)
+{
+	struct status_args	 args;
+	pid_t			 pid;
+
+	if (m.state != MS_RUNNING || m.status.pid != 0 || now < m.status_next ||
+	    (m.status_lsn.fd < 0 && m.control_lsn.fd < 0))
+		return;
+	memset(&args, 0, sizeof(args));
+	args.cfg = m.cfg;
+	args.lsn = m.lsn;
+	args.priv = m.priv;
+	args.sb = m.sb;
+	args.status_fd = m.status_lsn.fd;
+	args.control_fd = m.control_lsn.fd;
+	args.chan = m.chan[1];
+	args.master_chan = m.chan[0];
+	args.master = m.pid;
+	pid = master_fork(fork_status, &args);
+	if (pid < 0) {
+		log_error("fork (status child): %s", strerror(errno));
+		m.status_next = now + M_STATUS_DELAY_MS;
+		return;
+	}
+	memset(&m.status, 0, sizeof(m.status));
+	m.status.pid = pid;
+	m.status.gen = m.gen;
+	m.status.spawned = now;
+	log_info("status child started (pid %d, generation %u)", (int)pid, m.gen);
+}
+
+static void
+master_status_reaped(int status, int64_t now)
+{
+	struct child	*c = &m.status;
+
+	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+	    (WIFSIGNALED(status) && c->killed)) {
+		log_info("status child %s (pid %d, generation %u)", WIFEXITED(status) ?
+		    "exited" : "killed", (int)c->pid, c->gen);
+		m.status_next = now;
+	} else {
+		log_warn("status child died (%s %d, pid %d); starting another in %d ms",
+		    WIFSIGNALED(status) ? "signal" : "status", WIFSIGNALED(status) ?
+		    WTERMSIG(status) : WEXITSTATUS(status), (int)c->pid, M_STATUS_DELAY_MS);
+		m.status_next = now + M_STATUS_DELAY_MS;
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+master_status_quit(int64_t now)
+{
+	if (m.status.pid == 0 || m.status.quit_sent)
+		return;
+	m.status.quit_sent = now;
+	if (kill(m.status.pid, SIGQUIT) < 0 && errno != ESRCH)
+		log_warn("kill(%d, SIGQUIT): %s", (int)m.status.pid, strerror(errno));
+}
+
+static void
+master_status_kill(void)
+{
+	if (m.status.pid == 0)
+		return;
+	m.status.killed = true;
+	if (kill(m.status.pid, SIGKILL) < 0 && errno != ESRCH)
+		log_warn("kill(%d, SIGKILL): %s", (int)m.status.pid, strerror(errno));
+}
+
 static void
 master_jobs_reaped(int status, int64_t now)
 {
@@ -409,6 +520,10 @@ master_reaped(pid_t pid, int status, int64_t now)
 		master_jobs_reaped(status, now);
 		return;
 	}
+	if (pid == m.status.pid) {
+		master_status_reaped(status, now);
+		return;
+	}
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
 		if (m.ch[i].pid == pid) {
 			c = &m.ch[i];
@@ -424,6 +539,9 @@ master_reaped(pid_t pid, int status, int64_t now)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		log_info("worker %d exited (pid %d, generation %u, %llu requests)",
 		    i, (int)pid, c->gen, reqs);
+	} else if (c->term_sent) {
+		log_notice("worker %d ended by request_terminate_timeout (pid %d, "
+		    "generation %u, %llu requests)", i, (int)pid, c->gen, reqs);
 	} else if (WIFSIGNALED(status) && c->killed) {
 		log_notice("worker %d killed (pid %d, generation %u, %llu requests)",
 		    i, (int)pid, c->gen, reqs);
@@ -518,6 +636,7 @@ master_maintain(int64_t now)
 	if (m.state != MS_RUNNING)
 		return;
 	master_jobs_maintain(now);
+	master_status_maintain(now);
 	master_count(&c);
 	if (m.reload_pending)
 		master_retire_old(&c, now);
@@ -552,13 +671,69 @@ master_maintain(int64_t now)
 		master_spawn_n(want, now);
 }
 
+/*
+ * request_slowlog_timeout and request_terminate_timeout, for every live
+ * worker (of any generation: an old one's request is as stuck).
+ */
+static void
+master_requests(int64_t now)
+{
+	const struct config	*cfg = m.cfg;
+	struct scoreboard_slot	 s;
+	int64_t			 age, mono = mono_ms();
+	int			 i;
+
+	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
+		struct child	*c = &m.ch[i];
+
+		if (c->pid == 0)
+			continue;
+		if (c->term_sent) {
+			if (!c->killed && now - c->term_sent >= M_TERM_GRACE_MS) {
+				log_warn("worker %d (pid %d) did not end %d ms after "
+				    "request_terminate_timeout: killing it", i, (int)c->pid,
+				    M_TERM_GRACE_MS);
+				master_kill_child(i);
+			}
+			continue;
+		}
+		if ((cfg->request_slowlog_timeout == 0 && cfg->request_terminate_timeout == 0) ||
+		    scoreboard_state(m.sb, i) != SLOT_BUSY || !scoreboard_read(m.sb, i, &s) ||
+		    s.state != SLOT_BUSY || s.req_start_mono == 0)
+			continue;
+		age = mono - s.req_start_mono;
+		if (cfg->request_slowlog_timeout > 0 && c->slow_logged != s.req_start_mono &&
+		    age >= cfg->request_slowlog_timeout * 1000) {
+			c->slow_logged = s.req_start_mono;
+			scoreboard_count_slow(m.sb);
+			log_warn("slow request: worker %d (pid %d) running %lld ms: %s %s "
+			    "ids %s from %s", i, (int)s.pid, (long long)age,
+			    s.dialect[0] ? s.dialect : "-", s.activity[0] ? s.activity : "-",
+			    s.ids[0] ? s.ids : "-", s.remote[0] ? s.remote : "-");
+		}
+		if (cfg->request_terminate_timeout > 0 &&
+		    age >= cfg->request_terminate_timeout * 1000) {
+			log_warn("request_terminate_timeout: worker %d (pid %d) running "
+			    "%lld ms: %s %s ids %s from %s: ending it (the caller gets 000005)",
+			    i, (int)s.pid, (long long)age, s.dialect[0] ? s.dialect : "-",
+			    s.activity[0] ? s.activity : "-", s.ids[0] ? s.ids : "-",
+			    s.remote[0] ? s.remote : "-");
+			c->term_sent = now;
+			scoreboard_count_terminated(m.sb);
+			if (kill(c->pid, SIGUSR2) < 0 && errno != ESRCH)
+				log_warn("kill(%d, SIGUSR2): %s", (int)c->pid, strerror(errno));
+		}
+	}
+}
+
 /* Once a second: reap (a lost SIGCHLD), escalate, warn at max_children. */
 static void
 master_tick(int64_t now)
 {
 	const struct config	*cfg = m.cfg;
 	struct pm_counts	 c;
-	int			 i;
+	uint32_t		 queue, qlen;
+	int			 i, busy;
 
 	master_reap(now);
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
@@ -577,16 +752,27 @@ master_tick(int64_t now)
 		    "finish: killing it", (int)m.jobs.pid, (long long)cfg->shutdown_timeout);
 		master_jobs_kill();
 	}
+	if (m.status.pid != 0 && m.status.quit_sent && !m.status.killed &&
+	    now - m.status.quit_sent >= cfg->shutdown_timeout * 1000)
+		master_status_kill();
+	master_requests(now);
 	if (m.state != MS_RUNNING)
 		return;
+	busy = 0;
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		busy += m.ch[i].pid != 0 && scoreboard_state(m.sb, i) == SLOT_BUSY;
+	if (!listener_queue(m.lsn, &queue, &qlen))
+		queue = qlen = 0;
+	scoreboard_sample(m.sb, queue, qlen, (uint32_t)busy);
 	master_count(&c);
 	if (c.total >= cfg->max_children && c.idle == 0 && c.starting == 0) {
-		scoreboard_count_reached(m.sb);
+		scoreboard_count_reached(m.sb, queue);
 		m.reached_unwarned++;
 		if (now - m.last_reached_warn >= M_WARN_EVERY_MS) {
-			log_warn("max_children reached: all %lld workers busy "
-			    "(%llu times since the last warning); consider raising "
-			    "[pool] max_children", (long long)cfg->max_children,
+			log_warn("max_children reached: all %lld workers busy, "
+			    "%u connections waiting (%llu times since the last "
+			    "warning); consider raising [pool] max_children",
+			    (long long)cfg->max_children, queue,
 			    (unsigned long long)m.reached_unwarned);
 			m.last_reached_warn = now;
 			m.reached_unwarned = 0;
@@ -594,7 +780,7 @@ master_tick(int64_t now)
 	}
 }
 
-static void
+static bool
 master_reload(int64_t now)
 {
 	struct config	*fresh;
@@ -603,13 +789,13 @@ master_reload(int64_t now)
 	int		 n;
 
 	if (m.state != MS_RUNNING) {
-		log_notice("SIGHUP ignored: stopping");
-		return;
+		log_notice("reload ignored: stopping");
+		return false;
 	}
 	log_notice("reloading %s", m.cfg->path);
 	if ((fresh = config_load(m.cfg->path, err, sizeof(err))) == NULL) {
 		log_error("reload failed: %s; keeping the running configuration", err);
-		return;
+		return false;
 	}
 	config_startup_changes(m.cfg, fresh, changed, sizeof(changed));
 	if (changed[0] != '\0') {
@@ -625,7 +811,7 @@ master_reload(int64_t now)
 			log_error("reload failed: log_file %s: %s; keeping the "
 			    "running configuration", fresh->log_file, strerror(saved));
 			config_free(fresh);
-			return;
+			return false;
 		}
 		priv_chown_log(m.priv);
 	}
@@ -639,15 +825,17 @@ master_reload(int64_t now)
 		log_error("reload failed: %s: %s; keeping the running configuration",
 		    fresh->path, err);
 		config_free(fresh);
-		return;
+		return false;
 	}
 	if (log_level_parse(fresh->log_level, &level))
 		log_set_level(level);
 
+	priv_prepare_file(m.priv, fresh->access_log);
 	config_free(m.cfg);
 	m.cfg = fresh;
 	m.gen++;
 	scoreboard_set_generation(m.sb, m.gen);
+	scoreboard_set_limits(m.sb, m.cfg);
 	master_crash_reset();
 	m.reload_pending = true;
 	m.reload_at = now;
@@ -656,11 +844,15 @@ master_reload(int64_t now)
 	master_jobs_quit(now);
 	m.jobs_delay = 0;
 	m.jobs_next = now;
+	/* So does the status child, which reads the store with the new dsn. */
+	master_status_quit(now);
+	m.status_next = now;
 	log_notice("reloaded: generation %u, pm=%s max_children=%lld", m.gen,
 	    pm_mode_name(m.cfg->pm), (long long)m.cfg->max_children);
 	/* Under ondemand one worker proves the new config before the old go. */
 	n = master_initial(m.cfg);
 	master_spawn_n(n > 0 ? n : 1, now);
+	return true;
 }
 
 static void
@@ -678,6 +870,8 @@ master_reopen_log(void)
 			kill(m.ch[i].pid, SIGUSR1);
 	if (m.jobs.pid != 0)
 		kill(m.jobs.pid, SIGUSR1);
+	if (m.status.pid != 0)
+		kill(m.status.pid, SIGUSR1);
 }
 
 static void
@@ -692,6 +886,7 @@ master_stop(int64_t now)
 		if (m.ch[i].pid != 0)
 			master_quit_child(i, now);
 	master_jobs_quit(now);
+	master_status_quit(now);
 }
 
 static void
@@ -705,7 +900,8 @@ master_fast_stop(void)
 		if (m.ch[i].pid != 0)
 			master_kill_child(i);
 	master_jobs_kill();
-	while (m.nchildren > 0 || m.jobs.pid != 0) {
+	master_status_kill();
+	while (m.nchildren > 0 || m.jobs.pid != 0 || m.status.pid != 0) {
 		pid = waitpid(-1, &status, 0);
 		if (pid < 0) {
 			if (errno == EINTR)
@@ -729,7 +925,7 @@ master_signals(int64_t now)
 			master_reap(now);
 			break;
 		case SIGHUP:
-			master_reload(now);
+			(void)master_reload(now);
 			break;
 		case SIGUSR1:
 			master_reopen_log();
@@ -780,6 +976,62 @@ master_poll_listener(int64_t now)
 	m.lsn_polled = want;
 }
 
+/* The status child asks for a reload: do it and say how it went. */
+static void
+master_chan(int64_t now)
+{
+	char	c;
+	ssize_t	n;
+
+	while ((n = read(m.chan[0], &c, 1)) == 1) {
+		if (c != STATUS_CHAN_RELOAD)
+			continue;
+		c = master_reload(now) ? STATUS_CHAN_OK : STATUS_CHAN_FAILED;
+		if (write(m.chan[0], &c, 1) != 1)
+			log_warn("cannot answer the status child: %s", strerror(errno));
+	}
+}
+
+/*
+ * Binds status_listen and control_socket (as root, before any fork), and
+ * the socketpair the status child asks for reloads on.
+ */
+static void
+master_status_open(void)
+{
+	struct epoll_event	ev;
+	char			err[512];
+
+	m.status_lsn.fd = m.control_lsn.fd = -1;
+	if (m.cfg->status_listen[0] != '\0' &&
+	    !listener_open_extra(m.cfg, m.cfg->status_listen, false, &m.status_lsn,
+	    err, sizeof(err)))
+		fatalx("status_listen %s", err);
+	if (m.cfg->control_socket[0] != '\0' &&
+	    !listener_open_extra(m.cfg, m.cfg->control_socket, true, &m.control_lsn,
+	    err, sizeof(err)))
+		fatalx("control_socket %s", err);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m.chan) < 0)
+		fatal("socketpair");
+	/* Ours never blocks the loop; the child waits on its end with poll. */
+	if (fcntl(m.chan[0], F_SETFL, fcntl(m.chan[0], F_GETFL) | O_NONBLOCK) < 0)
+		fatal("fcntl");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = m.chan[0];
+	if (epoll_ctl(m.ep, EPOLL_CTL_ADD, m.chan[0], &ev) < 0)
+		fatal("epoll_ctl");
+}
+
+static void
+master_status_close(void)
+{
+	listener_close(&m.status_lsn);
+	listener_close(&m.control_lsn);
+	close(m.chan[0]);
+	close(m.chan[1]);
+}
+
 static int
 master_timeout(int64_t now)
 {
@@ -827,6 +1079,7 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	if ((m.sb = scoreboard_create()) == NULL)
 		fatal("scoreboard");
 	scoreboard_set_generation(m.sb, m.gen);
+	scoreboard_set_limits(m.sb, m.cfg);
 	if (!signals_init(err, sizeof(err)))
 		fatalx("signals: %s", err);
 	if ((m.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -836,6 +1089,8 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	ev.data.fd = signals_fd();
 	if (epoll_ctl(m.ep, EPOLL_CTL_ADD, signals_fd(), &ev) < 0)
 		fatal("epoll_ctl");
+	master_status_open();
+	priv_prepare_file(m.priv, m.cfg->access_log);
 
 	log_notice("mkpd %s started: pm=%s max_children=%lld listen=%s",
 	    PACKAGE_VERSION, pm_mode_name(cfg->pm), (long long)cfg->max_children,
@@ -847,7 +1102,8 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	while (m.state != MS_DONE) {
 		now = mono_ms();
 		master_maintain(now);
-		if (m.state == MS_STOPPING && m.nchildren == 0 && m.jobs.pid == 0)
+		if (m.state == MS_STOPPING && m.nchildren == 0 && m.jobs.pid == 0 &&
+		    m.status.pid == 0)
 			break;
 		master_poll_listener(now);
 		n = epoll_wait(m.ep, evs, (int)NELEM(evs), master_timeout(now));
@@ -860,6 +1116,8 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 				master_signals(now);
 			else if (evs[i].data.fd == m.lsn->fd)
 				m.lsn_ready = true;
+			else if (evs[i].data.fd == m.chan[0] && m.state != MS_DONE)
+				master_chan(now);
 		}
 		if (now >= m.next_tick && m.state != MS_DONE) {
 			m.next_tick = now + M_TICK_MS;
@@ -868,6 +1126,7 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	}
 
 	log_notice("stopped");
+	master_status_close();
 	close(m.ep);
 	scoreboard_destroy(m.sb);
 	config_free(m.cfg);

@@ -8,6 +8,7 @@
 #include <config.h>		/* autoconf: _GNU_SOURCE first */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -123,4 +124,20 @@ priv_chown_log(const struct priv *p)
 	if (fchown(fd, p->uid, (gid_t)-1) < 0)
 		log_warn("cannot give the log file to user %s (workers will not "
 		    "be able to reopen it): %s", p->user, strerror(errno));
+}
+
+void
+priv_prepare_file(const struct priv *p, const char *path)
+{
+	int	fd;
+
+	if (path[0] == '\0' || !p->drop || geteuid() != 0)
+		return;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+		log_warn("%s: %s", path, strerror(errno));
+		return;
+	}
+	if (fchown(fd, p->uid, (gid_t)-1) < 0)
+		log_warn("cannot give %s to user %s: %s", path, p->user, strerror(errno));
+	close(fd);
 }

@@ -41,5 +41,11 @@ bool	 priv_drop(const struct priv *, char *err, size_t errlen) MUSTCHECK;
  * logrotate (as nginx does). No-op unless we are root and drop privileges.
  */
 void	 priv_chown_log(const struct priv *);
+/*
+ * Creates path (mode 0640) if need be and gives it to the workers' user,
+ * so a worker can open it after dropping privileges (the access log).
+ * Same conditions as priv_chown_log; failures are logged.
+ */
+void	 priv_prepare_file(const struct priv *, const char *path);
 
 #endif

@@ -36,6 +36,23 @@
  * its own only where the disposition is the default, so ours, installed
  * before FCGX_Init, stays.
  *
+ * What the app says about a call (mkpd_observer) goes to the scoreboard
+ * slot (for the status and the master's slow log) and, when it is
+ * answered, to the access log: a stdio stream with a large buffer,
+ * flushed when the worker is about to wait idle and at exit, so a busy
+ * worker writes it in large pieces and the request path makes no system
+ * call for it.
+ *
+ * request_terminate_timeout: the master sends SIGUSR2 to a worker whose
+ * request ran too long. SIGUSR2 is not blocked while a request is served,
+ * so the handler runs wherever the worker is stuck (a store call, say):
+ * it writes the app's prepared 000005 answer to the connection as
+ * FastCGI records, then _exit()s. The answer is built once at start and
+ * only the request id is patched in, so the handler makes no call that is
+ * not async-signal-safe. Should the app have flushed part of an answer
+ * already, the caller gets that part and then ours; nginx then reports
+ * the upstream's error, which the marketplace retries like 000005.
+ *
  * Invariant: only this process writes its scoreboard slot, from
  * scoreboard_worker_start until exit.
  */
@@ -68,6 +85,8 @@
 
 #define W_WAIT_MS		1000	/* longest wait before checking flags */
 #define W_EMFILE_PAUSE_MS	500	/* pause when out of descriptors */
+#define W_ACCESS_BUF		65536	/* access log buffer */
+#define W_ABORT_MAX		1024	/* the 000005 answer, headers and body */
 
 struct worker {
 	const struct worker_args *a;
@@ -77,7 +96,187 @@ struct worker {
 	int64_t		 idle_since;	/* mono ms */
 	int64_t		 last_emfile_warn;
 	bool		 warned_keep;
+	FILE		*access;	/* NULL: no access log */
+	volatile sig_atomic_t answered;	/* the current request has its answer */
+	int64_t		 req_start;	/* mono ms */
 };
+
+static struct worker	*cur;		/* for the observer and the SIGUSR2 handler */
+
+/*
+ * The 000005 answer as FastCGI records: STDOUT with the CGI answer, an
+ * empty STDOUT, END_REQUEST. The request id is bytes 2-3 of each header.
+ */
+static struct {
+	unsigned char	 buf[W_ABORT_MAX + 64];
+	size_t		 len;
+	size_t		 hdr[3];	/* offsets of the three record headers */
+} abort_rec;
+
+static void
+fcgi_header(unsigned char *h, int type, size_t clen, size_t pad)
+{
+	h[0] = 1;		/* FCGI_VERSION_1 */
+	h[1] = (unsigned char)type;
+	h[2] = h[3] = 0;	/* request id, patched in the handler */
+	h[4] = (unsigned char)(clen >> 8);
+	h[5] = (unsigned char)clen;
+	h[6] = (unsigned char)pad;
+	h[7] = 0;
+}
+
+static void
+worker_abort_prepare(void)
+{
+	char		 ans[W_ABORT_MAX];
+	size_t		 n = 0, pad, o = 0;
+	unsigned char	*b = abort_rec.buf;
+
+	if (mkpd_app.abort_answer != NULL)
+		n = mkpd_app.abort_answer(ans, sizeof(ans));
+	pad = (8 - n % 8) % 8;
+	abort_rec.hdr[0] = o;
+	fcgi_header(b + o, 6, n, pad);	/* FCGI_STDOUT */
+	o += 8;
+	memcpy(b + o, ans, n);
+	memset(b + o + n, 0, pad);
+	o += n + pad;
+	abort_rec.hdr[1] = o;
+	fcgi_header(b + o, 6, 0, 0);	/* end of stdout */
+	o += 8;
+	abort_rec.hdr[2] = o;
+	fcgi_header(b + o, 3, 8, 0);	/* FCGI_END_REQUEST */
+	o += 8;
+	memset(b + o, 0, 8);		/* appStatus 0, FCGI_REQUEST_COMPLETE */
+	o += 8;
+	abort_rec.len = o;
+}
+
+static void
+worker_on_terminate(int signo)
+{
+	struct worker	*w = cur;
+	unsigned char	*b = abort_rec.buf;
+	size_t		 i, off = 0;
+	ssize_t		 n;
+	int		 fd, id;
+
+	(void)signo;
+	/* A caller that has its answer (the audit row was being written) gets no second one. */
+	if (w != NULL && !w->answered && (fd = w->req.ipcFd) >= 0 && abort_rec.len > 0) {
+		id = w->req.requestId;
+		for (i = 0; i < 3; i++) {
+			b[abort_rec.hdr[i] + 2] = (unsigned char)(id >> 8);
+			b[abort_rec.hdr[i] + 3] = (unsigned char)id;
+		}
+		while (off < abort_rec.len) {
+			n = write(fd, b + off, abort_rec.len - off);
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+	}
+	_exit(3);
+}
+
+/* ---- what the app says -------------------------------------------------- */
+
+static void
+worker_named(const struct app_call *c)
+{
+	if (cur != NULL)
+		scoreboard_worker_note(cur->a->sb, cur->a->slot, c->dialect, c->activity,
+		    c->ids, c->remote);
+}
+
+static void
+access_put(FILE *f, const char *s)
+{
+	fputs(s[0] != '\0' ? s : "-", f);
+}
+
+static void
+worker_done(const struct app_call *c)
+{
+	struct worker	*w = cur;
+	const char	*p;
+	char		 t[32];
+
+	if (w == NULL)
+		return;
+	w->answered = 1;
+	if (c->dialect[0] == '\0')
+		scoreboard_worker_note(w->a->sb, w->a->slot, "", "", "", c->remote);
+	if (w->access == NULL)
+		return;
+	for (p = w->a->cfg->access_format; *p != '\0'; p++) {
+		if (*p != '%' || p[1] == '\0') {
+			putc(*p, w->access);
+			continue;
+		}
+		switch (*++p) {
+		case 't':
+			fmt_time_iso(now_ms(), t);
+			fputs(t, w->access);
+			break;
+		case 'a':
+			access_put(w->access, c->remote);
+			break;
+		case 'd':
+			access_put(w->access, c->dialect);
+			break;
+		case 'A':
+			access_put(w->access, c->activity);
+			break;
+		case 'c':
+			access_put(w->access, c->result_code);
+			break;
+		case 's':
+			fprintf(w->access, "%d", c->status);
+			break;
+		case 'D':
+			fprintf(w->access, "%lld", (long long)(mono_ms() - w->req_start));
+			break;
+		case 'w':
+			fprintf(w->access, "%d/%d", w->a->slot, (int)getpid());
+			break;
+		case 'i':
+			access_put(w->access, c->ids);
+			break;
+		case 'm':
+			access_put(w->access, c->method);
+			break;
+		case 'u':
+			access_put(w->access, c->path);
+			break;
+		case '%':
+			putc('%', w->access);
+			break;
+		default:
+			putc('%', w->access);
+			putc(*p, w->access);
+			break;
+		}
+	}
+	putc('\n', w->access);
+}
+
+static void
+worker_access_open(struct worker *w)
+{
+	const char	*path = w->a->cfg->access_log;
+
+	if (w->access != NULL)
+		fclose(w->access);
+	w->access = NULL;
+	if (path[0] == '\0')
+		return;
+	if ((w->access = fopen(path, "ae")) == NULL) {
+		log_warn("access_log %s: %s", path, strerror(errno));
+		return;
+	}
+	setvbuf(w->access, NULL, _IOFBF, W_ACCESS_BUF);
+}
 
 /* Serves what arrives on req.ipcFd (a new or a kept connection). */
 static void
@@ -87,6 +286,8 @@ worker_serve(struct worker *w)
 	int			 rc;
 
 	scoreboard_worker_set_state(sb, w->a->slot, SLOT_BUSY);
+	w->req_start = mono_ms();
+	w->answered = 0;
 	/* Keep FCGX_Accept_r's own FCGX_Finish_r from closing ipcFd. */
 	w->req.keepConnection = 1;
 	rc = FCGX_Accept_r(&w->req);
@@ -188,8 +389,10 @@ worker_should_exit(struct worker *w)
 {
 	const struct config	*cfg = w->a->cfg;
 
-	if (child_reopen)
+	if (child_reopen) {
 		child_reopen_log();
+		worker_access_open(w);
+	}
 	if (child_quit)
 		return "asked to stop";
 	if (getppid() != w->a->master)
@@ -223,6 +426,8 @@ worker_loop(struct worker *w)
 			continue;
 		if (mkpd_app.idle != NULL)
 			mkpd_app.idle();
+		if (w->access != NULL)
+			fflush(w->access);
 		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &child_wait_mask);
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
@@ -230,6 +435,18 @@ worker_loop(struct worker *w)
 		    mono_ms() - w->idle_since >= cfg->idle_timeout * 1000)
 			return "idle_timeout reached";
 	}
+}
+
+/* SIGUSR2: request_terminate_timeout (see the top of the file). */
+static void
+worker_terminate_handler(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigfillset(&sa.sa_mask);
+	sa.sa_handler = worker_on_terminate;
+	sigaction(SIGUSR2, &sa, NULL);
 }
 
 static int
@@ -267,6 +484,8 @@ worker_main(const struct worker_args *a)
 	if (!priv_drop(a->priv, err, sizeof(err)))
 		fatalx("cannot drop privileges: %s", err);
 	scoreboard_worker_start(a->sb, a->slot, getpid());
+	mkpd_observer.named = worker_named;
+	mkpd_observer.done = worker_done;
 
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
@@ -277,6 +496,10 @@ worker_main(const struct worker_args *a)
 
 	memset(&w, 0, sizeof(w));
 	w.a = a;
+	cur = &w;
+	worker_access_open(&w);
+	worker_abort_prepare();
+	worker_terminate_handler();
 	w.ep = worker_epoll(a->lsn);
 	/* listen_sock -1: libfcgi must never accept by itself (see above). */
 	if (FCGX_InitRequest(&w.req, -1, 0) != 0)
@@ -292,6 +515,8 @@ worker_main(const struct worker_args *a)
 	if (w.req.ipcFd >= 0)
 		close(w.req.ipcFd);	/* a kept connection, between requests */
 	mkpd_app.fini();
+	if (w.access != NULL)
+		fclose(w.access);
 	close(w.ep);
 	exit(0);
 }

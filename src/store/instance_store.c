@@ -8,12 +8,19 @@
 #include "common/util.h"
 #include "store/instance_store.h"
 
-/* queryInstance's fetch; cumulative usage of an on-demand instance for usageInfo. */
+/*
+ * queryInstance's fetch. usageInfo (issue 5): the cumulative usage of an
+ * on-demand instance, the amount drawn from a package and the on-demand
+ * instance that drew on it last.
+ */
 #define ISTORE_FETCH \
 	"SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo," \
-	" CASE WHEN charging_mode = 'ON_DEMAND' THEN (SELECT coalesce(sum(e.value), 0)::text" \
-	"  FROM usage_event e WHERE e.instance_id = instance.instance_id) END," \
-	" to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')" \
+	" CASE WHEN charging_mode IN ('ON_DEMAND', 'ON_DEMAND_PKG') THEN" \
+	"  mkp_usage_cumulative(instance_id, charging_mode = 'ON_DEMAND_PKG')::text END," \
+	" to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')," \
+	" CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN (SELECT r.instance_id" \
+	"  FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id" \
+	"  ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END" \
 	" FROM instance WHERE "
 
 const struct db_stmt instance_store_stmts[] = {

@@ -67,7 +67,7 @@ bool	 job_extend(struct db *, const struct job_claimed *, int lease_secs) MUSTCH
  */
 int	 job_lock(struct db *, const struct job_claimed *) MUSTCHECK;
 
-/* Inside the job's transaction, before COMMIT: the job is done. */
+/* Inside the job's transaction, before COMMIT (autocommit for an own_tx kind): done. */
 bool	 job_mark_done(struct db *, const struct job_claimed *) MUSTCHECK;
 /* Autocommit: queue again after delay_ms, keeping reason as last_error. */
 bool	 job_mark_retry(struct db *, const struct job_claimed *, int64_t delay_ms,

@@ -37,25 +37,68 @@ PGresult *ustore_ingest(struct db *, const struct ustore_event *, size_t n,
 int	 ustore_close(struct db *);
 
 /*
- * Locks up to limit pending records (FOR UPDATE SKIP LOCKED), oldest
- * first. Columns: 0 id, 1 instance_id, 2 pkg_instance_id ("" = none),
- * 3 begin, 4 end, 5 record_time (yyyyMMddTHHmmssZ), 6 value (numeric
- * text), 7 metering_sn, 8 "t" when an hour has passed since the window closed
- * (the 2-hour reporting target is at risk).
- * NULL on failure.
+ * Claims up to limit records to push (mkp_usage_claim, schema 010): pending
+ * ones and sending ones whose lease ran out, made sending for lease_s
+ * seconds by `by` (host:pid) under one new attempt row of usage_push,
+ * committed at once (autocommit: call it outside a transaction).
+ * Columns: 0 push id, 1 record id, 2 instance_id, 3 pkg_instance_id
+ * ("" = none), 4 begin, 5 end, 6 record_time (yyyyMMddTHHmmssZ), 7 value
+ * (numeric text), 8 metering_sn, 9 "t" when more than an hour has passed
+ * since the window closed (the 2-hour reporting target is at risk),
+ * 10 attempts (this one included). No rows: nothing due. NULL on failure.
  */
-PGresult *ustore_claim(struct db *, int limit) MUSTCHECK;
+PGresult *ustore_claim(struct db *, int limit, long lease_s, const char *by,
+	    const char *request_id) MUSTCHECK;
 
-/* Records one batch sent (http_status 0: no answer); its id into push_id. */
-bool	 ustore_log_push(struct db *, int records, const char *request_id,
-	    long http_status, const char *result_code, const char *excerpt,
-	    char push_id[24]) MUSTCHECK;
-
-/* Sets state and reason of the records ids (an array literal "{1,2}"). */
-bool	 ustore_mark(struct db *, const char *ids, const char *state, const char *reason,
-	    const char *push_id) MUSTCHECK;
+/*
+ * Settles attempt push_id (mkp_usage_settle): outcome "delivered", "retry"
+ * (the records are pending again) or "failed" (failed with reason);
+ * http_status 0 when nothing answered. Returns the number of records
+ * settled (fewer than claimed when a lease ran out and another pusher took
+ * them), -1 on failure.
+ */
+int	 ustore_settle(struct db *, const char *push_id, const char *outcome,
+	    const char *reason, long http_status, const char *result_code,
+	    const char *excerpt);
 
 /* 1 when pending records remain, 0 when not, -1 on failure. */
 int	 ustore_more(struct db *);
+
+/* The state of the push, for status pages and `mkpctl status`. */
+struct usage_status {
+	int64_t	 us_pending;	/* closed, not delivered yet: pending or sending */
+	int64_t	 us_sending;	/* of those, claimed by a push under way */
+	int64_t	 us_at_risk;	/* of those, closed more than an hour ago */
+	int64_t	 us_failed;	/* refused by the marketplace, waiting for a person */
+	char	 us_last_push[24];	/* last delivered push, RFC 3339 UTC; "" none */
+	char	 us_last_outcome[16];	/* outcome of the last attempt answered; "" none */
+};
+
+/* Fills *st from the worker's or jobs child's store handle. False on failure. */
+bool	 usage_store_status(struct db *, struct usage_status *st) MUSTCHECK;
+/* The same from a plain connection (mkpctl). */
+bool	 usage_store_status_pq(PGconn *, struct usage_status *st) MUSTCHECK;
+
+/*
+ * mkpctl usage: the hourly report of one instance (NULL: all), newest
+ * first, at most limit rows. Columns: 0 instance_id, 1 pkg_instance_id,
+ * 2 window_begin (RFC 3339 UTC), 3 value, 4 events, 5 shifted events,
+ * 6 record state ("" while no record), 7 metering_sn. NULL on failure.
+ */
+PGresult *ustore_admin_hourly(PGconn *, const char *instance, int limit) MUSTCHECK;
+/*
+ * Records in state (pending: pending and sending), oldest first. Columns:
+ * 0 id, 1 instance_id, 2 pkg_instance_id, 3 window_begin, 4 value, 5 state,
+ * 6 attempts, 7 "t" at risk, 8 reason (fail_reason, else last_error).
+ */
+PGresult *ustore_admin_records(PGconn *, const char *state, int limit) MUSTCHECK;
+/*
+ * Push attempts, newest first (usage_push_history). Columns: 0 id,
+ * 1 sent_at, 2 finished_at ("" while sending), 3 pushed_by, 4 records,
+ * 5 outcome, 6 http_status ("" none), 7 result_code, 8 error, 9 value.
+ */
+PGresult *ustore_admin_history(PGconn *, int limit) MUSTCHECK;
+/* Failed records back to pending: id > 0 one, 0 all. Count, -1 on failure. */
+int	 ustore_admin_retry(PGconn *, int64_t id);
 
 #endif

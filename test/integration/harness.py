@@ -246,6 +246,11 @@ def is_jobs_child(pid):
     return "jobs" in read_text("/proc/%d/comm" % pid) or "jobs" in os.path.basename(argv0)
 
 
+def is_status_child(pid):
+    """Whether pid is mkpd's status child (/proc/PID/comm "mkpd-status")."""
+    return read_text("/proc/%d/comm" % pid).strip() == "mkpd-status"
+
+
 # --- PostgreSQL -------------------------------------------------------------
 
 def pg_bindir():
@@ -573,8 +578,10 @@ class Mkpd:
     def worker_pids(self):
         """Pids of the FastCGI workers: the master's children, less the
         jobs child, told apart by "jobs" in its name (/proc/PID/comm, set
-        with prctl(PR_SET_NAME)) or its command line."""
-        return [p for p in self.children() if not is_jobs_child(p)]
+        with prctl(PR_SET_NAME)) or its command line, and the status
+        child ("mkpd-status")."""
+        return [p for p in self.children()
+                if not is_jobs_child(p) and not is_status_child(p)]
 
     def wait_workers(self, n, timeout=20):
         """Waits until exactly n workers run; returns their pids."""

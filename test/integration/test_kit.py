@@ -414,10 +414,12 @@ def test_mkpctl_lists_tenants_users_orgs(stack):
     r = stack.mkpd.mkpctl("tenants", check=True)
     assert t in r.stdout
     r = stack.mkpd.mkpctl("users", t, check=True)
-    assert r.stdout.split("\n")[1].split("\t")[:2] == ["bob", "Bob"]
+    assert r.stdout.split("\n")[1].split()[:2] == ["bob", "Bob"]
     assert "/HQ" in r.stdout
-    r = stack.mkpd.mkpctl("orgs", t, check=True)
-    assert r.stdout.split("\n")[1].split("\t")[:3] == ["1", "", "/HQ"]
+    users = json.loads(stack.mkpd.mkpctl("users", t, "--json", check=True).stdout)
+    assert [(u["user_name"], u["org_path"]) for u in users] == [("bob", "/HQ")]
+    orgs = json.loads(stack.mkpd.mkpctl("orgs", t, "--json", check=True).stdout)
+    assert [(o["org_code"], o["parent_code"], o["path"]) for o in orgs] == [("1", None, "/HQ")]
 
 
 # --- mkp-sim call --kit -----------------------------------------------------------

@@ -4,8 +4,11 @@ hour windows; an event for a window already closed into a record is booked
 into the next open window of the instance, never dropped."""
 
 import datetime
+import decimal
 import json
+import os
 import re
+import signal
 
 import pytest
 
@@ -57,6 +60,32 @@ def test_sql_batch_keeps_good_events_of_a_bad_batch(udb):
                " ORDER BY event_id) FROM usage_event") == "a::1.0000,b:pkg1:2.0001"
 
 
+def test_sql_batch_counts_repeats_once_and_shifts_late_events(udb):
+    hour = "date_trunc('hour', now()) - interval '2 hours'"
+    assert udb("SELECT mkp_usage_ingest('x1', 'i-on', 1, %s + interval '5 minutes')"
+               % hour) == "accepted"
+    assert udb("SELECT mkp_usage_close_windows()") == "1"
+    out = udb("SELECT event_id, outcome, coalesce(reason, '') FROM mkp_usage_ingest_batch("
+              "ARRAY['n1', 'n1', 'late1', 'x1', 'bad', 'n2'],"
+              " ARRAY['i-on', 'i-on', 'i-on', 'i-on', 'i-gone', 'i-on'],"
+              " ARRAY[NULL, NULL, NULL, NULL, NULL, 'pkg'], ARRAY['1', '2', '3', '4', '5', '6'],"
+              " ARRAY[now(), now(), %s + interval '10 minutes', %s + interval '5 minutes',"
+              " now(), now()]) ORDER BY 1, 2" % (hour, hour))
+    late_hour = udb("SELECT to_char((%s + interval '1 hour') AT TIME ZONE 'UTC',"
+                    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')" % hour)
+    assert out.splitlines() == [
+        "bad|rejected|instance released",
+        "late1|shifted|booked into " + late_hour,
+        "n1|duplicate|",
+        "x1|duplicate|"], out
+    assert udb("SELECT string_agg(event_id || ':' || value || ':' || shifted, ','"
+               " ORDER BY event_id) FROM usage_event") == \
+        "late1:3.0000:true,n1:1.0000:false,n2:6.0000:false,x1:1.0000:false"
+    assert udb("SELECT mkp_usage_ingest('n3', 'i-on', 1, now())") == "accepted"
+    assert udb("SELECT count(*) FROM mkp_usage_ingest_batch('{}', '{}', '{}', '{}', '{}')") \
+        == "0"
+
+
 def test_windows_close_into_one_record_and_late_events_shift(udb):
     hour = "date_trunc('hour', now()) - interval '2 hours'"
     for i, v in enumerate(("1", "2.5", "0.0001")):
@@ -95,9 +124,13 @@ def q(s, sql):
     return s.pg.psql(sql, db=re.search(r"dbname=(\S+)", s.dsn).group(1))
 
 
+DASHBOARD = "https://dash.example.com/u/{instanceId}?from=mkp"
+
+
 @pytest.fixture
 def ustack(make_stack):
-    s = make_stack({"usage": {"token": TOKEN, "push_interval": 0},
+    s = make_stack({"usage": {"token": TOKEN, "push_interval": 0,
+                              "dashboard_url": DASHBOARD},
                     "jobs": {"purge_interval": 0}},
                    fresh_db=True)
     q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
@@ -257,6 +290,7 @@ def hour_begin():
 
 def test_closed_hours_are_pushed_once_signed(pushing):
     s, sim = pushing
+    hb = hour_begin()
     t = past_hour(30)
     status, ans = post_usage(s, [
         {"id": "p1", "instanceId": "i-a", "value": "1.1", "time": t},
@@ -269,11 +303,16 @@ def test_closed_hours_are_pushed_once_signed(pushing):
     got = sim_usage(sim)
     assert got["pushes"] == 1, got
     recs = {(r["instance_id"], r["begin_time"]): r for r in got["records"]}
-    assert set(recs) == {("i-a", hour_begin()), ("i-b", hour_begin())}, got
-    assert recs[("i-a", hour_begin())]["usage_value"] == "3.3"
-    assert recs[("i-b", hour_begin())]["usage_value"] == "5"
-    assert recs[("i-b", hour_begin())]["relate_pkg_instance"] == "pkg-7"
+    assert set(recs) == {("i-a", hb), ("i-b", hb)}, got
+    assert recs[("i-a", hb)]["usage_value"] == "3.3"
+    assert recs[("i-b", hb)]["usage_value"] == "5"
+    assert recs[("i-b", hb)]["relate_pkg_instance"] == "pkg-7"
     assert all(r["duplicates"] == 0 for r in got["records"])
+    # mkp-sim serve prints what it received, per instance and hour.
+    end = (datetime.datetime.strptime(hb, "%Y%m%dT%H%M%SZ")
+           + datetime.timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ")
+    assert "usage-data: push 1: instance i-a hour %s-%s usage_value 3.3 kept" % (
+        hb, end) in sim.log(), sim.log()
     assert q(s, "SELECT string_agg(state, ',') FROM usage_record") == "delivered,delivered"
     assert q(s, "SELECT records, http_status, result_code FROM usage_push") == "2|200|MKT.0000"
     # Pushing again sends nothing: delivered is final.
@@ -325,6 +364,44 @@ def test_a_refused_batch_fails_with_the_reason(make_stack, make_sim_server):
     assert q(s, "SELECT count(*) FROM usage_unpushed WHERE state = 'failed'") == "1"
 
 
+def test_a_claim_is_exclusive_until_its_lease_runs_out(udb):
+    for h in (2, 3):
+        udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
+            " metering_sn, state) VALUES ('i-on', date_trunc('hour', now()) - interval"
+            " '%d hours', date_trunc('hour', now()) - interval '%d hours', 1.5,"
+            " 'sn%d', 'pending')" % (h, h - 1, h))
+    claim = ("SELECT push_id, string_agg(metering_sn, ',' ORDER BY id) FROM mkp_usage_claim("
+             "10, interval '1 hour', '%s', 'req') GROUP BY push_id")
+    first, sns = udb(claim % "host-a:1").split("|")
+    assert sns == "sn2,sn3"
+    assert udb("SELECT string_agg(DISTINCT state || ':' || claimed_by, ',') FROM usage_record")\
+        == "sending:host-a:1"
+    # Claimed: nobody else takes them, and no empty attempt is written.
+    assert udb(claim % "host-b:2") == ""
+    assert udb("SELECT count(*) FROM usage_push") == "1"
+    # Its pusher died: once the lease ran out they go again, unchanged.
+    udb("UPDATE usage_record SET lease_until = now() - interval '1 second'")
+    second, sns = udb(claim % "host-b:2").split("|")
+    assert sns == "sn2,sn3" and second != first
+    assert udb("SELECT outcome, finished_at IS NOT NULL FROM usage_push WHERE id = %s"
+               % first) == "retry|t"
+    # The first pusher's late answer changes nothing; the second's settles.
+    assert udb("SELECT mkp_usage_settle(%s, 'delivered', NULL, 200, 'MKT.0000', '')"
+               % first) == "0"
+    assert udb("SELECT mkp_usage_settle(%s, 'failed', 'MKT.0101: bad', 400, 'MKT.0101',"
+               " '')" % second) == "2"
+    assert udb("SELECT string_agg(state || ':' || fail_reason || ':' || attempts, ','"
+               " ORDER BY id) FROM usage_record") == \
+        "failed:MKT.0101: bad:2,failed:MKT.0101: bad:2"
+    assert udb("SELECT count(*) FROM usage_unpushed WHERE state = 'failed'") == "2"
+    # A person retries them: pending again, the reason kept as last_error.
+    assert udb("SELECT mkp_usage_retry(NULL)") == "2"
+    assert udb("SELECT string_agg(DISTINCT state || ':' || last_error, ',')"
+               " FROM usage_record") == "pending:MKT.0101: bad"
+    assert udb("SELECT outcome, http_status, result_code, records"
+               " FROM usage_push_history WHERE id = %s" % second) == "failed|400|MKT.0101|2"
+
+
 def test_records_past_21_days_expire(udb):
     udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
         " metering_sn, state) VALUES ('i-on', date_trunc('hour', now()) - interval '22 days',"
@@ -335,16 +412,278 @@ def test_records_past_21_days_expire(udb):
 
 
 def test_query_instance_shows_cumulative_usage(ustack):
+    q(ustack, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+              " charging_mode, state) VALUES ('pkg 1', 'o9', 'l9', 'b9', 'ON_DEMAND_PKG',"
+              " 'active')")
     assert post_usage(ustack, [
         {"id": "u1", "instanceId": "i-a", "value": "1.25", "time": past_hour(1)},
         {"id": "u2", "instanceId": "i-a", "value": "2", "time": past_hour(2)},
-    ])[1]["accepted"] == 2
-    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
-    assert code == 0, err
-    info = ans["info"][0]
-    assert info["instanceId"] == "i-a"
-    assert info["usageInfo"][0]["usageValue"] == 3.25, ans
-    assert re.fullmatch(r"\d{17}", info["usageInfo"][0]["statisticalTime"]), ans
+        {"id": "u3", "instanceId": "i-b", "packageInstanceId": "pkg 1", "value": "0.5",
+         "time": past_hour(3)},
+        {"id": "u4", "instanceId": "i-b", "packageInstanceId": "pkg 1", "value": "0.0025",
+         "time": past_hour(4)},
+    ])[1]["accepted"] == 4
+
+    def usage_info(instance):
+        code, ans, err = ustack.call("queryInstance", {"instanceId": instance})
+        assert code == 0, err
+        assert ans["info"][0]["instanceId"] == instance
+        return ans["info"][0].get("usageInfo")
+
+    # Open hours count by their events, closed ones by their records.
+    for closed in (False, True):
+        if closed:
+            assert q(ustack, "SELECT mkp_usage_close_windows()") == "2"
+        info = usage_info("i-a")
+        assert info[0]["usageValue"] == 3.25, info
+        assert re.fullmatch(r"\d{17}", info[0]["statisticalTime"]), info
+        assert info[0]["dashboardUrl"] == "https://dash.example.com/u/i-a?from=mkp"
+        assert "relatedInstanceId" not in info[0]
+        # A package: what was drawn from it, and by which on-demand instance.
+        info = usage_info("pkg 1")
+        assert info[0]["usageValue"] == 0.5025, info
+        assert info[0]["relatedInstanceId"] == "i-b", info
+        assert info[0]["dashboardUrl"] == "https://dash.example.com/u/pkg%201?from=mkp"
+        assert usage_info("i-b")[0]["usageValue"] == 0.5025
     q(ustack, "UPDATE instance SET charging_mode = 'PERIOD' WHERE instance_id = 'i-a'")
-    code, ans, err = ustack.call("queryInstance", {"instanceId": "i-a"})
-    assert "usageInfo" not in ans["info"][0], ans
+    assert usage_info("i-a") is None
+
+
+# --- exactly once under faults (issue 5, "Done when") ------------------------
+
+def push_stack(make_stack, sim, dsn=None, **over):
+    """A stack pushing to sim; over: extra [section] dicts merged in."""
+    cfg = {
+        "usage": {"token": TOKEN, "push_interval": 0, "usage_key": USAGE_KEY},
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "jobs": {"purge_interval": 0, "backoff_base": 1, "backoff_max": 1,
+                 "max_attempts": 20},
+    }
+    for section, opts in over.items():
+        cfg.setdefault(section, {}).update(opts)
+    if dsn is not None:
+        return make_stack(cfg, dsn=dsn)
+    return make_stack(cfg, fresh_db=True)
+
+
+def add_instances(s, ids):
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES " +
+         ", ".join("('%s', 'o-%s', 'l-%s', 'b-%s', 'ON_DEMAND', 'active')" % (i, i, i, i)
+                   for i in ids))
+
+
+def this_hour():
+    return datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0,
+                                                                microsecond=0)
+
+
+def events_for(instances, hours, per_hour, prefix, top=None):
+    """Events spread over the given past hours (1 = the hour before top,
+    default the current UTC hour), with 4-decimal values; and the sums the
+    marketplace must receive, keyed (instance, begin_time)."""
+    top = top or this_hour()
+    events, sums = [], {}
+    n = 0
+    for inst in instances:
+        for h in hours:
+            begin = top - datetime.timedelta(hours=h)
+            for k in range(per_hour):
+                n += 1
+                value = decimal.Decimal(n * 7919 % 100000) / 10000   # 0.0000 .. 9.9999
+                if value == 0:
+                    value = decimal.Decimal("0.0001")
+                t = begin + datetime.timedelta(minutes=k * 59 // per_hour, seconds=n % 60)
+                events.append({"id": "%s-%d" % (prefix, n), "instanceId": inst,
+                               "value": str(value), "time": t.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                key = (inst, begin.strftime("%Y%m%dT%H%M%SZ"))
+                sums[key] = sums.get(key, decimal.Decimal(0)) + value
+    return events, sums
+
+
+def assert_received_once(sim, sums, max_duplicates=0):
+    """mkp-sim kept exactly one record per (instance, hour), each with the
+    events' sum to 4 decimals."""
+    got = sim_usage(sim)
+    keys = [(r["instance_id"], r["begin_time"]) for r in got["records"]]
+    assert sorted(keys) == sorted(sums), got
+    for r in got["records"]:
+        key = (r["instance_id"], r["begin_time"])
+        assert decimal.Decimal(r["usage_value"]) == sums[key], (key, r, sums[key])
+        assert r["duplicates"] <= max_duplicates, r
+    return got
+
+
+def all_delivered(s):
+    return q(s, "SELECT count(*) FROM usage_record WHERE state <> 'delivered'") == "0" \
+        and q(s, "SELECT count(*) FROM usage_record") != "0"
+
+
+def test_push_gets_through_5xx_429_and_timeouts_exactly_once(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = push_stack(make_stack, sim, usage={"batch_size": 3})
+    insts = ["q-%d" % i for i in range(4)]
+    add_instances(s, insts)
+    sums = {}
+    top = this_hour()   # once: the phases' hours stay apart across an hour's end
+    # One fault per phase, each phase its own hour of events, pushed to the end.
+    for hour, fault in ((3, ("429", 2, None)), (2, ("timeout", 1, None)),
+                        (1, ("5xx", 1, 503))):
+        events, phase = events_for(insts, (hour,), 5, "q%d" % hour, top)
+        sums.update(phase)
+        status, ans = post_usage(s, events)
+        assert status == 200 and ans["accepted"] == len(events), ans
+        # The same events again: counted once.
+        assert post_usage(s, events[:7])[1] == \
+            {"accepted": 0, "duplicates": 7, "rejected": []}
+        mode, count, code = fault
+        sim.fail(mode, count=count, delay_ms=3000 if mode == "timeout" else None,
+                 status=code)
+        q(s, "INSERT INTO job (kind) VALUES ('usage_push')")
+        wait_for(lambda: all_delivered(s), timeout=60, what="every record delivered")
+    assert_received_once(sim, sums)
+    # Every attempt is history: 2 throttled, 1 unanswered, 1 503, and two
+    # batches of at most 3 records for each hour's 4 records.
+    hist = q(s, "SELECT outcome, coalesce(http_status::text, '-'), count(*)"
+                " FROM usage_push_history GROUP BY 1, 2 ORDER BY 1, 2")
+    assert hist == "delivered|200|6\nretry|-|1\nretry|429|2\nretry|503|1", hist
+    assert q(s, "SELECT count(*) FROM usage_push WHERE outcome = 'retry'"
+                " AND error LIKE 'HTTP 429 APIG.0308%'") == "2"
+    assert q(s, "SELECT sum(records) FROM usage_push WHERE outcome = 'delivered'") == \
+        str(len(sums))
+    # The records of a retried batch say how many attempts they took.
+    assert q(s, "SELECT count(*) FROM usage_record WHERE attempts = 3") == "3"
+
+
+def test_a_pusher_killed_mid_batch_loses_nothing_and_sends_once(make_stack,
+                                                                 make_sim_server):
+    from harness import is_jobs_child
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    # The claim lasts timeout + connect_timeout + 30 s at least; keep it short.
+    s = push_stack(make_stack, sim, usage={"batch_size": 1000, "push_interval": 1},
+                   marketplace={"connect_timeout": 500, "timeout": 4000},
+                   jobs={"lease": 1})
+    insts = ["k-%d" % i for i in range(3)]
+    add_instances(s, insts)
+    events, sums = events_for(insts, (1, 3), 4, "k")
+    sim.fail("slow", count=1, delay_ms=3000)
+    assert post_usage(s, events)[1]["accepted"] == len(events)
+    # The claim is committed before the call: the batch is seen in flight.
+    wait_for(lambda: q(s, "SELECT count(*) FROM usage_record WHERE state = 'sending'")
+             == str(len(sums)), timeout=20, what="the batch in flight")
+    jobs = [p for p in s.mkpd.children() if is_jobs_child(p)]
+    assert len(jobs) == 1, jobs
+    os.kill(jobs[0], signal.SIGKILL)
+    wait_for(lambda: [p for p in s.mkpd.children() if is_jobs_child(p)
+                      and p != jobs[0]], timeout=20, what="a new jobs child")
+    wait_for(lambda: all_delivered(s), timeout=90, what="every record delivered")
+    # The batch may have reached the marketplace before the kill: then it
+    # came twice, identical, and was kept once.
+    got = assert_received_once(sim, sums, max_duplicates=1)
+    sn = dict(row.split("|") for row in q(
+        s, "SELECT instance_id || ' ' || to_char(window_begin AT TIME ZONE 'UTC',"
+           " 'YYYYMMDD\"T\"HH24MISS\"Z\"'), metering_sn FROM usage_record").splitlines())
+    assert {(r["instance_id"] + " " + r["begin_time"]): r["metering_sn"]
+            for r in got["records"]} == sn
+    # The killed attempt is history too, ended by the one that took over.
+    assert q(s, "SELECT outcome, error FROM usage_push ORDER BY id LIMIT 1") == \
+        "retry|no answer recorded: the pusher stopped, its claim ran out"
+    assert q(s, "SELECT outcome FROM usage_push ORDER BY id DESC LIMIT 1") == "delivered"
+    assert q(s, "SELECT max(attempts) FROM usage_record") == "2"
+
+
+def test_two_hosts_on_one_database_push_each_record_once(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s1 = push_stack(make_stack, sim, usage={"batch_size": 2})
+    s2 = push_stack(make_stack, sim, dsn=s1.dsn, usage={"batch_size": 2})
+    insts = ["h-%d" % i for i in range(8)]
+    add_instances(s1, insts)
+    events, sums = events_for(insts, (1, 2), 3, "h")
+    # Half the events through each host.
+    assert post_usage(s1, events[0::2])[1]["accepted"] == len(events[0::2])
+    assert post_usage(s2, events[1::2])[1]["accepted"] == len(events[1::2])
+    # Slow answers keep pushes of both hosts under way at once.
+    sim.fail("slow", count=1000, delay_ms=300)
+    q(s1, "INSERT INTO job (kind) SELECT 'usage_push' FROM generate_series(1, 8)")
+    wait_for(lambda: all_delivered(s1), timeout=90, what="every record delivered")
+    assert_received_once(sim, sums)
+    assert q(s1, "SELECT count(DISTINCT pushed_by) FROM usage_push") == "2"
+    assert q(s1, "SELECT count(*) FROM usage_push WHERE outcome <> 'delivered'") == "0"
+    assert q(s1, "SELECT sum(records) FROM usage_push") == str(len(sums))
+
+
+# --- mkpctl usage --------------------------------------------------------------
+
+def ctl_json(s, *args):
+    r = s.mkpd.mkpctl("usage", *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server):
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = push_stack(make_stack, sim)
+    add_instances(s, ["m-1", "m-2"])
+    events, sums = events_for(["m-1", "m-2"], (2,), 3, "m")
+    assert post_usage(s, events)[1]["accepted"] == 6
+    hour = next(iter(sums))[1]
+    iso = "%s-%s-%sT%s:00:00Z" % (hour[0:4], hour[4:6], hour[6:8], hour[9:11])
+    # The hourly report, before the hour is closed into a record.
+    rows = ctl_json(s)
+    assert [(r["instanceId"], r["hour"], decimal.Decimal(str(r["value"])), r["events"],
+             r["state"]) for r in rows] == \
+        [("m-1", iso, sums[("m-1", hour)], 3, "open"),
+         ("m-2", iso, sums[("m-2", hour)], 3, "open")], rows
+    r = s.mkpd.mkpctl("usage", "m-2")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and lines[0].split()[:3] == ["INSTANCE", "PACKAGE", "HOUR"], \
+        r.stdout
+    assert len(lines) == 2 and lines[1].split()[:2] == ["m-2", iso], r.stdout
+    # An answer that is not the marketplace's: the batch fails, with why.
+    sim.fail("garbage", count=1)
+    r = s.mkpd.mkpctl("usage", "push", "--now")
+    assert r.returncode == 1 and "closed 2 window(s)" in r.stdout, (r.stdout, r.stderr)
+    assert "refused: -: HTTP 200" in r.stderr, r.stderr
+    failed = ctl_json(s, "failed")
+    assert [(f["instanceId"], f["state"], f["attempts"], f["reason"], f["atRisk"])
+            for f in failed] == [("m-1", "failed", 1, "-: HTTP 200", False),
+                                 ("m-2", "failed", 1, "-: HTTP 200", False)], failed
+    st = ctl_json(s, "status")
+    assert st == {"pending": 0, "sending": 0, "atRisk": 0, "failed": 2, "lastPush": None,
+                  "lastOutcome": "failed"}, st
+    r = s.mkpd.mkpctl("usage", "failed")
+    assert r.stdout.splitlines()[0].split() == \
+        ["ID", "INSTANCE", "PACKAGE", "HOUR", "(UTC)", "VALUE", "STATE", "ATTEMPTS",
+         "AT_RISK", "REASON"], r.stdout
+    # Retry: one unknown record is refused, --all makes them pending again.
+    r = s.mkpd.mkpctl("usage", "retry", "999999")
+    assert r.returncode == 1 and "is not failed" in r.stderr
+    r = s.mkpd.mkpctl("usage", "retry", "--all")
+    assert r.returncode == 0 and r.stdout.startswith("2 record(s) pending again"), r.stdout
+    pending = ctl_json(s, "pending")
+    # Closed more than an hour ago: at risk of missing the 2-hour target.
+    assert [(p["state"], p["reason"], p["atRisk"]) for p in pending] == \
+        [("pending", "-: HTTP 200", True)] * 2, pending
+    assert ctl_json(s, "status")["atRisk"] == 2
+    # push --now sends every closed hour at once, whatever the minute.
+    r = s.mkpd.mkpctl("usage", "push", "--now")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "2 record(s) delivered in 1 push(es)", r.stdout
+    assert "usage ALERT" in r.stderr
+    assert_received_once(sim, sums)
+    hist = ctl_json(s, "history")
+    assert [(h["outcome"], h["records"], h["httpStatus"]) for h in hist] == \
+        [("delivered", 2, 200), ("failed", 2, 200)], hist
+    assert decimal.Decimal(str(hist[0]["value"])) == sum(sums.values())
+    assert hist[0]["pushedBy"].endswith(" mkpctl")
+    st = ctl_json(s, "status")
+    assert st["pending"] == 0 and st["failed"] == 0 and st["lastOutcome"] == "delivered"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", st["lastPush"]), st
+    assert [r["state"] for r in ctl_json(s)] == ["delivered", "delivered"]
+    assert ctl_json(s, "pending") == [] and ctl_json(s, "failed") == []
+    # Nothing left: a second push sends nothing.
+    r = s.mkpd.mkpctl("usage", "push", "--now")
+    assert r.returncode == 0 and "0 record(s) delivered in 0 push(es)" in r.stdout
+    assert s.mkpd.mkpctl("usage", "push").returncode == 2
+    assert s.mkpd.mkpctl("usage", "retry").returncode == 2

@@ -66,6 +66,7 @@ static const char *const valid_cases[] = {
 	"[pool]\nmax_requests = 0\ncrash_threshold = 0\n",
 	"[keys]\nbasic_key =\nkit_key = \nv1_key = x ; inline comment\n",
 	"[app]\nencrypt_app_info = yes\nencrypt_type = 2\n",
+	"[keys]\nv1_key = new\nprevious_v1_key = old\nprevious_v1_until = 2026-05-01T12:00:00+08:00\n",
 	"[store]\ndsn = host=/run/postgresql dbname=mkpd user=mkpd\n",
 	"[mkpd]\nlog_level = debug\nlog_file = /var/log/mkpd.log\n"
 	    "pid_file = /run/mkpd.pid\n",
@@ -102,6 +103,10 @@ static const struct {
 	  "%s:2: [nope] x: unknown section" },
 	{ "listen = 9000\n",
 	  "%s:1: [] listen: option outside any [section]" },
+	{ "[keys]\nprevious_basic_key = old\n",
+	  "%s:2: [keys] previous_basic_key: needs previous_basic_until" },
+	{ "[keys]\nprevious_kit_until = tomorrow\n",
+	  "%s:2: [keys] previous_kit_until: expected an RFC 3339 time, as in 2026-05-01T12:00:00Z" },
 	{ "[pool]\nmax_children = eight\n",
 	  "%s:2: [pool] max_children: not an integer: \"eight\"" },
 	{ "[pool]\nmax_children = 8x\n",
@@ -220,6 +225,48 @@ START_TEST(test_errors)
 	ck_assert_msg(cfg == NULL, "case %d loaded", _i);
 	expand(error_cases[_i].want, want, sizeof(want));
 	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* Which previous key is accepted, and until when. */
+static const struct {
+	const char	*text;
+	int		 dialect;	/* 0 basic, 1 kit, 2 v1 */
+	int64_t		 now;		/* ms */
+	const char	*want;		/* NULL: none */
+} previous_cases[] = {
+	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
+	  "previous_basic_until = 2026-01-01T00:00:00Z\n", 0, 1767225599999, "old" },
+	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
+	  "previous_basic_until = 2026-01-01T00:00:00Z\n", 0, 1767225600000, NULL },
+	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
+	  "previous_basic_until = 2026-01-01T08:00:00+08:00\n", 0, 1767225599999, "old" },
+	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
+	  "previous_basic_until = 2026-01-01T00:00:00Z\n", 1, 0, NULL },
+	{ "[keys]\nkit_key = new\nprevious_kit_key = old\n"
+	  "previous_kit_until = 2026-01-01T00:00:00.5Z\n", 1, 1767225600499, "old" },
+	{ "[keys]\nv1_key = same\nprevious_v1_key = same\n"
+	  "previous_v1_until = 2026-01-01T00:00:00Z\n", 2, 0, NULL },
+	{ "[keys]\nv1_key = new\n", 2, 0, NULL },
+};
+
+START_TEST(test_previous_key)
+{
+	struct config	*cfg;
+	const char	*cur, *got;
+	char		 err[512];
+
+	cfg = load_text(previous_cases[_i].text, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "case %d: %s", _i, err);
+	cur = previous_cases[_i].dialect == 0 ? cfg->basic_key :
+	    previous_cases[_i].dialect == 1 ? cfg->kit_key : cfg->v1_key;
+	got = config_previous_key(cfg, cur, previous_cases[_i].now);
+	if (previous_cases[_i].want == NULL)
+		ck_assert_msg(got == NULL, "case %d: %s", _i, got);
+	else
+		ck_assert_msg(got != NULL && strcmp(got, previous_cases[_i].want) == 0,
+		    "case %d", _i);
+	config_free(cfg);
 }
 END_TEST
 
@@ -509,6 +556,8 @@ main(void)
 	tcase_add_test(tc, test_dump_masks_secrets);
 	tcase_add_test(tc, test_each_name);
 	tcase_add_test(tc, test_startup_changes);
+	tcase_add_loop_test(tc, test_previous_key, 0,
+	    (int)(sizeof(previous_cases) / sizeof(previous_cases[0])));
 	tcase_add_loop_test(tc, test_listen, 0, (int)(sizeof(listen_cases) / sizeof(listen_cases[0])));
 	return unit_run(s);
 }

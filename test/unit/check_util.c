@@ -74,6 +74,40 @@ START_TEST(test_parse_mkp_time)
 }
 END_TEST
 
+static const struct {
+	const char	*in;
+	bool		 ok;
+	int64_t		 want;
+} rfc3339_cases[] = {
+	{ "2026-01-01T00:00:00Z", true, 1767225600000 },
+	{ "2026-01-01t00:00:00z", true, 1767225600000 },
+	{ "2026-01-01 00:00:00Z", true, 1767225600000 },
+	{ "2026-01-01T08:00:00+08:00", true, 1767225600000 },
+	{ "2025-12-31T19:30:00-04:30", true, 1767225600000 },
+	{ "2026-01-01T00:00:00.25Z", true, 1767225600250 },
+	{ "2026-01-01T00:00:00.123456Z", true, 1767225600123 },
+	{ "2024-02-29T00:00:00Z", true, 1709164800000 },
+	{ "2026-02-29T00:00:00Z", false, 0 },
+	{ "2026-01-01T00:00:00", false, 0 },
+	{ "2026-01-01T00:00:00.Z", false, 0 },
+	{ "2026-01-01T24:00:00Z", false, 0 },
+	{ "2026-01-01T00:00:00+0800", false, 0 },
+	{ "2026-01-01", false, 0 },
+	{ "20260101T000000Z", false, 0 },
+	{ "2026-01-01T00:00:00Zjunk", false, 0 },
+};
+
+START_TEST(test_parse_rfc3339)
+{
+	int64_t	ms = -1;
+	bool	ok = parse_rfc3339(rfc3339_cases[_i].in, &ms);
+
+	ck_assert_msg(ok == rfc3339_cases[_i].ok, "case %s", rfc3339_cases[_i].in);
+	if (ok)
+		ck_assert_int_eq(ms, rfc3339_cases[_i].want);
+}
+END_TEST
+
 START_TEST(test_hex)
 {
 	char	out[9];
@@ -107,6 +141,8 @@ main(void)
 
 	tcase_add_loop_test(tc, test_parse_i64, 0, (int)(sizeof(i64_cases) / sizeof(i64_cases[0])));
 	tcase_add_loop_test(tc, test_parse_mkp_time, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
+	tcase_add_loop_test(tc, test_parse_rfc3339, 0,
+	    (int)(sizeof(rfc3339_cases) / sizeof(rfc3339_cases[0])));
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_hex_digit);
 	return unit_run(s);

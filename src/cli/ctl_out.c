@@ -1,0 +1,221 @@
+/*
+ * ctl_out.c: the output every mkpctl verb shares (ctl.h): PostgreSQL
+ * results as aligned tables for people and as JSON for programs, so that
+ * every verb prints the same way and a new verb is only its SQL.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/ctl.h"
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/util.h"
+
+/* Type OIDs of pg_type.dat (stable across PostgreSQL versions). */
+#define OID_BOOL	16
+#define OID_INT8	20
+#define OID_INT2	21
+#define OID_INT4	23
+#define OID_JSON	114
+#define OID_FLOAT4	700
+#define OID_FLOAT8	701
+#define OID_NUMERIC	1700
+#define OID_JSONB	3802
+
+bool
+ctl_config(struct ctl *c)
+{
+	char	err[512];
+
+	if (c->cfg != NULL)
+		return true;
+	if ((c->cfg = config_load(c->conf_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "mkpctl: %s\n", err);
+		return false;
+	}
+	return true;
+}
+
+PGresult *
+ctl_query(struct ctl *c, const char *sql, int nparams, const char *const *params)
+{
+	PGresult	*res;
+
+	res = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "mkpctl: %s", PQerrorMessage(c->conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+void
+ctl_json_row(struct jw *w, const PGresult *res, int i)
+{
+	int	f;
+
+	jw_obj_begin(w);
+	for (f = 0; f < PQnfields(res); f++) {
+		const char	*v = PQgetvalue(res, i, f);
+
+		jw_key(w, PQfname(res, f));
+		if (PQgetisnull(res, i, f)) {
+			jw_null(w);
+			continue;
+		}
+		switch (PQftype(res, f)) {
+		case OID_BOOL:
+			jw_raw(w, v[0] == 't' ? "true" : "false");
+			break;
+		case OID_INT2:
+		case OID_INT4:
+		case OID_INT8:
+		case OID_FLOAT4:
+		case OID_FLOAT8:
+		case OID_NUMERIC:
+		case OID_JSON:
+		case OID_JSONB:
+			jw_raw(w, v);
+			break;
+		default:
+			jw_str(w, v);
+			break;
+		}
+	}
+	jw_obj_end(w);
+}
+
+/* Width in characters of UTF-8 text (continuation bytes not counted). */
+static size_t
+text_width(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static const char *
+cell(const PGresult *res, int i, int f)
+{
+	if (PQgetisnull(res, i, f))
+		return "-";
+	if (PQftype(res, f) == OID_BOOL)
+		return PQgetvalue(res, i, f)[0] == 't' ? "yes" : "no";
+	return PQgetvalue(res, i, f);
+}
+
+static void
+pad(FILE *fp, const char *s, size_t width, bool last)
+{
+	size_t	w = text_width(s);
+
+	fputs(s, fp);
+	if (last)
+		return;
+	for (; w < width + 2; w++)
+		fputc(' ', fp);
+}
+
+void
+ctl_print(FILE *fp, const PGresult *res, bool json)
+{
+	struct buf	 b = BUF_INIT;
+	struct jw	 w;
+	size_t		*width;
+	char		 head[64];
+	int		 i, f, nf = PQnfields(res), n = PQntuples(res);
+
+	if (json) {
+		jw_init(&w, &b);
+		jw_arr_begin(&w);
+		for (i = 0; i < n; i++)
+			ctl_json_row(&w, res, i);
+		jw_arr_end(&w);
+		fprintf(fp, "%s\n", buf_cstr(&b));
+		buf_free(&b);
+		return;
+	}
+	width = xcalloc((size_t)nf + 1, sizeof(*width));
+	for (f = 0; f < nf; f++) {
+		width[f] = text_width(PQfname(res, f));
+		for (i = 0; i < n; i++) {
+			size_t	cw = text_width(cell(res, i, f));
+
+			if (cw > width[f])
+				width[f] = cw;
+		}
+	}
+	for (f = 0; f < nf; f++) {
+		size_t	k;
+
+		snprintf(head, sizeof(head), "%s", PQfname(res, f));
+		for (k = 0; head[k] != '\0'; k++)
+			if (head[k] >= 'a' && head[k] <= 'z')
+				head[k] = (char)(head[k] - 'a' + 'A');
+		pad(fp, head, width[f], f == nf - 1);
+	}
+	fputc('\n', fp);
+	for (i = 0; i < n; i++) {
+		for (f = 0; f < nf; f++)
+			pad(fp, cell(res, i, f), width[f], f == nf - 1);
+		fputc('\n', fp);
+	}
+	free(width);
+}
+
+void
+ctl_print_row(FILE *fp, const PGresult *res, bool json)
+{
+	struct buf	 b = BUF_INIT;
+	struct jw	 w;
+	size_t		 width = 0, cw;
+	int		 f;
+
+	if (json) {
+		jw_init(&w, &b);
+		ctl_json_row(&w, res, 0);
+		fprintf(fp, "%s\n", buf_cstr(&b));
+		buf_free(&b);
+		return;
+	}
+	for (f = 0; f < PQnfields(res); f++)
+		if ((cw = text_width(PQfname(res, f))) > width)
+			width = cw;
+	for (f = 0; f < PQnfields(res); f++) {
+		fprintf(fp, "%s:", PQfname(res, f));
+		for (cw = text_width(PQfname(res, f)); cw < width + 1; cw++)
+			fputc(' ', fp);
+		fprintf(fp, "%s\n", cell(res, 0, f));
+	}
+}
+
+bool
+ctl_parse_duration(const char *s, int64_t *secs)
+{
+	static const struct { char unit; int64_t mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char	 num[32];
+	size_t	 n = strlen(s), i;
+	int64_t	 v;
+
+	if (n == 0 || n >= sizeof(num))
+		return false;
+	if (parse_i64(s, 0, INT64_MAX / 86400, secs))
+		return true;
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	for (i = 0; i < NELEM(units); i++) {
+		if (s[n - 1] == units[i].unit && parse_i64(num, 0, INT64_MAX / 86400, &v)) {
+			*secs = v * units[i].mult;
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,29 @@
+/*
+ * status_store.h: the store's figures on the status page.
+ *
+ * One statement, run by the status child on a connection of its own with
+ * a short statement_timeout, so a slow store delays the page by that much
+ * at most and never blocks it. A figure the store did not give stays
+ * STATUS_UNKNOWN (-1).
+ */
+#ifndef MKP_STORE_STATUS_STORE_H
+#define MKP_STORE_STATUS_STORE_H
+
+#include <stdint.h>
+
+#include "common/defs.h"
+#include "store/db.h"
+
+struct store_figures {
+	int64_t	 jobs_backlog;		/* queued jobs that are due */
+	int64_t	 usage_pending;		/* closed usage records not yet accepted */
+	int64_t	 usage_at_risk;		/* ... past window_end + 1 hour (the 2-hour target) */
+	int64_t	 usage_last_push_wall;	/* epoch ms of the last push, 0 = never */
+};
+
+extern const struct db_stmt status_store_stmts[];
+
+/* Fills f; false (every figure -1) when the store did not answer. */
+bool	 status_store_figures(struct db *, struct store_figures *f);
+
+#endif

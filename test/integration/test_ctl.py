@@ -1,0 +1,370 @@
+"""mkpctl: key rotation with an overlap window (against the real stack), and
+the output of the administration verbs: instances, callbacks, purge, config
+check, keys status, tenants/users/orgs, as tables and as JSON."""
+import datetime
+import json
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+from harness import wait_for
+
+
+def new_key():
+    return str(uuid.uuid4())
+
+
+def rfc3339(seconds_from_now):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds_from_now)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def order():
+    o = "CS" + uuid.uuid4().hex[:16].upper()
+    return {"orderId": o, "orderLineId": o + "-000001"}
+
+
+def debug_call(stack, key, **kw):
+    """A debug newInstance signed with key; returns the CallResult."""
+    return stack.call("newInstance", order(), key=key, args=["--test"], **kw)
+
+
+def code_with(stack, key):
+    return debug_call(stack, key).result_code
+
+
+def ctl(stack, *args, stdin=None):
+    return subprocess.run([str(stack.build / "mkpctl"), "-c", str(stack.mkpd.conf_path), *args],
+                          input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def sql(stack, text):
+    """psql in the stack's own database (make_stack(fresh_db=True) has one)."""
+    return stack.pg.psql(text, db=re.search(r"dbname=(\S+)", stack.dsn).group(1))
+
+
+# --- key rotation ----------------------------------------------------------------
+
+def test_rotation_accepts_both_keys_during_the_overlap_and_only_the_new_after(make_stack):
+    s = make_stack()
+    old, new = s.keys["basic"], new_key()
+    first = debug_call(s, old)
+    assert first.result_code == "000000" and first.body_sign == "ok"
+
+    # The administrator rotates: the new key on standard input, never argv.
+    r = ctl(s, "keys", "rotate", "basic", "--overlap", "1h", stdin=new + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "reload mkpd on every host" in r.stdout.lower()
+    text = s.mkpd.conf_path.read_text()
+    assert re.search(r"^basic_key = %s$" % new, text, re.M)
+    assert re.search(r"^previous_basic_key = %s$" % old, text, re.M)
+    assert oct(s.mkpd.conf_path.stat().st_mode & 0o777) == "0o600"
+    assert new not in r.stdout + r.stderr		# a fingerprint, never the key
+
+    mark = s.mkpd.log_mark()
+    s.mkpd.signal(__import__("signal").SIGHUP)
+    s.mkpd.wait_log(r"reloaded: generation", since=mark)
+    wait_for(lambda: code_with(s, new) == "000000", 30, what="the new key accepted")
+    # Overlap: the old key still works, and the answer is signed with the key
+    # that verified the call (the marketplace checks it with the key it used).
+    during = debug_call(s, old)
+    assert during.result_code == "000000" and during.body_sign == "ok", during.stderr
+    s.mkpd.wait_log(r"verified with the previous basic key \(accepted until ", since=mark)
+    fresh = debug_call(s, new)
+    assert fresh.result_code == "000000" and fresh.body_sign == "ok"
+
+    status = json.loads(ctl(s, "keys", "status", "--json").stdout)
+    basic = [d for d in status if d["dialect"] == "basic"][0]
+    assert basic["overlap"] == "open" and basic["previous"] and basic["current"] != basic["previous"]
+
+    # The overlap ends (a short one now, so the test sees it pass): the old key
+    # is refused with the signature error, the new one keeps working.
+    # (The harness writes the whole file again: give it the rotated keys too.)
+    s.mkpd.reload({"keys": {"basic_key": new, "previous_basic_key": old,
+                            "previous_basic_until": rfc3339(20)}})
+    s.mkpd.wait_log(r"reloaded: generation 2", since=mark)
+    wait_for(lambda: code_with(s, new) == "000000", 30, what="the new key after reload")
+    assert code_with(s, old) == "000000"
+    wait_for(lambda: code_with(s, old) == "000001", 60, interval=1,
+             what="the old key refused once the overlap is over")
+    refused = debug_call(s, old)
+    assert refused.result_code == "000001" and "signature" in refused.json["resultMsg"]
+    assert debug_call(s, new).result_code == "000000"
+    status = json.loads(ctl(s, "keys", "status", "--json").stdout)
+    assert [d["overlap"] for d in status if d["dialect"] == "basic"] == ["over"]
+    check = ctl(s, "config", "check")
+    assert "overlap ended" in check.stdout and check.returncode == 0
+
+
+def test_kit_and_v1_previous_keys_and_no_cross_dialect_use(make_stack):
+    s = make_stack()
+    old_kit, old_v1 = s.keys["kit"], s.keys["v1"]
+    new_kit, new_v1 = new_key(), new_key()
+    s.mkpd.reload({"keys": {"kit_key": new_kit, "previous_kit_key": old_kit,
+                            "previous_kit_until": rfc3339(3600),
+                            "v1_key": new_v1, "previous_v1_key": old_v1,
+                            "previous_v1_until": rfc3339(3600)}})
+    tenant = {"tenantId": "T" + uuid.uuid4().hex[:8], "tenantCode": "t1", "name": "Acme",
+              "domainName": "https://acme.example.com", "flag": 1}
+
+    def kit(key):
+        return s.call("tenantSync", tenant, key=key, args=["--kit", "--test"])
+
+    wait_for(lambda: kit(new_kit).result_code == "000000", 30, what="the new kit key")
+    r = kit(old_kit)
+    assert r.result_code == "000000" and r.body_sign == "ok", r.stderr
+    # The previous key of one dialect is no key of another.
+    assert kit(s.keys["basic"]).result_code == "000001"
+    assert code_with(s, old_kit) == "000001"
+
+    v1 = {"orderId": "CS" + uuid.uuid4().hex[:16].upper(), "productId": "00301-666666-0--0",
+          "customerId": uuid.uuid4().hex, "expireTime": "20301231000000"}
+    for key in (new_v1, old_v1):
+        r = s.call("newInstance", v1, key=key, args=["--v1", "--test"])
+        assert r.result_code == "000000" and r.body_sign == "ok", r.stderr
+    s.mkpd.wait_log(r"verified with the previous v1 key")
+    s.mkpd.wait_log(r"verified with the previous kit key")
+
+
+def test_rotate_refuses_the_current_key_and_bad_input(make_stack):
+    s = make_stack(start=False)
+    before = s.mkpd.conf_path.read_text()
+    r = ctl(s, "keys", "rotate", "basic", stdin=s.keys["basic"] + "\n")
+    assert r.returncode == 1 and "already the current" in r.stderr
+    assert ctl(s, "keys", "rotate", "basic", stdin="\n").returncode == 1
+    assert ctl(s, "keys", "rotate", "nosuch", stdin="x\n").returncode == 2
+    assert ctl(s, "keys", "rotate", "kit", "--overlap", "soon", stdin="x\n").returncode == 2
+    assert s.mkpd.conf_path.read_text() == before
+    # --key-file, and a dialect with no key yet keeps no previous one.
+    kf = s.mkpd.dir / "new.key"
+    kf.write_text("k-" + new_key() + "\n")
+    s.mkpd.write_config({"keys.v1_key": None})
+    r = ctl(s, "keys", "rotate", "v1", "--key-file", str(kf), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["previous_until"] is None
+    text = s.mkpd.conf_path.read_text()
+    assert re.search(r"^v1_key = k-", text, re.M)
+    assert re.search(r"^previous_v1_key =$", text, re.M), text
+    assert s.mkpd.check_config().returncode == 0
+
+
+# --- instances and callbacks ---------------------------------------------------------
+
+def test_instances_list_show_history(stack):
+    o = order()
+    r = stack.call("newInstance", o, args=["--test"])
+    iid = r.json["instanceId"]
+    stack.call("updateInstanceStatus", {"instanceId": iid, "status": "FREEZE"}, args=["--test"])
+
+    table = stack.mkpd.mkpctl("instances", "--test", "--limit", "5", check=True).stdout
+    header = table.splitlines()[0]
+    assert header.split() == ["INSTANCE_ID", "STATE", "TEST", "ORDER_ID", "ORDER_LINE_ID",
+                              "PRODUCT_ID", "CHARGING_MODE", "EXPIRE_AT", "UPDATED_AT"]
+    row = [l for l in table.splitlines() if l.startswith(iid)][0]
+    assert row.split()[1:4] == ["frozen", "yes", o["orderId"]]
+    # Aligned: every column starts where its header does.
+    assert row.index(o["orderId"]) == header.index("ORDER_ID")
+
+    listed = json.loads(stack.mkpd.mkpctl("instances", "list", "--state", "frozen", "--test",
+                                          "--json", check=True).stdout)
+    assert iid in [i["instance_id"] for i in listed]
+    assert all(i["state"] == "frozen" and i["test"] is True for i in listed)
+    assert stack.mkpd.mkpctl("instances", "--state", "melted").returncode == 2
+
+    one = json.loads(stack.mkpd.mkpctl("instances", "show", iid, "--json", check=True).stdout)
+    assert one["instance_id"] == iid and one["state"] == "frozen" and one["test"] is True
+    assert "app_password" not in one
+    shown = stack.mkpd.mkpctl("instances", "show", iid, check=True).stdout
+    assert re.search(r"^order_id:\s+%s$" % o["orderId"], shown, re.M)
+    missing = stack.mkpd.mkpctl("instances", "show", "no-such-instance")
+    assert missing.returncode == 1 and "no instance" in missing.stderr
+
+    hist = json.loads(stack.mkpd.mkpctl("instances", "history", iid, "--json", check=True).stdout)
+    calls = [(h["what"], h["detail"][:6]) for h in hist if h["source"] == "call"]
+    events = [h["what"] for h in hist if h["source"] == "event"]
+    assert calls == [("newInstance", "000000"), ("updateInstanceStatus", "000000")]
+    assert events[0] == "create" and events[-1] == "freeze"
+    assert [h["time"] for h in hist] == sorted(h["time"] for h in hist)
+
+
+def test_callbacks_tail_search_show(stack):
+    o = order()
+    good = stack.call("newInstance", o, args=["--test"])
+    bad = stack.call("newInstance", o, args=["--test", "--bad-signature"])
+    assert good.result_code == "000000" and bad.result_code == "000001"
+
+    found = json.loads(stack.mkpd.mkpctl("callbacks", "search", "--order", o["orderId"],
+                                         "--json", check=True).stdout)
+    assert [(c["activity"], c["code"]) for c in found] == [("newInstance", "000000")]
+    assert found[0]["test"] is True and found[0]["http"] == 200
+    assert isinstance(found[0]["ms"], (int, float))
+
+    failed = json.loads(stack.mkpd.mkpctl("callbacks", "search", "--failed", "--code", "000001",
+                                          "--limit", "5", "--json", check=True).stdout)
+    assert failed and all(c["code"] == "000001" for c in failed)
+    assert "signature" in failed[0]["reason"]
+    since = json.loads(stack.mkpd.mkpctl("callbacks", "search", "--since", "2100-01-01",
+                                         "--json", check=True).stdout)
+    assert since == []
+    bad_time = stack.mkpd.mkpctl("callbacks", "search", "--since", "yesterday-ish")
+    assert bad_time.returncode == 1
+
+    tail = json.loads(stack.mkpd.mkpctl("callbacks", "tail", "-n", "2", "--json",
+                                        check=True).stdout)
+    assert len(tail) == 2 and tail[0]["time"] <= tail[1]["time"]
+    assert tail[-1]["code"] == "000001"		# the newest last, as a log reads
+    text = stack.mkpd.mkpctl("callbacks", "tail", "-n", "1", check=True).stdout.splitlines()
+    assert text[0].split()[:4] == ["TIME", "CALL_ID", "DIALECT", "ACTIVITY"]
+    assert len(text) == 2
+
+    show = stack.mkpd.mkpctl("callbacks", "show", found[0]["call_id"], check=True).stdout
+    assert re.search(r"^body:\s+\{.*%s" % o["orderId"], show, re.M)
+    assert stack.mkpd.mkpctl("callbacks", "search", "--bogus").returncode == 2
+
+
+def test_jobs_limit(stack):
+    all_jobs = json.loads(stack.mkpd.mkpctl("jobs", "--json", check=True).stdout)
+    one = json.loads(stack.mkpd.mkpctl("jobs", "--limit", "1", "--json", check=True).stdout)
+    assert len(one) == min(1, len(all_jobs)) and one == all_jobs[:1]
+    assert stack.mkpd.mkpctl("jobs", "--limit", "0").returncode == 2
+
+
+# --- purge -----------------------------------------------------------------------
+
+def test_purge_test_data_audit_and_nonces(make_stack):
+    # No jobs child: its own nonce purge would race the one tested here.
+    s = make_stack({"jobs": {"enabled": False}}, fresh_db=True)
+    t = s.call("newInstance", order(), args=["--test"]).json["instanceId"]
+    sql(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state)"
+           " VALUES ('real-1', 'CSREAL', 'CSREAL-000001', 'b', 'active');"
+           "INSERT INTO callback_log (call_id, received_at, dialect, http_status, latency_us)"
+           " VALUES ('old-call', now() - interval '40 days', 'v2', 200, 1);"
+           "INSERT INTO nonce (nonce, seen_at) VALUES ('v2:stale', now() - interval '1 hour'),"
+           " ('v2:fresh', now())")
+
+    dry = json.loads(s.mkpd.mkpctl("purge", "--test-data", "--audit-older-than", "30",
+                                   "--nonces", "--dry-run", "--json", check=True).stdout)
+    counts = {}
+    for d in dry["deleted"]:
+        counts[d["table"]] = counts.get(d["table"], 0) + d["rows"]
+    assert dry["dry_run"] is True
+    assert counts["instance"] == 1 and counts["nonce"] == 1
+    assert counts["callback_log"] == 2		# the debug call, and the 40-day-old row
+    assert sql(s, "SELECT count(*) FROM instance") == "2"		# rolled back
+
+    out = s.mkpd.mkpctl("purge", "--test-data", check=True).stdout
+    assert re.search(r"^instance\s+1$", out, re.M), out
+    assert sql(s, "SELECT instance_id FROM instance") == "real-1"
+    assert sql(s, "SELECT count(*) FROM instance_event WHERE instance_id = '%s'" % t) == "0"
+    out = s.mkpd.mkpctl("purge", "--audit-older-than", "30", "--nonces", check=True).stdout
+    assert re.search(r"^callback_log\s+1$", out, re.M) and re.search(r"^nonce\s+1$", out, re.M)
+    nonces = sql(s, "SELECT nonce FROM nonce").split("\n")
+    assert "v2:fresh" in nonces and "v2:stale" not in nonces
+    assert s.mkpd.mkpctl("purge").returncode == 2
+    assert s.mkpd.mkpctl("purge", "--audit-older-than", "0").returncode == 2
+
+
+# --- config check ------------------------------------------------------------------
+
+def test_config_check_reports_errors_with_lines_modes_and_the_master_key(make_stack):
+    s = make_stack(start=False)
+    m = s.mkpd
+    good = ctl(s, "config", "check")
+    assert good.returncode == 0, good.stdout
+    assert good.stdout.rstrip().endswith("0 errors, 0 warnings")
+
+    text = m.conf_path.read_text()
+    lines = text.splitlines()
+    line = lines.index("[pool]") + 2
+    bad = m.dir / "bad.conf"
+    m.write_config(path=bad, text="\n".join(lines[:line - 1] + ["max_children = lots"] +
+                                           lines[line - 1:]) + "\n")
+    r = ctl(s, "config", "check", str(bad))
+    assert r.returncode == 1
+    assert re.search(r"^error: %s:%d: \[pool\] max_children: not an integer" %
+                     (re.escape(str(bad)), line), r.stdout, re.M), r.stdout
+
+    loose = m.dir / "loose.conf"
+    m.write_config(path=loose, text=text)
+    os.chmod(loose, 0o644)
+    r = ctl(s, "config", "check", str(loose))
+    assert r.returncode == 1 and "chmod 600" in r.stdout
+
+    nokey = m.dir / "nokey.conf"
+    m.write_config(path=nokey, text=text.replace(str(m.master_key), str(m.dir / "absent.key")))
+    r = ctl(s, "config", "check", str(nokey), "--json")
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert doc["errors"] == 1 and doc["file"] == str(nokey)
+    assert [c["level"] for c in doc["checks"] if "master_key_file" in c["message"]] == ["error"]
+    assert ctl(s, "config").returncode == 2
+
+
+# --- Kit listings in the shared table format -----------------------------------------
+
+def test_tenants_as_table_and_json(stack):
+    tenant = "T" + uuid.uuid4().hex[:8]
+    r = stack.call("tenantSync", {"tenantId": tenant, "tenantCode": "tc", "name": "Acme",
+                                  "domainName": "https://acme.example.com", "flag": 1},
+                   key=stack.keys["kit"], args=["--kit", "--test"])
+    assert r.result_code == "000000", r.stderr
+    rows = json.loads(stack.mkpd.mkpctl("tenants", "--json", check=True).stdout)
+    [mine] = [t for t in rows if t["tenant_id"] == tenant]
+    assert mine["name"] == "Acme" and mine["test"] is True and mine["deleted"] is False
+    table = stack.mkpd.mkpctl("tenants", check=True).stdout.splitlines()
+    assert table[0].split()[:3] == ["TENANT_ID", "TENANT_CODE", "NAME"]
+    assert [l.split()[:3] for l in table if l.startswith(tenant)] == [[tenant, "tc", "Acme"]]
+
+
+# --- socket activation (etc/systemd/mkpd.socket) ----------------------------------
+
+def test_socket_activation_serves_on_the_inherited_fd3(make_stack):
+    """As systemd starts mkpd-activated.service: the listening socket on fd 3,
+    LISTEN_PID and LISTEN_FDS set; [mkpd] listen is then never bound."""
+    import socket
+    import harness
+
+    s = make_stack(start=False)
+    m = s.mkpd
+    unused = m.dir / "never-bound.sock"
+    m.write_config({"mkpd.listen": str(unused)})
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(m.socket)		# where nginx was told to connect
+        os.chmod(m.socket, 0o666)
+        sock.listen(16)
+        fd = sock.fileno()
+        def as_systemd():
+            # In the child, before exec: the socket on fd 3, LISTEN_PID its pid.
+            os.dup2(fd, 3)
+            os.environ["LISTEN_PID"] = str(os.getpid())
+            os.environ["LISTEN_FDS"] = "1"
+
+        with open(m.out_path, "ab") as out:
+            m.proc = subprocess.Popen(
+                [str(m.bin), "-c", str(m.conf_path)], pass_fds=[fd, 3],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=as_systemd)
+        harness._live.append(m.proc)
+        m.wait_log(r"systemd socket \(fd 3", timeout=30)
+        s.nginx.start()
+        r = wait_for(lambda: (lambda c: c if c.result_code == "000000" else None)(
+            s.call("newInstance", order(), args=["--test"])), 30, what="a call through fd 3")
+        assert r.body_sign == "ok"
+        assert not unused.exists()
+    finally:
+        sock.close()
+
+
+# --- the manual follows the dispatch table ------------------------------------------
+
+def test_every_mkpctl_command_is_in_its_manual_page(build):
+    usage = subprocess.run([str(build / "mkpctl"), "--help"], capture_output=True,
+                           text=True, check=True).stdout
+    commands = re.findall(r"^  ([a-z][a-z0-9-]*) ", usage.split("commands:", 1)[1], re.M)
+    assert "instances" in commands and "keys" in commands
+    page = (Path(__file__).resolve().parents[2] / "doc/man/mkpctl.8").read_text()
+    documented = set(re.findall(r"^\.B ([a-z][a-z0-9-]*)", page, re.M))
+    assert [c for c in commands if c not in documented] == []
