@@ -9,14 +9,10 @@ Behind the same nginx, with the same number of workers, it measures:
   authSync       a V2 Kit call with 500 users, every request a new tenant
                  (500 users inserted in one transaction, x-sign headers)
 
-and prints requests/s, p50/p99 latency, worker RSS and the ratio of each to
-the ceiling, as a Markdown table (doc/performance.md keeps one). The load
-generator is wrk; requests are signed beforehand, so the generator costs
-the same in every phase. Targets (issue 2): queryInstance >= 0.8 of the
-ceiling, newInstance >= 0.5, p99 <= 10 ms at 32 connections, worker RSS
-<= 10 MB and flat.
-
-Then metered usage (issue 5):
+and, as ceilings of the store, pgbench with as many connections as
+workers: its select-only script (-S) and scripts of the very statements
+one queryInstance and one newInstance send, in one pipelined round trip
+each as mkpd sends them. Then metered usage (issue 5):
 
   usage ingest   events/s through POST /-/usage (calls of 10 000 events,
                  --usage-clients at once), as a ratio to a raw COPY of the
@@ -24,7 +20,17 @@ Then metered usage (issue 5):
   usage push     records/s that `mkpctl usage push --now` delivers to
                  mkp-sim serve in batches of 1000 (both signatures, checked)
 
-`--only usage` runs just those (no wrk needed).
+It prints one Markdown table (doc/performance.md keeps one): every figure
+with its ceiling, ratio, target, p50/p99 latency and worker RSS, then the
+CPU each group of processes spent per request. The load generator is wrk;
+requests are signed beforehand, so the generator costs the same in every
+phase. Targets (issue 2): queryInstance >= 0.8 of the ceiling,
+newInstance >= 0.5, p99 <= 10 ms at 32 connections, worker RSS <= 10 MB
+and flat. `--only usage` runs just the usage phases (no wrk needed),
+`--only http` all but them.
+
+A figure is a Row; a phase appends its rows to the list print_table()
+prints, so a new figure is one more append.
 """
 
 import argparse
@@ -33,7 +39,9 @@ import hashlib
 import hmac
 import json
 import os
+import platform
 import re
+import resource
 import secrets
 import subprocess
 import sys
@@ -126,6 +134,243 @@ def rss_kb(pids):
     return out
 
 
+class Row:
+    """One figure of the table. value is in unit (requests/s by default);
+    ceiling, when given, is what value is measured against (ratio), with
+    min_ratio the target for that ratio; max_p99 (ms) and max_rss (MB) are
+    targets too. A row without a target says so; met is None then."""
+
+    def __init__(self, name, value, unit="req/s", ceiling=None, ceiling_name=None,
+                 min_ratio=None, max_p99=None, max_rss=None, p50=None, p99=None,
+                 rss=None, bad=0, note=""):
+        self.name, self.value, self.unit = name, value, unit
+        self.ceiling, self.ceiling_name = ceiling, ceiling_name
+        self.min_ratio, self.max_p99, self.max_rss = min_ratio, max_p99, max_rss
+        self.p50, self.p99, self.rss, self.bad, self.note = p50, p99, rss, bad, note
+
+    @property
+    def ratio(self):
+        return self.value / self.ceiling if self.ceiling else None
+
+    def target(self):
+        parts = []
+        if self.min_ratio is not None:
+            parts.append(">= %.1f" % self.min_ratio)
+        if self.max_p99 is not None:
+            parts.append("p99 <= %g ms" % self.max_p99)
+        if self.max_rss is not None:
+            parts.append("RSS <= %g MB" % self.max_rss)
+        return ", ".join(parts) or "-"
+
+    def met(self):
+        checks = []
+        if self.min_ratio is not None:
+            checks.append(self.ratio is not None and self.ratio >= self.min_ratio)
+        if self.max_p99 is not None:
+            checks.append(self.p99 is not None and self.p99 <= self.max_p99)
+        if self.max_rss is not None:
+            checks.append(self.rss is not None and self.rss <= self.max_rss)
+        if not checks:
+            return None
+        return all(checks) and not self.bad
+
+
+def phase_row(name, r, **kw):
+    """A Row from a run_wrk or run_pgbench result (with its "rss" list, KB)."""
+    rss = max(r["rss"]) / 1024.0 if r.get("rss") else None
+    note = " (requests ran out: raise --rate-bound)" if r.get("wrapped") else ""
+    return Row(name, r["rps"], p50=r["p50"], p99=r["p99"], rss=rss, bad=r["bad"],
+               note=note, **kw)
+
+
+def bound_row(name, front, store):
+    """An estimate of what a call could reach on these cores if mkpd's
+    worker cost nothing: the front of the hello-world ceiling (wrk, nginx,
+    FastCGI) and the store's statements (run by pgbench, whose client work
+    stands in for the worker's libpq work) one after the other on the same
+    CPU, 1 / (1/front + 1/store) calls per second. The two ends are
+    measured in different phases: on a busy machine it is no bound."""
+    return Row("%s, front + store alone (estimate)" % name,
+               1.0 / (1.0 / front + 1.0 / store), ceiling=front, ceiling_name="hello-fcgi")
+
+
+def cpu_s(pids):
+    """User + system CPU seconds pids have used so far (a gone one: 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = open("/proc/%d/stat" % pid).read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks += int(fields[11]) + int(fields[12])	# utime, stime
+    return ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
+def tree(pid):
+    """A function giving pid and its children now (PostgreSQL's backends,
+    nginx's and mkpd's workers)."""
+    return lambda: [pid] + harness.child_pids(pid)
+
+
+def with_cpu(groups, fn, *a):
+    """Runs a phase (run_wrk) and adds to its result the CPU seconds each
+    group of processes (and the load generator, a child of ours) used."""
+    before = {k: cpu_s(g()) for k, g in groups.items()}
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = fn(*a)
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r["cpu"] = {k: cpu_s(g()) - before[k] for k, g in groups.items()}
+    r["cpu"]["wrk"] = (ru2.ru_utime + ru2.ru_stime) - (ru.ru_utime + ru.ru_stime)
+    return r
+
+
+def print_cpu(phases, out=sys.stdout):
+    """CPU microseconds per answered request, by process group. Unlike
+    requests/s, these hardly move with other load on the machine; the
+    ceiling's total over a phase's total is the ratio that phase could
+    reach if the cores were only doing this."""
+    ceiling = sum(phases[0][1]["cpu"].values()) / max(1, phases[0][1]["good"] +
+                                                       phases[0][1]["bad"])
+    out.write("\nCPU per request, microseconds (user + system, from /proc):\n\n")
+    out.write("| phase | nginx | app (hello-fcgi or mkpd) | PostgreSQL | wrk | total "
+              "| ceiling's total / this total |\n|---|---|---|---|---|---|---|\n")
+    for name, r in phases:
+        n = max(1, r["good"] + r["bad"])
+        c = {k: v / n * 1e6 for k, v in r["cpu"].items()}
+        total = sum(c.values())
+        out.write("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n" % (
+            name, c["front"], c["app"], c["store"], c["wrk"], total,
+            ceiling * 1e6 / total if total else 0))
+
+
+def fmt(v, pattern):
+    return "-" if v is None else pattern % v
+
+
+def print_table(rows, out=sys.stdout):
+    out.write("| figure | value | ceiling | ratio | target | met | p50 ms | p99 ms "
+              "| worker RSS MB | unexpected |\n")
+    out.write("|---|---|---|---|---|---|---|---|---|---|\n")
+    for r in rows:
+        met = r.met()
+        out.write("| %s | %.0f %s | %s | %s | %s | %s | %s | %s | %s | %d%s |\n" % (
+            r.name, r.value, r.unit,
+            "%.0f %s" % (r.ceiling, r.ceiling_name) if r.ceiling else "-",
+            fmt(r.ratio, "%.2f"), r.target(),
+            "-" if met is None else ("yes" if met else "**no**"),
+            fmt(r.p50, "%.2f"), fmt(r.p99, "%.2f"), fmt(r.rss, "%.1f"), r.bad, r.note))
+
+
+# pgbench scripts: the statements of one call as mkpd sends them (the
+# previous call's audit row in its own transaction, then the nonce claim
+# and the command in one), in one pipelined round trip. They mirror
+# src/store/audit.c, nonce.c and instance_store.c (istore_fetch_one,
+# istore_create), with the values mkpd would bind. pgbench takes any
+# ":name" for a variable, even in a string literal: hence chr(58).
+PGB_AUDIT = """BEGIN;
+WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+ INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, activity,
+ instance_id, order_id, order_line_id, result_code, http_status, latency_us, is_test,
+ reason, body) SELECT 'pgb-' || :client_id::text || '-' || :r::text, now(), '127.0.0.1', 'v2',
+ '%s', 'pgb-' || :n::text, NULL, NULL, '000000', 200, 900, false, NULL,
+ '{"activity":"%s","instanceId":"0f3c2a5e-9d6b-4c1e-8a7f-2b3d4e5f6a7b"}' FROM async
+ ON CONFLICT (call_id) DO NOTHING;
+COMMIT;
+SELECT mkp_nonce_claim('v2-pgb-' || :client_id::text || '-' || :r::text, 120,
+ 'pgb-' || :client_id::text || '-' || :r::text);
+"""
+
+PGB_QUERY = """\\set r random(1, 1000000000000)
+\\set n random(1, %(ids)d)
+\\startpipeline
+""" + PGB_AUDIT % ("queryInstance", "queryInstance") + """SELECT instance_id, state,
+ front_end_url, admin_url, app_user, app_password, memo,
+ CASE WHEN charging_mode IN ('ON_DEMAND', 'ON_DEMAND_PKG') THEN
+ mkp_usage_cumulative(instance_id, charging_mode = 'ON_DEMAND_PKG')::text END,
+ to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS'),
+ CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN (SELECT r.instance_id
+ FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id
+ ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END
+ FROM instance WHERE instance_id = 'pgb-' || :n::text;
+\\endpipeline
+"""
+
+PGB_NEW = """\\set r random(1, 1000000000000)
+\\set n 0
+\\set job 0
+\\startpipeline
+""" + PGB_AUDIT % ("newInstance", "newInstance") + """WITH ins AS (
+ INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state,
+ is_test, front_end_url, admin_url, app_user, app_password, memo)
+ VALUES ('pgbn-' || :client_id::text || '-' || :r::text, 'PGBN' || :client_id::text || '-' || :r::text,
+ 'PGBN' || :client_id::text || '-' || :r::text || '-1', 'pgbn-' || :client_id::text || '-' || :r::text, 'active',
+ false, 'http://127.0.0.1/app/pgbn', 'http://127.0.0.1/app/admin', 'pgbn',
+ 's1' || chr(58) || 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', NULL)
+ ON CONFLICT (order_id, order_line_id, is_test) DO NOTHING
+ RETURNING instance_id, state),
+ ev AS (INSERT INTO instance_event (instance_id, kind, to_state, order_id,
+ order_line_id, call_id)
+ SELECT instance_id, 'create', state, 'PGBN' || :client_id::text || '-' || :r::text,
+ 'PGBN' || :client_id::text || '-' || :r::text || '-1', 'pgb-' || :client_id::text || '-' || :r::text FROM ins),
+ job AS (INSERT INTO job (kind, payload, dedupe_key)
+ SELECT 'provision', json_build_object('instanceId', instance_id), instance_id
+ FROM ins WHERE :job = 1)
+ SELECT instance_id, state FROM ins;
+\\endpipeline
+"""
+
+
+def run_pgbench(pg, work, name, seconds, clients, script=None, builtin=None):
+    """pgbench against the bench database; its own per-transaction log
+    gives p50/p99. Returns a result as run_wrk does."""
+    logdir = work / ("pgbench-" + name)
+    logdir.mkdir()
+    argv = [str(pg.bindir / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+            "-j", str(min(clients, 2)), "-T", str(seconds), "-l",
+            "--log-prefix", str(logdir / "log"),
+            "-h", pg.host, "-p", str(pg.port), "-U", "postgres"]
+    if script is not None:
+        path = work / ("%s.pgbench" % name)
+        path.write_text(script)
+        argv += ["-f", str(path)]
+    else:
+        argv += [builtin]
+    argv.append(pg.dbname)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+    text = out.stdout + out.stderr
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", text)
+    if tps is None:
+        sys.exit("bench: pgbench %s failed:\n%s" % (name, text))
+    lat = sorted(int(line.split()[2]) for f in logdir.iterdir() for line in open(f))
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(len(lat) * p))] / 1000.0 if lat else None
+    # A client that failed a statement stops (and makes pgbench exit 2).
+    bad = 0 if out.returncode == 0 else 1
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    if failed:
+        bad += int(failed.group(1))
+    if bad:
+        print("bench: pgbench %s: %s" % (name, text.strip().splitlines()[-1]),
+              file=sys.stderr)
+    return {"rps": float(tps.group(1)), "p50": pct(0.50), "p99": pct(0.99), "bad": bad,
+            "raw": text}
+
+
+def machine():
+    mem = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) / 1024.0 / 1024.0
+    cpu = ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return "%d cores (%s), %.0f GiB, %s" % (os.cpu_count(), cpu, mem, platform.platform())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10, help="per phase (default 10)")
@@ -133,8 +378,9 @@ def main():
     ap.add_argument("--workers", type=int, default=4, help="pool size of both pools")
     ap.add_argument("--rate-bound", type=int, default=16000,
                     help="requests signed per second of a phase (an upper bound on the rate)")
-    ap.add_argument("--kit-rate-bound", type=int, default=100,
-                    help="authSync calls (500 users each) signed per second of its phase")
+    ap.add_argument("--kit-rate-bound", type=int, default=250,
+                    help="authSync calls (500 users each) signed per second of its phase "
+                         "(default 250: since schema 011 a quiet machine may pass 100/s)")
     ap.add_argument("--soak", type=int, default=0, metavar="N",
                     help="then send N more signed queryInstance calls and report worker RSS "
                          "every tenth of them (e.g. 1000000)")
@@ -265,8 +511,11 @@ def run(args, build, work):
     mkpd.start()
     front = harness.Nginx(work / "nginx-mkpd", "127.0.0.1:%d" % mkpd_port).start()
     if args.only == "usage":
-        return run_usage(args, pg, front, mkpd)
-    harness.spawn([str(build / "bench" / "hello-fcgi"), "127.0.0.1:%d" % hello_port,
+        rows = usage_rows(args, pg, front, mkpd)
+        print_header(args, pg)
+        print_table(rows)
+        return 1 if sum(r.bad for r in rows) else 0
+    hello = harness.spawn([str(build / "bench" / "hello-fcgi"), "127.0.0.1:%d" % hello_port,
                            str(args.workers)], work / "hello.out")
     harness.wait_for(lambda: harness.listening("127.0.0.1:%d" % hello_port), 10)
     ceiling_front = harness.Nginx(work / "nginx-hello", "127.0.0.1:%d" % hello_port).start()
@@ -280,39 +529,83 @@ def run(args, build, work):
     write_requests(reqfile, keys["basic"], ({
         "activity": "newInstance", "orderId": o, "orderLineId": o + "-1",
         "businessId": str(uuid.uuid4())} for o in orders))
-    results["newInstance"] = run_wrk(front.url, reqfile, args.seconds, args.connections)
+    mkpd_cpu = {"front": tree(front.proc.pid), "app": tree(mkpd.pid),
+                "store": tree(pg.proc.pid)}
+    results["newInstance"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
+                                      args.connections)
     results["newInstance"]["rss"] = rss_kb(mkpd.worker_pids())
     ids = pg.psql("SELECT instance_id FROM instance ORDER BY random() LIMIT 10000").split()
 
     reqfile = work / "query.req"
     write_requests(reqfile, keys["basic"], ({
         "activity": "queryInstance", "instanceId": ids[i % len(ids)]} for i in range(n)))
-    results["ceiling"] = run_wrk(ceiling_front.url, reqfile, args.seconds, args.connections)
+    results["ceiling"] = with_cpu({"front": tree(ceiling_front.proc.pid),
+                                   "app": tree(hello.pid), "store": tree(pg.proc.pid)},
+                                  run_wrk, ceiling_front.url, reqfile, args.seconds,
+                                  args.connections)
     write_requests(reqfile, keys["basic"], ({
         "activity": "queryInstance", "instanceId": ids[i % len(ids)]} for i in range(n)))
-    results["queryInstance"] = run_wrk(front.url, reqfile, args.seconds, args.connections)
+    results["queryInstance"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
+                                        args.connections)
     results["queryInstance"]["rss"] = rss_kb(mkpd.worker_pids())
 
     reqfile = work / "auth.req"
     write_kit_requests(reqfile, keys["kit"], (users_body(500) for _ in range(
         args.seconds * args.kit_rate_bound)), "authSync")
-    results["authSync 500 users"] = run_wrk(front.url, reqfile, args.seconds,
-                                            args.connections)
-    results["authSync 500 users"]["rss"] = rss_kb(mkpd.worker_pids())
+    results["authSync"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
+                                   args.connections)
+    results["authSync"]["rss"] = rss_kb(mkpd.worker_pids())
+
+    # The store's ceilings, with mkpd idle: as many connections as workers.
+    # Instances pgb-1..pgb-N, copies of one mkpd made, for the query script.
+    pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+            " state, front_end_url, admin_url, app_user, app_password, memo)"
+            " SELECT 'pgb-' || g, 'PGB' || g, 'PGB' || g || '-1', 'pgb-' || g, t.state,"
+            " t.front_end_url, t.admin_url, t.app_user, t.app_password, t.memo"
+            " FROM generate_series(1, %d) g,"
+            " (SELECT * FROM instance WHERE state = 'active' LIMIT 1) t" % len(ids))
+    init = subprocess.run([str(pg.bindir / "pgbench"), "-i", "-q", "-s", "1", "-h",
+                           pg.host, "-p", str(pg.port), "-U", "postgres", pg.dbname],
+                          capture_output=True, text=True)
+    if init.returncode != 0:
+        sys.exit("bench: pgbench -i failed:\n" + init.stderr)
+    results["pgbench -S"] = run_pgbench(pg, work, "select", args.seconds, args.workers,
+                                        builtin="-S")
+    results["pgbench query"] = run_pgbench(pg, work, "query", args.seconds, args.workers,
+                                           script=PGB_QUERY % {"ids": len(ids)})
+    results["pgbench new"] = run_pgbench(pg, work, "new", args.seconds, args.workers,
+                                         script=PGB_NEW)
 
     ceiling = results["ceiling"]["rps"]
-    print("\n%d workers, %d connections, %d s per phase, %s, %d cores\n" % (
-        args.workers, args.connections, args.seconds, time.strftime("%Y-%m-%d"),
-        os.cpu_count()))
-    print("| phase | requests/s | ratio to ceiling | p50 ms | p99 ms | worker RSS max MB | unexpected answers |")
-    print("|---|---|---|---|---|---|---|")
-    for name in ("ceiling", "queryInstance", "newInstance", "authSync 500 users"):
-        r = results[name]
-        rss = max(r.get("rss") or [0]) / 1024.0
-        print("| %s | %.0f | %.2f | %.2f | %.2f | %s | %d%s |" % (
-            name, r["rps"], r["rps"] / ceiling, r["p50"], r["p99"],
-            "%.1f" % rss if r.get("rss") else "-", r["bad"],
-            " (requests ran out: raise --rate-bound)" if r["wrapped"] else ""))
+    store_q = results["pgbench query"]["rps"]
+    store_n = results["pgbench new"]["rps"]
+    rows = [
+        phase_row("ceiling: hello-fcgi behind the same nginx", results["ceiling"]),
+        phase_row("ceiling: store, pgbench -S (%d connections)" % args.workers,
+                  results["pgbench -S"], unit="tps"),
+        phase_row("ceiling: store, queryInstance's statements in pgbench",
+                  results["pgbench query"], unit="tps"),
+        phase_row("ceiling: store, newInstance's statements in pgbench",
+                  results["pgbench new"], unit="tps"),
+        phase_row("queryInstance", results["queryInstance"], ceiling=ceiling,
+                  ceiling_name="hello-fcgi", min_ratio=0.8, max_p99=10, max_rss=10),
+        Row("queryInstance against its statements", results["queryInstance"]["rps"],
+            ceiling=store_q, ceiling_name="pgbench"),
+        bound_row("queryInstance", ceiling, store_q),
+        phase_row("newInstance", results["newInstance"], ceiling=ceiling,
+                  ceiling_name="hello-fcgi", min_ratio=0.5, max_p99=10, max_rss=10),
+        Row("newInstance against its statements", results["newInstance"]["rps"],
+            ceiling=store_n, ceiling_name="pgbench"),
+        bound_row("newInstance", ceiling, store_n),
+        phase_row("authSync, 500 users a call", results["authSync"], unit="calls/s"),
+    ]
+    if args.only != "http":
+        rows += usage_rows(args, pg, front, mkpd)
+    print_header(args, pg)
+    print_table(rows)
+    print_cpu([(name, results[key]) for name, key in (
+        ("ceiling: hello-fcgi", "ceiling"), ("queryInstance", "queryInstance"),
+        ("newInstance", "newInstance"), ("authSync, 500 users a call", "authSync"))])
 
     if args.soak:
         print("\nsoak: worker RSS (KB) as signed queryInstance calls go on")
@@ -327,24 +620,31 @@ def run(args, build, work):
             print("  after %9d calls (%5.0f/s): %s" % (done, r["rps"],
                                                     rss_kb(mkpd.worker_pids())))
         results["soak"] = {"bad": phase_bad}
-    bad = sum(results[k]["bad"] for k in results)
-    if args.only != "http":
-        bad += run_usage(args, pg, front, mkpd)
+    bad = sum(r.bad for r in rows) + results.get("soak", {}).get("bad", 0)
     return 1 if bad else 0
 
 
-def run_usage(args, pg, front, mkpd):
+def print_header(args, pg):
+    print("\n%d workers, %d connections, %d s per phase, %s" % (
+        args.workers, args.connections, args.seconds, time.strftime("%Y-%m-%d %H:%M")))
+    print("machine: %s" % machine())
+    print("store: PostgreSQL %s, settings of the test harness (fsync and "
+          "synchronous_commit off)\n" % pg.psql("SHOW server_version"))
+
+
+def usage_rows(args, pg, front, mkpd):
+    """The rows of metered usage: raw COPY (the ceiling), ingest, push."""
     ing = usage_ingest(args, pg, front)
     push = usage_push(args, pg, mkpd)
-    print("\nmetered usage, %d events in calls of %d (%d at once), %d records pushed\n" % (
-        args.usage_events, USAGE_CALL, args.usage_clients, args.usage_records))
-    print("| phase | per second | ratio | target |")
-    print("|---|---|---|---|")
-    print("| raw COPY into usage_event | %.0f events | 1.00 | |" % ing["copy"])
-    print("| POST /-/usage | %.0f events | %.2f | >= 0.5 |" % (
-        ing["ingest"], ing["ingest"] / ing["copy"]))
-    print("| usage push, batches of 1000 | %.0f records | | |" % push["push"])
-    return ing["bad"] + push["bad"]
+    return [
+        Row("ceiling: raw COPY into usage_event (%d events)" % args.usage_events,
+            ing["copy"], unit="events/s"),
+        Row("usage ingest, POST /-/usage (calls of %d events, %d at once)" % (
+            USAGE_CALL, args.usage_clients), ing["ingest"], unit="events/s",
+            ceiling=ing["copy"], ceiling_name="COPY", min_ratio=0.5, bad=ing["bad"]),
+        Row("usage push, batches of 1000 (%d records)" % args.usage_records, push["push"],
+            unit="records/s", bad=push["bad"]),
+    ]
 
 
 if __name__ == "__main__":

@@ -482,9 +482,13 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 	int		 row, rows;
 
 	*found = *ready = 0;
-	pg_array(&lit, ids, n);
-	res = istore_fetch(ctx->db, buf_cstr(&lit));
-	buf_free(&lit);
+	if (n == 1) {
+		res = istore_fetch_one(ctx->db, ids[0]);
+	} else {
+		pg_array(&lit, ids, n);
+		res = istore_fetch(ctx->db, buf_cstr(&lit));
+		buf_free(&lit);
+	}
 	if (res == NULL)
 		return store_failed(ctx, call);
 	rows = PQntuples(res);

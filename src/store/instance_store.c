@@ -8,6 +8,21 @@
 #include "common/util.h"
 #include "store/instance_store.h"
 
+/*
+ * queryInstance's fetch. usageInfo (issue 5): the cumulative usage of an
+ * on-demand instance, the amount drawn from a package and the on-demand
+ * instance that drew on it last.
+ */
+#define ISTORE_FETCH \
+	"SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo," \
+	" CASE WHEN charging_mode IN ('ON_DEMAND', 'ON_DEMAND_PKG') THEN" \
+	"  mkp_usage_cumulative(instance_id, charging_mode = 'ON_DEMAND_PKG')::text END," \
+	" to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')," \
+	" CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN (SELECT r.instance_id" \
+	"  FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id" \
+	"  ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END" \
+	" FROM instance WHERE "
+
 const struct db_stmt instance_store_stmts[] = {
 	/*
 	 * ON CONFLICT on the order line waits for a concurrent insert of the
@@ -104,20 +119,15 @@ const struct db_stmt instance_store_stmts[] = {
 	/* Serialises the provisioning of one on-demand product of an order. */
 	{ "istore_on_demand_lock",
 	  "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7305126013))", 1 },
-	{ "istore_fetch",
-	  "SELECT instance_id, state, front_end_url, admin_url, app_user, app_password, memo,"
-	  /*
-	   * usageInfo (issue 5): the cumulative usage of an on-demand
-	   * instance, the amount drawn from a package and the on-demand
-	   * instance that drew on it last.
-	   */
-	  " CASE WHEN charging_mode IN ('ON_DEMAND', 'ON_DEMAND_PKG') THEN"
-	  "  mkp_usage_cumulative(instance_id, charging_mode = 'ON_DEMAND_PKG')::text END,"
-	  " to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS'),"
-	  " CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN (SELECT r.instance_id"
-	  "  FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id"
-	  "  ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END"
-	  " FROM instance WHERE instance_id = ANY ($1::text[])", 1 },
+	{ "istore_fetch", ISTORE_FETCH "instance_id = ANY ($1::text[])", 1 },
+	/*
+	 * The same for one id, the usual queryInstance. PostgreSQL plans the
+	 * array form afresh at every call (its generic plan, sized for an
+	 * array of unknown length, never looks cheaper than a custom one),
+	 * which cost more than the rest of the statement (doc/performance.md);
+	 * this form is planned once per connection.
+	 */
+	{ "istore_fetch_one", ISTORE_FETCH "instance_id = $1", 1 },
 	{ "istore_license_ensure",
 	  "INSERT INTO license (license_code, order_id, order_line_id, product_id,"
 	  " expire_at, scene, is_test) VALUES ($1, $2, $3, $4,"
@@ -261,6 +271,12 @@ PGresult *
 istore_fetch(struct db *db, const char *ids_array)
 {
 	return db_exec(db, "istore_fetch", 1, &ids_array);
+}
+
+PGresult *
+istore_fetch_one(struct db *db, const char *id)
+{
+	return db_exec(db, "istore_fetch_one", 1, &id);
 }
 
 bool

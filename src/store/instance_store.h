@@ -79,6 +79,8 @@ bool	 istore_renew(struct db *, const char *instance_id, int64_t expire_ms,
  * yyyyMMddHHmmssSSS UTC.
  */
 PGresult *istore_fetch(struct db *, const char *ids_array) MUSTCHECK;
+/* The same for one instance id (planned once, unlike the array form). */
+PGresult *istore_fetch_one(struct db *, const char *id) MUSTCHECK;
 
 /*
  * Licence renewal: ensure the (code, debug or real) row, lock it, record

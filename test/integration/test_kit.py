@@ -605,3 +605,78 @@ def test_debug_calls_never_change_real_objects(stack):
     ok(stack, "singleOrgSync", org_body(t, 2, "2", "Real", "1"))
     assert sql(stack, "SELECT is_test FROM org WHERE tenant_id = '%s' AND org_code = '2'"
                % t) == "f"
+
+
+# --- a userList in one statement (schema 011) ----------------------------------
+
+def sql_text(v):
+    return "NULL" if v is None else "'%s'" % str(v).replace("'", "''")
+
+
+def user_row(name, org="D1", role="user", enabled="true", email=None, ext=None):
+    """One row of mkp_kit_users' n x 14 array (user_name ... extension)."""
+    return [name, "APP1", name.title(), org, role, enabled, None, None, None, None,
+            email, None, None, ext]
+
+
+def kit_users_by_set(stack, tenant, rows, test, flag, ts, sync, call):
+    lit = "ARRAY[%s]::text[]" % ",".join(
+        "ARRAY[%s]" % ",".join(sql_text(v) for v in r) for r in rows)
+    return sql(stack, "SELECT mkp_kit_users(%s, %s, 'inst1', %s, %d, %s, %s, %s)" % (
+        sql_text(tenant), lit, test, flag, sql_text(ts), sql_text(sync), sql_text(call)))
+
+
+def kit_users_one_by_one(stack, tenant, rows, test, flag, ts, sync, call):
+    """What mkp_kit_users did before 011: mkp_kit_user per user, in order."""
+    calls = ["SELECT mkp_kit_user(%s, %s, 'inst1', %s, %d, %s, %s, %s);" % (
+        sql_text(tenant), ", ".join([sql_text(v) for v in r[:5]] + [
+            "%s::boolean" % sql_text(r[5])] + [sql_text(v) for v in r[6:13]] + [
+            "%s::jsonb" % sql_text(r[13])]), test, flag, sql_text(ts), sql_text(sync),
+        sql_text(call)) for r in rows]
+    out = sql(stack, "BEGIN;\n%s\nCOMMIT;" % "\n".join(calls)).split("\n")
+    return "{%d,%d,%d}" % (out.count("applied"), out.count("same"), out.count("stale"))
+
+
+def test_auth_user_list_in_one_statement_matches_one_by_one(stack):
+    """Two tenants get the same sequence of userLists, one through
+    mkp_kit_users (new users inserted together) and one user by user as
+    before: the counts, the rows and each user's events must be the same."""
+    steps = [
+        # debug call first: owns what it creates
+        (True, 1, [user_row("d1"), user_row("d2", role="admin")]),
+        # new users, one listed twice (the second is applied after the first)
+        (False, 1, [user_row("a1"), user_row("a2", ext='{"employeeType": "1"}'),
+                    user_row("a1", org="D2"), user_row("d1", org="D9")]),
+        # known and new users mixed, a repeat ('same') among them
+        (False, 2, [user_row("a2", ext='{"employeeType": "1"}'), user_row("a3", email="x@y"),
+                    user_row("a1", role="admin"), user_row("d2")]),
+        # delete and cancel of known and absent users
+        (False, 0, [user_row("a3"), user_row("gone1"), user_row("gone1")]),
+        (False, 3, [user_row("a2"), user_row("gone2")]),
+        # an add older than the tombstones: stale for them, added for the new one
+        (False, 1, [user_row("gone1"), user_row("gone2"), user_row("late")], "old"),
+        # a restore
+        (False, 1, [user_row("a3"), user_row("a2")]),
+    ]
+    ts = 20240101000000000
+    a, b = new_tenant(), new_tenant()
+    for step in steps:
+        test, flag, rows = step[:3]
+        ts += 1000
+        stamp_ = "20200101000000000" if len(step) > 3 else str(ts)
+        call = "call-%d" % ts
+        got = kit_users_by_set(stack, a, rows, test, flag, stamp_, stamp_, call)
+        want = kit_users_one_by_one(stack, b, rows, test, flag, stamp_, stamp_, call)
+        assert got == want, (step, got, want)
+
+    cols = ("user_name, app_id, name, org_code, role, enabled, position, employee_code, "
+            "employee_type, mobile, email, work_place, entry_date, extension, instance_id, "
+            "is_test, stamp, sync_time, revoked_at IS NULL, deleted_at IS NULL")
+    rows_a = sql(stack, "SELECT %s FROM app_user WHERE tenant_id = '%s' ORDER BY 1" % (cols, a))
+    rows_b = sql(stack, "SELECT %s FROM app_user WHERE tenant_id = '%s' ORDER BY 1" % (cols, b))
+    assert rows_a == rows_b
+    assert len(rows_a.split("\n")) == 8    # d1 d2 a1 a2 a3 gone1 gone2 late
+    ev = ("SELECT object_key, op, stamp, is_test, call_id FROM kit_event "
+          "WHERE tenant_id = '%s' ORDER BY object_key, event_id")
+    assert sql(stack, ev % a) == sql(stack, ev % b)
+    assert "a1|add" in sql(stack, ev % a)

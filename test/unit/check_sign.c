@@ -232,6 +232,53 @@ START_TEST(test_hmac_b64)
 }
 END_TEST
 
+/* --- kept key states ------------------------------------------------------ */
+
+/*
+ * A process keeps the absorbed state of the few keys it signs with
+ * (sign.c). Every vector above, in one process, in turn and three times
+ * over: more keys than are kept (so states are evicted and made again),
+ * keys that are prefixes of each other, an empty key and one too long to
+ * keep, each must sign exactly as a key absorbed afresh does.
+ */
+START_TEST(test_kept_keys)
+{
+	static const char *const keys[] = { K_TEST, K_EBF, K_UUID, "abcde", "abcd",
+	    "abcdef", "test-isv-key", "a", "" };
+	unsigned char	 bigkey[131];
+	char		 out[SIGN_HEX_LEN + 1], b64[SIGN_B64_LEN + 1], fresh[SIGN_B64_LEN + 1];
+	size_t		 round, i;
+
+	memset(bigkey, 0xaa, sizeof(bigkey));
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < NELEM(basic_cases); i++) {
+			sign_v2_basic(basic_cases[i].key, basic_cases[i].payload,
+			    strlen(basic_cases[i].payload), basic_cases[i].nonce,
+			    basic_cases[i].ts, out);
+			ck_assert_msg(strcasecmp(out, basic_cases[i].sig) == 0,
+			    "round %zu: %s: got %s", round, basic_cases[i].src, out);
+		}
+		for (i = 0; i < NELEM(keys); i++) {
+			/* sign_v1_token absorbs key + timestamp afresh: the reference. */
+			sign_hmac_b64(keys[i], strlen(keys[i]), BODY_NEW, strlen(BODY_NEW), b64);
+			sign_v1_token("", keys[i], BODY_NEW, strlen(BODY_NEW), fresh);
+			ck_assert_msg(strcmp(b64, fresh) == 0, "round %zu: key \"%s\": %s, "
+			    "absorbed afresh %s", round, keys[i], b64, fresh);
+		}
+		for (i = 0; i < NELEM(b64_cases); i++) {
+			const void *key = b64_cases[i].key != NULL ?
+			    (const void *)b64_cases[i].key : (const void *)bigkey;
+			size_t keylen = b64_cases[i].key != NULL ? strlen(key) : sizeof(bigkey);
+
+			sign_hmac_b64(key, keylen, b64_cases[i].data, strlen(b64_cases[i].data),
+			    b64);
+			ck_assert_msg(strcmp(b64, b64_cases[i].b64) == 0, "round %zu: %s: got %s",
+			    round, b64_cases[i].src, b64);
+		}
+	}
+}
+END_TEST
+
 /* --- compares ------------------------------------------------------------- */
 
 #define SIG_LO "a64b1bfce1a372de15ef4377957528e7f7b0ce4944d4caea7b7363339df27c82"
@@ -318,6 +365,7 @@ main(void)
 	tcase_add_loop_test(tc, test_body_sign, 0, (int)NELEM(body_cases));
 	tcase_add_loop_test(tc, test_hmac_b64, 0, (int)NELEM(b64_cases));
 	tcase_add_loop_test(tc, test_hex_equal, 0, (int)NELEM(hex_cases));
+	tcase_add_test(tc, test_kept_keys);
 	tcase_add_test(tc, test_hex_equal_every_position);
 	tcase_add_loop_test(tc, test_b64_equal, 0, (int)NELEM(b64eq_cases));
 	return unit_run(s);
