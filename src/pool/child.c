@@ -93,3 +93,15 @@ child_reopen_log(void)
 	else if (log_fd() != STDERR_FILENO)
 		dup2(log_fd(), STDERR_FILENO);
 }
+
+const char *
+child_tick(pid_t master)
+{
+	if (child_reopen)
+		child_reopen_log();
+	if (child_quit)
+		return "asked to stop";
+	if (getppid() != master)
+		return "the master is gone";
+	return NULL;
+}

@@ -12,6 +12,7 @@
 #define MKP_CHILD_H
 
 #include <signal.h>
+#include <sys/types.h>
 
 extern volatile sig_atomic_t	child_quit;
 extern volatile sig_atomic_t	child_reopen;
@@ -26,5 +27,11 @@ void	 child_take_signals(void);
 void	 child_stdio(void);
 /* Reopens the log (SIGUSR1, after logrotate) and clears child_reopen. */
 void	 child_reopen_log(void);
+/*
+ * Once per turn of a helper child's loop (jobs, status): reopens the log
+ * when asked; returns why the child must stop (asked to, or its master
+ * is gone), NULL to go on.
+ */
+const char *child_tick(pid_t master);
 
 #endif

@@ -86,14 +86,11 @@ jobs_loop(const struct jobs_args *a, struct runner *r)
 	const struct config	*cfg = a->cfg;
 	int64_t			 next_purge = 0, next_push = 0, now, wait;
 	enum runner_step	 st = RUNNER_IDLE;
+	const char		*why;
 
 	for (;;) {
-		if (child_reopen)
-			child_reopen_log();
-		if (child_quit)
-			return "asked to stop";
-		if (getppid() != a->master)
-			return "the master is gone";
+		if ((why = child_tick(a->master)) != NULL)
+			return why;
 		now = mono_ms();
 		if (cfg->jobs_purge_interval > 0 && now >= next_purge) {
 			if (purge_enqueue(runner_db(r)))

@@ -337,15 +337,12 @@ status_loop(void)
 	const struct status_args *a = st.a;
 	struct pollfd		 pfd[2];
 	struct timespec		 ts = { STATUS_WAIT_MS / 1000, 0 };
+	const char		*why;
 	int			 n;
 
 	for (;;) {
-		if (child_reopen)
-			child_reopen_log();
-		if (child_quit)
-			return "asked to stop";
-		if (getppid() != a->master)
-			return "the master is gone";
+		if ((why = child_tick(a->master)) != NULL)
+			return why;
 		pfd[0].fd = a->status_fd;
 		pfd[1].fd = a->control_fd;
 		pfd[0].events = pfd[1].events = POLLIN;

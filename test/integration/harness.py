@@ -17,7 +17,6 @@ import atexit
 import ctypes
 import hashlib
 import hmac
-import grp
 import json
 import os
 import pwd
@@ -44,6 +43,23 @@ SANITIZER_RE = re.compile(
 
 
 # --- small helpers ----------------------------------------------------------
+
+def new_order():
+    """A fresh (orderId, orderLineId) pair in the marketplace's shape."""
+    o = "CS" + uuid.uuid4().hex[:16].upper()
+    return o, o + "-000001"
+
+
+def create_instance(s):
+    """A newInstance on stack s for a fresh order; its instanceId (asserts
+    the answer was 000000)."""
+    order_id, line_id = new_order()
+    code, ans, err = s.call("newInstance", {"orderId": order_id, "orderLineId": line_id,
+                                            "businessId": str(uuid.uuid4())})
+    assert code == 0, err
+    assert ans["resultCode"] == "000000", ans
+    return ans["instanceId"]
+
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what=None):
     """Calls predicate() until it returns a true value, and returns that

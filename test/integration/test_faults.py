@@ -25,7 +25,7 @@ import uuid
 import pytest
 
 import harness
-from harness import wait_for
+from harness import new_order, wait_for
 
 # Answers a call may get while the store or a worker is taken away: a
 # success, "in progress", or "try again" (the marketplace retries).
@@ -35,11 +35,6 @@ OK, BUSY, RETRY = "000000", "000004", "000005"
 def q(s, sql):
     """psql in this stack's own database."""
     return s.pg.psql(sql, db=re.search(r"dbname=(\S+)", s.dsn).group(1))
-
-
-def new_order():
-    o = "CS" + uuid.uuid4().hex[:16].upper()
-    return o, o + "-000001"
 
 
 class Load:

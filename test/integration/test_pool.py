@@ -6,23 +6,8 @@ import os
 import signal
 import subprocess
 import threading
-import uuid
 
-from harness import wait_for
-
-
-def new_order():
-    o = "CS" + uuid.uuid4().hex[:16].upper()
-    return o, o + "-000001"
-
-
-def create(s):
-    order = new_order()
-    code, ans, err = s.call("newInstance", {"orderId": order[0], "orderLineId": order[1],
-                                            "businessId": str(uuid.uuid4())})
-    assert code == 0, err
-    assert ans["resultCode"] == "000000", ans
-    return ans["instanceId"]
+from harness import create_instance as create, new_order, wait_for
 
 
 def result(s, activity, fields):

@@ -5,11 +5,9 @@ literals with parameters is scripts/check-sql, run by make check; its own
 test is here.)"""
 
 import json
-import os
 import pwd
 import re
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path

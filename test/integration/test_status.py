@@ -9,25 +9,10 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 
-from harness import free_port, wait_for
-
-
-def new_order():
-    o = "CS" + uuid.uuid4().hex[:16].upper()
-    return o, o + "-000001"
-
-
-def create(s):
-    order = new_order()
-    code, ans, err = s.call("newInstance", {"orderId": order[0], "orderLineId": order[1],
-                                            "businessId": str(uuid.uuid4())})
-    assert code == 0, err
-    assert ans["resultCode"] == "000000", ans
-    return ans["instanceId"]
+from harness import create_instance as create, free_port, wait_for
 
 
 def status_stack(make_stack, pool=None, mkpd=None, store=None):

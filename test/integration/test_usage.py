@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from harness import Mkpd, wait_for
+from harness import wait_for
 
 
 @pytest.fixture

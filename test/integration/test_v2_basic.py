@@ -11,15 +11,10 @@ import uuid
 
 import pytest
 
-from harness import wait_for
+from harness import new_order, wait_for
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-
-def new_order():
-    o = "CS" + uuid.uuid4().hex[:16].upper()
-    return o, o + "-000001"
 
 
 def create(call, order=None, business=None, test=False):
