@@ -9,10 +9,9 @@
 
 MKP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# Everything a fresh Debian 12 needs to build mkpd, run its unit tests and
-# run the integration suite (PostgreSQL and nginx run from the test
-# harness, never as system services). clang and its runtime (libFuzzer,
-# the sanitizers) build the fuzz targets (scripts/fuzz).
+# Everything a fresh Debian 12 needs to build and run mkpd, run its unit
+# tests and the integration suite (PostgreSQL and nginx run from the test
+# harness or quickstart, never as system services).
 MKP_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config autoconf-archive
 	libfcgi-dev libyajl-dev libsodium-dev libpq-dev libcurl4-openssl-dev
@@ -20,6 +19,11 @@ MKP_PACKAGES=(
 	postgresql nginx-light curl ca-certificates
 	python3 python3-pytest python3-cryptography
 	man-db groff-base
+)
+# What only scripts/test adds: headless Chromium opens the HTML status page,
+# clang and its runtime (libFuzzer, the sanitizers) build the fuzz targets
+# (scripts/fuzz). quickstart does not install them.
+MKP_TEST_PACKAGES=(
 	chromium
 	clang libclang-rt-14-dev
 )
@@ -32,7 +36,8 @@ mkp_pkg_installed() {
 	[[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
 }
 
-# Installs the packages of MKP_PACKAGES that are missing; runs
+# mkp_install_deps [PACKAGE...]: installs the packages of MKP_PACKAGES, and
+# those given, that are missing; runs
 # `apt-get update` only when something is missing. Services the packages
 # would start (the system PostgreSQL cluster, nginx on port 80) are kept
 # from starting with a temporary policy-rc.d, so the install cannot fail on
@@ -41,7 +46,7 @@ mkp_install_deps() {
 	local p missing=() policy=/usr/sbin/policy-rc.d made_policy=no
 
 	command -v dpkg-query >/dev/null || mkp_die "not a Debian system (no dpkg-query)"
-	for p in "${MKP_PACKAGES[@]}"; do
+	for p in "${MKP_PACKAGES[@]}" "$@"; do
 		mkp_pkg_installed "$p" || missing+=("$p")
 	done
 	((${#missing[@]} == 0)) && return 0
