@@ -683,22 +683,6 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree, const ch
 	return true;
 }
 
-/* A replayed nonce aborted the call's transaction: say so (as v2_basic.c). */
-static void
-refuse_replay(struct app *app, struct request *r, const char *key)
-{
-	if (db_prelude_state(app->db) != DB_PRELUDE_FAILED)
-		return;
-	r->audit_reason[0] = '\0';
-	if (strcmp(db_prelude_sqlstate(app->db), DB_SQLSTATE_REPLAY) == 0) {
-		reply_code(r, key, RC_AUTH, "x-nonce: already used (replay)");
-		log_notice("kit call %s from %s: replayed nonce refused", r->call_id,
-		    r->remote_addr ? r->remote_addr : "?");
-	} else {
-		reply_code(r, key, RC_INTERNAL, "store unavailable");
-	}
-}
-
 void
 kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 {
@@ -774,7 +758,7 @@ kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 	c.scope.instance_id = c.f.str[1];
 	c.scope.stamp = c.stamp;
 	act->run(&c);
-	refuse_replay(app, r, key);
+	reply_if_replayed(app->db, r, key, "kit", "x-nonce");
 out:
 	db_prelude_reset(app->db);
 	json_free(tree);

@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "crypto/seal.h"
 #include "crypto/sign.h"
+#include "store/db.h"
 
 static const char *
 status_text(int status)
@@ -91,4 +92,23 @@ reply_code(struct request *r, const char *sign_key, const char *code, const char
 
 	reply_begin(&rp, r, code, msg);
 	reply_send(&rp, r, sign_key);
+}
+
+void
+reply_if_replayed(struct db *db, struct request *r, const char *sign_key,
+    const char *dialect, const char *param)
+{
+	char	msg[64];
+
+	if (db_prelude_state(db) != DB_PRELUDE_FAILED)
+		return;
+	r->audit_reason[0] = '\0';
+	if (strcmp(db_prelude_sqlstate(db), DB_SQLSTATE_REPLAY) == 0) {
+		snprintf(msg, sizeof(msg), "%s: already used (replay)", param);
+		reply_code(r, sign_key, RC_AUTH, msg);
+		log_notice("%s call %s from %s: replayed %s refused", dialect, r->call_id,
+		    r->remote_addr ? r->remote_addr : "?", param);
+	} else {
+		reply_code(r, sign_key, RC_INTERNAL, "store unavailable");
+	}
 }

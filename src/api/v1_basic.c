@@ -486,21 +486,6 @@ out:
 	return tree;
 }
 
-static void
-refuse_replay(struct app *app, struct request *r, const char *key)
-{
-	if (db_prelude_state(app->db) != DB_PRELUDE_FAILED)
-		return;
-	r->audit_reason[0] = '\0';
-	if (strcmp(db_prelude_sqlstate(app->db), DB_SQLSTATE_REPLAY) == 0) {
-		reply_code(r, key, RC_AUTH, "authToken: already used (replay)");
-		log_notice("v1 call %s from %s: replayed authToken refused", r->call_id,
-		    r->remote_addr ? r->remote_addr : "?");
-	} else {
-		reply_code(r, key, RC_INTERNAL, "store unavailable");
-	}
-}
-
 void
 v1_basic_handle(struct app *app, struct request *r)
 {
@@ -561,7 +546,7 @@ v1_basic_handle(struct app *app, struct request *r)
 	nonce_prelude(app->db, "v1", v1_params_get(&ps, "authToken"),
 	    2 * app->cfg->time_window, r->call_id);
 	act->run(&c);
-	refuse_replay(app, r, key);
+	reply_if_replayed(app->db, r, key, "v1", "authToken");
 out:
 	db_prelude_reset(app->db);
 	json_free(tree);

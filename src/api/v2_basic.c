@@ -430,27 +430,6 @@ out:
 	return ok;
 }
 
-/*
- * After the command: a nonce seen before aborted the call's transaction
- * (nothing was applied), whatever the command then answered; say so
- * instead. A prelude that never ran (the call stopped before the store)
- * claimed nothing, which is right for a call that changed nothing.
- */
-static void
-refuse_replay(struct app *app, struct request *r, const char *key)
-{
-	if (db_prelude_state(app->db) != DB_PRELUDE_FAILED)
-		return;
-	r->audit_reason[0] = '\0';
-	if (strcmp(db_prelude_sqlstate(app->db), DB_SQLSTATE_REPLAY) == 0) {
-		reply_code(r, key, RC_AUTH, "nonce: already used (replay)");
-		log_notice("v2 call %s from %s: replayed nonce refused", r->call_id,
-		    r->remote_addr ? r->remote_addr : "?");
-	} else {
-		reply_code(r, key, RC_INTERNAL, "store unavailable");
-	}
-}
-
 void
 v2_basic_handle(struct app *app, struct request *r)
 {
@@ -508,7 +487,7 @@ v2_basic_handle(struct app *app, struct request *r)
 		goto out;
 	}
 	act->run(&c);
-	refuse_replay(app, r, key);
+	reply_if_replayed(app->db, r, key, "v2", "nonce");
 out:
 	db_prelude_reset(app->db);
 	json_free(tree);
