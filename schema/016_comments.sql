@@ -114,7 +114,8 @@ COMMENT ON COLUMN callback_log.body IS
     'clientSecret, tokens, mobilePhone, email...), cut at a size limit ("...(cut)").';
 
 COMMENT ON VIEW instances_by_state IS 'Instances per state and debug flag, with the last change.';
-COMMENT ON VIEW failed_calls IS 'Calls answered with anything but 000000 and 000004.';
+COMMENT ON VIEW failed_calls IS
+    'The calls that did not succeed: when, which interface, the result code and the reason.';
 
 -- job --------------------------------------------------------------------------
 
@@ -218,7 +219,8 @@ COMMENT ON COLUMN usage_record.metering_sn IS
 COMMENT ON COLUMN usage_record.state IS
     'open: the hour takes events; pending: closed, to push; sending: claimed by a pusher '
     '(lease_until); delivered: accepted by the marketplace, or nothing to bill (0); '
-    'failed: refused (fail_reason; mkp_usage_retry puts it back); expired: older than '
+    'failed: refused by the marketplace or not pushable (fail_reason says why; '
+    'mkp_usage_retry puts it back); expired: older than '
     '21 days, can no longer be pushed.';
 COMMENT ON COLUMN usage_record.fail_reason IS 'failed or expired: why; delivered with 0: a note.';
 COMMENT ON COLUMN usage_record.attempts IS 'Push attempts so far.';
@@ -246,8 +248,8 @@ COMMENT ON COLUMN usage_push.error IS 'Why it did not deliver.';
 COMMENT ON VIEW usage_hourly IS
     'Usage per instance, package and UTC hour as the events booked it, with its record''s state.';
 COMMENT ON VIEW usage_unpushed IS
-    'Records not delivered yet (open, pending, sending, failed); at_risk once an hour has '
-    'passed since the window closed (the marketplace wants them within two).';
+    'Records not delivered yet (open, pending, sending, failed); at_risk: in danger of '
+    'missing the marketplace''s target (two hours after the hour ends).';
 COMMENT ON VIEW usage_push_history IS
     'Every push attempt: who pushed, records, outcome, HTTP status, result code, the value carried.';
 
@@ -304,8 +306,8 @@ COMMENT ON FUNCTION mkp_usage_ingest(text, text, numeric, timestamptz, text) IS
     'For a seller writing from its own database session: one event, the same validation. '
     'Returns accepted, duplicate or rejected: reason.';
 COMMENT ON FUNCTION mkp_usage_close_windows() IS
-    'Closes every open hour that has ended (pending, or delivered when its sum is 0) and '
-    'expires what is too old to push. Returns the number closed. Run by the usage_push job '
+    'Closes every open hour that has ended, summing its events (see usage_record.state), '
+    'and expires what is too old to push. Returns the number closed. Run by the usage_push job '
     'and mkpctl usage push --now.';
 COMMENT ON FUNCTION mkp_usage_claim(integer, interval, text, text) IS
     'Claims up to p_limit records to push (pending, and sending ones whose lease ran '

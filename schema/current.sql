@@ -592,7 +592,7 @@ $$;
 -- Name: FUNCTION mkp_usage_close_windows(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.mkp_usage_close_windows() IS 'Closes every open hour that has ended (pending, or delivered when its sum is 0) and expires what is too old to push. Returns the number closed. Run by the usage_push job and mkpctl usage push --now.';
+COMMENT ON FUNCTION public.mkp_usage_close_windows() IS 'Closes every open hour that has ended, summing its events (see usage_record.state), and expires what is too old to push. Returns the number closed. Run by the usage_push job and mkpctl usage push --now.';
 
 --
 -- Name: mkp_usage_cumulative(text, boolean); Type: FUNCTION; Schema: public; Owner: -
@@ -1095,7 +1095,7 @@ CREATE VIEW public.failed_calls AS
 -- Name: VIEW failed_calls; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.failed_calls IS 'Calls answered with anything but 000000 and 000004.';
+COMMENT ON VIEW public.failed_calls IS 'The calls that did not succeed: when, which interface, the result code and the reason.';
 
 --
 -- Name: instance; Type: TABLE; Schema: public; Owner: -
@@ -1940,7 +1940,7 @@ COMMENT ON COLUMN public.usage_record.metering_sn IS 'The record''s number at th
 -- Name: COLUMN usage_record.state; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.usage_record.state IS 'open: the hour takes events; pending: closed, to push; sending: claimed by a pusher (lease_until); delivered: accepted by the marketplace, or nothing to bill (0); failed: refused (fail_reason; mkp_usage_retry puts it back); expired: older than 21 days, can no longer be pushed.';
+COMMENT ON COLUMN public.usage_record.state IS 'open: the hour takes events; pending: closed, to push; sending: claimed by a pusher (lease_until); delivered: accepted by the marketplace, or nothing to bill (0); failed: refused by the marketplace or not pushable (fail_reason says why; mkp_usage_retry puts it back); expired: older than 21 days, can no longer be pushed.';
 
 --
 -- Name: COLUMN usage_record.fail_reason; Type: COMMENT; Schema: public; Owner: -
@@ -2173,7 +2173,7 @@ CREATE VIEW public.usage_unpushed AS
 -- Name: VIEW usage_unpushed; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.usage_unpushed IS 'Records not delivered yet (open, pending, sending, failed); at_risk once an hour has passed since the window closed (the marketplace wants them within two).';
+COMMENT ON VIEW public.usage_unpushed IS 'Records not delivered yet (open, pending, sending, failed); at_risk: in danger of missing the marketplace''s target (two hours after the hour ends).';
 
 --
 -- Name: instance_event event_id; Type: DEFAULT; Schema: public; Owner: -
