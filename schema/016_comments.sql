@@ -239,7 +239,7 @@ COMMENT ON COLUMN usage_push.http_status IS 'HTTP status of the answer; NULL: no
 COMMENT ON COLUMN usage_push.result_code IS 'The marketplace''s result code (MKT.0000: accepted).';
 COMMENT ON COLUMN usage_push.body_excerpt IS 'The start of the answer''s body.';
 COMMENT ON COLUMN usage_push.record_ids IS 'The usage_record ids carried.';
-COMMENT ON COLUMN usage_push.pushed_by IS 'host:pid of the pusher, or who ran mkpctl usage push --now.';
+COMMENT ON COLUMN usage_push.pushed_by IS 'host:pid of the pusher (the jobs child, or mkpctl usage push --now).';
 COMMENT ON COLUMN usage_push.outcome IS
     'sending: under way; delivered; retry: transport error, 5xx, 429 or MKT.0999, the '
     'records are pending again; failed: refused, the records are failed.';

@@ -2073,7 +2073,7 @@ COMMENT ON COLUMN public.usage_push.record_ids IS 'The usage_record ids carried.
 -- Name: COLUMN usage_push.pushed_by; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.usage_push.pushed_by IS 'host:pid of the pusher, or who ran mkpctl usage push --now.';
+COMMENT ON COLUMN public.usage_push.pushed_by IS 'host:pid of the pusher (the jobs child, or mkpctl usage push --now).';
 
 --
 -- Name: COLUMN usage_push.outcome; Type: COMMENT; Schema: public; Owner: -
