@@ -79,7 +79,7 @@ mkp_install_deps() {
 mkp_build() {
 	local dir=$MKP_ROOT/$1
 	shift
-	local args="--enable-werror $*"
+	local args="--enable-werror${*:+ $*}"
 
 	# Every step checks its own status: callers use `if mkp_build ...`,
 	# where set -e does not apply.
