@@ -369,3 +369,25 @@ def test_every_mkpctl_command_is_in_its_manual_page(build):
     page = (Path(__file__).resolve().parents[2] / "doc/man/mkpctl.8").read_text()
     documented = set(re.findall(r"^\.B ([a-z][a-z0-9-]*)", page, re.M))
     assert [c for c in commands if c not in documented] == []
+
+
+def test_statements_lists_what_mkpd_prepares_and_each_prepares_on_the_schema(stack):
+    listed = json.loads(stack.mkpd.mkpctl("statements", "--json", check=True).stdout)
+    names = [s["name"] for s in listed]
+    assert len(names) == len(set(names))
+    # The statements of a V2 call, the jobs child and the status child.
+    for name in ("nonce_claim_strict", "audit_record", "istore_create", "istore_fetch_one",
+                 "job_claim", "ustore_ingest", "status_figures"):
+        assert name in names
+    # Each one is valid against the migrated schema as the daemons send it
+    # (untyped parameters, as PQprepare without types).
+    sql = "".join("PREPARE mkp_s%d AS %s;\n" % (i, s["sql"]) for i, s in enumerate(listed))
+    stack.pg.psql(sql + "SELECT count(*) FROM pg_prepared_statements;")
+    counts = {s["name"]: s["params"] for s in listed}
+    assert counts["istore_fetch_one"] == 1 and counts["audit_record"] == 14
+
+    one = stack.mkpd.mkpctl("statements", "istore_fetch_one", check=True).stdout
+    assert one.strip() == [s["sql"] for s in listed if s["name"] == "istore_fetch_one"][0]
+    missing = stack.mkpd.mkpctl("statements", "istore_fetch_one", "no_such_statement")
+    assert missing.returncode == 1 and "no_such_statement" in missing.stderr
+    assert missing.stdout == ""
