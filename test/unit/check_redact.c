@@ -106,16 +106,16 @@ static const struct {
 	  "{\"tenantId\":\"t-1\",\"instanceId\":\"i-1\",\"appId\":\"a-1\","
 	  "\"clientId\":\"client-1\",\"clientSecret\":\"***\",\"flag\":1,"
 	  "\"testFlag\":0,\"timeStamp\":\"20220413093539534\"}" },
-	{ "kit authSync: each user's email, also inside extension",
+	{ "kit authSync: each user's email and mobile, also inside extension",
 	  "{\"tenantId\":\"t-1\",\"appId\":\"a-1\",\"currentSyncTime\":\"20220413093539534\","
 	  "\"userList\":[{\"userName\":\"u1\",\"name\":\"Wang\",\"role\":\"admin\","
-	  "\"email\":\"PLAIN-u1@example.com\",\"employeeCode\":\"E1\","
+	  "\"email\":\"PLAIN-u1@example.com\",\"mobile\":\"PLAIN-13900000000\",\"employeeCode\":\"E1\","
 	  "\"extension\":{\"entryDate\":\"2020-01-01\",\"email\":\"PLAIN-u1@x\"}},"
 	  "{\"userName\":\"u2\",\"email\":\"\",\"enable\":\"true\"}],"
 	  "\"flag\":1,\"testFlag\":0}",
 	  "{\"tenantId\":\"t-1\",\"appId\":\"a-1\",\"currentSyncTime\":\"20220413093539534\","
 	  "\"userList\":[{\"userName\":\"u1\",\"name\":\"Wang\",\"role\":\"admin\","
-	  "\"email\":\"***\",\"employeeCode\":\"E1\","
+	  "\"email\":\"***\",\"mobile\":\"***\",\"employeeCode\":\"E1\","
 	  "\"extension\":{\"entryDate\":\"2020-01-01\",\"email\":\"***\"}},"
 	  "{\"userName\":\"u2\",\"email\":\"***\",\"enable\":\"true\"}],"
 	  "\"flag\":1,\"testFlag\":0}" },
@@ -162,6 +162,9 @@ static const struct {
 	{ "\"token\":\"PLAIN\"", "\"token\":\"***\"" },
 	{ "\"authToken\":\"PLAIN\"", "\"authToken\":\"***\"" },
 	{ "\"mobilePhone\":\"PLAIN\"", "\"mobilePhone\":\"***\"" },
+	/* A Kit user's phone number (authSync userList[].mobile). */
+	{ "\"mobile\":\"PLAIN\"", "\"mobile\":\"***\"" },
+	{ "\"Mobile\":\"PLAIN\"", "\"Mobile\":\"***\"" },
 	{ "\"email\":\"PLAIN\"", "\"email\":\"***\"" },
 	{ "\"sk\":\"PLAIN\"", "\"sk\":\"***\"" },
 	{ "\"PASSWORD\":\"PLAIN\"", "\"PASSWORD\":\"***\"" },
