@@ -1,0 +1,205 @@
+"""Stop-when-used-up and pay-per-use packages (issue 15): a package order's
+quota (its linearValue, or [packages] skus) is recorded when it is
+provisioned and linked to the buyer's on-demand instance of the same
+product; usage draws it down with the ingest, oldest expiry first; in stop
+mode the event reaching the quota is taken only up to it and later ones are
+refused 'package used up'; the seller's hook hears quota_low, exhausted and
+resumed; the pushed hours carry relate_pkg_instance and never draw more than
+a package holds (mkp-sim checks it). Each test has its own marketplace,
+database and mkpd."""
+
+import decimal
+import json
+import threading
+import uuid
+
+from harness import wait_for
+from test_provision import q, ready, runs_file, write_hook
+from test_usage import TOKEN, USAGE_KEY, past_hour, post_usage, push_now, sim_usage
+
+HOOK = """cat >> %s
+echo >> %s
+[ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/metered"}'
+exit 0"""
+
+
+def second_package_orders(workdir):
+    """A second package of the MOCKONDEMAND product, bought by the MOCK
+    buyer: the orders file of mkp-sim serve."""
+    f = workdir / "orders.json"
+    f.write_text(json.dumps({"orders": [{
+        "orderId": "CSPKGTWO", "orderType": "NEW", "createTime": "20261123000000",
+        "orderLine": [{"orderLineId": "CSPKGTWO-000001", "chargingMode": "ON_DEMAND_PKG",
+                       "periodType": "month", "periodNumber": 1,
+                       "expireTime": "20991231235959",
+                       "productInfo": [{"productId": "OFFI-MKP-SIM-ON_DEMAND",
+                                        "skuCode": "sku-MOCKONDEMANDPKG",
+                                        "linearValue": 100, "productName": "package"}]}],
+        "buyerInfo": {"customerId": "mock-customer-id", "userName": "mock-user"}}]}))
+    return f
+
+
+def package_stack(make_stack, make_sim_server, workdir, skus=""):
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY],
+                          orders=second_package_orders(workdir))
+    docs = runs_file(workdir, "docs")
+    hook = write_hook(workdir / "hook", HOOK % (docs, docs))
+    s = make_stack({
+        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
+                        "sk": sim.sk, "connect_timeout": 1000, "timeout": 2000},
+        "app": {"hook": hook, "hook_timeout": 3000},
+        "usage": {"token": TOKEN, "push_interval": 0, "usage_key": USAGE_KEY},
+        "packages": {"skus": skus},
+        "jobs": {"backoff_base": 1, "backoff_max": 1, "max_attempts": 3, "lease": 4,
+                 "purge_interval": 0},
+    }, fresh_db=True)
+
+    def hook_events():
+        return [json.loads(line) for line in docs.read_text().splitlines() if line.strip()]
+    return s, sim, hook_events
+
+
+def buy(s, order):
+    code, ans, err = s.call("newInstance", {"orderId": order, "orderLineId": order + "-000001",
+                                            "businessId": str(uuid.uuid4())})
+    assert code == 0, err
+    assert ans["resultCode"] == "000004", ans
+    assert ready(s, ans["instanceId"])["resultCode"] == "000000"
+    return ans["instanceId"]
+
+
+def package_events(hook_events):
+    return [(d["event"], d["package"].get("threshold")) for d in hook_events()
+            if d["event"] != "create"]
+
+
+def usage_value(s, iid):
+    code, ans, err = s.call("queryInstance", {"instanceId": iid})
+    assert code == 0, err
+    return ans["info"][0]["usageInfo"][0]["usageValue"]
+
+
+def test_stop_package_stops_on_time_and_resumes(make_stack, make_sim_server, workdir):
+    s, sim, hook_events = package_stack(make_stack, make_sim_server, workdir)
+    iid = buy(s, "MOCKONDEMAND")
+    pkg = buy(s, "MOCKONDEMANDPKG")
+    # The order's linearValue is the quota; same buyer and product: linked.
+    assert q(s, "SELECT instance_id, linked_by, mode, quota FROM package "
+                "WHERE pkg_instance_id = '%s'" % pkg) == "%s|order|stop|100.0000" % iid
+    sim._control("POST", "packages", {"instanceId": pkg, "orderId": "MOCKONDEMANDPKG"})
+
+    status, ans = post_usage(s, [{"id": "e1", "instanceId": iid, "value": "60",
+                                  "time": past_hour(10)}])
+    assert status == 200 and ans["accepted"] == 1, ans
+    assert ans["quota"] == [{"instanceId": iid, "remaining": "40.0000", "mode": "stop"}]
+    status, ans = post_usage(s, [{"id": "e2", "instanceId": iid, "value": "50",
+                                  "time": past_hour(20)}])
+    assert status == 200, ans
+    assert ans["accepted"] == 1 and ans["rejected"] == [], ans
+    assert ans["capped"] == [{"id": "e2", "taken": "40.0000",
+                              "reason": "package used up: 40.0000 of 50 taken"}], ans
+    assert ans["quota"][0]["remaining"] == "0.0000"
+    status, ans = post_usage(s, [{"id": "e3", "instanceId": iid, "value": "1",
+                                  "time": past_hour(30)}])
+    assert ans["accepted"] == 0 and ans["rejected"] == [
+        {"id": "e3", "reason": "package used up"}], ans
+
+    wait_for(lambda: len(package_events(hook_events)) == 3, 30, what="three hook runs")
+    assert package_events(hook_events) == [("quota_low", 80), ("quota_low", 95),
+                                           ("exhausted", None)]
+    last = hook_events()[-1]
+    assert last["instance"]["instanceId"] == iid
+    assert last["package"]["remaining"] == "0.0000" and last["package"]["drawn"] == "100.0000"
+    assert q(s, "SELECT count(*) FROM instance_event WHERE instance_id = '%s'"
+                " AND kind = 'package_exhausted'" % iid) == "1"
+    assert usage_value(s, pkg) == 100
+    r = s.mkpd.mkpctl("packages", iid, "--json")
+    assert r.returncode == 0, r.stderr
+    assert [{k: p[k] for k in ("package", "instance", "quota", "drawn", "remaining",
+                               "mode", "state", "linked_by")} for p in json.loads(r.stdout)] \
+        == [{"package": pkg, "instance": iid, "quota": 100, "drawn": 100, "remaining": 0,
+             "mode": "stop", "state": "used_up", "linked_by": "order"}]
+
+    # The closed hour: one record of 100 drawn from the package, accepted.
+    push_now(s)
+    recs = sim_usage(sim)
+    assert [(r["instance_id"], r.get("relate_pkg_instance"), decimal.Decimal(r["usage_value"]))
+            for r in recs["records"]] == [(iid, pkg, 100)], recs
+    assert recs["packages"] == [{"instanceId": pkg, "quota": "100.0000",
+                                 "drawn": "100.0000"}]
+
+    # A second package: the hook hears resumed, usage is taken again.
+    pkg2 = buy(s, "CSPKGTWO")
+    wait_for(lambda: len(package_events(hook_events)) == 4, 30, what="the resumed hook")
+    assert package_events(hook_events)[-1] == ("resumed", None)
+    status, ans = post_usage(s, [{"id": "e4", "instanceId": iid, "value": "5",
+                                  "time": past_hour(40)}])
+    assert ans["accepted"] == 1 and "capped" not in ans, ans
+    assert ans["quota"][0]["remaining"] == "95.0000"
+    assert q(s, "SELECT drawn FROM package WHERE pkg_instance_id = '%s'" % pkg2) == "5.0000"
+
+
+def test_overflow_package_bills_the_excess_on_demand(make_stack, make_sim_server, workdir):
+    s, sim, hook_events = package_stack(make_stack, make_sim_server, workdir,
+                                        skus="sku-MOCKONDEMANDPKG:order:overflow")
+    iid = buy(s, "MOCKONDEMAND")
+    pkg = buy(s, "MOCKONDEMANDPKG")
+    sim._control("POST", "packages", {"instanceId": pkg, "orderId": "MOCKONDEMANDPKG"})
+    for eid, value in (("o1", "60"), ("o2", "50")):
+        status, ans = post_usage(s, [{"id": eid, "instanceId": iid, "value": value,
+                                      "time": past_hour(10)}])
+        assert status == 200 and ans["accepted"] == 1 and "capped" not in ans, ans
+    assert ans["quota"] == [{"instanceId": iid, "remaining": "0.0000", "mode": "overflow"}]
+    wait_for(lambda: ("exhausted", None) in package_events(hook_events), 30,
+             what="the exhausted hook")
+    assert usage_value(s, pkg) == 100
+    push_now(s)
+    recs = sorted((r.get("relate_pkg_instance") or "", decimal.Decimal(r["usage_value"]))
+                  for r in sim_usage(sim)["records"])
+    assert recs == [("", 10), (pkg, 100)], recs
+
+
+def test_two_hosts_never_overdraw(make_stack):
+    one = make_stack({"usage": {"token": TOKEN, "push_interval": 0},
+                      "jobs": {"purge_interval": 0}}, fresh_db=True)
+    two = make_stack({"usage": {"token": TOKEN, "push_interval": 0},
+                      "jobs": {"purge_interval": 0}}, dsn=one.dsn)
+    q(one, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+           " product_id, charging_mode, state, buyer_id) VALUES"
+           " ('od', 'o1', 'l1', 'b1', 'P', 'ON_DEMAND', 'active', 'buyer'),"
+           " ('od2', 'o3', 'l3', 'b3', 'P', 'ON_DEMAND', 'active', 'buyer'),"
+           " ('pk', 'o2', 'l2', 'b2', 'P', 'ON_DEMAND_PKG', 'active', 'buyer')")
+    # Two on-demand instances of the buyer: the orders do not tell, the seller does.
+    assert q(one, "SELECT mkp_package_grant('pk', 'o2', 'l2', 100, 'order', 'stop', 'GB',"
+                  " '{80,95}')") == ""
+    r = one.mkpd.mkpctl("packages", "link", "pk", "od")
+    assert r.returncode == 0 and "package pk serves od" in r.stdout, r.stderr
+    r = one.mkpd.mkpctl("packages", "link", "pk", "nope")
+    assert r.returncode == 1 and "no instance nope" in r.stderr, r.stderr
+    results, errors = [], []
+
+    def report(s, n):
+        try:
+            for k in range(10):
+                events = [{"id": "h%d-%d-%d" % (n, k, j), "instanceId": "od", "value": "1.5",
+                           "time": past_hour(k + j)} for j in range(5)]
+                status, ans = post_usage(s, events)
+                assert status == 200, ans
+                results.append(ans)
+        except Exception as e:      # re-raised below, in the test's thread
+            errors.append(e)
+    threads = [threading.Thread(target=report, args=(s, n))
+               for n, s in enumerate((one, two, one, two))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    # 4 x 10 x 5 events of 1.5 = 300 offered; exactly 100 taken.
+    taken = sum(decimal.Decimal(c["taken"]) for a in results for c in a.get("capped", []))
+    full = sum(a["accepted"] for a in results) - sum(len(a.get("capped", [])) for a in results)
+    assert full * decimal.Decimal("1.5") + taken == 100
+    assert q(one, "SELECT drawn FROM package") == "100.0000"
+    assert q(one, "SELECT sum(value) FROM usage_event WHERE instance_id = 'od'") == "100.0000"
+    refused = sum(1 for a in results for r in a["rejected"] if r["reason"] == "package used up")
+    assert refused + full + len([c for a in results for c in a.get("capped", [])]) == 200
