@@ -203,3 +203,33 @@ def test_two_hosts_never_overdraw(make_stack):
     assert q(one, "SELECT sum(value) FROM usage_event WHERE instance_id = 'od'") == "100.0000"
     refused = sum(1 for a in results for r in a["rejected"] if r["reason"] == "package used up")
     assert refused + full + len([c for a in results for c in a.get("capped", [])]) == 200
+
+
+def test_status_counts_packages_low_and_used_up(make_stack):
+    from test_status import status_stack
+    s = status_stack(make_stack)
+    tag = uuid.uuid4().hex[:8]
+
+    def figures():
+        r = s.mkpd.mkpctl("status", "--openmetrics")
+        assert r.returncode == 0, r.stderr
+        return {k: int(v) for k, v in (line.split() for line in r.stdout.splitlines()
+                                       if line.startswith("mkpd_packages_"))}
+    before = figures()
+    assert set(before) == {"mkpd_packages_low", "mkpd_packages_used_up"}, before
+    for n, use in ((1, "9"), (2, "10")):
+        q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+             " product_id, charging_mode, state, buyer_id) VALUES"
+             " ('od{t}{n}', 'o{t}{n}', 'l', 'b', 'P', 'ON_DEMAND', 'active', 'b{t}{n}'),"
+             " ('pk{t}{n}', 'p{t}{n}', 'l', 'b', 'P', 'ON_DEMAND_PKG', 'active', 'b{t}{n}')"
+             .format(t=tag, n=n))
+        q(s, "SELECT mkp_package_grant('pk{t}{n}', 'p{t}{n}', 'l', 10, 'order', NULL, NULL,"
+             " '{{80,95}}')".format(t=tag, n=n))
+        # The seller's own session ingests through the same quota.
+        assert q(s, "SELECT mkp_usage_ingest('ev{t}{n}', 'od{t}{n}', {u}, now())"
+                    .format(t=tag, n=n, u=use)) == "accepted"
+    after = figures()
+    assert after["mkpd_packages_low"] == before["mkpd_packages_low"] + 1, after
+    assert after["mkpd_packages_used_up"] == before["mkpd_packages_used_up"] + 1, after
+    assert q(s, "SELECT mkp_usage_ingest('ev{t}x', 'od{t}2', 1, now())".format(t=tag)) \
+        == "rejected: package used up"
