@@ -279,7 +279,14 @@ DECLARE
     v_pinst   text;
     v_stop    boolean;
 BEGIN
-    IF n = 0 THEN
+    -- No package anywhere near the batch (the common case): the batch alone.
+    IF NOT EXISTS (SELECT 1 FROM package_account a
+                    WHERE a.instance_id IN (SELECT unnest(p_instances)))
+       AND NOT EXISTS (SELECT 1 FROM package k
+                        WHERE k.pkg_instance_id IN (SELECT unnest(p_pkgs))) THEN
+        RETURN QUERY SELECT b.event_id, b.outcome, b.reason, NULL::text
+                       FROM mkp_usage_ingest_batch(p_ids, p_instances, p_pkgs, p_values,
+                                                   p_times, p_horizon) AS b;
         RETURN;
     END IF;
     v_capped := array_fill(NULL::numeric, ARRAY[n]);

@@ -233,3 +233,76 @@ def test_status_counts_packages_low_and_used_up(make_stack):
     assert after["mkpd_packages_used_up"] == before["mkpd_packages_used_up"] + 1, after
     assert q(s, "SELECT mkp_usage_ingest('ev{t}x', 'od{t}2', 1, now())".format(t=tag)) \
         == "rejected: package used up"
+
+
+def test_an_event_across_two_packages_is_cut_oldest_expiry_first(make_stack,
+                                                                  make_sim_server):
+    from test_usage import push_stack
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = push_stack(make_stack, sim)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " product_id, charging_mode, state, buyer_id, expire_at) VALUES"
+         " ('od', 'o1', 'l1', 'b1', 'P', 'ON_DEMAND', 'active', 'buyer', NULL),"
+         " ('pa', 'o2', 'l2', 'b2', 'P', 'ON_DEMAND_PKG', 'active', 'buyer',"
+         "  now() + interval '10 days'),"
+         " ('pb', 'o3', 'l3', 'b3', 'P', 'ON_DEMAND_PKG', 'active', 'buyer',"
+         "  now() + interval '20 days'),"
+         " ('pc', 'o4', 'l4', 'b4', 'P', 'ON_DEMAND_PKG', 'active', 'someone else', NULL),"
+         " ('pd', 'o5', 'l5', 'b5', 'P', 'ON_DEMAND_PKG', 'released', 'buyer', NULL)")
+    # The later-expiring package is bought first: expiry, not age, decides.
+    for pkg, quota in (("pb", 100), ("pa", 30), ("pc", 10), ("pd", 10)):
+        q(s, "SELECT mkp_package_grant('%s', 'o-%s', 'l', %d, 'order', NULL, NULL, '{80,95}')"
+             % (pkg, pkg, quota))
+        sim._control("POST", "packages", {"instanceId": pkg, "quota": quota})
+    status, ans = post_usage(s, [
+        {"id": "x1", "instanceId": "od", "value": "50", "time": past_hour(5)},
+        {"id": "x2", "instanceId": "od", "packageInstanceId": "pb", "value": "5",
+         "time": past_hour(6)},
+        {"id": "x3", "instanceId": "od", "packageInstanceId": "pc", "value": "1",
+         "time": past_hour(7)},
+        {"id": "x4", "instanceId": "od", "packageInstanceId": "pd", "value": "1",
+         "time": past_hour(8)},
+        {"id": "x5", "instanceId": "od", "packageInstanceId": "no-such-package", "value": "2",
+         "time": past_hour(9)}])
+    assert status == 200, ans
+    # Named packages must be live packages of the instance (pc: another
+    # buyer's, never linked; pd: released); an instance with packages draws
+    # from none it does not know.
+    assert ans["accepted"] == 2, ans
+    assert sorted((r["id"], r["reason"]) for r in ans["rejected"]) == [
+        ("x3", "package instance pc is not a package of od"),
+        ("x4", "package instance pd is not live"),
+        ("x5", "package instance no-such-package is not a package of od")], ans
+    assert ans["quota"] == [{"instanceId": "od", "remaining": "75.0000", "mode": "stop"}]
+    assert q(s, "SELECT string_agg(pkg_instance_id || '=' || drawn, ' '"
+                " ORDER BY pkg_instance_id) FROM package WHERE instance_id = 'od'") == \
+        "pa=30.0000 pb=25.0000 pd=0.0000"
+    # The event drawn from two packages is two parts, booked in its hour.
+    assert q(s, "SELECT string_agg(event_id || ':' || pkg_instance_id || '=' || value, ' '"
+                " ORDER BY event_id) FROM usage_event") == \
+        "x1:pa=30.0000 x1#2:pb=20.0000 x2:pb=5.0000"
+    push_now(s)
+    got = sorted((r["relate_pkg_instance"], decimal.Decimal(r["usage_value"]))
+                 for r in sim_usage(sim)["records"])
+    assert got == [("pa", 30), ("pb", 25)], got
+    assert {p["instanceId"]: p["drawn"] for p in sim_usage(sim)["packages"]} == \
+        {"pa": "30.0000", "pb": "25.0000", "pc": "0.0000", "pd": "0.0000"}
+
+
+def test_mkp_sim_refuses_a_push_drawing_more_than_the_package_holds(make_stack,
+                                                                    make_sim_server):
+    from test_usage import push_stack
+    sim = make_sim_server(args=["--usage-key", USAGE_KEY])
+    s = push_stack(make_stack, sim)
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES ('od', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active')")
+    # A package mkpd has no quota for (as before packages were known) but
+    # the marketplace does: the push that over-draws it is refused.
+    sim._control("POST", "packages", {"instanceId": "pz", "quota": "10"})
+    assert post_usage(s, [{"id": "z1", "instanceId": "od", "packageInstanceId": "pz",
+                           "value": "12", "time": past_hour(5)}])[1]["accepted"] == 1
+    q(s, "SELECT mkp_usage_close_windows()")
+    r = s.mkpd.mkpctl("usage", "push", "--now")
+    assert r.returncode == 1 and "records draw more than package pz holds" in r.stderr, \
+        (r.stdout, r.stderr)
+    assert sim_usage(sim)["records"] == []
