@@ -26,8 +26,15 @@ exit 0"""
 def second_package_orders(workdir):
     """A second package of the MOCKONDEMAND product, bought by the MOCK
     buyer: the orders file of mkp-sim serve."""
+    renew = {"orderId": "CSPKGRENEW", "orderType": "RENEW", "createTime": "20261124000000",
+             "orderLine": [{"orderLineId": "CSPKGRENEW-000001", "chargingMode": "ON_DEMAND_PKG",
+                            "expireTime": "20991231235959",
+                            "productInfo": [{"productId": "OFFI-MKP-SIM-ON_DEMAND",
+                                             "skuCode": "sku-MOCKONDEMANDPKG",
+                                             "linearValue": 50}]}],
+             "buyerInfo": {"customerId": "mock-customer-id"}}
     f = workdir / "orders.json"
-    f.write_text(json.dumps({"orders": [{
+    f.write_text(json.dumps({"orders": [renew, {
         "orderId": "CSPKGTWO", "orderType": "NEW", "createTime": "20261123000000",
         "orderLine": [{"orderLineId": "CSPKGTWO-000001", "chargingMode": "ON_DEMAND_PKG",
                        "periodType": "month", "periodNumber": 1,
@@ -70,7 +77,7 @@ def buy(s, order):
 
 def package_events(hook_events):
     return [(d["event"], d["package"].get("threshold")) for d in hook_events()
-            if d["event"] != "create"]
+            if "package" in d]
 
 
 def usage_value(s, iid):
@@ -157,6 +164,16 @@ def test_overflow_package_bills_the_excess_on_demand(make_stack, make_sim_server
     recs = sorted((r.get("relate_pkg_instance") or "", decimal.Decimal(r["usage_value"]))
                   for r in sim_usage(sim)["records"])
     assert recs == [("", 10), (pkg, 100)], recs
+    # A renewal of the package adds its order line's quota, once.
+    for _ in range(2):
+        code, ans, err = s.call("refreshInstance", {
+            "instanceId": pkg, "scene": "RENEWAL", "orderId": "CSPKGRENEW",
+            "orderLineId": "CSPKGRENEW-000001", "expireTime": "20991231235959"})
+        assert ans["resultCode"] == "000000", ans
+    wait_for(lambda: ("resumed", None) in package_events(hook_events), 30,
+             what="the resumed hook")
+    assert q(s, "SELECT quota, drawn FROM package WHERE pkg_instance_id = '%s'" % pkg) == \
+        "150.0000|100.0000"
 
 
 def test_two_hosts_never_overdraw(make_stack):
