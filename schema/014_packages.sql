@@ -258,24 +258,34 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_now     timestamptz := now();
     n         integer := coalesce(array_length(p_ids, 1), 0);
-    o_ids     text[] := '{}';       -- the events as given to the batch
+    -- The parts given to the batch, written by index (in place, not copied).
+    o_m       integer := 0;
+    o_ids     text[] := '{}';
     o_inst    text[] := '{}';
     o_pkgs    text[] := '{}';
     o_vals    text[] := '{}';
     o_times   timestamptz[] := '{}';
-    o_of      integer[] := '{}';    -- index of the seller's event each part is of
-    o_draw    boolean[] := '{}';    -- the part drew from its package
+    o_of      bigint[] := '{}';     -- the seller's event each part is of
+    o_pk      integer[] := '{}';    -- the package (index into k_*) it drew, NULL none
+    -- The packages of the locked balances, in drawing order, held here and
+    -- written once at the end: one row version per package, not per event.
+    k_id      text[];
+    k_inst    text[];
+    k_rest    numeric[];
+    k_add     numeric[];            -- drawn by this call
+    k_exp     timestamptz[];
+    k_live    boolean[];            -- its instance active or frozen
+    k_stop    boolean[];
     v_capped  numeric[];            -- per event: taken, when less than its value
     v_refuse  text[];               -- per event: why refused here
     v_insts   text[];
-    v_seen    text[] := '{}';
     e         record;
-    p         record;
     r         record;
     v_left    numeric;
     v_take    numeric;
     v_k       integer;
-    v_buyer   text;
+    v_j       integer;
+    v_pass    integer;
     v_pinst   text;
     v_stop    boolean;
 BEGIN
@@ -300,30 +310,48 @@ BEGIN
               WHERE pi.buyer_id IS NOT NULL AND pi.buyer_id = oi.buyer_id LOOP
         PERFORM mkp_package_link(e.pkg, e.inst, 'event', p_thresholds);
     END LOOP;
-    -- The balances of every instance of the batch, locked in one order.
+    -- The balances of every instance of the batch, locked in one order;
+    -- then their packages are read, after the lock, as they are now.
     SELECT array_agg(a.instance_id ORDER BY a.instance_id) INTO v_insts
       FROM (SELECT x.instance_id FROM package_account x
              WHERE x.instance_id IN (SELECT unnest(p_instances))
              ORDER BY x.instance_id FOR UPDATE) a;
     v_insts := coalesce(v_insts, '{}');
-    FOR e IN SELECT u.n, u.id, u.inst, u.pkg, u.val, u.t
+    SELECT array_agg(k.pkg_instance_id ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(k.instance_id ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(k.quota - k.drawn ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(i.expire_at ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(i.state IN ('active', 'frozen') ORDER BY k.instance_id,
+                     i.expire_at NULLS LAST, k.created_at, k.pkg_instance_id),
+           array_agg(k.mode = 'stop' ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id)
+      INTO k_id, k_inst, k_rest, k_exp, k_live, k_stop
+      FROM package k JOIN instance i ON i.instance_id = k.pkg_instance_id
+     WHERE k.instance_id = ANY (v_insts);
+    k_id := coalesce(k_id, '{}');
+    k_add := array_fill(0::numeric, ARRAY[coalesce(array_length(k_id, 1), 0)]);
+    FOR e IN SELECT u.n, u.id, u.inst, u.pkg, u.val, u.t,
+                    u.n = min(u.n) OVER (PARTITION BY u.id) AS first
                FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times)
                     WITH ORDINALITY AS u(id, inst, pkg, val, t, n)
               ORDER BY u.t NULLS LAST, u.n LOOP
-        -- Anything the batch will refuse anyway, or that has no package,
-        -- passes unchanged: it draws nothing.
-        IF NOT (e.inst = ANY (v_insts) OR EXISTS (SELECT 1 FROM package k
-                                                   WHERE k.pkg_instance_id = e.pkg))
-           OR e.id IS NULL OR e.id = ANY (v_seen)
+        -- Anything the batch will refuse anyway, a repeat of an id, or an
+        -- event without packages passes unchanged: it draws nothing.
+        IF NOT (e.inst = ANY (v_insts) OR (coalesce(e.pkg, '') <> '' AND
+                EXISTS (SELECT 1 FROM package k WHERE k.pkg_instance_id = e.pkg)))
+           OR e.id IS NULL OR NOT e.first
            OR e.val IS NULL OR e.val !~ '^[0-9]{1,16}(\.[0-9]{1,4})?$'
            OR e.t IS NULL OR e.t > v_now OR e.t < v_now - p_horizon
            OR EXISTS (SELECT 1 FROM usage_event x WHERE x.event_id = e.id) THEN
-            o_ids := o_ids || e.id; o_inst := o_inst || e.inst; o_pkgs := o_pkgs || e.pkg;
-            o_vals := o_vals || e.val; o_times := o_times || e.t; o_of := o_of || e.n::integer;
-            o_draw := o_draw || false;
+            o_m := o_m + 1;
+            o_ids[o_m] := e.id; o_inst[o_m] := e.inst; o_pkgs[o_m] := e.pkg;
+            o_vals[o_m] := e.val; o_times[o_m] := e.t; o_of[o_m] := e.n; o_pk[o_m] := NULL;
             CONTINUE;
         END IF;
-        v_seen := v_seen || e.id;
         IF coalesce(e.pkg, '') <> '' THEN
             SELECT k.instance_id INTO v_pinst FROM package k WHERE k.pkg_instance_id = e.pkg;
             IF v_pinst IS DISTINCT FROM e.inst THEN
@@ -337,37 +365,40 @@ BEGIN
         END IF;
         v_left := e.val::numeric;
         v_k := 0;
-        FOR p IN SELECT k.pkg_instance_id, k.quota - k.drawn AS rest
-                   FROM package k JOIN instance i ON i.instance_id = k.pkg_instance_id
-                  WHERE k.instance_id = e.inst AND k.quota > k.drawn
-                    AND mkp_package_live(k.pkg_instance_id, e.t)
-                  ORDER BY k.pkg_instance_id IS DISTINCT FROM e.pkg,
-                           i.expire_at NULLS LAST, k.created_at, k.pkg_instance_id LOOP
-            EXIT WHEN v_left <= 0;
-            v_take := least(v_left, p.rest);
-            UPDATE package SET drawn = drawn + v_take, updated_at = now()
-             WHERE pkg_instance_id = p.pkg_instance_id;
-            v_k := v_k + 1;
-            o_ids := o_ids || CASE WHEN v_k = 1 THEN e.id
+        v_stop := NULL;
+        -- Pass 1 the named package, pass 2 the others, in drawing order.
+        FOR v_pass IN 1 .. 2 LOOP
+            FOR v_j IN 1 .. coalesce(array_length(k_id, 1), 0) LOOP
+                CONTINUE WHEN k_inst[v_j] <> e.inst;
+                v_stop := coalesce(v_stop, false) OR k_stop[v_j];
+                CONTINUE WHEN (v_pass = 1) = (k_id[v_j] IS DISTINCT FROM e.pkg);
+                CONTINUE WHEN v_left <= 0 OR k_rest[v_j] <= 0 OR NOT k_live[v_j]
+                              OR (k_exp[v_j] IS NOT NULL AND k_exp[v_j] <= e.t);
+                v_take := least(v_left, k_rest[v_j]);
+                k_rest[v_j] := k_rest[v_j] - v_take;
+                k_add[v_j] := k_add[v_j] + v_take;
+                v_k := v_k + 1;
+                o_m := o_m + 1;
+                o_ids[o_m] := CASE WHEN v_k = 1 THEN e.id
                                    WHEN length(e.id) <= 120 THEN e.id || '#' || v_k
                                    ELSE 'part:' || md5(e.id) || '#' || v_k END;
-            o_inst := o_inst || e.inst; o_pkgs := o_pkgs || p.pkg_instance_id;
-            o_vals := o_vals || v_take::text; o_times := o_times || e.t;
-            o_of := o_of || e.n::integer; o_draw := o_draw || true;
-            v_left := v_left - v_take;
+                o_inst[o_m] := e.inst; o_pkgs[o_m] := k_id[v_j];
+                o_vals[o_m] := v_take::text; o_times[o_m] := e.t; o_of[o_m] := e.n;
+                o_pk[o_m] := v_j;
+                v_left := v_left - v_take;
+            END LOOP;
         END LOOP;
         IF v_left > 0 THEN
             -- Past every package: overflow only when no package says stop.
-            SELECT coalesce(bool_or(k.mode = 'stop'), true) INTO v_stop
-              FROM package k WHERE k.instance_id = e.inst;
-            IF NOT v_stop THEN
+            IF NOT coalesce(v_stop, true) THEN
                 v_k := v_k + 1;
-                o_ids := o_ids || CASE WHEN v_k = 1 THEN e.id
-                                       WHEN length(e.id) <= 120 THEN e.id || '#' || v_k
-                                       ELSE 'part:' || md5(e.id) || '#' || v_k END;
-                o_inst := o_inst || e.inst; o_pkgs := o_pkgs || ''::text;
-                o_vals := o_vals || v_left::text; o_times := o_times || e.t;
-                o_of := o_of || e.n::integer; o_draw := o_draw || false;
+                o_m := o_m + 1;
+                o_ids[o_m] := CASE WHEN v_k = 1 THEN e.id
+                                   WHEN length(e.id) <= 120 THEN e.id || '#' || v_k
+                                   ELSE 'part:' || md5(e.id) || '#' || v_k END;
+                o_inst[o_m] := e.inst; o_pkgs[o_m] := '';
+                o_vals[o_m] := v_left::text; o_times[o_m] := e.t; o_of[o_m] := e.n;
+                o_pk[o_m] := NULL;
             ELSIF v_k = 0 THEN
                 v_refuse[e.n] := 'package used up';
             ELSE
@@ -375,25 +406,34 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
-    -- The batch decides the rest; a part it did not take gives its quota back.
-    FOR r IN SELECT b.event_id, b.outcome, b.reason
+    -- The batch decides the rest; a part it did not take gives its quota
+    -- back. Its rows are matched to the parts by a hash join, not a scan
+    -- per row (a resent batch answers every event "duplicate"); a repeat
+    -- of an id in the call (copies > 1) is the batch's duplicate, not a
+    -- part's.
+    FOR r IN SELECT b.event_id, b.outcome, b.reason, m.of, m.pk, m.val,
+                    m.id = p_ids[m.of] AS first, m.copies
                FROM mkp_usage_ingest_batch(o_ids, o_inst, o_pkgs, o_vals, o_times, p_horizon)
-                    AS b LOOP
-        SELECT u.of, u.draw, u.pkg, u.val, u.id = p_ids[u.of] AS first INTO e
-          FROM unnest(o_ids, o_of, o_draw, o_pkgs, o_vals) AS u(id, of, draw, pkg, val)
-         WHERE u.id = r.event_id LIMIT 1;
-        IF r.outcome IN ('rejected', 'duplicate') AND e.draw THEN
-            UPDATE package SET drawn = drawn - e.val::numeric, updated_at = now()
-             WHERE pkg_instance_id = e.pkg;
-        END IF;
-        IF e.first THEN
-            IF r.outcome IN ('rejected', 'duplicate') THEN
-                v_capped[e.of] := NULL;
+                    AS b
+               LEFT JOIN (SELECT DISTINCT ON (u.id) u.id, u.of, u.pk, u.val,
+                                 count(*) OVER (PARTITION BY u.id) AS copies
+                            FROM unnest(o_ids, o_of, o_pk, o_vals) AS u(id, of, pk, val)
+                           ORDER BY u.id, u.of) m ON m.id = b.event_id LOOP
+        IF r.outcome IN ('rejected', 'duplicate') AND r.pk IS NOT NULL AND r.copies = 1 THEN
+            k_add[r.pk] := k_add[r.pk] - r.val::numeric;
+            IF r.first THEN
+                v_capped[r.of] := NULL;
             END IF;
+        END IF;
+        IF r.first IS NOT FALSE THEN
             event_id := r.event_id; outcome := r.outcome; reason := r.reason; taken := NULL;
             RETURN NEXT;
         END IF;
     END LOOP;
+    -- What was drawn, once per package (CHECK (drawn <= quota) backs the lock).
+    UPDATE package k SET drawn = k.drawn + d.add, updated_at = now()
+      FROM unnest(k_id, k_add) AS d(id, add)
+     WHERE k.pkg_instance_id = d.id AND d.add <> 0;
     FOR v_k IN 1 .. n LOOP
         IF v_refuse[v_k] IS NOT NULL THEN
             event_id := p_ids[v_k]; outcome := 'rejected'; reason := v_refuse[v_k];

@@ -16,6 +16,7 @@ import uuid
 from harness import wait_for
 from test_provision import q, ready, runs_file, write_hook
 from test_usage import TOKEN, USAGE_KEY, past_hour, post_usage, push_now, sim_usage
+from test_usage import udb  # noqa: F401 (a fixture)
 
 HOOK = """cat >> %s
 echo >> %s
@@ -323,3 +324,31 @@ def test_mkp_sim_refuses_a_push_drawing_more_than_the_package_holds(make_stack,
     assert r.returncode == 1 and "records draw more than package pz holds" in r.stderr, \
         (r.stdout, r.stderr)
     assert sim_usage(sim)["records"] == []
+
+
+def test_repeats_and_resent_calls_draw_once(udb):
+    udb("UPDATE instance SET buyer_id = 'b', product_id = 'P' WHERE instance_id = 'i-on';"
+        "INSERT INTO instance (instance_id, order_id, order_line_id, business_id, product_id,"
+        " charging_mode, state, buyer_id) VALUES ('pk', 'o9', 'l9', 'b9', 'P', 'ON_DEMAND_PKG',"
+        " 'active', 'b');"
+        "SELECT mkp_package_grant('pk', 'o9', 'l9', 10, 'order', 'stop', '', '{80,95}')")
+
+    def ingest(events):
+        ids, values = zip(*events)
+        return udb("SELECT string_agg(event_id || ' ' || outcome || coalesce(' ' || taken, ''),"
+                   " '; ' ORDER BY outcome, event_id) FROM mkp_usage_ingest_packages("
+                   "ARRAY['%s'], array_fill('i-on'::text, ARRAY[%d]), array_fill(NULL::text,"
+                   " ARRAY[%d]), ARRAY['%s'], array_fill(now(), ARRAY[%d]), '20 days',"
+                   " '{80,95}')" % ("','".join(ids), len(ids), len(ids), "','".join(values),
+                                    len(ids)))
+    # An id twice in one call counts once; the draw is not given back.
+    assert ingest([("a", "4"), ("a", "4"), ("b", "3")]) == \
+        "a duplicate; i-on quota 3.0000"
+    assert udb("SELECT drawn FROM package") == "7.0000"
+    # The whole call sent again: duplicates, nothing drawn or given back.
+    assert ingest([("a", "4"), ("b", "3")]) == "a duplicate; b duplicate; i-on quota 3.0000"
+    assert udb("SELECT drawn FROM package") == "7.0000"
+    assert ingest([("c", "5"), ("d", "1")]) == "c capped 3.0000; i-on quota 0.0000; " \
+        "d rejected"
+    assert udb("SELECT drawn, (SELECT sum(value) FROM usage_event) FROM package") == \
+        "10.0000|10.0000"
