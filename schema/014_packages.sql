@@ -29,7 +29,9 @@ ALTER TABLE instance ADD COLUMN buyer_id text;     -- the order's buyerInfo.cust
 
 CREATE TABLE package (
     pkg_instance_id text PRIMARY KEY REFERENCES instance (instance_id) ON DELETE CASCADE,
-    instance_id     text REFERENCES instance (instance_id),  -- NULL: not linked yet
+    -- NULL: not linked yet. Cascades: only debug instances are ever deleted
+    -- (mkpctl purge --test-data), and their packages with them.
+    instance_id     text REFERENCES instance (instance_id) ON DELETE CASCADE,
     linked_by       text CHECK (linked_by IN ('order', 'seller', 'event')),
     mode            text NOT NULL DEFAULT 'stop' CHECK (mode IN ('stop', 'overflow')),
     unit            text NOT NULL DEFAULT '',
@@ -55,7 +57,7 @@ CREATE TABLE package_grant (
 );
 
 CREATE TABLE package_account (
-    instance_id     text PRIMARY KEY REFERENCES instance (instance_id),
+    instance_id     text PRIMARY KEY REFERENCES instance (instance_id) ON DELETE CASCADE,
     low_fired       numeric NOT NULL DEFAULT 0,     -- highest quota_low (%) given since
     exhausted       boolean NOT NULL DEFAULT false, -- the last package came
     updated_at      timestamptz NOT NULL DEFAULT now()
@@ -155,6 +157,9 @@ BEGIN
     SELECT instance_id INTO v_cur FROM package WHERE pkg_instance_id = p_pkg FOR UPDATE;
     IF NOT FOUND THEN
         RETURN 'no package ' || p_pkg;
+    ELSIF (SELECT is_test FROM instance WHERE instance_id = p_pkg) IS DISTINCT FROM
+          (SELECT is_test FROM instance WHERE instance_id = p_instance) THEN
+        RETURN 'a debug (testFlag 1) and a real instance are never linked';
     ELSIF v_cur = p_instance THEN
         RETURN NULL;
     ELSIF v_cur IS NOT NULL AND EXISTS (SELECT 1 FROM package
