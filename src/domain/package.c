@@ -26,11 +26,12 @@ package_thresholds(const struct config *cfg, char *arr, size_t len)
 
 bool
 package_quota_of(const struct config *cfg, const struct order_line *line, char quota[24],
-    char mode[9], char unit[33])
+    char mode[9], char unit[33], bool *from_config)
 {
 	const struct order_product	*p;
 	struct pkg_sku			 e;
 
+	*from_config = false;
 	if (line->charging_mode != CHARGING_ON_DEMAND_PKG || line->nproducts == 0)
 		return false;
 	p = &line->products[0];
@@ -41,6 +42,7 @@ package_quota_of(const struct config *cfg, const struct order_line *line, char q
 		snprintf(mode, 9, "%s", e.mode);
 		snprintf(unit, 33, "%s", e.unit);
 		snprintf(quota, 24, "%s", e.quota);
+		*from_config = quota[0] != '\0';
 	}
 	if (quota[0] == '\0' && p->linear_value != NULL)
 		snprintf(quota, 24, "%s", p->linear_value);
@@ -53,7 +55,6 @@ package_on_order(const struct dom_ctx *ctx, struct dom_call *call, const char *i
 {
 	char	quota[24], mode[9], unit[33], thr[256];
 	bool	from_config;
-	struct pkg_sku e;
 
 	if (order->buyer.present && order->buyer.customer_id != NULL &&
 	    order->buyer.customer_id[0] != '\0' &&
@@ -63,14 +64,12 @@ package_on_order(const struct dom_ctx *ctx, struct dom_call *call, const char *i
 	}
 	if (line->charging_mode != CHARGING_ON_DEMAND_PKG)
 		return DOM_OK;
-	if (!package_quota_of(ctx->cfg, line, quota, mode, unit)) {
+	if (!package_quota_of(ctx->cfg, line, quota, mode, unit, &from_config)) {
 		log_warn("package %s: order %s line %s names no quota (no linearValue, no "
 		    "[packages] skus entry): it grants nothing", id, order->order_id,
 		    order_line_id);
 		return DOM_OK;
 	}
-	from_config = line->products[0].sku_code != NULL &&
-	    config_pkg_sku_find(ctx->cfg, line->products[0].sku_code, &e) && e.quota[0] != '\0';
 	package_thresholds(ctx->cfg, thr, sizeof(thr));
 	if (!pstore_grant(ctx->db, id, order->order_id, order_line_id, quota,
 	    from_config ? "config" : "order", mode, unit, thr)) {

@@ -28,11 +28,12 @@ enum dom_status package_on_order(const struct dom_ctx *, struct dom_call *, cons
 
 /*
  * The quota line grants under cfg into quota (decimal text), mode and
- * unit. False when it grants none: not a package line, or no linearValue
- * and no [packages] skus entry for its SKU.
+ * unit; *from_config when [packages] skus fixed the amount. False when it
+ * grants none: not a package line, or no linearValue and no amount in a
+ * [packages] skus entry for its SKU.
  */
 bool	 package_quota_of(const struct config *cfg, const struct order_line *line,
-	    char quota[24], char mode[9], char unit[33]);
+	    char quota[24], char mode[9], char unit[33], bool *from_config);
 
 /* [packages] thresholds as a numeric[] literal; "{80,95}" if unreadable. */
 void	 package_thresholds(const struct config *cfg, char *arr, size_t len);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "domain/package.h"
 #include "unit.h"
 
 static char	tmpdir[256];
@@ -654,6 +655,50 @@ START_TEST(test_package_thresholds)
 }
 END_TEST
 
+/* What a package order line grants under [packages] skus. */
+static const struct {
+	const char	*sku;
+	const char	*linear;	/* NULL: the line has none */
+	int		 mode;		/* CHARGING_* of the line */
+	bool		 grants;
+	const char	*quota, *pmode, *unit;
+	bool		 from_config;
+} grant_cases[] = {
+	{ "sku-fixed", "100", CHARGING_ON_DEMAND_PKG, true, "25", "overflow", "GB", true },
+	{ "sku-flex", "100", CHARGING_ON_DEMAND_PKG, true, "100", "overflow", "", false },
+	{ "sku-other", "7.5", CHARGING_ON_DEMAND_PKG, true, "7.5", "stop", "", false },
+	{ "sku-flex", NULL, CHARGING_ON_DEMAND_PKG, false, NULL, NULL, NULL, false },
+	{ "sku-fixed", NULL, CHARGING_ON_DEMAND_PKG, true, "25", "overflow", "GB", true },
+	{ "sku-fixed", "100", CHARGING_ON_DEMAND, false, NULL, NULL, NULL, false },
+};
+
+START_TEST(test_package_grant)
+{
+	struct order_product	 prod = { .product_id = (char *)"P",
+				    .sku_code = (char *)grant_cases[_i].sku,
+				    .linear_value = (char *)grant_cases[_i].linear };
+	struct order_line	 line = { .order_line_id = (char *)"L",
+				    .charging_mode = grant_cases[_i].mode,
+				    .products = &prod, .nproducts = 1 };
+	struct config		*cfg;
+	char			 err[400], quota[24], mode[9], unit[33];
+	bool			 from_config = true, ok;
+
+	cfg = load_text("[packages]\nskus = sku-fixed:25:overflow:GB sku-flex:order:overflow\n",
+	    err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ok = package_quota_of(cfg, &line, quota, mode, unit, &from_config);
+	ck_assert_int_eq(ok, grant_cases[_i].grants);
+	if (ok) {
+		ck_assert_str_eq(quota, grant_cases[_i].quota);
+		ck_assert_str_eq(mode, grant_cases[_i].pmode);
+		ck_assert_str_eq(unit, grant_cases[_i].unit);
+		ck_assert_int_eq(from_config, grant_cases[_i].from_config);
+	}
+	config_free(cfg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -677,6 +722,8 @@ main(void)
 	tcase_add_loop_test(tc, test_listen, 0, (int)(sizeof(listen_cases) / sizeof(listen_cases[0])));
 	tcase_add_loop_test(tc, test_package_skus, 0,
 	    (int)(sizeof(sku_cases) / sizeof(sku_cases[0])));
+	tcase_add_loop_test(tc, test_package_grant, 0,
+	    (int)(sizeof(grant_cases) / sizeof(grant_cases[0])));
 	tcase_add_loop_test(tc, test_package_thresholds, 0,
 	    (int)(sizeof(threshold_cases) / sizeof(threshold_cases[0])));
 	return unit_run(s);
