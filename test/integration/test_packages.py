@@ -333,9 +333,9 @@ def test_repeats_and_resent_calls_draw_once(udb):
         " 'active', 'b');"
         "SELECT mkp_package_grant('pk', 'o9', 'l9', 10, 'order', 'stop', '', '{80,95}')")
 
-    def ingest(events):
+    def ingest(events, before=""):
         ids, values = zip(*events)
-        return udb("SELECT string_agg(event_id || ' ' || outcome || coalesce(' ' || taken, ''),"
+        return udb(before + "SELECT string_agg(event_id || ' ' || outcome || coalesce(' ' || taken, ''),"
                    " '; ' ORDER BY outcome, event_id) FROM mkp_usage_ingest_packages("
                    "ARRAY['%s'], array_fill('i-on'::text, ARRAY[%d]), array_fill(NULL::text,"
                    " ARRAY[%d]), ARRAY['%s'], array_fill(now(), ARRAY[%d]), '20 days',"
@@ -348,7 +348,10 @@ def test_repeats_and_resent_calls_draw_once(udb):
     # The whole call sent again: duplicates, nothing drawn or given back.
     assert ingest([("a", "4"), ("b", "3")]) == "a duplicate; b duplicate; i-on quota 3.0000"
     assert udb("SELECT drawn FROM package") == "7.0000"
-    assert ingest([("c", "5"), ("d", "1")]) == "c capped 3.0000; i-on quota 0.0000; " \
-        "d rejected"
+    # The session that listens on mkpd_instance hears it at the commit.
+    out = ingest([("c", "5"), ("d", "1")], before="LISTEN mkpd_instance;\n").splitlines()
+    assert out[0] == "c capped 3.0000; i-on quota 0.0000; d rejected", out
+    assert any('"kind" : "package_exhausted"' in line and '"instance_id" : "i-on"' in line
+               for line in out[1:]), out
     assert udb("SELECT drawn, (SELECT sum(value) FROM usage_event) FROM package") == \
         "10.0000|10.0000"
