@@ -21,6 +21,7 @@
 #include "cli/ctl_jobs.h"
 #include "cli/ctl_keys.h"
 #include "cli/ctl_kit.h"
+#include "cli/ctl_packages.h"
 #include "cli/ctl_purge.h"
 #include "cli/ctl_status.h"
 #include "cli/ctl_usage.h"
@@ -162,6 +163,7 @@ static const struct verb verbs[] = {
 	{ "migrate", "", "apply the schema migrations this binary carries (idempotent)",
 	  true, verb_migrate },
 	{ "orgs", "TENANT", "list the live departments of a Kit tenant", true, ctl_orgs },
+	{ "packages", CTL_PACKAGES_ARGS, CTL_PACKAGES_HELP, true, ctl_packages },
 	{ "purge", "[--test-data] [--audit-older-than DAYS] [--nonces] [--dry-run]",
 	  "delete debug data, old audit rows, expired nonces; print the counts", true,
 	  ctl_purge },

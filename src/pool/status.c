@@ -117,6 +117,8 @@ status_collect(struct pool_status *ps, bool full)
 	ps->usage_pending = f.usage_pending;
 	ps->usage_at_risk = f.usage_at_risk;
 	ps->usage_last_push_wall = f.usage_last_push_wall;
+	ps->packages_low = f.packages_low;
+	ps->packages_used_up = f.packages_used_up;
 	ps->full = full;
 	ps->workers = st.w;
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {

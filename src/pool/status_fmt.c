@@ -82,6 +82,10 @@ st_figures(const struct pool_status *st, struct figure *f)
 	    st->usage_pending);
 	FIG("usage records at risk", "usage_records_at_risk", FIG_GAUGE,
 	    "Pending usage records near the push deadline (-1: unknown).", st->usage_at_risk);
+	FIG("packages low", "packages_low", FIG_GAUGE,
+	    "Packages past a [packages] thresholds warning (-1: unknown).", st->packages_low);
+	FIG("packages used up", "packages_used_up", FIG_GAUGE,
+	    "Packages whose quota is used up (-1: unknown).", st->packages_used_up);
 	FIG("last usage push", "last_usage_push", FIG_TIME,
 	    "When usage was last pushed (-1: unknown).", st->usage_last_push_wall);
 #undef FIG

@@ -61,6 +61,7 @@ struct pool_status {
 	int64_t		 jobs_backlog;
 	int64_t		 usage_pending, usage_at_risk;
 	int64_t		 usage_last_push_wall;	/* 0 = never */
+	int64_t		 packages_low, packages_used_up;
 	/* full */
 	bool		 full;
 	size_t		 nworkers;

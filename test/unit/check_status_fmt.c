@@ -78,6 +78,8 @@ fixture(struct pool_status *st, bool full)
 	st->usage_pending = STATUS_UNKNOWN;
 	st->usage_at_risk = STATUS_UNKNOWN;
 	st->usage_last_push_wall = 0;
+	st->packages_low = 2;
+	st->packages_used_up = 1;
 	st->full = full;
 	st->workers = workers;
 	st->nworkers = full ? 3 : 0;
@@ -87,7 +89,7 @@ fixture(struct pool_status *st, bool full)
 static const struct {
 	enum status_format	 fmt;
 	bool			 full;
-	const char		*want[12];
+	const char		*want[14];
 	const char		*never[4];
 } render_cases[] = {
 	{ STATUS_TEXT, false, {
@@ -102,6 +104,7 @@ static const struct {
 	    "min spare servers:          1\n",
 	    "max requests:               10000\n",
 	    "usage records pending:      -1\n",
+	    "packages used up:           1\n",
 	    "last usage push:            never\n" }, { "slot:", "************" } },
 	{ STATUS_TEXT, true, {
 	    "\n************************\nslot:                       0\npid:"
@@ -118,6 +121,7 @@ static const struct {
 	    "\"max_spare_servers\":3,\"max_requests\":10000,",
 	    "\"listen_queue_when_reached\":9,",
 	    "\"usage_records_pending\":-1,",
+	    "\"packages_low\":2,\"packages_used_up\":1,",
 	    "\"last_usage_push\":0}\n" }, { "workers" } },
 	{ STATUS_JSON, true, {
 	    "\"workers\":[{\"slot\":0,\"pid\":101,\"state\":\"busy\",\"generation\":3,",
@@ -133,7 +137,9 @@ static const struct {
 	    "mkpd_max_children_reached_total 5\n",
 	    "mkpd_last_max_children_reached 1700000050.000\n",
 	    "mkpd_last_usage_push 0.000\n",
-	    "mkpd_usage_records_at_risk -1\n" }, { "worker_", "_total_total" } },
+	    "mkpd_usage_records_at_risk -1\n",
+	    "# TYPE mkpd_packages_used_up gauge\n# HELP mkpd_packages_used_up Packages whose "
+	    "quota is used up (-1: unknown).\nmkpd_packages_used_up 1\n" }, { "worker_", "_total_total" } },
 	{ STATUS_OPENMETRICS, true, {
 	    "mkpd_worker_requests_total{slot=\"0\",pid=\"101\",state=\"busy\","
 	    "activity=\"updateInstanceStatus\"} 7\n",
