@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/ctl.h"
 #include "common/buf.h"
@@ -33,6 +34,10 @@ ctl_config(struct ctl *c)
 		return true;
 	if ((c->cfg = config_load(c->conf_path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mkpctl: %s\n", err);
+		/* The commonest cause: no file there at all. Say how to name it. */
+		if (access(c->conf_path, F_OK) != 0)
+			fprintf(stderr, "mkpctl: no config at %s: name one with -c FILE or "
+			    "the MKPD_CONF environment variable\n", c->conf_path);
 		return false;
 	}
 	return true;

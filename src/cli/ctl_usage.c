@@ -274,7 +274,7 @@ cu_push(struct ctl *c, int argc, char **argv)
 	static const struct db_stmt *const sets[] = { usage_store_stmts, NULL };
 	struct usage_batch	 b;
 	struct db		*db;
-	char			 err[512], host[128], by[200];
+	char			 host[128], by[200];
 	int			 closed, batches = 0, records = 0, rc = 0;
 
 	(void)argv;
@@ -282,10 +282,8 @@ cu_push(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if (c->cfg == NULL && (c->cfg = config_load(c->conf_path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "mkpctl: %s\n", err);
+	if (!ctl_config(c))
 		return 1;
-	}
 	if (c->cfg->mkt_ak == NULL || c->cfg->mkt_ak[0] == '\0') {
 		fprintf(stderr, "mkpctl: usage push: no [marketplace] ak: nothing can be "
 		    "pushed\n");

@@ -369,3 +369,24 @@ def test_every_mkpctl_command_is_in_its_manual_page(build):
     page = (Path(__file__).resolve().parents[2] / "doc/man/mkpctl.8").read_text()
     documented = set(re.findall(r"^\.B ([a-z][a-z0-9-]*)", page, re.M))
     assert [c for c in commands if c not in documented] == []
+
+
+# --- where the config comes from ---------------------------------------------------
+
+def test_config_from_mkpd_conf_and_a_missing_one_names_both_ways(stack, tmp_path):
+    """Without -c, MKPD_CONF names the config; with neither, the error says
+    how to name one rather than only that a default path cannot be opened."""
+    env = dict(os.environ, MKPD_CONF=str(stack.mkpd.conf_path))
+    r = subprocess.run([str(stack.build / "mkpctl"), "version"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # -c wins over MKPD_CONF.
+    env["MKPD_CONF"] = str(tmp_path / "none.conf")
+    r = subprocess.run([str(stack.build / "mkpctl"), "-c", str(stack.mkpd.conf_path),
+                        "version"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(stack.build / "mkpctl"), "tenants"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert str(tmp_path / "none.conf") in r.stderr
+    assert "-c FILE" in r.stderr and "MKPD_CONF" in r.stderr, r.stderr
