@@ -15,16 +15,17 @@ import pytest
 from harness import create_instance as create, free_port, wait_for
 
 
-def status_stack(make_stack, pool=None, mkpd=None, store=None):
+def status_stack(make_stack, pool=None, mkpd=None, store=None, overrides=None, **kw):
     """A stack whose nginx routes /-/status and /-/ping to the status
-    child's socket, as etc/nginx/mkpd.conf does."""
+    child's socket, as etc/nginx/mkpd.conf does (overrides: other sections;
+    kw: as make_stack)."""
     mkpd = dict(mkpd or {})
     tcp_status = mkpd.pop("status_listen", None)
     s = make_stack({"mkpd": dict({"status_listen": "STATUS", "control_socket": "CONTROL"},
                                  **mkpd),
                     "pool": dict({"pm": "static", "max_children": 2}, **(pool or {})),
-                    "store": store or {}},
-                   start=False)
+                    "store": store or {}, **(overrides or {})},
+                   start=False, **kw)
     status_sock = tcp_status or str(s.mkpd.dir / "status.sock")
     s.mkpd.overrides["mkpd"]["status_listen"] = status_sock
     s.mkpd.overrides["mkpd"]["control_socket"] = str(s.mkpd.dir / "control.sock")
@@ -108,7 +109,9 @@ def test_status_answers_while_every_worker_is_blocked(make_stack, build):
         assert f["active processes"] == "2" and f["idle processes"] == "0"
         assert f["total processes"] == "2"
         assert f["pm"] == "static" and f["max children"] == "2"
-        for k in ("min spare servers", "max spare servers", "max requests",
+        # pm static: no spare bounds, which only pm dynamic has.
+        assert "min spare servers" not in f and "start servers" not in f
+        for k in ("max requests",
                   "listen queue", "max listen queue", "jobs backlog",
                   "usage records pending", "usage records at risk", "last usage push"):
             assert k in f, k
@@ -130,7 +133,7 @@ def test_status_answers_while_every_worker_is_blocked(make_stack, build):
         assert om.endswith("# EOF\n")
         assert re.search(r"^mkpd_active_processes 2$", om, re.M)
         assert re.search(r"^mkpd_max_children 2$", om, re.M)
-        assert re.search(r'^mkpd_info_info\{.*pm="static"\} 1$', om, re.M)
+        assert re.search(r'^mkpd_info_info\{.*pm="static",host="[^"]+"\} 1$', om, re.M)
         assert len(re.findall(r'^mkpd_worker_requests_total\{.*state="busy"', om, re.M)) == 2
 
         st, hdr, body = s.http("GET", "/-/status?html&full")

@@ -650,8 +650,13 @@ def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server
             for f in failed] == [("m-1", "failed", 1, "MKT.0101: Invalid parameter", False),
                                  ("m-2", "failed", 1, "MKT.0101: Invalid parameter", False)], failed
     st = ctl_json(s, "status")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", st.pop("lastAttempt")), st
     assert st == {"pending": 0, "sending": 0, "atRisk": 0, "failed": 2, "lastPush": None,
                   "lastOutcome": "failed"}, st
+    # The attempt that failed and the (absent) delivery, each with its own time.
+    r = s.mkpd.mkpctl("usage", "status")
+    assert re.search(r"^last attempt:  \S+Z, failed$", r.stdout, re.M), r.stdout
+    assert re.search(r"^last delivery: never$", r.stdout, re.M), r.stdout
     r = s.mkpd.mkpctl("usage", "failed")
     assert r.stdout.splitlines()[0].split() == \
         ["ID", "INSTANCE", "PACKAGE", "HOUR", "(UTC)", "VALUE", "STATE", "ATTEMPTS",
