@@ -317,6 +317,75 @@ def test_access_log_lines(make_stack):
         assert x[7] == "POST" and x[8] == "/" and x[9].isdigit() and x[10] == "%"
 
 
+def test_access_log_holds_whole_lines_under_load_and_a_reopen(make_stack):
+    """Several workers kept busy, each filling its buffer many times over,
+    the log rotated (rename + SIGUSR1) in the middle: every line of both
+    files is one whole line, and none is lost."""
+    import http.client
+    import signal
+    pad = "x" * 1500		# long lines: many buffer-fulls per worker
+    s = status_stack(make_stack, pool={"pm": "static", "max_children": 3},
+                     mkpd={"access_format": "%t|%a|%d|%c|%s|%w|%m|%u|" + pad + "|end"})
+    log = s.dir / "access.log"
+    s.mkpd.reload({"mkpd": {"access_log": str(log)}})
+    s.mkpd.wait_log(r"generation 2 is serving")
+    host, port = "127.0.0.1", s.nginx.port
+    stop = threading.Event()
+    sent = [0] * 12
+    errors = []
+
+    def client(k):
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            while not stop.is_set():
+                conn.request("POST", "/", body=b"{}",
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    errors.append(r.status)
+                    return
+                sent[k] += 1
+        except Exception as e:		# noqa: BLE001 (reported below)
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(len(sent))]
+    for t in threads:
+        t.start()
+    line_len = len("|" + pad + "|end\n")
+    try:
+        # 64 KiB buffers: a few hundred lines each; let each worker fill its
+        # buffer several times before the rotation, and again after.
+        wait_for(lambda: log.exists() and log.stat().st_size > 8 * 65536, 120,
+                 what="the access log growing under load")
+        rotated = s.dir / "access.log.1"
+        log.rename(rotated)
+        s.mkpd.signal(signal.SIGUSR1)
+        wait_for(lambda: log.exists() and log.stat().st_size > 8 * 65536, 120,
+                 what="the reopened access log growing")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not errors, errors[:5]
+    total = sum(sent)
+    # Idle workers write what they hold: every answered call gets its line.
+    def count():
+        return sum(p.read_bytes().count(b"\n") for p in (rotated, log))
+    wait_for(lambda: count() == total, 20, what="%d lines" % total)
+    pat = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|127\.0\.0\.1\|v2\|000002\|200"
+                     r"\|\d+/\d+\|POST\|/\|" + pad + r"\|end")
+    for p in (rotated, log):
+        text = p.read_text()
+        bad = [line for line in text.splitlines() if not pat.fullmatch(line)]
+        assert not bad, "%s: %d of %d lines broken, e.g. %r" % (
+            p.name, len(bad), text.count("\n"), bad[0][:200])
+    assert sum(p.stat().st_size for p in (rotated, log)) > line_len * total
+
+
 @pytest.mark.parametrize("kind", ["unix", "tcp"])
 def test_listen_queue_of_unix_and_tcp_listeners(make_stack, kind):
     mkpd = {"listen_backlog": 77}
