@@ -153,16 +153,20 @@ def quickstart(build, workdir):
                  "PGUSER", "PGDATABASE", "PGPASSWORD"):
         env.pop(name, None)
     qs = str(harness.ROOT / "scripts" / "quickstart")
+
+    def stop():
+        return subprocess.run([qs, "stop"], env=env, capture_output=True, text=True,
+                              timeout=300)
     try:
         r = subprocess.run([qs], env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, "quickstart failed:\n%s%s" % (r.stdout, r.stderr)
-        yield workdir, r.stdout
+        yield workdir, r.stdout, stop
     finally:
-        subprocess.run([qs, "stop"], env=env, capture_output=True, text=True, timeout=300)
+        stop()
 
 
 def test_readme_blocks_run_as_written(quickstart):
-    workdir, printed = quickstart
+    workdir, printed, stop = quickstart
     assert "mkpd is ready." in printed
     # A reader's terminal: no variable of another deployment, a UTF-8 locale.
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
@@ -200,3 +204,8 @@ def test_readme_blocks_run_as_written(quickstart):
     finally:
         sh.close()
     assert ran >= 10
+    # Stopped, nothing of it is left running, nor a pid file that says so.
+    r = stop()
+    assert r.returncode == 0, r.stderr
+    left = [p.name for p in (workdir / "var" / "run").glob("*.pid")]
+    assert left == [], left
