@@ -29,8 +29,8 @@ def om_value(body, name):
     return float(m.group(1))
 
 
-def test_store_down_and_back_in_ping_and_every_status_format(make_stack, make_sim_server,
-                                                              private_pg):  # noqa: F811
+def test_store_down_and_back(make_stack, make_sim_server, private_pg):  # noqa: F811
+    """Ping, status (every format) and mkpctl status, store up, down, up."""
     # A marketplace that refuses every push: the records end up failed.
     sim = make_sim_server(args=["--usage-key", "not-the-key-mkpd-signs-with"])
     s = status_stack(make_stack, overrides={

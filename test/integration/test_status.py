@@ -317,7 +317,7 @@ def test_access_log_lines(make_stack):
         assert x[7] == "POST" and x[8] == "/" and x[9].isdigit() and x[10] == "%"
 
 
-def test_access_log_holds_whole_lines_under_load_and_a_reopen(make_stack):
+def test_access_log_whole_lines_under_load(make_stack):
     """Several workers kept busy, each filling its buffer many times over,
     the log rotated (rename + SIGUSR1) in the middle: every line of both
     files is one whole line, and none is lost."""
