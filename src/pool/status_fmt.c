@@ -42,7 +42,7 @@ st_figures(const struct pool_status *st, struct figure *f)
 	bool	dynamic = st->pm != NULL && strcmp(st->pm, "dynamic") == 0;
 
 	FIG("start time", "start_time", FIG_TIME, "When the master started.", st->start_wall);
-	FIG_U("start since", "start_since", FIG_GAUGE, "Seconds since the master started.",
+	FIG_U("start since", "start_since_seconds", FIG_GAUGE, "Seconds since the master started.",
 	    (st->now_wall - st->start_wall) / 1000, "s", NULL);
 	FIG("generation", "generation", FIG_GAUGE, "Configuration generation (1 + reloads).",
 	    st->generation);

@@ -130,6 +130,7 @@ static const struct {
 	    "\"store_last_error\":\"08001 cannot connect\","
 	    "\"store_last_error_time\":1700000099000,\"start_time\":1700000000000,",
 	    "\"store_up\":0,\"store_down_since\":1700000090000,",
+	    "\"start_since_seconds\":100,",
 	    "\"usage_records_failed\":2,\"oldest_failed_usage_record\":1700000040000}\n",
 	    "\"max_children\":8,\"start_servers\":2,\"min_spare_servers\":1,"
 	    "\"max_spare_servers\":3,\"max_requests\":10000,",
@@ -147,6 +148,7 @@ static const struct {
 	    "mkpd_store_up 0\n",
 	    "mkpd_store_down_since 1700000090.000\n",
 	    "mkpd_usage_records_failed 2\n",
+	    "mkpd_start_since_seconds 100\n",
 	    "# TYPE mkpd_accepted_conn counter\n",
 	    "mkpd_accepted_conn_total 42\n",
 	    "# TYPE mkpd_max_children gauge\n# HELP mkpd_max_children [pool] max_children.\n"
@@ -171,7 +173,7 @@ static const struct {
 	    "<tr id=\"last_usage_push\"><th>last usage push</th><td>never</td></tr>",
 	    "<h1>mkpd 9.9 on web-1</h1>",
 	    "<tr id=\"store\"><th>store</th><td>down since 2023-11-14T22:14:50.000Z</td></tr>",
-	    "<tr id=\"start_since\"><th>start since</th><td>100 s</td></tr>",
+	    "<tr id=\"start_since_seconds\"><th>start since</th><td>100 s</td></tr>",
 	    "</body></html>\n" }, { "id=\"workers\"" } },
 	{ STATUS_HTML, true, {
 	    "<table id=\"workers\">",
