@@ -16,7 +16,7 @@ MKP_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config autoconf-archive
 	libfcgi-dev libyajl-dev libsodium-dev libpq-dev libcurl4-openssl-dev
 	libinih-dev libssl-dev libmicrohttpd-dev check
-	postgresql nginx-light curl ca-certificates
+	postgresql nginx-light curl ca-certificates openssl
 	python3 python3-pytest python3-cryptography
 	man-db groff-base
 )

@@ -186,7 +186,8 @@ usage(FILE *f)
 	size_t	i;
 
 	fprintf(f, "usage: mkpctl [-c FILE] [--dsn DSN] COMMAND [ARGS] [--json]\n\n"
-	    "  -c, --config FILE   mkpd.conf to read (default %s/mkpd.conf)\n"
+	    "  -c, --config FILE   mkpd.conf to read (default $MKPD_CONF, else\n"
+	    "                      %s/mkpd.conf)\n"
 	    "      --dsn DSN       PostgreSQL connection string (instead of [store] dsn)\n"
 	    "      --json          print JSON instead of tables\n\n"
 	    "commands:\n", SYSCONFDIR);
@@ -244,11 +245,15 @@ main(int argc, char **argv)
 	};
 	struct ctl		 c;
 	const struct verb	*v = NULL;
+	const char		*env;
 	size_t			 i;
 	int			 ch, rc, vargc;
 
 	memset(&c, 0, sizeof(c));
-	c.conf_path = SYSCONFDIR "/mkpd.conf";
+	if ((env = getenv("MKPD_CONF")) != NULL && *env != '\0')
+		c.conf_path = env;
+	else
+		c.conf_path = SYSCONFDIR "/mkpd.conf";
 	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -23,7 +23,9 @@
 	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
 	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push WHERE outcome = 'delivered'), '')," \
 	" coalesce((SELECT outcome FROM usage_push WHERE finished_at IS NOT NULL" \
-	"  ORDER BY finished_at DESC, id DESC LIMIT 1), '')" \
+	"  ORDER BY finished_at DESC, id DESC LIMIT 1), '')," \
+	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
+	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push), '')" \
 	" FROM usage_record WHERE state IN ('pending', 'sending', 'failed')"
 
 const struct db_stmt usage_store_stmts[] = {
@@ -196,6 +198,8 @@ ustore_status_fill(const PGresult *res, struct usage_status *st)
 	snprintf(st->us_last_push, sizeof(st->us_last_push), "%s", PQgetvalue(res, 0, 4));
 	snprintf(st->us_last_outcome, sizeof(st->us_last_outcome), "%s",
 	    PQgetvalue(res, 0, 5));
+	snprintf(st->us_last_attempt, sizeof(st->us_last_attempt), "%s",
+	    PQgetvalue(res, 0, 6));
 }
 
 bool

@@ -81,6 +81,7 @@ struct usage_status {
 	int64_t	 us_failed;	/* refused by the marketplace, waiting for a person */
 	char	 us_last_push[24];	/* last delivered push, RFC 3339 UTC; "" none */
 	char	 us_last_outcome[16];	/* outcome of the last attempt answered; "" none */
+	char	 us_last_attempt[24];	/* when that attempt ended, RFC 3339 UTC; "" none */
 };
 
 /* Fills *st from the worker's or jobs child's store handle. False on failure. */
