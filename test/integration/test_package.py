@@ -309,6 +309,8 @@ def test_package_install_upgrade_purge(debs, workdir):
         r = run(["dpkg-reconfigure", "-f", "noninteractive", "mkpd"], check=False, env=APT_ENV)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "not started" not in r.stdout, r.stdout
+        assert Path("/etc/systemd/system/multi-user.target.wants/mkpd.service").is_symlink(), \
+            "configured, but mkpd.service was not enabled"
         latest = int(pg.psql("SELECT max(version) FROM schema_migrations"))
         assert latest == int(sorted(p.name for p in Path("/usr/share/mkpd/schema")
                                     .glob("*.sql"))[-1].split("_")[0])
