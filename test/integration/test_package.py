@@ -8,7 +8,8 @@ unit's ExecStart behind nginx and sends signed calls with the packaged
 mkp-sim; upgrades to a package of a higher version that carries one more
 migration and checks that the migration ran, the running mkpd kept
 serving and the data and configuration are kept; then tries an upgrade
-whose migration fails, which must fail and leave mkpd running; then purges
+whose migration fails, which must fail and leave mkpd running; removes it
+(the configuration, the key, the logs and the user stay), then purges it
 and checks that nothing of mkpd is left but the database.
 
 It changes the machine (a package, a system user), so it runs only as root
@@ -367,8 +368,17 @@ def test_package_install_upgrade_purge(debs, workdir):
         assert service.running() and service.proc.pid == pid
         query_ok()
 
-        # --- purge: nothing of mkpd is left but the database ---------------
+        # --- remove keeps the configuration, the key, the logs, the user ----
         service.close()
+        r = run(["apt-get", "remove", "-y", "-q", "mkpd"], check=False, env=APT_ENV)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert installed_version() == ["config-files", v3]
+        assert not os.path.exists("/usr/sbin/mkpd")
+        assert re.search(r"(?m)^basic_key = %s$" % key, CONF.read_text())
+        assert MASTER_KEY.read_text().strip() == master
+        assert Path("/var/log/mkpd/mkpd.log").exists() and user_exists("mkpd")
+
+        # --- purge: nothing of mkpd is left but the database ---------------
         r = purge()
         assert r.returncode == 0, r.stdout + r.stderr
         assert installed_version() is None
