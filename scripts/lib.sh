@@ -20,12 +20,20 @@ MKP_PACKAGES=(
 	python3 python3-pytest python3-cryptography
 	man-db groff-base
 )
+# What the Debian package test (test/integration/test_package.py) needs to
+# build mkpd_*.deb from HEAD, check it and install it: debhelper, lintian,
+# and the package's own dependencies (dbconfig-pgsql, systemd for
+# systemd-tmpfiles), so that installing it installs nothing else.
+MKP_PACKAGE_TEST_PACKAGES=(
+	git debhelper lintian dbconfig-pgsql systemd adduser
+)
 # What only scripts/test adds: headless Chromium opens the HTML status page,
 # clang and its runtime (libFuzzer, the sanitizers) build the fuzz targets
 # (scripts/fuzz). quickstart does not install them.
 MKP_TEST_PACKAGES=(
 	chromium
 	clang libclang-rt-14-dev
+	"${MKP_PACKAGE_TEST_PACKAGES[@]}"
 )
 
 mkp_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }

@@ -41,6 +41,10 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
 #endif
+/* As mkpd's default (src/pool/mkpd.c): a package may set MKPD_CONFIG_FILE. */
+#ifndef MKPD_CONFIG_FILE
+#define MKPD_CONFIG_FILE SYSCONFDIR "/mkpd.conf"
+#endif
 
 static int
 verb_migrate(struct ctl *c, int argc, char **argv)
@@ -187,10 +191,10 @@ usage(FILE *f)
 
 	fprintf(f, "usage: mkpctl [-c FILE] [--dsn DSN] COMMAND [ARGS] [--json]\n\n"
 	    "  -c, --config FILE   mkpd.conf to read (default $MKPD_CONF, else\n"
-	    "                      %s/mkpd.conf)\n"
+	    "                      %s)\n"
 	    "      --dsn DSN       PostgreSQL connection string (instead of [store] dsn)\n"
 	    "      --json          print JSON instead of tables\n\n"
-	    "commands:\n", SYSCONFDIR);
+	    "commands:\n", MKPD_CONFIG_FILE);
 	for (i = 0; i < NELEM(verbs); i++)
 		fprintf(f, "  %-9s %s\n  %9s %s\n", verbs[i].name, verbs[i].args, "",
 		    verbs[i].help);
@@ -253,7 +257,7 @@ main(int argc, char **argv)
 	if ((env = getenv("MKPD_CONF")) != NULL && *env != '\0')
 		c.conf_path = env;
 	else
-		c.conf_path = SYSCONFDIR "/mkpd.conf";
+		c.conf_path = MKPD_CONFIG_FILE;
 	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -42,7 +42,13 @@
 #include "pool/pidfile.h"
 #include "pool/priv.h"
 
+/* A distribution package sets MKPD_CONFIG_FILE (CPPFLAGS) to keep the file
+ * in a directory of its own beside the master key (/etc/mkpd/mkpd.conf). */
+#ifdef MKPD_CONFIG_FILE
+#define MKPD_DEFAULT_CONFIG	MKPD_CONFIG_FILE
+#else
 #define MKPD_DEFAULT_CONFIG	SYSCONFDIR "/mkpd.conf"
+#endif
 
 static void NORETURN
 usage(int status)
