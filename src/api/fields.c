@@ -12,17 +12,6 @@
 #include "api/fields.h"
 #include "common/util.h"
 
-size_t
-utf8_chars(const char *s)
-{
-	size_t	n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 static bool
 has_control(const char *s)
 {

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "common/json.h"
+#include "common/util.h"
 
 enum field_kind {
 	FK_STRING,	/* a string of at most max characters */
@@ -54,8 +55,5 @@ bool	 fields_split_ids(const char *list, size_t max, char **store, const char **
  * *is_test is true for 1. False for anything else.
  */
 bool	 fields_test_flag(const struct json *obj, bool *is_test) MUSTCHECK;
-
-/* Characters (UTF-8 code points) in s. */
-size_t	 utf8_chars(const char *s);
 
 #endif

@@ -261,7 +261,7 @@ cu_status(struct ctl *c, int argc, char **argv)
 	}
 	printf("pending:      %lld (%lld being sent)\n", (long long)st.us_pending,
 	    (long long)st.us_sending);
-	printf("at risk:      %lld (closed more than an hour ago)\n", (long long)st.us_at_risk);
+	printf("at risk:      %lld (failed, or not delivered an hour after its hour)\n", (long long)st.us_at_risk);
 	printf("failed:       %lld\n", (long long)st.us_failed);
 	printf("last push:    %s\n", st.us_last_push[0] ? st.us_last_push : "never");
 	printf("last outcome: %s\n", st.us_last_outcome[0] ? st.us_last_outcome : "-");

@@ -225,6 +225,32 @@ parse_rfc3339(const char *s, int64_t *ms)
 	return true;
 }
 
+size_t
+utf8_chars(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+size_t
+utf8_prefix(const char *s, size_t n, size_t max)
+{
+	size_t	i, chars = 0;
+
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)s[i] & 0xC0) == 0x80)
+			continue;	/* a continuation byte: same character */
+		if (chars == max)
+			return i;
+		chars++;
+	}
+	return n;
+}
+
 void
 hex_encode(const void *p, size_t n, char *out, bool upper)
 {

@@ -41,6 +41,15 @@ bool	 parse_rfc3339(const char *, int64_t *ms) MUSTCHECK;
 /* Formats as yyyyMMddHHmmssSSS (UTC): out must hold 18 bytes. */
 void	 fmt_mkp_time(int64_t ms, char out[18]);
 
+/* Characters (UTF-8 code points) in s, as the marketplace counts lengths. */
+size_t	 utf8_chars(const char *s);
+/*
+ * The length of the longest prefix of the n bytes at s that holds at most
+ * max characters and ends on a character boundary: an id or an excerpt
+ * cut there is still valid UTF-8.
+ */
+size_t	 utf8_prefix(const char *s, size_t n, size_t max);
+
 /* Hex of n bytes into out (2n+1 bytes), lower or upper case. */
 void	 hex_encode(const void *, size_t n, char *out, bool upper);
 /* The value of the hex digit c (either case), or -1 if c is not one. */

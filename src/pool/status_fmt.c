@@ -81,7 +81,8 @@ st_figures(const struct pool_status *st, struct figure *f)
 	    "Usage records not yet accepted by the marketplace (-1: unknown).",
 	    st->usage_pending);
 	FIG("usage records at risk", "usage_records_at_risk", FIG_GAUGE,
-	    "Pending usage records near the push deadline (-1: unknown).", st->usage_at_risk);
+	    "Usage records failed or undelivered an hour after their hour (-1: unknown).",
+	    st->usage_at_risk);
 	FIG("last usage push", "last_usage_push", FIG_TIME,
 	    "When usage was last pushed (-1: unknown).", st->usage_last_push_wall);
 #undef FIG
