@@ -66,3 +66,123 @@ CREATE OR REPLACE VIEW usage_unpushed AS
            mkp_usage_at_risk(state, window_end) AS at_risk
       FROM usage_record
      WHERE state IN ('open', 'pending', 'sending', 'failed');
+
+-- Kit. A department's path was found by walking up from every department
+-- (a row per department and ancestor) with a join the planner ran as a
+-- nested loop over the whole tenant: time in the square of the
+-- departments, and a full sync of 5 000 ran past the statement timeout,
+-- every retry alike. Now the walk goes down from the top departments (no
+-- parent, or a parent code naming no live department) along the parent
+-- index, each department reached once: time linear in the departments.
+-- Departments on a cycle of parent codes are reached from no top one and
+-- get no path (NULL); they were given 64 names round the cycle before.
+-- The rows were mostly written by this very transaction, so the planner's
+-- statistics know nothing of them and it would pick nested loops over
+-- whole scans: hash joins are what stays linear whatever the statistics.
+CREATE OR REPLACE FUNCTION mkp_kit_org_paths(p_tenant text)
+RETURNS text LANGUAGE plpgsql SET enable_nestloop = off AS $$
+DECLARE
+    v_orphans text;
+BEGIN
+    WITH RECURSIVE down (org_code, path, depth) AS (
+        SELECT o.org_code, '/' || o.name, 1 FROM org o
+         WHERE o.tenant_id = p_tenant AND o.deleted_at IS NULL
+           AND (o.parent_code IS NULL
+                OR NOT EXISTS (SELECT 1 FROM org p WHERE p.tenant_id = p_tenant
+                                AND p.org_code = o.parent_code AND p.deleted_at IS NULL))
+      UNION ALL
+        SELECT c.org_code, d.path || '/' || c.name, d.depth + 1
+          FROM down d JOIN org c ON c.tenant_id = p_tenant AND c.parent_code = d.org_code
+                                AND c.deleted_at IS NULL
+         WHERE d.depth < 64),
+    paths AS (
+        SELECT o.org_code, d.path FROM org o LEFT JOIN down d ON d.org_code = o.org_code
+         WHERE o.tenant_id = p_tenant AND o.deleted_at IS NULL)
+    UPDATE org o SET path = paths.path FROM paths
+     WHERE o.tenant_id = p_tenant AND o.org_code = paths.org_code
+       AND o.path IS DISTINCT FROM paths.path;
+    SELECT string_agg(o.org_code, ',' ORDER BY o.org_code) INTO v_orphans
+      FROM org o
+     WHERE o.tenant_id = p_tenant AND o.deleted_at IS NULL AND o.parent_code IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM org p WHERE p.tenant_id = p_tenant
+                        AND p.org_code = o.parent_code AND p.deleted_at IS NULL);
+    RETURN v_orphans;
+END
+$$;
+
+-- A list of departments added or modified (flag 1 or 2, and every full
+-- sync) applied in one statement rather than one mkp_kit_org call each:
+-- 5 000 such calls in one transaction took most of a minute (each call's
+-- statements, and the kit_event trigger's work, grew with the calls
+-- before it in the transaction). The outcome of each department is the
+-- one mkp_kit_org gives it (007: stale when older than its stamp, a debug
+-- call never changes a real object, same when nothing changes, else add,
+-- restore or modify with one event); a code listed twice in one call
+-- takes its last listing. Deletes (flag 0) still go one by one.
+-- Returns {applied, same, stale}. As for the paths, the rows are mostly
+-- this transaction's: no nested loops, whose estimate of a few rows turns
+-- into a scan per listed department.
+CREATE FUNCTION mkp_kit_orgs_set(p_tenant text, p_codes text[], p_names text[],
+    p_parents text[], p_instance text, p_test boolean, p_stamp text, p_call text)
+RETURNS bigint[] LANGUAGE plpgsql SET enable_nestloop = off AS $$
+DECLARE
+    v_counts bigint[];
+BEGIN
+    -- Placeholders for the departments the tenant does not have, as
+    -- mkp_kit_org makes them, then every listed row locked, in one order.
+    INSERT INTO org (tenant_id, org_code, is_test, deleted_at)
+    SELECT DISTINCT p_tenant, u.code, p_test, now() FROM unnest(p_codes) AS u(code)
+     ORDER BY 2
+    ON CONFLICT DO NOTHING;
+    -- (A join, not "= ANY (p_codes)": on a table whose statistics predate
+    -- the rows just inserted that is a scan per listed code.)
+    PERFORM 1 FROM org o JOIN (SELECT DISTINCT u.code FROM unnest(p_codes) AS u(code)) u
+                           ON o.tenant_id = p_tenant AND o.org_code = u.code
+      ORDER BY o.org_code FOR UPDATE OF o;
+    WITH l AS (
+        SELECT DISTINCT ON (u.code) u.code, u.name, u.parent
+          FROM unnest(p_codes, p_names, p_parents) WITH ORDINALITY AS u(code, name, parent, n)
+         ORDER BY u.code, u.n DESC),
+    d AS (
+        SELECT o.org_code, l.name, l.parent,
+               CASE WHEN p_stamp < o.stamp THEN 'stale'
+                    WHEN p_test AND NOT o.is_test AND (o.stamp <> '' OR o.deleted_at IS NULL)
+                        THEN 'debug'
+                    WHEN o.deleted_at IS NULL AND o.name IS NOT DISTINCT FROM l.name
+                         AND o.parent_code IS NOT DISTINCT FROM l.parent THEN 'same'
+                    WHEN o.stamp = '' THEN 'add'
+                    WHEN o.deleted_at IS NOT NULL THEN 'restore'
+                    ELSE 'modify' END AS op
+          FROM l JOIN org o ON o.tenant_id = p_tenant AND o.org_code = l.code),
+    upd AS (
+        UPDATE org o
+           SET last_call = p_call,
+               stamp = CASE WHEN d.op IN ('stale', 'debug') THEN o.stamp ELSE p_stamp END,
+               name = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN d.name
+                           ELSE o.name END,
+               parent_code = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN d.parent
+                                  ELSE o.parent_code END,
+               instance_id = CASE WHEN d.op IN ('add', 'restore', 'modify')
+                                  THEN coalesce(p_instance, o.instance_id)
+                                  ELSE o.instance_id END,
+               updated_at = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN now()
+                                 ELSE o.updated_at END,
+               is_test = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN p_test
+                              ELSE o.is_test END,
+               deleted_at = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN NULL
+                                 ELSE o.deleted_at END
+          FROM d
+         WHERE o.tenant_id = p_tenant AND o.org_code = d.org_code
+        RETURNING o.org_code, d.op),
+    ev AS (
+        INSERT INTO kit_event (object, op, tenant_id, object_key, stamp, is_test, call_id)
+        SELECT 'org', upd.op, p_tenant, upd.org_code, p_stamp, p_test, p_call
+          FROM upd WHERE upd.op IN ('add', 'restore', 'modify')
+         ORDER BY upd.org_code)
+    SELECT ARRAY[count(*) FILTER (WHERE upd.op IN ('add', 'restore', 'modify')),
+                 count(*) FILTER (WHERE upd.op IN ('same', 'debug')),
+                 count(*) FILTER (WHERE upd.op = 'stale')]
+      INTO v_counts FROM upd;
+    RETURN v_counts;
+END
+$$;

@@ -139,12 +139,29 @@ kit_org_sync(const struct dom_ctx *ctx, struct dom_call *call, const struct kit_
 
 	if (!db_begin(ctx->db))
 		return failed(ctx, call);
-	for (i = 0; i < n; i++) {
-		if (!kit_store_org(ctx->db, s->tenant_id, g[i].org_code, g[i].name,
-		    g[i].parent_code, s->instance_id, call->is_test,
-		    full ? KIT_FLAG_ADD : s->flag, s->stamp, call->call_id, &o))
+	if (full || s->flag != KIT_FLAG_DELETE) {
+		/* One statement for the list: a full sync of 20 000 stays fast. */
+		const char	**v = xcalloc(3 * (n > 0 ? n : 1), sizeof(*v));
+		bool		  ok;
+
+		for (i = 0; i < n; i++) {
+			v[i] = g[i].org_code;
+			v[n + i] = g[i].name;
+			v[2 * n + i] = g[i].parent_code;
+		}
+		ok = kit_store_orgs_set(ctx->db, s->tenant_id, v, v + n, v + 2 * n, n,
+		    s->instance_id, call->is_test, s->stamp, call->call_id, tl.n);
+		free(v);
+		if (!ok)
 			return failed(ctx, call);
-		tl.n[o]++;
+	} else {
+		for (i = 0; i < n; i++) {
+			if (!kit_store_org(ctx->db, s->tenant_id, g[i].org_code, g[i].name,
+			    g[i].parent_code, s->instance_id, call->is_test, s->flag,
+			    s->stamp, call->call_id, &o))
+				return failed(ctx, call);
+			tl.n[o]++;
+		}
 	}
 	if (full && ctx->cfg->kit_prune_full_sync &&
 	    !kit_store_org_prune(ctx->db, s->tenant_id, s->stamp, call->is_test,
