@@ -147,34 +147,37 @@ answer_status(struct kit_call *c, enum dom_status st)
 	    st == DOM_OK ? "success" : c->dc.reason[0] ? c->dc.reason : "failed");
 }
 
-/*
- * A Kit timeStamp (yyyyMMddHHmmssSSS, UTC+8; 14 digits accepted and padded)
- * as the 17-digit text the store compares. A JSON number is accepted too.
- */
-static bool
-kit_stamp(const struct json *v, char out[18])
+const char *
+kit_stamp(const struct json *v, int64_t now, int64_t window_s, char out[18])
 {
 	const char	*s;
-	size_t		 n, i;
+	int64_t		 ms;
+	size_t		 n;
 
 	if (v == NULL)
-		return false;
+		return "missing or not yyyyMMddHHmmssSSS";
 	if (v->type == JSON_STRING)
 		s = v->u.str.s;
 	else if (v->type == JSON_NUMBER)
 		s = v->u.num;
 	else
-		return false;
+		return "missing or not yyyyMMddHHmmssSSS";
 	n = strlen(s);
 	if (n != 14 && n != 17)
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
+		return "missing or not yyyyMMddHHmmssSSS";
+	/* A real instant: month, day, hour, minute, second, millisecond. */
+	if (!parse_mkp_time(s, &ms))
+		return "not a real time (yyyyMMddHHmmssSSS)";
+	/*
+	 * UTC+8. A stamp far ahead would make every later change of the
+	 * object look older, and ignored, until that day.
+	 */
+	if (ms - KIT_UTC8_MS > now + (window_s + KIT_STAMP_AHEAD_S) * 1000)
+		return "more than a day ahead of the server clock";
 	memcpy(out, s, n);
 	memcpy(out + n, "000", 17 - n);
 	out[17] = '\0';
-	return true;
+	return NULL;
 }
 
 /* An integer member given as a number or as a string of digits. */
@@ -392,12 +395,14 @@ run_auth(struct kit_call *c)
 	struct kit_user		*users = NULL;
 	struct buf		*ext = NULL;
 	char			(*emp)[24] = NULL, sync[18];
+	const char		*why;
 	size_t			 i, n = 0, k;
 	bool			 ok = true;
 
 	request_audit_ids(c->r, c->f.str[1], NULL, NULL);
-	if (!kit_stamp(c->f.val[3], sync)) {
-		answer_param(c, "currentSyncTime: not yyyyMMddHHmmssSSS");
+	if ((why = kit_stamp(c->f.val[3], now_ms(), c->app->cfg->time_window, sync)) != NULL) {
+		snprintf(c->err, sizeof(c->err), "currentSyncTime: %s", why);
+		answer_param(c, c->err);
 		return;
 	}
 	list = get_list(c, "userList", NULL, KIT_USERS_MAX, &owned);
@@ -724,6 +729,7 @@ kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 	struct kit_call		 c;
 	int64_t			 flag;
 	char			 msg[160];
+	const char		*why;
 	size_t			 i;
 
 	r->audit.dialect = v1 ? "kit-v1" : "kit-v2";
@@ -773,8 +779,10 @@ kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 		reply_code(r, key, RC_PARAM, c.err);
 		goto out;
 	}
-	if (!kit_stamp(json_get(tree, "timeStamp"), c.stamp)) {
-		reply_code(r, key, RC_PARAM, "timeStamp: missing or not yyyyMMddHHmmssSSS");
+	if ((why = kit_stamp(json_get(tree, "timeStamp"), now_ms(), app->cfg->time_window,
+	    c.stamp)) != NULL) {
+		snprintf(msg, sizeof(msg), "timeStamp: %s", why);
+		reply_code(r, key, RC_PARAM, msg);
 		goto out;
 	}
 	if (act->max_flag >= 0) {

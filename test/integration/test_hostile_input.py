@@ -4,14 +4,17 @@ belongs to, and never at the cost of what was accepted."""
 
 import datetime
 import json
+import socket
+import struct
+import threading
 import time
 import uuid
 
 import pytest
 
-from harness import wait_for
+from harness import free_port, wait_for
 
-from test_kit import all_body, ok, sql, stamp
+from test_kit import all_body, auth_body, code, ok, sql, stamp, tenant_body, user
 from test_usage import TOKEN, past_hour, post_usage, q, udb, ustack  # noqa: F401 (fixtures)
 
 # The Kit tests' stack: 20 000 departments with a parent code are about 1.2 MB.
@@ -153,3 +156,75 @@ def test_a_full_org_sync_at_the_limit_succeeds_in_linear_time(stack, n, fanout):
     start = time.monotonic()
     ok(stack, "allOrgSync", body)
     assert time.monotonic() - start < 4.5
+
+
+# --- 3. connections that never deliver a request ------------------------------
+
+def fcgi_record(rtype, content, rid=1):
+    return struct.pack(">BBHHBB", 1, rtype, rid, len(content), 0, 0) + content
+
+
+def test_idle_and_trickling_connections_do_not_hold_the_pool(make_stack):
+    """Two idle and two trickling TCP connections straight to the FastCGI
+    listener of a two-worker pool: each is closed after
+    request_read_timeout, and a signed call through nginx is answered."""
+    port = free_port()
+    s = make_stack({"mkpd": {"listen": "127.0.0.1:%d" % port},
+                    "pool": {"pm": "static", "max_children": 2,
+                             "request_read_timeout": 2}})
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    # A BEGIN_REQUEST and a PARAMS record that never ends, a byte at a time.
+    slow = fcgi_record(1, struct.pack(">HB5x", 1, 0)) + \
+        fcgi_record(4, b"\x0e\x04REQUEST_METHODPOST" * 40)
+    trickling = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    cut = []
+
+    def trickle(sock):
+        deadline = time.monotonic() + 20
+        for b in slow:
+            if time.monotonic() > deadline:
+                return
+            try:
+                sock.send(bytes([b]))
+            except OSError:
+                cut.append(sock)
+                return
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=trickle, args=(t,), daemon=True) for t in trickling]
+    for t in threads:
+        t.start()
+    start = time.monotonic()
+    r = s.call("queryInstance", {"instanceId": "no-such-instance"}, timeout=20)
+    took = time.monotonic() - start
+    assert r.json is not None and r.json["resultCode"] == "000003", r
+    assert took < 12, "answered after %.1f s" % took
+    for c in idle:
+        c.settimeout(10)
+        assert c.recv(1) == b"", "an idle connection was not closed"
+        c.close()
+    for t in threads:
+        t.join(25)
+    assert len(cut) == 2, "a trickling connection was not closed"
+    for c in trickling:
+        c.close()
+    assert wait_for(lambda: s.mkpd.log_path.read_text().count(
+        "within request_read_timeout (2 s)") >= 4, what="four warnings")
+
+
+# --- 5. Kit stamps that are no instant ----------------------------------------
+
+def test_an_impossible_kit_stamp_is_refused_and_freezes_nothing(stack):
+    t = "T" + uuid.uuid4().hex
+    for bad in ("99991399999999999", "00000000000000000", "20261340000000000",
+                "99991231235959999"):
+        ans = code(stack, "tenantSync", tenant_body(t, 1, ts=bad), "000002")
+        assert ans["resultMsg"].startswith("timeStamp: "), ans
+    assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "0"
+    ok(stack, "tenantSync", tenant_body(t, 1, name="Acme"))
+    ok(stack, "tenantSync", tenant_body(t, 2, name="Renamed"))
+    assert sql(stack, "SELECT name FROM tenant WHERE tenant_id = '%s'" % t) == "Renamed"
+    # currentSyncTime too.
+    body = auth_body(t, 1, [user("alice")], sync="20261399000000000")
+    ans = code(stack, "authSync", body, "000002")
+    assert ans["resultMsg"].startswith("currentSyncTime: "), ans
