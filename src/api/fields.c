@@ -58,7 +58,7 @@ check_string(const struct field_rule *r, const char *s, struct field_values *out
 		break;
 	case FK_IDLIST:
 		/* Split and checked by fields_split_ids; bound the whole here. */
-		if (strlen(s) > (r->max + 1) * IDLIST_MAX)
+		if (utf8_chars(s) > (r->max + 1) * IDLIST_MAX)
 			return fail(err, errlen, r->name, "too long");
 		break;
 	case FK_OBJECT:

@@ -222,7 +222,7 @@ static void
 run_new(struct v1_call *c)
 {
 	const char	*ids[1];
-	char		 id[65];
+	char		 id[ID_SIZE];
 	enum dom_status	 st;
 	struct reply	 rp;
 	struct app_out	 q;

@@ -135,7 +135,7 @@ answer_status(struct v2_call *c, enum dom_status st)
 static void
 run_new(struct v2_call *c)
 {
-	char		 id[65];
+	char		 id[ID_SIZE];
 	enum dom_status	 st;
 	struct reply	 rp;
 

@@ -170,7 +170,7 @@ app_info_free(struct app_info *a)
 
 enum dom_status
 instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *order_id,
-    const char *order_line_id, const char *business_id, char id_out[65])
+    const char *order_line_id, const char *business_id, char id_out[ID_SIZE])
 {
 	const struct config	*cfg = ctx->cfg;
 	struct istore_new	 n;
@@ -365,7 +365,7 @@ instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const 
     const char *order_id, const char *product_id, bool is_test)
 {
 	PGresult	*res;
-	char		 owner[65];
+	char		 owner[ID_SIZE];
 	bool		 provisioning, inserted;
 
 	/*

@@ -3,11 +3,14 @@ deployment found, each now refused with its reason in the layer its rule
 belongs to, and never at the cost of what was accepted."""
 
 import datetime
+import hashlib
+import hmac
 import json
 import socket
 import struct
 import threading
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -228,3 +231,61 @@ def test_an_impossible_kit_stamp_is_refused_and_freezes_nothing(stack):
     body = auth_body(t, 1, [user("alice")], sync="20261399000000000")
     ans = code(stack, "authSync", body, "000002")
     assert ans["resultMsg"].startswith("currentSyncTime: "), ans
+
+
+# --- 4. lengths in characters; ids never cut; audit rows never lost -----------
+
+def v2_post(stack, body, nonce=None, ts=None, sig=None, query_tail=b""):
+    """A V2 basic call signed over the raw body bytes; nonce and ts are
+    bytes as they go in the query (percent-encoded here)."""
+    key = stack.keys["basic"].encode()
+    nonce = nonce if nonce is not None else uuid.uuid4().hex.encode()
+    ts = ts if ts is not None else str(int(time.time() * 1000)).encode()
+    digest = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+    sig = sig if sig is not None else \
+        hmac.new(key, key + nonce + ts + digest, hashlib.sha256).hexdigest().upper().encode()
+    q = b"signature=" + urllib.parse.quote_from_bytes(sig).encode() + query_tail + \
+        b"&timestamp=" + urllib.parse.quote_from_bytes(ts).encode() + \
+        b"&nonce=" + urllib.parse.quote_from_bytes(nonce).encode()
+    status, headers, out = stack.http("POST", "/?" + q.decode(), body,
+                                      {"Content-Type": "application/json"})
+    assert status == 200, out
+    return json.loads(out.decode("utf-8"))     # valid UTF-8 JSON, or this raises
+
+
+CHARS = ["a", "\u00e9", "\u4e2d", "\U0001F600"]
+
+
+@pytest.mark.parametrize("ch", CHARS, ids=["1-byte", "2-byte", "3-byte", "4-byte"])
+def test_a_64_character_business_id_is_the_whole_instance_id(stack, ch):
+    bid = ch * 63 + uuid.uuid4().hex[:1]
+    order = "O" + uuid.uuid4().hex
+    body = json.dumps({"activity": "newInstance", "orderId": order,
+                       "orderLineId": order + "-1", "businessId": bid, "testFlag": "1"}, ensure_ascii=False).encode()
+    ans = v2_post(stack, body)
+    assert ans["resultCode"] == "000000", ans
+    assert ans["instanceId"] == bid, ans
+    assert sql(stack, "SELECT instance_id = '%s' FROM instance WHERE order_id = '%s'"
+               % (bid, order)) == "t"
+    ans = v2_post(stack, json.dumps({"activity": "queryInstance", "instanceId": bid,
+                                     "testFlag": "1"},
+                                    ensure_ascii=False).encode())
+    assert ans["resultCode"] in ("000000", "000004"), ans
+    # The audit rows of both calls, with the whole id.
+    assert wait_for(lambda: sql(stack, "SELECT count(*) FROM callback_log"
+                                " WHERE instance_id = '%s'" % bid) == "2",
+                    what="two audit rows")
+    # 65 characters are refused, whatever their width.
+    body = json.dumps({"activity": "newInstance", "orderId": order,
+                       "orderLineId": order + "-2",
+                       "businessId": ch * 65, "testFlag": "1"}, ensure_ascii=False).encode()
+    ans = v2_post(stack, body)
+    assert ans["resultCode"] == "000002" and "businessId" in ans["resultMsg"], ans
+
+
+@pytest.mark.parametrize("ch", CHARS, ids=["1-byte", "2-byte", "3-byte", "4-byte"])
+def test_a_query_of_100_ids_of_64_characters_is_taken(stack, ch):
+    ids = ",".join(ch * 62 + "%02d" % i for i in range(100))
+    ans = v2_post(stack, json.dumps({"activity": "queryInstance", "instanceId": ids},
+                                    ensure_ascii=False).encode())
+    assert ans["resultCode"] == "000003", ans       # none known, but not refused
