@@ -143,7 +143,8 @@ answer_status(struct kit_call *c, enum dom_status st)
 {
 	if (c->dc.reason[0] != '\0')
 		(void)!str_copy(c->r->audit_reason, sizeof(c->r->audit_reason), c->dc.reason);
-	reply_code(c->r, kit_key(c), st == DOM_OK ? RC_SUCCESS : RC_INTERNAL,
+	reply_code(c->r, kit_key(c), st == DOM_OK ? RC_SUCCESS :
+	    st == DOM_INVALID ? RC_PARAM : RC_INTERNAL,
 	    st == DOM_OK ? "success" : c->dc.reason[0] ? c->dc.reason : "failed");
 }
 

@@ -74,6 +74,12 @@ static enum dom_status
 store_failed(const struct dom_ctx *ctx, struct dom_call *call)
 {
 	db_rollback(ctx->db);
+	if (db_state_is_content(db_sqlstate(ctx->db))) {
+		say(call, "the store refused a value of the call (sqlstate %s)",
+		    db_sqlstate(ctx->db));
+		log_notice("call %s: %s", call->call_id, call->reason);
+		return DOM_INVALID;
+	}
 	say(call, "store unavailable (sqlstate %s)", db_sqlstate(ctx->db));
 	return DOM_STORE;
 }

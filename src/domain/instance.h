@@ -29,6 +29,7 @@ enum dom_status {
 	DOM_NOT_FOUND,	/* no such instance (or released, for changes) */
 	DOM_REFUSED,	/* the business refuses (e.g. a change it cannot take) */
 	DOM_STORE,	/* the store failed or is unreachable */
+	DOM_INVALID,	/* the store refused a value of the call (db_state_is_content) */
 };
 
 /* What a command needs from its process. */

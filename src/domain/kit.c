@@ -23,6 +23,12 @@ static enum dom_status
 failed(const struct dom_ctx *ctx, struct dom_call *call)
 {
 	db_rollback(ctx->db);
+	if (db_state_is_content(db_sqlstate(ctx->db))) {
+		snprintf(call->reason, sizeof(call->reason),
+		    "the store refused a value of the call (sqlstate %s)", db_sqlstate(ctx->db));
+		log_notice("kit call %s: %s", call->call_id, call->reason);
+		return DOM_INVALID;
+	}
 	snprintf(call->reason, sizeof(call->reason), "store unavailable");
 	return DOM_STORE;
 }

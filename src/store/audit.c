@@ -33,12 +33,7 @@ const struct db_stmt audit_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-/*
- * s, or when it is not valid UTF-8 (a query parameter may hold any byte)
- * a copy in *esc with each byte that is not part of a character written
- * \xHH: the store refuses invalid text, and the row must not be lost.
- */
-static const char *
+const char *
 audit_text(const char *s, struct buf *esc)
 {
 	const unsigned char	*u = (const unsigned char *)s;

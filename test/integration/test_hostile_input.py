@@ -17,7 +17,7 @@ import pytest
 
 from harness import free_port, wait_for
 
-from test_kit import all_body, auth_body, code, ok, sql, stamp, tenant_body, user
+from test_kit import all_body, auth_body, code, kit_call, ok, sql, stamp, tenant_body, user
 from test_usage import TOKEN, past_hour, post_usage, q, udb, ustack  # noqa: F401 (fixtures)
 
 # The Kit tests' stack: 20 000 departments with a parent code are about 1.2 MB.
@@ -289,3 +289,50 @@ def test_a_query_of_100_ids_of_64_characters_is_taken(stack, ch):
     ans = v2_post(stack, json.dumps({"activity": "queryInstance", "instanceId": ids},
                                     ensure_ascii=False).encode())
     assert ans["resultCode"] == "000003", ans       # none known, but not refused
+
+
+# --- 7. what the store refuses of a call's content is 000002 ------------------
+
+def kit2_post(stack, name, raw, nonce):
+    """A V2 Kit call signed over the raw body; nonce is bytes as sent."""
+    key = stack.keys["kit"].encode()
+    ts = str(int(time.time() * 1000)).encode()
+    sig = hmac.new(key, key + nonce + ts + raw, hashlib.sha256).hexdigest().upper()
+    headers = {"Content-Type": "application/json", "x-sign": sig, "x-timestamp": ts.decode(),
+               "x-nonce": nonce.decode("latin-1")}
+    status, _, out = stack.http("POST", "/produceAPI/v2/" + name, raw, headers)
+    assert status == 200, out
+    return json.loads(out.decode("utf-8"))
+
+
+def test_values_the_store_refuses_answer_000002_with_a_reason(stack):
+    log = stack.mkpd.log_path
+    # A V2 basic nonce holding byte 0xFF.
+    text = lambda: log.read_text(errors="replace")  # noqa: E731
+    nonces, values = text().count("refused by the store"), text().count("refused a value")
+    ans = v2_post(stack, json.dumps({"activity": "queryInstance",
+                                     "instanceId": "x"}).encode(),
+                  nonce=b"\xffnonce-" + uuid.uuid4().hex.encode())
+    assert ans["resultCode"] == "000002" and ans["resultMsg"].startswith("nonce: "), ans
+    # A Kit x-nonce of \xff\xfe.
+    t = "T" + uuid.uuid4().hex
+    raw = json.dumps(tenant_body(t, 1)).encode()
+    ans = kit2_post(stack, "tenantSync", raw, b"\xff\xfe")
+    assert ans["resultCode"] == "000002" and ans["resultMsg"].startswith("x-nonce: "), ans
+    # A Kit user extension holding a number no numeric holds.
+    ok(stack, "tenantSync", tenant_body(t, 1))
+    body = auth_body(t, 1, [user("alice", extension={"x": 1})])
+    raw = json.dumps(body).replace('{"x": 1}', '{"x":1e999999}')
+    ans = kit_call(stack, "authSync", None, raw=raw)
+    assert ans["resultCode"] == "000002", ans
+    assert "refused a value" in ans["resultMsg"], ans
+    assert sql(stack, "SELECT count(*) FROM app_user WHERE tenant_id = '%s'" % t) == "0"
+    # Each said so in the log, and each has its audit row.
+    assert wait_for(lambda: text().count("refused by the store") >= nonces + 2 and
+                    text().count("refused a value") >= values + 1, what="the log lines")
+    assert wait_for(lambda: sql(stack, "SELECT count(*) FROM callback_log WHERE result_code"
+                                " = '000002' AND (reason LIKE '%%nonce: refused by the store%%'"
+                                " OR reason LIKE '%%refused a value%%')"
+                                " AND received_at > now() - interval '1 minute'") == "3",
+                    what="three audit rows")
+

@@ -10,6 +10,7 @@
 
 #include "api/fields.h"
 #include "common/util.h"
+#include "store/audit.h"
 #include "unit.h"
 
 /* One character of each width. */
@@ -149,6 +150,27 @@ START_TEST(test_valid)
 }
 END_TEST
 
+static const struct {
+	const char	*in, *want;
+} escapes[] = {
+	{ "plain \xe4\xb8\xad", "plain \xe4\xb8\xad" },
+	{ "\xff\xfe", "\\xFF\\xFE" },
+	{ "id-\xe4\xb8", "id-\\xE4\\xB8" },		/* an id cut mid-character */
+	{ "a\xc3\xa9\xc3", "a\xc3\xa9\\xC3" },
+};
+
+/* The audit row's text: never invalid UTF-8, the bad bytes escaped. */
+START_TEST(test_audit_text)
+{
+	struct buf	 esc = BUF_INIT;
+	const char	*out = audit_text(escapes[_i].in, &esc);
+
+	ck_assert_str_eq(out, escapes[_i].want);
+	ck_assert(utf8_valid(out, strlen(out)));
+	buf_free(&esc);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -159,5 +181,6 @@ main(void)
 	tcase_add_loop_test(tc, test_idlist_limit, 0, (int)NELEM(chars));
 	tcase_add_loop_test(tc, test_cut, 0, (int)NELEM(cuts));
 	tcase_add_loop_test(tc, test_valid, 0, (int)NELEM(valid));
+	tcase_add_loop_test(tc, test_audit_text, 0, (int)NELEM(escapes));
 	return unit_run(s);
 }
