@@ -21,6 +21,17 @@ has_control(const char *s)
 	return false;
 }
 
+bool
+fields_param_text(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
+			return false;
+	return true;
+}
+
 static bool
 fail(char *err, size_t errlen, const char *name, const char *why)
 {

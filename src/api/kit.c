@@ -547,6 +547,29 @@ static const struct kit_activity activities[] = {
 };
 
 /*
+ * True when each present header of the n is text (fields_param_text);
+ * otherwise 000002 naming the first that is not has been answered.
+ */
+static bool
+headers_text(struct request *r, const char *key, const char *const *values,
+    const char *const *names, size_t n)
+{
+	char	msg[80];
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (values[i] == NULL || fields_param_text(values[i], strlen(values[i])))
+			continue;
+		snprintf(msg, sizeof(msg), "%s: holds a control character", names[i]);
+		reply_code(r, key, RC_PARAM, msg);
+		log_notice("kit call %s from %s: %s", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?", msg);
+		return false;
+	}
+	return true;
+}
+
+/*
  * The time window, nonce and x-sign checks (readings 1 and 2). True when
  * the call is authentic and fresh; otherwise the answer has been sent.
  * *tree gets the parsed body (NULL when it is not JSON, answered here),
@@ -565,6 +588,9 @@ authenticate(struct app *app, struct request *r, struct json **tree, const char 
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
 
 	*tree = NULL;
+	if (!headers_text(r, key, (const char *const[]){ sig, ts, nonce },
+	    (const char *const[]){ "x-sign", "x-timestamp", "x-nonce" }, 3))
+		return false;
 	if (ts == NULL || *ts == '\0') {
 		reply_code(r, key, RC_PARAM, "x-timestamp: missing");
 		return false;
@@ -683,6 +709,9 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree, const ch
 	bool		 match = false;
 
 	*tree = NULL;
+	if (!headers_text(r, key, (const char *const[]){ token },
+	    (const char *const[]){ "authToken" }, 1))
+		return false;
 	if (token == NULL || *token == '\0') {
 		reply_code(r, key, RC_AUTH, "authToken: missing");
 		return false;

@@ -336,3 +336,31 @@ def test_values_the_store_refuses_answer_000002_with_a_reason(stack):
                                 " AND received_at > now() - interval '1 minute'") == "3",
                     what="three audit rows")
 
+
+
+# --- 8. NUL and control characters in what the verifiers read -----------------
+
+def test_a_nul_or_control_character_in_a_parameter_is_refused(stack):
+    body = json.dumps({"activity": "queryInstance", "instanceId": "x"}).encode()
+    key = stack.keys["basic"].encode()
+    nonce = uuid.uuid4().hex.encode()
+    ts = str(int(time.time() * 1000)).encode()
+    digest = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+    good = hmac.new(key, key + nonce + ts + digest, hashlib.sha256).hexdigest().upper().encode()
+    # The signature is valid up to the NUL; the rest must not be ignored.
+    ans = v2_post(stack, body, nonce=nonce, ts=ts, sig=good + b"\x00anything")
+    assert ans["resultCode"] == "000002" and ans["resultMsg"].startswith("signature: "), ans
+    # A timestamp with junk after a NUL.
+    sig = hmac.new(key, key + nonce + ts + b"\x00junk" + digest,
+                   hashlib.sha256).hexdigest().upper().encode()
+    ans = v2_post(stack, body, nonce=nonce, ts=ts + b"\x00junk", sig=sig)
+    assert ans["resultCode"] == "000002" and ans["resultMsg"].startswith("timestamp: "), ans
+    ans = v2_post(stack, body, nonce=b"tab\there")
+    assert ans["resultCode"] == "000002" and ans["resultMsg"].startswith("nonce: "), ans
+    # The same call, clean, is answered (nothing above claimed its nonce).
+    ans = v2_post(stack, body, nonce=nonce, ts=ts, sig=good)
+    assert ans["resultCode"] == "000003", ans
+    # A Kit header with a control character.
+    t = "T" + uuid.uuid4().hex
+    ans = kit_call(stack, "tenantSync", tenant_body(t, 1), nonce="n\x01" + uuid.uuid4().hex)
+    assert ans["resultCode"] == "000002" and ans["resultMsg"].startswith("x-nonce: "), ans

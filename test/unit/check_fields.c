@@ -171,6 +171,29 @@ START_TEST(test_audit_text)
 }
 END_TEST
 
+static const struct {
+	const char	*s;
+	size_t		 len;
+	bool		 ok;
+} params[] = {
+	{ "1700000000000", 13, true },
+	{ "AB12cd", 6, true },
+	{ "\xe4\xb8\xad nonce", 9, true },
+	{ "1700000000000\0junk", 18, false },	/* "timestamp=TS%00junk" */
+	{ "AB12\0anything", 14, false },		/* "signature=SIG%00anything" */
+	{ "a\tb", 3, false },
+	{ "a\r\nb", 4, false },
+	{ "a\x7f", 2, false },
+	{ "", 0, true },
+};
+
+START_TEST(test_param_text)
+{
+	ck_assert_msg(fields_param_text(params[_i].s, params[_i].len) == params[_i].ok,
+	    "case %d", _i);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -182,5 +205,6 @@ main(void)
 	tcase_add_loop_test(tc, test_cut, 0, (int)NELEM(cuts));
 	tcase_add_loop_test(tc, test_valid, 0, (int)NELEM(valid));
 	tcase_add_loop_test(tc, test_audit_text, 0, (int)NELEM(escapes));
+	tcase_add_loop_test(tc, test_param_text, 0, (int)NELEM(params));
 	return unit_run(s);
 }
