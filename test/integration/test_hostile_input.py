@@ -6,8 +6,10 @@ import datetime
 import hashlib
 import hmac
 import json
+import secrets
 import socket
 import struct
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -15,6 +17,7 @@ import uuid
 
 import pytest
 
+import harness
 from harness import free_port, wait_for
 
 from test_kit import all_body, auth_body, code, kit_call, ok, sql, stamp, tenant_body, user
@@ -364,3 +367,46 @@ def test_a_nul_or_control_character_in_a_parameter_is_refused(stack):
     t = "T" + uuid.uuid4().hex
     ans = kit_call(stack, "tenantSync", tenant_body(t, 1), nonce="n\x01" + uuid.uuid4().hex)
     assert ans["resultCode"] == "000002" and ans["resultMsg"].startswith("x-nonce: "), ans
+
+
+# --- 9. the marketplace's SK off mkp-sim's command line -----------------------
+
+@pytest.mark.parametrize("how", ["file", "environment"])
+def test_mkp_sim_serve_reads_its_sk_from_a_file_or_the_environment(build, tmp_path,
+                                                                   monkeypatch, how):
+    sk = secrets.token_hex(20)
+    sim = harness.SimServer(build, tmp_path, sk=sk)
+    argv = sim.argv()
+    i = argv.index("--sk")
+    del argv[i:i + 2]
+    if how == "file":
+        path = tmp_path / "sk"
+        path.write_text(sk + "\n")
+        path.chmod(0o600)
+        argv += ["--sk-file", str(path)]
+    else:
+        monkeypatch.setenv("MKP_SIM_SK", sk)
+    sim.argv = lambda: argv
+    sim.start()
+    try:
+        with open("/proc/%d/cmdline" % sim.proc.pid, "rb") as f:
+            assert sk.encode() not in f.read()
+        assert sim.order_query("MOCKPERIODYEARNEW")[0] == 200
+        assert sim.order_query("MOCKPERIODYEARNEW", sk="mkp-sim-sk")[0] == 401
+    finally:
+        sim.stop()
+
+
+def test_mkp_sim_serve_refuses_an_empty_sk_file_and_both_ways(build, tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    mkp_sim = str(build / "mkp-sim")
+    r = subprocess.run([mkp_sim, "serve", "--sk-file", str(empty)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2 and "empty" in r.stderr, r.stderr
+    r = subprocess.run([mkp_sim, "serve", "--sk-file", str(tmp_path / "none")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "No such file" in r.stderr, r.stderr
+    r = subprocess.run([mkp_sim, "serve", "--sk", "x", "--sk-file", str(empty)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "one or the other" in r.stderr, r.stderr
