@@ -118,7 +118,8 @@ $$;
 -- one mkp_kit_org gives it (007: stale when older than its stamp, a debug
 -- call never changes a real object, same when nothing changes, else add,
 -- restore or modify with one event); a code listed twice in one call
--- takes its last listing. Deletes (flag 0) still go one by one.
+-- takes its last listing, and the call's events come in code order.
+-- Deletes (flag 0) still go one by one.
 -- Returns {applied, same, stale}. As for the paths, the rows are mostly
 -- this transaction's: no nested loops, whose estimate of a few rows turns
 -- into a scan per listed department.
