@@ -229,6 +229,12 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 	free(sev);
 	if (res == NULL) {
 		usage_outcome_free(out);
+		/* Each event was checked whole: this should not be its content. */
+		if (db_state_is_content(db_sqlstate(ctx->db))) {
+			log_warn("usage: the store refused a value of a checked call (sqlstate %s)",
+			    db_sqlstate(ctx->db));
+			return DOM_INVALID;
+		}
 		return DOM_STORE;
 	}
 	out->accepted = m;

@@ -52,7 +52,9 @@ struct usage_outcome {
  * Validates the n events and stores the valid ones in one transaction.
  * DOM_OK with *out filled (free with usage_outcome_free), or DOM_STORE
  * when the store failed: nothing was stored then, and the caller may send
- * the whole call again (event ids make that safe).
+ * the whole call again (event ids make that safe). DOM_INVALID when the
+ * store refused a value despite the checks (db_state_is_content): sending
+ * it again would not help.
  */
 enum dom_status usage_ingest(const struct dom_ctx *, const struct usage_event *, size_t n,
 	    struct usage_outcome *out);
