@@ -21,7 +21,7 @@ import harness
 from harness import free_port, wait_for
 
 from test_kit import all_body, auth_body, code, kit_call, ok, sql, stamp, tenant_body, user
-from test_usage import TOKEN, past_hour, post_usage, q, udb, ustack  # noqa: F401 (fixtures)
+from test_usage import TOKEN, past_hour, post_usage, q, udb, ustack  # noqa: F401, F811
 
 # The Kit tests' stack: 20 000 departments with a parent code are about 1.2 MB.
 MKPD_OVERRIDES = {"mkpd": {"max_body": 4 << 20}}
@@ -264,7 +264,8 @@ def test_a_64_character_business_id_is_the_whole_instance_id(stack, ch):
     bid = ch * 63 + uuid.uuid4().hex[:1]
     order = "O" + uuid.uuid4().hex
     body = json.dumps({"activity": "newInstance", "orderId": order,
-                       "orderLineId": order + "-1", "businessId": bid, "testFlag": "1"}, ensure_ascii=False).encode()
+                       "orderLineId": order + "-1", "businessId": bid, "testFlag": "1"},
+                      ensure_ascii=False).encode()
     ans = v2_post(stack, body)
     assert ans["resultCode"] == "000000", ans
     assert ans["instanceId"] == bid, ans
