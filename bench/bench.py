@@ -104,6 +104,29 @@ def users_body(n):
                           "extension": {"employeeType": "1"}} for i in range(n)]}
 
 
+def org_sync_once(url, key, n):
+    """One allOrgSync of n flat departments (the limit is 20 000): the
+    call's time, which must stay well inside the marketplace's time-out
+    and grow linearly with n."""
+    t = "bench-" + uuid.uuid4().hex
+    body = canonical({"instanceId": "", "tenantId": t, "testFlag": 0,
+                      "timeStamp": time.strftime("%Y%m%d%H%M%S000", time.gmtime()),
+                      "orgInfoList": [{"orgCode": "d%d" % i, "orgName": "Dept %d" % i}
+                                      for i in range(n)]})
+    ts = str(int(time.time() * 1000))
+    nonce = secrets.token_hex(32).upper()
+    sig = hmac.new(key.encode(), key.encode() + nonce.encode() + ts.encode() + body,
+                   hashlib.sha256).hexdigest().upper()
+    start = time.monotonic()
+    status, _, out = harness.http_request(url, "POST", "/produceAPI/v2/allOrgSync", body,
+                                          {"Content-Type": "application/json",
+                                           "x-sign": sig, "x-timestamp": ts,
+                                           "x-nonce": nonce}, timeout=60)
+    ms = (time.monotonic() - start) * 1000
+    ok = status == 200 and json.loads(out).get("resultCode") == "000000"
+    return {"rps": 1000.0 / ms, "p50": ms, "p99": ms, "bad": 0 if ok else 1}
+
+
 def write_requests(path, key, bodies):
     """One signed request per body, all stamped now (the window is 60 s)."""
     ts = str(int(time.time() * 1000))
@@ -680,6 +703,8 @@ def run_store(args, build, work, store):
     results["authSync"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
                                    args.connections, "ok")
     results["authSync"]["rss"] = rss_kb(mkpd.worker_pids())
+    for n in (5000, 20000):
+        results["allOrgSync %d" % n] = org_sync_once(front.url, keys["kit"], n)
 
     # The store's ceilings, with mkpd idle and its jobs child off: as many
     # connections as workers. Instances PGB_IDS + 1.., copies of one mkpd
@@ -733,6 +758,15 @@ def run_store(args, build, work, store):
             note=" (%d still provisioning at the phase's end)" % prov["left"]
             if prov["left"] else ""),
         phase_row("authSync, 500 users a call", results["authSync"], unit="calls/s"),
+        # One call each: linear in the departments, inside the time-out.
+        Row("allOrgSync, 5 000 departments (one call)", results["allOrgSync 5000"]["rps"],
+            unit="calls/s", p50=results["allOrgSync 5000"]["p50"],
+            p99=results["allOrgSync 5000"]["p99"], max_p99=2000,
+            bad=results["allOrgSync 5000"]["bad"]),
+        Row("allOrgSync, 20 000 departments (one call)", results["allOrgSync 20000"]["rps"],
+            unit="calls/s", p50=results["allOrgSync 20000"]["p50"],
+            p99=results["allOrgSync 20000"]["p99"], max_p99=4000,
+            bad=results["allOrgSync 20000"]["bad"]),
     ]
     if args.only != "http":
         rows += usage_rows(args, pg, front, mkpd)

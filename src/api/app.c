@@ -242,8 +242,12 @@ app_serve(FCGX_Request *fr)
 	struct request	r;
 	struct app_call	c;
 	char		ids[200];
+	bool		ok;
 
-	if (!request_init(&r, fr, app.cfg->max_body)) {
+	ok = request_init(&r, fr, app.cfg->max_body);
+	if (mkpd_observer.read != NULL)
+		mkpd_observer.read();
+	if (!ok) {
 		respond(&r, 400, "text/plain", "incomplete request\n", 19, NULL);
 	} else {
 		route(&r);

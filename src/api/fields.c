@@ -12,17 +12,6 @@
 #include "api/fields.h"
 #include "common/util.h"
 
-size_t
-utf8_chars(const char *s)
-{
-	size_t	n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 static bool
 has_control(const char *s)
 {
@@ -30,6 +19,17 @@ has_control(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7F)
 			return true;
 	return false;
+}
+
+bool
+fields_param_text(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
+			return false;
+	return true;
 }
 
 static bool
@@ -69,7 +69,7 @@ check_string(const struct field_rule *r, const char *s, struct field_values *out
 		break;
 	case FK_IDLIST:
 		/* Split and checked by fields_split_ids; bound the whole here. */
-		if (strlen(s) > (r->max + 1) * IDLIST_MAX)
+		if (utf8_chars(s) > (r->max + 1) * IDLIST_MAX)
 			return fail(err, errlen, r->name, "too long");
 		break;
 	case FK_OBJECT:

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "common/json.h"
+#include "common/util.h"
 
 enum field_kind {
 	FK_STRING,	/* a string of at most max characters */
@@ -50,12 +51,17 @@ bool	 fields_split_ids(const char *list, size_t max, char **store, const char **
 	    size_t *n, char *err, size_t errlen) MUSTCHECK;
 
 /*
+ * Whether the len bytes of s (a query parameter or header value a
+ * verifier reads) are text: no NUL (which would end the value early for
+ * every later check, so that "SIG%00anything" passed as SIG) and no
+ * control character.
+ */
+bool	 fields_param_text(const char *s, size_t len);
+
+/*
  * testFlag: absent, "0"/"1" or 0/1 (the Kit dialects send numbers).
  * *is_test is true for 1. False for anything else.
  */
 bool	 fields_test_flag(const struct json *obj, bool *is_test) MUSTCHECK;
-
-/* Characters (UTF-8 code points) in s. */
-size_t	 utf8_chars(const char *s);
 
 #endif

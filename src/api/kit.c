@@ -143,38 +143,42 @@ answer_status(struct kit_call *c, enum dom_status st)
 {
 	if (c->dc.reason[0] != '\0')
 		(void)!str_copy(c->r->audit_reason, sizeof(c->r->audit_reason), c->dc.reason);
-	reply_code(c->r, kit_key(c), st == DOM_OK ? RC_SUCCESS : RC_INTERNAL,
+	reply_code(c->r, kit_key(c), st == DOM_OK ? RC_SUCCESS :
+	    st == DOM_INVALID ? RC_PARAM : RC_INTERNAL,
 	    st == DOM_OK ? "success" : c->dc.reason[0] ? c->dc.reason : "failed");
 }
 
-/*
- * A Kit timeStamp (yyyyMMddHHmmssSSS, UTC+8; 14 digits accepted and padded)
- * as the 17-digit text the store compares. A JSON number is accepted too.
- */
-static bool
-kit_stamp(const struct json *v, char out[18])
+const char *
+kit_stamp(const struct json *v, int64_t now, int64_t window_s, char out[18])
 {
 	const char	*s;
-	size_t		 n, i;
+	int64_t		 ms;
+	size_t		 n;
 
 	if (v == NULL)
-		return false;
+		return "missing or not yyyyMMddHHmmssSSS";
 	if (v->type == JSON_STRING)
 		s = v->u.str.s;
 	else if (v->type == JSON_NUMBER)
 		s = v->u.num;
 	else
-		return false;
+		return "missing or not yyyyMMddHHmmssSSS";
 	n = strlen(s);
 	if (n != 14 && n != 17)
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
+		return "missing or not yyyyMMddHHmmssSSS";
+	/* A real instant: month, day, hour, minute, second, millisecond. */
+	if (!parse_mkp_time(s, &ms))
+		return "not a real time (yyyyMMddHHmmssSSS)";
+	/*
+	 * UTC+8. A stamp far ahead would make every later change of the
+	 * object look older, and ignored, until that day.
+	 */
+	if (ms - KIT_UTC8_MS > now + (window_s + KIT_STAMP_AHEAD_S) * 1000)
+		return "more than a day ahead of the server clock";
 	memcpy(out, s, n);
 	memcpy(out + n, "000", 17 - n);
 	out[17] = '\0';
-	return true;
+	return NULL;
 }
 
 /* An integer member given as a number or as a string of digits. */
@@ -392,12 +396,14 @@ run_auth(struct kit_call *c)
 	struct kit_user		*users = NULL;
 	struct buf		*ext = NULL;
 	char			(*emp)[24] = NULL, sync[18];
+	const char		*why;
 	size_t			 i, n = 0, k;
 	bool			 ok = true;
 
 	request_audit_ids(c->r, c->f.str[1], NULL, NULL);
-	if (!kit_stamp(c->f.val[3], sync)) {
-		answer_param(c, "currentSyncTime: not yyyyMMddHHmmssSSS");
+	if ((why = kit_stamp(c->f.val[3], now_ms(), c->app->cfg->time_window, sync)) != NULL) {
+		snprintf(c->err, sizeof(c->err), "currentSyncTime: %s", why);
+		answer_param(c, c->err);
 		return;
 	}
 	list = get_list(c, "userList", NULL, KIT_USERS_MAX, &owned);
@@ -449,6 +455,40 @@ run_single_org(struct kit_call *c)
 	answer_status(c, kit_org_sync(&c->app->dom, &c->dc, &c->scope, &g, 1, false));
 }
 
+static int
+org_order(const void *a, const void *b)
+{
+	const struct kit_org *const *x = a, *const *y = b;
+	int	 d = strcmp((*x)->org_code, (*y)->org_code);
+
+	return d != 0 ? d : (*x < *y ? -1 : *x > *y);
+}
+
+/*
+ * The index of the first department (in list order) whose code an earlier
+ * one has, or n when the codes are distinct. Sorted, not compared pair by
+ * pair: a list of 20 000 would take 200 million comparisons.
+ */
+static size_t
+org_repeated(const struct kit_org *orgs, size_t n)
+{
+	const struct kit_org	**s;
+	size_t			  i, first = n;
+
+	if (n < 2)
+		return n;
+	s = xcalloc(n, sizeof(*s));
+	for (i = 0; i < n; i++)
+		s[i] = &orgs[i];
+	qsort(s, n, sizeof(*s), org_order);
+	for (i = 1; i < n; i++)
+		if (strcmp(s[i - 1]->org_code, s[i]->org_code) == 0 &&
+		    (size_t)(s[i] - orgs) < first)
+			first = (size_t)(s[i] - orgs);
+	free(s);
+	return first;
+}
+
 static void
 run_all_org(struct kit_call *c)
 {
@@ -481,12 +521,10 @@ run_all_org(struct kit_call *c)
 			snprintf(c->err, sizeof(c->err), "orgInfoList[%zu].orgName: missing", i);
 			goto bad;
 		}
-		for (k = 0; k < i; k++)
-			if (strcmp(orgs[k].org_code, orgs[i].org_code) == 0) {
-				snprintf(c->err, sizeof(c->err), "orgInfoList[%zu].orgCode: repeated",
-				    i);
-				goto bad;
-			}
+	}
+	if ((k = org_repeated(orgs, n)) < n) {
+		snprintf(c->err, sizeof(c->err), "orgInfoList[%zu].orgCode: repeated", k);
+		goto bad;
 	}
 	answer_status(c, kit_org_sync(&c->app->dom, &c->dc, &c->scope, orgs, n, true));
 	free(orgs);
@@ -509,6 +547,29 @@ static const struct kit_activity activities[] = {
 };
 
 /*
+ * True when each present header of the n is text (fields_param_text);
+ * otherwise 000002 naming the first that is not has been answered.
+ */
+static bool
+headers_text(struct request *r, const char *key, const char *const *values,
+    const char *const *names, size_t n)
+{
+	char	msg[80];
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (values[i] == NULL || fields_param_text(values[i], strlen(values[i])))
+			continue;
+		snprintf(msg, sizeof(msg), "%s: holds a control character", names[i]);
+		reply_code(r, key, RC_PARAM, msg);
+		log_notice("kit call %s from %s: %s", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?", msg);
+		return false;
+	}
+	return true;
+}
+
+/*
  * The time window, nonce and x-sign checks (readings 1 and 2). True when
  * the call is authentic and fresh; otherwise the answer has been sent.
  * *tree gets the parsed body (NULL when it is not JSON, answered here),
@@ -527,6 +588,9 @@ authenticate(struct app *app, struct request *r, struct json **tree, const char 
 	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
 
 	*tree = NULL;
+	if (!headers_text(r, key, (const char *const[]){ sig, ts, nonce },
+	    (const char *const[]){ "x-sign", "x-timestamp", "x-nonce" }, 3))
+		return false;
 	if (ts == NULL || *ts == '\0') {
 		reply_code(r, key, RC_PARAM, "x-timestamp: missing");
 		return false;
@@ -645,6 +709,9 @@ authenticate_v1(struct app *app, struct request *r, struct json **tree, const ch
 	bool		 match = false;
 
 	*tree = NULL;
+	if (!headers_text(r, key, (const char *const[]){ token },
+	    (const char *const[]){ "authToken" }, 1))
+		return false;
 	if (token == NULL || *token == '\0') {
 		reply_code(r, key, RC_AUTH, "authToken: missing");
 		return false;
@@ -692,6 +759,7 @@ kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 	struct kit_call		 c;
 	int64_t			 flag;
 	char			 msg[160];
+	const char		*why;
 	size_t			 i;
 
 	r->audit.dialect = v1 ? "kit-v1" : "kit-v2";
@@ -741,8 +809,10 @@ kit_handle(struct app *app, struct request *r, const char *name, bool v1)
 		reply_code(r, key, RC_PARAM, c.err);
 		goto out;
 	}
-	if (!kit_stamp(json_get(tree, "timeStamp"), c.stamp)) {
-		reply_code(r, key, RC_PARAM, "timeStamp: missing or not yyyyMMddHHmmssSSS");
+	if ((why = kit_stamp(json_get(tree, "timeStamp"), now_ms(), app->cfg->time_window,
+	    c.stamp)) != NULL) {
+		snprintf(msg, sizeof(msg), "timeStamp: %s", why);
+		reply_code(r, key, RC_PARAM, msg);
 		goto out;
 	}
 	if (act->max_flag >= 0) {

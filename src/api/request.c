@@ -137,13 +137,17 @@ request_audit_ids(struct request *r, const char *instance_id, const char *order_
 	const char	*in[3] = { instance_id, order_id, order_line_id };
 	const char	**out[3] = { &r->audit.instance_id, &r->audit.order_id,
 			    &r->audit.order_line_id };
-	size_t		 i;
+	size_t		 i, n;
 
 	for (i = 0; i < 3; i++) {
 		if (in[i] == NULL)
 			continue;
-		if (!str_copy(r->audit_ids[i], sizeof(r->audit_ids[i]), in[i]))
-			log_debug("audit id cut to %zu bytes", sizeof(r->audit_ids[i]) - 1);
+		/* Ids are checked before (64 characters); cut whole characters else. */
+		n = utf8_cut(in[i], sizeof(r->audit_ids[i]) - 1);
+		if (in[i][n] != '\0')
+			log_debug("audit id cut to %zu bytes", n);
+		memcpy(r->audit_ids[i], in[i], n);
+		r->audit_ids[i][n] = '\0';
 		*out[i] = r->audit_ids[i];
 	}
 	if (request_named_hook != NULL)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "common/buf.h"
 #include "common/defs.h"
+#include "common/util.h"
 #include "store/audit.h"
 
 struct request {
@@ -36,7 +37,7 @@ struct request {
 	struct buf	 answer;
 	bool		 sent;		/* an answer is ready */
 	char		 path_buf[512];
-	char		 audit_ids[3][65];	/* instance, order, order line */
+	char		 audit_ids[3][ID_SIZE];	/* instance, order, order line */
 };
 
 /*

@@ -108,6 +108,12 @@ reply_if_replayed(struct db *db, struct request *r, const char *sign_key,
 		reply_code(r, sign_key, RC_AUTH, msg);
 		log_notice("%s call %s from %s: replayed %s refused", dialect, r->call_id,
 		    r->remote_addr ? r->remote_addr : "?", param);
+	} else if (db_state_is_content(db_prelude_sqlstate(db))) {
+		snprintf(msg, sizeof(msg), "%s: refused by the store (sqlstate %s)", param,
+		    db_prelude_sqlstate(db));
+		reply_code(r, sign_key, RC_PARAM, msg);
+		log_notice("%s call %s from %s: %s", dialect, r->call_id,
+		    r->remote_addr ? r->remote_addr : "?", msg);
 	} else {
 		reply_code(r, sign_key, RC_INTERNAL, "store unavailable");
 	}

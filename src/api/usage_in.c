@@ -162,7 +162,14 @@ usage_in_handle(struct app *app, struct request *r)
 		usage_error(r, status, msg);
 		goto out;
 	}
-	if (usage_ingest(&app->dom, ev, n, &out) != DOM_OK) {
+	switch (usage_ingest(&app->dom, ev, n, &out)) {
+	case DOM_OK:
+		break;
+	case DOM_INVALID:
+		/* Sending it again would fail again. */
+		usage_error(r, 400, "the store refused a value of the call");
+		goto out;
+	default:
 		usage_error(r, 503, "store unavailable, send the call again");
 		goto out;
 	}

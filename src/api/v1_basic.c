@@ -169,6 +169,7 @@ answer_status(struct v1_call *c, enum dom_status st)
 		[DOM_NOT_FOUND] = RC_NO_INSTANCE,
 		[DOM_REFUSED] = RC_INTERNAL,
 		[DOM_STORE] = RC_INTERNAL,
+		[DOM_INVALID] = RC_PARAM,
 	};
 
 	if (c->dc.reason[0] != '\0')
@@ -222,7 +223,7 @@ static void
 run_new(struct v1_call *c)
 {
 	const char	*ids[1];
-	char		 id[65];
+	char		 id[ID_SIZE];
 	enum dom_status	 st;
 	struct reply	 rp;
 	struct app_out	 q;

@@ -124,6 +124,7 @@ answer_status(struct v2_call *c, enum dom_status st)
 		[DOM_NOT_FOUND] = RC_NO_INSTANCE,
 		[DOM_REFUSED] = RC_INTERNAL,
 		[DOM_STORE] = RC_INTERNAL,
+		[DOM_INVALID] = RC_PARAM,
 	};
 
 	if (c->dc.reason[0] != '\0')
@@ -135,7 +136,7 @@ answer_status(struct v2_call *c, enum dom_status st)
 static void
 run_new(struct v2_call *c)
 {
-	char		 id[65];
+	char		 id[ID_SIZE];
 	enum dom_status	 st;
 	struct reply	 rp;
 
@@ -327,19 +328,28 @@ static const struct v2_activity activities[] = {
 	ACT("refreshLicenseCode", license_rules, run_license),
 };
 
-/* Reads one query parameter; false (answer sent) when it is malformed. */
+/*
+ * Reads one query parameter; false (answer sent) when it is malformed or
+ * holds a NUL or control character.
+ */
 static bool
 get_param(struct request *r, const char *key, const char *name, struct buf *out,
     bool *present)
 {
+	char	msg[80];
 	bool	bad;
 
 	*present = query_get(r->query, name, out, &bad);
 	if (bad) {
-		char msg[64];
-
 		snprintf(msg, sizeof(msg), "%s: malformed percent-encoding", name);
 		reply_code(r, key, RC_PARAM, msg);
+		return false;
+	}
+	if (*present && !fields_param_text(out->data != NULL ? out->data : "", out->len)) {
+		snprintf(msg, sizeof(msg), "%s: holds a NUL or control character", name);
+		reply_code(r, key, RC_PARAM, msg);
+		log_notice("v2 call %s from %s: %s", r->call_id,
+		    r->remote_addr ? r->remote_addr : "?", msg);
 		return false;
 	}
 	return true;

@@ -266,7 +266,8 @@ cu_status(struct ctl *c, int argc, char **argv)
 	}
 	printf("pending:       %lld (%lld being sent)\n", (long long)st.us_pending,
 	    (long long)st.us_sending);
-	printf("at risk:       %lld (closed more than an hour ago)\n", (long long)st.us_at_risk);
+	printf("at risk:       %lld (failed, or not delivered an hour after its hour)\n",
+	    (long long)st.us_at_risk);
 	printf("failed:        %lld\n", (long long)st.us_failed);
 	/*
 	 * The last attempt and the last delivery are two pushes when the

@@ -134,7 +134,7 @@ void
 sim_serve_usage(void)
 {
 	printf(
-"usage: mkp-sim serve [--listen [HOST:]PORT] [--ak AK --sk SK]\n"
+"usage: mkp-sim serve [--listen [HOST:]PORT] [--ak AK] [--sk-file FILE | --sk SK]\n"
 "                     [--orders FILE.json] [--record FILE.jsonl] [--fail SPEC]\n"
 "\n"
 "Serves the marketplace's open API on loopback (plain HTTP/1.1) until SIGTERM\n"
@@ -149,7 +149,10 @@ sim_serve_usage(void)
 "  -l, --listen ADDR   HOST:PORT or PORT; HOST must be 127.x.x.x\n"
 "                      (default " SERVE_DEFAULT_LISTEN ": any free port)\n"
 "      --ak AK         the access key callers sign with (default " SERVE_DEFAULT_AK ")\n"
-"      --sk SK         its secret key (default " SERVE_DEFAULT_SK ")\n"
+"      --sk-file FILE  its secret key: the first line of FILE; else the\n"
+"                      environment's MKP_SIM_SK; else " SERVE_DEFAULT_SK "\n"
+"      --sk SK         the secret key on the command line, which every user\n"
+"                      on the host sees in ps: for tests\n"
 "  -o, --orders FILE   more orders: {\"orders\":[ORDERINFO,...]}, each ORDERINFO\n"
 "                      the object answered under \"orderInfo\": \"orderId\" (1..64\n"
 "                      chars), \"orderType\", \"orderLine\" (non-empty array of\n"
@@ -952,6 +955,7 @@ serve_parse_listen(const char *arg, struct sockaddr_in *sin)
 enum serve_opt_id {
 	OPT_AK = 256,
 	OPT_SK,
+	OPT_SK_FILE,
 	OPT_FAIL,
 	OPT_USAGE_KEY,
 	OPT_HELP,
@@ -961,6 +965,7 @@ static const struct option serve_longopts[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "ak", required_argument, NULL, OPT_AK },
 	{ "sk", required_argument, NULL, OPT_SK },
+	{ "sk-file", required_argument, NULL, OPT_SK_FILE },
 	{ "orders", required_argument, NULL, 'o' },
 	{ "record", required_argument, NULL, 'r' },
 	{ "fail", required_argument, NULL, OPT_FAIL },
@@ -976,6 +981,38 @@ serve_usage_error(const char *msg, const char *arg)
 	    arg ? arg : "");
 	fprintf(stderr, "see: mkp-sim serve --help\n");
 	return SIM_USAGE;
+}
+
+/*
+ * The secret key in the first line of path (without its line end) into
+ * out; false with err when it cannot be read or the line is empty or too
+ * long.
+ */
+static bool
+serve_read_sk(const char *path, char *out, size_t size, char *err, size_t errlen)
+{
+	FILE	*f = fopen(path, "re");
+	size_t	 n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return false;
+	}
+	if (fgets(out, (int)size, f) == NULL)
+		out[0] = '\0';
+	fclose(f);
+	n = strlen(out);
+	if (n == size - 1 && out[n - 1] != '\n') {
+		snprintf(err, errlen, "the key is longer than %zu bytes", size - 2);
+		return false;
+	}
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	if (n == 0) {
+		snprintf(err, errlen, "empty");
+		return false;
+	}
+	return true;
 }
 
 /* Runs the daemon until SIGTERM or SIGINT. */
@@ -1033,10 +1070,11 @@ sim_serve_main(int argc, char **argv)
 	struct serve		 s;
 	struct sockaddr_in	 sin;
 	const char		*listen = SERVE_DEFAULT_LISTEN, *orders = NULL;
-	const char		*record = NULL;
-	char			 err[512];
+	const char		*record = NULL, *sk_file = NULL;
+	char			 err[512], sk_buf[256];
 	size_t			 i;
 	int			 ch, rc;
+	bool			 sk_given = false;
 
 	memset(&s, 0, sizeof(s));
 	s.ak = SERVE_DEFAULT_AK;
@@ -1058,6 +1096,10 @@ sim_serve_main(int argc, char **argv)
 			break;
 		case OPT_SK:
 			s.sk = optarg;
+			sk_given = true;
+			break;
+		case OPT_SK_FILE:
+			sk_file = optarg;
 			break;
 		case OPT_USAGE_KEY:
 			s.usage_key = optarg;
@@ -1076,6 +1118,19 @@ sim_serve_main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return serve_usage_error("unexpected argument", argv[optind]);
+	if (!sk_given) {
+		if (sk_file != NULL) {
+			if (!serve_read_sk(sk_file, sk_buf, sizeof(sk_buf), err, sizeof(err))) {
+				fprintf(stderr, "mkp-sim serve: --sk-file %s: %s\n", sk_file, err);
+				return SIM_USAGE;
+			}
+			s.sk = sk_buf;
+		} else if (getenv("MKP_SIM_SK") != NULL && getenv("MKP_SIM_SK")[0] != '\0') {
+			s.sk = getenv("MKP_SIM_SK");
+		}
+	} else if (sk_file != NULL) {
+		return serve_usage_error("--sk and --sk-file: one or the other", NULL);
+	}
 	if (s.ak[0] == '\0' || s.sk[0] == '\0')
 		return serve_usage_error("--ak and --sk must not be empty", NULL);
 	if (!serve_parse_listen(listen, &sin))

@@ -161,6 +161,7 @@ static const struct cf_option cf_options[] = {
 	I("pool", crash_backoff, "5", 1, 3600, RL),
 	I("pool", request_slowlog_timeout, "0", 0, 86400, RL),
 	I("pool", request_terminate_timeout, "0", 0, 86400, RL),
+	I("pool", request_read_timeout, "5", 0, 3600, RL),
 
 	S("store", dsn, "dbname=mkpd", RL | CF_SECRET, NULL),
 	I("store", statement_timeout, "5000", 0, 3600000, RL),

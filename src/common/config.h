@@ -67,6 +67,7 @@ struct config {
 	int64_t	 crash_backoff;		/* seconds to wait before respawning again */
 	int64_t	 request_slowlog_timeout;	/* seconds, 0 = off */
 	int64_t	 request_terminate_timeout;	/* seconds, 0 = off */
+	int64_t	 request_read_timeout;		/* seconds to deliver a request, 0 = off */
 
 	/* [store] */
 	char	*dsn;			/* libpq connection string */

@@ -106,55 +106,6 @@ json_get_str(const struct json *v, const char *key)
 
 /* --- parsing ------------------------------------------------------------- */
 
-/*
- * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
- * U+10FFFF. Applied to yajl's decoded strings, so it also catches a lone
- * low surrogate escape, which yajl encodes as ED B0..BF xx.
- */
-static bool
-json_utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t		 i = 0, k, need;
-	unsigned char	 c, lo, hi;
-
-	while (i < n) {
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		lo = 0x80;
-		hi = 0xBF;
-		if (c >= 0xC2 && c <= 0xDF)
-			need = 1;
-		else if (c == 0xE0) {
-			need = 2;
-			lo = 0xA0;
-		} else if (c == 0xED) {
-			need = 2;
-			hi = 0x9F;
-		} else if (c >= 0xE1 && c <= 0xEF)
-			need = 2;
-		else if (c == 0xF0) {
-			need = 3;
-			lo = 0x90;
-		} else if (c == 0xF4) {
-			need = 3;
-			hi = 0x8F;
-		} else if (c >= 0xF1 && c <= 0xF3)
-			need = 3;
-		else
-			return false;
-		if (n - i - 1 < need || s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (k = 2; k <= need; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-		i += need + 1;
-	}
-	return true;
-}
-
 static bool
 json_check_text(struct json_parser *p, const unsigned char *s, size_t n)
 {
@@ -162,7 +113,7 @@ json_check_text(struct json_parser *p, const unsigned char *s, size_t n)
 		p->reason = "string contains U+0000";
 		return false;
 	}
-	if (!json_utf8_valid(s, n)) {
+	if (!utf8_valid((const char *)s, n)) {
 		p->reason = "invalid UTF-8 in string";
 		return false;
 	}

@@ -225,6 +225,88 @@ parse_rfc3339(const char *s, int64_t *ms)
 	return true;
 }
 
+size_t
+utf8_chars(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+size_t
+utf8_cut(const char *s, size_t max)
+{
+	size_t	n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	/* s[max] starts the first byte left out: back off its character. */
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char	 c, lo = 0x80, hi = 0xBF;
+	size_t		 k, need;
+
+	if (n == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		need = 1;
+	else if (c == 0xE0) {
+		need = 2;
+		lo = 0xA0;
+	} else if (c == 0xED) {
+		need = 2;
+		hi = 0x9F;
+	} else if (c >= 0xE1 && c <= 0xEF)
+		need = 2;
+	else if (c == 0xF0) {
+		need = 3;
+		lo = 0x90;
+	} else if (c == 0xF4) {
+		need = 3;
+		hi = 0x8F;
+	} else if (c >= 0xF1 && c <= 0xF3)
+		need = 3;
+	else
+		return 0;
+	if (n - 1 < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (k = 2; k <= need; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	return need + 1;
+}
+
+bool
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, k;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_len(p + i, n - i)) == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
 void
 hex_encode(const void *p, size_t n, char *out, bool upper)
 {

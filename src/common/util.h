@@ -41,6 +41,24 @@ bool	 parse_rfc3339(const char *, int64_t *ms) MUSTCHECK;
 /* Formats as yyyyMMddHHmmssSSS (UTC): out must hold 18 bytes. */
 void	 fmt_mkp_time(int64_t ms, char out[18]);
 
+/* Characters (UTF-8 code points) in s, as the marketplace counts lengths. */
+size_t	 utf8_chars(const char *s);
+/*
+ * The length of the longest prefix of s that is at most max bytes and
+ * ends on a character boundary: a copy cut there is still valid UTF-8.
+ */
+size_t	 utf8_cut(const char *s, size_t max);
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF. utf8_len gives the bytes of the valid character at s (of n),
+ * 0 when there is none.
+ */
+size_t	 utf8_len(const unsigned char *s, size_t n);
+bool	 utf8_valid(const char *s, size_t n);
+
+/* An id of 64 characters of up to 4 bytes each, and its NUL. */
+#define ID_SIZE		(64 * 4 + 1)
+
 /* Hex of n bytes into out (2n+1 bytes), lower or upper case. */
 void	 hex_encode(const void *, size_t n, char *out, bool upper);
 /* The value of the hex digit c (either case), or -1 if c is not one. */

@@ -74,6 +74,12 @@ static enum dom_status
 store_failed(const struct dom_ctx *ctx, struct dom_call *call)
 {
 	db_rollback(ctx->db);
+	if (db_state_is_content(db_sqlstate(ctx->db))) {
+		say(call, "the store refused a value of the call (sqlstate %s)",
+		    db_sqlstate(ctx->db));
+		log_notice("call %s: %s", call->call_id, call->reason);
+		return DOM_INVALID;
+	}
 	say(call, "store unavailable (sqlstate %s)", db_sqlstate(ctx->db));
 	return DOM_STORE;
 }
@@ -170,7 +176,7 @@ app_info_free(struct app_info *a)
 
 enum dom_status
 instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *order_id,
-    const char *order_line_id, const char *business_id, char id_out[65])
+    const char *order_line_id, const char *business_id, char id_out[ID_SIZE])
 {
 	const struct config	*cfg = ctx->cfg;
 	struct istore_new	 n;
@@ -365,7 +371,7 @@ instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const 
     const char *order_id, const char *product_id, bool is_test)
 {
 	PGresult	*res;
-	char		 owner[65];
+	char		 owner[ID_SIZE];
 	bool		 provisioning, inserted;
 
 	/*

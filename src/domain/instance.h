@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 #include "common/config.h"
+#include "common/util.h"
 #include "crypto/seal.h"
 #include "store/db.h"
 
@@ -28,6 +29,7 @@ enum dom_status {
 	DOM_NOT_FOUND,	/* no such instance (or released, for changes) */
 	DOM_REFUSED,	/* the business refuses (e.g. a change it cannot take) */
 	DOM_STORE,	/* the store failed or is unreachable */
+	DOM_INVALID,	/* the store refused a value of the call (db_state_is_content) */
 };
 
 /* What a command needs from its process. */
@@ -98,7 +100,7 @@ struct instance_row {
  */
 enum dom_status instance_create(const struct dom_ctx *, struct dom_call *,
 	    const char *order_id, const char *order_line_id, const char *business_id,
-	    char id_out[65]);
+	    char id_out[ID_SIZE]);
 
 typedef void (*instance_visit_fn)(const struct instance_info *, void *arg);
 

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "domain/package.h"
+#include "common/util.h"
 #include "domain/usage.h"
 #include "store/usage_store.h"
 
@@ -44,9 +45,18 @@ usage_check_value(const char *v)
 		return "value is not a decimal number";
 	if (decs > 4)
 		return "value has more than 4 decimals";
-	if (ints > 16)
-		return "value is too large";
+	if (ints > USAGE_VALUE_INT_DIGITS)
+		return "value is larger than 99999999.9999";
 	return NULL;
+}
+
+static bool
+usage_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7F)
+			return true;
+	return false;
 }
 
 const char *
@@ -56,10 +66,18 @@ usage_check_event(const struct usage_event *ev)
 
 	if (why == NULL && (ev->id == NULL || ev->id[0] == '\0'))
 		why = "id missing";
-	if (why == NULL && strlen(ev->id) > 128)
+	if (why == NULL && utf8_chars(ev->id) > 128)
 		why = "id longer than 128 characters";
+	if (why == NULL && usage_has_control(ev->id))
+		why = "id holds a control character";
 	if (why == NULL && (ev->instance_id == NULL || ev->instance_id[0] == '\0'))
 		why = "instanceId missing";
+	if (why == NULL && (utf8_chars(ev->instance_id) > 64 ||
+	    usage_has_control(ev->instance_id)))
+		why = "instanceId longer than 64 characters or holding a control character";
+	if (why == NULL && ev->pkg_instance_id != NULL &&
+	    (utf8_chars(ev->pkg_instance_id) > 64 || usage_has_control(ev->pkg_instance_id)))
+		why = "packageInstanceId longer than 64 characters or holding a control character";
 	if (why == NULL)
 		why = usage_check_value(ev->value);
 	if (why == NULL)
@@ -106,11 +124,15 @@ usage_check_time(const char *t)
 		return bad;
 	p = t + 19;
 	if (*p == '.') {
-		p++;
+		const char *frac = ++p;
+
 		if (!isdigit((unsigned char)*p))
 			return bad;
 		while (isdigit((unsigned char)*p))
 			p++;
+		/* PostgreSQL keeps microseconds and refuses long fractions. */
+		if (p - frac > 6)
+			return "time has more than 6 fraction digits (microseconds)";
 	}
 	if ((*p != 'Z' && *p != 'z') || p[1] != '\0')
 		return bad;
@@ -236,6 +258,12 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 	free(sev);
 	if (res == NULL) {
 		usage_outcome_free(out);
+		/* Each event was checked whole: this should not be its content. */
+		if (db_state_is_content(db_sqlstate(ctx->db))) {
+			log_warn("usage: the store refused a value of a checked call (sqlstate %s)",
+			    db_sqlstate(ctx->db));
+			return DOM_INVALID;
+		}
 		return DOM_STORE;
 	}
 	out->accepted = m;

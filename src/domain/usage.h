@@ -72,15 +72,26 @@ struct usage_outcome {
  * Validates the n events and stores the valid ones in one transaction.
  * DOM_OK with *out filled (free with usage_outcome_free), or DOM_STORE
  * when the store failed: nothing was stored then, and the caller may send
- * the whole call again (event ids make that safe).
+ * the whole call again (event ids make that safe). DOM_INVALID when the
+ * store refused a value despite the checks (db_state_is_content): sending
+ * it again would not help.
  */
 enum dom_status usage_ingest(const struct dom_ctx *, const struct usage_event *, size_t n,
 	    struct usage_outcome *out);
 void	 usage_outcome_free(struct usage_outcome *);
 
 /*
+ * The integer digits an event's value may have: the marketplace takes
+ * usage_value as Double(12,4) (spec/outbound.md §1), and with at most
+ * 99999999.9999 per event an hour's sum stays far inside the record's
+ * numeric(20,4) (closing guards the rest: schema/013).
+ */
+#define USAGE_VALUE_INT_DIGITS	8
+
+/*
  * Why value is not a usage amount (NULL when it is one): a decimal with
- * at most 16 integer digits and 4 decimals, not negative, no exponent.
+ * at most USAGE_VALUE_INT_DIGITS integer digits and 4 decimals, not
+ * negative, no exponent.
  */
 const char *usage_check_value(const char *value);
 /*
@@ -93,7 +104,11 @@ bool	 usage_dashboard_url(const char *tmpl, const char *instance_id, struct buf 
 
 /* Why the event cannot be stored whatever the database says (NULL when it can). */
 const char *usage_check_event(const struct usage_event *);
-/* Why time is not an RFC 3339 UTC instant "YYYY-MM-DDTHH:MM:SS[.fff]Z" (NULL when it is). */
+/*
+ * Why time is not an RFC 3339 UTC instant "YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
+ * (NULL when it is): a real day and time from 1970 on, at most six
+ * fraction digits (what PostgreSQL keeps).
+ */
 const char *usage_check_time(const char *time);
 
 #endif

@@ -68,6 +68,7 @@ struct app_call {
 };
 
 struct app_observer {
+	void	(*read)(void);				/* the whole request was read */
 	void	(*named)(const struct app_call *);	/* activity and ids known */
 	void	(*done)(const struct app_call *);	/* answered and flushed */
 };

@@ -198,7 +198,7 @@ note_put(struct sb_slot *s, size_t off, size_t len, const char *str)
 {
 	char		 tmp[NOTE_END];
 	uint64_t	 w;
-	size_t		 n = strnlen(str, len - 1), i;
+	size_t		 n = utf8_cut(str, len - 1), i;	/* whole characters */
 
 	memset(tmp, 0, len);
 	memcpy(tmp, str, n);

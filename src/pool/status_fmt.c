@@ -95,7 +95,8 @@ st_figures(const struct pool_status *st, struct figure *f)
 	    "Usage records not yet accepted by the marketplace (-1: unknown).",
 	    st->usage_pending);
 	FIG("usage records at risk", "usage_records_at_risk", FIG_GAUGE,
-	    "Pending usage records near the push deadline (-1: unknown).", st->usage_at_risk);
+	    "Usage records failed or undelivered an hour after their hour (-1: unknown).",
+	    st->usage_at_risk);
 	FIG("packages low", "packages_low", FIG_GAUGE,
 	    "Packages past a [packages] thresholds warning (-1: unknown).", st->packages_low);
 	FIG("packages used up", "packages_used_up", FIG_GAUGE,

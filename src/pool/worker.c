@@ -47,6 +47,18 @@
  * into each other (as php-fpm and nginx write theirs). Control characters
  * in a field are written as \xHH, so a line is a line.
  *
+ * request_read_timeout: a connection must deliver its whole request (the
+ * FastCGI records of its parameters and its body) within that many
+ * seconds of being taken, or the worker is held by whoever opened it: an
+ * idle or trickling connection to a TCP listener, which any local user
+ * can open, would otherwise keep a worker as long as it likes. A timer
+ * (ITIMER_REAL, SIGALRM) is armed when a request is about to be read and
+ * disarmed when the app says it has read it (mkpd_observer.read); when it
+ * fires, its handler shuts the connection down for reading (shutdown(2)
+ * is async-signal-safe), so the read libfcgi or the app is blocked in, or
+ * the next one, ends at once; libfcgi then drops the connection, or the
+ * app answers "incomplete request", and the worker is free again.
+ *
  * request_terminate_timeout: the master sends SIGUSR2 to a worker whose
  * request ran too long. SIGUSR2 is not blocked while a request is served,
  * so the handler runs wherever the worker is stuck (a store call, say):
@@ -73,6 +85,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -104,6 +117,8 @@ struct worker {
 	int		 access_fd;	/* -1: no access log */
 	struct buf	 access;	/* whole lines not written yet */
 	volatile sig_atomic_t answered;	/* the current request has its answer */
+	volatile sig_atomic_t read_fd;	/* the connection being read, or -1 */
+	volatile sig_atomic_t read_expired;	/* request_read_timeout ran out */
 	int64_t		 req_start;	/* mono ms */
 };
 
@@ -328,25 +343,90 @@ worker_access_open(struct worker *w)
 	buf_reserve(&w->access, W_ACCESS_BUF);
 }
 
+/* SIGALRM: request_read_timeout ran out (see the top of the file). */
+static void
+worker_on_read_timeout(int sig)
+{
+	int	saved = errno;
+
+	(void)sig;
+	if (cur != NULL && cur->read_fd >= 0) {
+		cur->read_expired = 1;
+		shutdown(cur->read_fd, SHUT_RD);
+	}
+	errno = saved;
+}
+
+static void
+worker_read_timer(int64_t seconds)
+{
+	struct itimerval	 it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = (time_t)seconds;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* The request is read (or will not be): the timer is off. */
+static void
+worker_read_done(void)
+{
+	if (cur == NULL || cur->read_fd < 0)
+		return;
+	worker_read_timer(0);
+	cur->read_fd = -1;
+}
+
+static void
+worker_read_timeout_handler(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigfillset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = worker_on_read_timeout;
+	sigaction(SIGALRM, &sa, NULL);
+}
+
 /* Serves what arrives on req.ipcFd (a new or a kept connection). */
 static void
 worker_serve(struct worker *w)
 {
 	struct scoreboard	*sb = w->a->sb;
+	int64_t			 timeout = w->a->cfg->request_read_timeout;
 	int			 rc;
 
 	scoreboard_worker_set_state(sb, w->a->slot, SLOT_BUSY);
 	w->req_start = mono_ms();
 	w->answered = 0;
+	w->read_expired = 0;
+	if (timeout > 0) {
+		w->read_fd = w->req.ipcFd;
+		worker_read_timer(timeout);
+	}
 	/* Keep FCGX_Accept_r's own FCGX_Finish_r from closing ipcFd. */
 	w->req.keepConnection = 1;
 	rc = FCGX_Accept_r(&w->req);
 	if (rc < 0) {
 		/* libfcgi has closed the connection (it sent no request). */
-		log_debug("%s: connection closed before a complete request", __func__);
+		worker_read_done();
+		if (w->read_expired)
+			log_warn("a connection sent no complete request within "
+			    "request_read_timeout (%lld s): closed", (long long)timeout);
+		else
+			log_debug("%s: connection closed before a complete request",
+			    __func__);
 		w->req.ipcFd = -1;
 	} else {
 		mkpd_app.serve(&w->req);
+		worker_read_done();
+		if (w->read_expired) {
+			log_warn("a request's body did not arrive within "
+			    "request_read_timeout (%lld s): connection closed",
+			    (long long)timeout);
+			w->req.keepConnection = 0;
+		}
 		FCGX_Finish_r(&w->req);
 		w->served++;
 		if (w->req.ipcFd >= 0 && !w->warned_keep) {
@@ -533,6 +613,7 @@ worker_main(const struct worker_args *a)
 	if (!priv_drop(a->priv, err, sizeof(err)))
 		fatalx("cannot drop privileges: %s", err);
 	scoreboard_worker_start(a->sb, a->slot, getpid());
+	mkpd_observer.read = worker_read_done;
 	mkpd_observer.named = worker_named;
 	mkpd_observer.done = worker_done;
 
@@ -546,10 +627,12 @@ worker_main(const struct worker_args *a)
 	memset(&w, 0, sizeof(w));
 	w.a = a;
 	w.access_fd = -1;
+	w.read_fd = -1;
 	cur = &w;
 	worker_access_open(&w);
 	worker_abort_prepare();
 	worker_terminate_handler();
+	worker_read_timeout_handler();
 	w.ep = worker_epoll(a->lsn);
 	/* listen_sock -1: libfcgi must never accept by itself (see above). */
 	if (FCGX_InitRequest(&w.req, -1, 0) != 0)

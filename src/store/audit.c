@@ -14,6 +14,9 @@
  * data, whose commits stay synchronous.
  */
 #include <stdio.h>
+#include <string.h>
+
+#include "common/buf.h"
 
 #include "common/util.h"
 #include "store/audit.h"
@@ -30,11 +33,33 @@ const struct db_stmt audit_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
+const char *
+audit_text(const char *s, struct buf *esc)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 n, i = 0, k;
+
+	if (s == NULL || utf8_valid(s, (n = strlen(s))))
+		return s;
+	while (i < n) {
+		if ((k = utf8_len(u + i, n - i)) > 0) {
+			buf_append(esc, s + i, k);
+			i += k;
+		} else {
+			buf_printf(esc, "\\x%02X", u[i]);
+			i++;
+		}
+	}
+	return buf_cstr(esc);
+}
+
 void
 audit_record(struct db *db, const struct audit *a)
 {
 	char		 when[25], status[12], lat[24];
 	const char	*p[14];
+	struct buf	 esc[14];
+	int		 i;
 
 	fmt_time_iso(a->received_ms, when);
 	snprintf(status, sizeof(status), "%d", a->http_status);
@@ -53,5 +78,11 @@ audit_record(struct db *db, const struct audit *a)
 	p[11] = a->is_test ? "true" : "false";
 	p[12] = a->reason;
 	p[13] = a->body;
+	for (i = 0; i < 14; i++) {
+		buf_init(&esc[i]);
+		p[i] = audit_text(p[i], &esc[i]);
+	}
 	db_defer(db, "audit_record", 14, p, "callback_log row");
+	for (i = 0; i < 14; i++)
+		buf_free(&esc[i]);
 }

@@ -5,6 +5,7 @@
 #define MKP_AUDIT_H
 
 #include <stdint.h>
+#include "common/buf.h"
 #include "store/db.h"
 
 struct audit {
@@ -25,6 +26,14 @@ struct audit {
 };
 
 extern const struct db_stmt audit_stmts[];
+
+/*
+ * s, or when it is not valid UTF-8 (a query parameter may hold any byte)
+ * a copy in esc (initialised; the caller frees it) with each byte that is
+ * not part of a character written \xHH: the store refuses invalid text,
+ * and the row must not be lost. audit_record applies it to every field.
+ */
+const char *audit_text(const char *s, struct buf *esc);
 
 /*
  * Queues the row to be inserted ahead of the process's next round trip

@@ -556,6 +556,13 @@ db_conn(struct db *db)
 	return db->conn;
 }
 
+bool
+db_state_is_content(const char *sqlstate)
+{
+	return sqlstate != NULL && (strncmp(sqlstate, "22", 2) == 0 ||
+	    strncmp(sqlstate, "23", 2) == 0);
+}
+
 const char *
 db_errmsg(const struct db *db)
 {

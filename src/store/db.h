@@ -105,6 +105,13 @@ int	 db_deferred(const struct db *);
 /* SQLSTATE of the last failure, "" if none, "08000" for connection loss. */
 const char *db_sqlstate(const struct db *);
 /*
+ * Whether a SQLSTATE says the store refused a value it was given (class
+ * 22, data exception: an invalid byte sequence, a number out of range;
+ * class 23, a constraint) rather than failed or went away: the caller's
+ * content is at fault, and sending it again will not help.
+ */
+bool	 db_state_is_content(const char *sqlstate);
+/*
  * The server's primary message for the last failure ("" if none), for a
  * person reading a log line or a job's last_error; never holds a value.
  */

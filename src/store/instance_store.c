@@ -175,7 +175,7 @@ exec_insert(struct db *db, const char *name, int nparams, const char *const *p,
 }
 
 enum istore_create_result
-istore_create(struct db *db, const struct istore_new *n, char id_out[65], char state_out[16])
+istore_create(struct db *db, const struct istore_new *n, char id_out[ID_SIZE], char state_out[16])
 {
 	const char	*p[13];
 	const char	*q[3];
@@ -198,7 +198,7 @@ istore_create(struct db *db, const struct istore_new *n, char id_out[65], char s
 	if (res == NULL)
 		return strcmp(db_sqlstate(db), "23505") == 0 ? ISTORE_ID_TAKEN : ISTORE_FAILED;
 	if (PQntuples(res) == 1) {
-		copy_field(id_out, 65, res, 0);
+		copy_field(id_out, ID_SIZE, res, 0);
 		copy_field(state_out, 16, res, 1);
 		PQclear(res);
 		return ISTORE_CREATED;
@@ -215,7 +215,7 @@ istore_create(struct db *db, const struct istore_new *n, char id_out[65], char s
 		PQclear(res);
 		return ISTORE_FAILED;
 	}
-	copy_field(id_out, 65, res, 0);
+	copy_field(id_out, ID_SIZE, res, 0);
 	copy_field(state_out, 16, res, 1);
 	PQclear(res);
 	return ISTORE_EXISTS;

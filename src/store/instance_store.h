@@ -10,6 +10,7 @@
 #define MKP_INSTANCE_STORE_H
 
 #include <stdint.h>
+#include "common/util.h"
 #include "store/db.h"
 
 extern const struct db_stmt instance_store_stmts[];
@@ -39,11 +40,11 @@ enum istore_create_result {
 
 /*
  * Inserts the instance and its "create" event in one statement, unless
- * the order line has one. On ISTORE_EXISTS, id_out/state_out (65 and 16
+ * the order line has one. On ISTORE_EXISTS, id_out/state_out (ID_SIZE and 16
  * bytes) receive the existing instance's id and state.
  */
 enum istore_create_result istore_create(struct db *, const struct istore_new *,
-	    char id_out[65], char state_out[16]);
+	    char id_out[ID_SIZE], char state_out[16]);
 
 /* SELECT ... FOR UPDATE: columns 0 state, 1 is_test ("t"/"f"). No row: unknown. */
 PGresult *istore_lock(struct db *, const char *instance_id) MUSTCHECK;

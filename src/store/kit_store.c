@@ -22,6 +22,9 @@ const struct db_stmt kit_store_stmts[] = {
 	  "SELECT mkp_kit_users($1, $2::text[], $3, $4::boolean, $5::int, $6, $7, $8)", 8 },
 	{ "kit_org",
 	  "SELECT mkp_kit_org($1, $2, $3, $4, $5, $6::boolean, $7::int, $8, $9)", 9 },
+	{ "kit_orgs_set",
+	  "SELECT mkp_kit_orgs_set($1, $2::text[], $3::text[], $4::text[], $5, $6::boolean, $7,"
+	  " $8)", 8 },
 	{ "kit_org_prune",
 	  "SELECT mkp_kit_org_prune($1, $2, $3::boolean, $4)", 4 },
 	{ "kit_org_paths",
@@ -163,6 +166,54 @@ kit_store_org(struct db *db, const char *tenant_id, const char *org_code,
 	v[0] = tenant_id; v[1] = org_code; v[2] = name; v[3] = parent_code;
 	v[4] = instance_id; v[5] = tf(is_test); v[6] = fl; v[7] = stamp; v[8] = call_id;
 	return run_outcome(db, "kit_org", 9, v, out);
+}
+
+bool
+kit_store_orgs_set(struct db *db, const char *tenant_id, const char *const *codes,
+    const char *const *names, const char *const *parents, size_t n,
+    const char *instance_id, bool is_test, const char *stamp, const char *call_id,
+    size_t counts[3])
+{
+	struct buf	 arr[3];
+	const char	*v[8];
+	PGresult	*res;
+	size_t		 i;
+	unsigned long	 c[3] = { 0, 0, 0 };
+	int		 k;
+
+	counts[0] = counts[1] = counts[2] = 0;
+	if (n == 0)
+		return true;
+	for (k = 0; k < 3; k++) {
+		buf_init(&arr[k]);
+		buf_putc(&arr[k], '{');
+	}
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 3; k++)
+			if (i > 0)
+				buf_putc(&arr[k], ',');
+		array_elem(&arr[0], codes[i]);
+		array_elem(&arr[1], names[i]);
+		array_elem(&arr[2], parents[i]);
+	}
+	for (k = 0; k < 3; k++)
+		buf_putc(&arr[k], '}');
+	v[0] = tenant_id; v[1] = buf_cstr(&arr[0]); v[2] = buf_cstr(&arr[1]);
+	v[3] = buf_cstr(&arr[2]); v[4] = instance_id; v[5] = tf(is_test); v[6] = stamp;
+	v[7] = call_id;
+	res = db_exec(db, "kit_orgs_set", 8, v);
+	for (k = 0; k < 3; k++)
+		buf_free(&arr[k]);
+	if (res == NULL)
+		return false;
+	if (PQntuples(res) == 1 &&
+	    sscanf(PQgetvalue(res, 0, 0), "{%lu,%lu,%lu}", &c[0], &c[1], &c[2]) == 3) {
+		counts[0] = c[0];
+		counts[1] = c[1];
+		counts[2] = c[2];
+	}
+	PQclear(res);
+	return true;
 }
 
 bool

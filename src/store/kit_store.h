@@ -56,6 +56,17 @@ bool	 kit_store_org(struct db *, const char *tenant_id, const char *org_code,
 	    bool is_test, int flag, const char *stamp, const char *call_id,
 	    enum kit_outcome *out) MUSTCHECK;
 
+/*
+ * Adds or modifies n departments (codes[i], names[i], parents[i]: NULL for
+ * a top-level one) in one statement (mkp_kit_orgs_set, schema/013), each
+ * with the outcome kit_store_org would give it; counts[] by enum
+ * kit_outcome.
+ */
+bool	 kit_store_orgs_set(struct db *, const char *tenant_id, const char *const *codes,
+	    const char *const *names, const char *const *parents, size_t n,
+	    const char *instance_id, bool is_test, const char *stamp, const char *call_id,
+	    size_t counts[3]) MUSTCHECK;
+
 /* Soft-deletes the tenant's live departments this call did not list. */
 bool	 kit_store_org_prune(struct db *, const char *tenant_id, const char *stamp,
 	    bool is_test, const char *call_id, int64_t *pruned) MUSTCHECK;

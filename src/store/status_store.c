@@ -2,8 +2,9 @@
  * status_store.c: the store's figures on the status page (see
  * status_store.h), in one statement so the status child makes one round
  * trip. The usage figures have the definitions of usage_store_status()
- * (mkpctl usage status): pending = pending or sending, at risk = closed
- * more than an hour ago and not delivered, last push = the last delivered
+ * (mkpctl usage status): pending = pending or sending, at risk = failed,
+ * or not delivered an hour after its hour ended (open, pending or sending:
+ * mkp_usage_at_risk() in schema/013), last push = the last delivered
  * one; failed = refused by the marketplace (mkpctl usage failed), with the
  * end of the oldest one's hour. Packages low and used up: the states of the
  * view package_balance (mkpctl packages).
@@ -17,8 +18,9 @@ const struct db_stmt status_store_stmts[] = {
 	{ "status_figures",
 	  "SELECT (SELECT count(*) FROM job WHERE state = 'queued' AND run_at <= now()),"
 	  " (SELECT count(*) FROM usage_record WHERE state IN ('pending', 'sending')),"
-	  " (SELECT count(*) FROM usage_record WHERE state IN ('pending', 'sending')"
-	  "   AND now() > window_end + interval '1 hour'),"
+	  " (SELECT count(*) FROM usage_record WHERE state = 'failed'"
+	  "   OR (state IN ('open', 'pending', 'sending')"
+	  "   AND now() > window_end + interval '1 hour')),"
 	  " (SELECT coalesce((extract(epoch FROM max(finished_at)) * 1000)::bigint, 0)"
 	  "   FROM usage_push WHERE outcome = 'delivered'),"
 	  " (SELECT count(*) FROM usage_record WHERE state = 'failed'),"

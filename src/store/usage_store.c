@@ -17,8 +17,8 @@
 #define USTORE_STATUS_SQL \
 	"SELECT count(*) FILTER (WHERE state IN ('pending', 'sending'))," \
 	" count(*) FILTER (WHERE state = 'sending')," \
-	" count(*) FILTER (WHERE state IN ('pending', 'sending')" \
-	"  AND now() > window_end + interval '1 hour')," \
+	" count(*) FILTER (WHERE state = 'failed' OR (state IN ('open', 'pending', 'sending')" \
+	"  AND now() > window_end + interval '1 hour'))," \
 	" count(*) FILTER (WHERE state = 'failed')," \
 	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
 	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push WHERE outcome = 'delivered'), '')," \
@@ -26,7 +26,7 @@
 	"  ORDER BY finished_at DESC, id DESC LIMIT 1), '')," \
 	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
 	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push), '')" \
-	" FROM usage_record WHERE state IN ('pending', 'sending', 'failed')"
+	" FROM usage_record WHERE state IN ('open', 'pending', 'sending', 'failed')"
 
 const struct db_stmt usage_store_stmts[] = {
 	{ "ustore_ingest",

@@ -77,7 +77,7 @@ int64_t	 ustore_lease_wait(struct db *);
 struct usage_status {
 	int64_t	 us_pending;	/* closed, not delivered yet: pending or sending */
 	int64_t	 us_sending;	/* of those, claimed by a push under way */
-	int64_t	 us_at_risk;	/* of those, closed more than an hour ago */
+	int64_t	 us_at_risk;	/* failed, or not delivered an hour after its hour ended */
 	int64_t	 us_failed;	/* refused by the marketplace, waiting for a person */
 	char	 us_last_push[24];	/* last delivered push, RFC 3339 UTC; "" none */
 	char	 us_last_outcome[16];	/* outcome of the last attempt answered; "" none */

@@ -8,11 +8,14 @@
  *
  * Properties: quoting bare keys leaves valid JSON unchanged; a list
  * kit_list accepts is an array of at most max items; a token made over
- * the blank-skipping or the blank-keeping payload is accepted.
+ * the blank-skipping or the blank-keeping payload is accepted; a
+ * timeStamp or currentSyncTime kit_stamp takes is a real instant of 17
+ * digits, not beyond now + the window + a day.
  */
 #include "api/kit.h"
 #include "api/verify.h"
 #include "common/json.h"
+#include "common/util.h"
 #include "crypto/sign.h"
 #include "fuzz.h"
 
@@ -57,6 +60,22 @@ check_v1_token(const struct json *obj)
 	buf_free(&payload);
 }
 
+/* A fixed clock: 2026-12-03T04:00:00Z, and the default window. */
+#define NOW_MS		1796270400000LL
+#define WINDOW_S	60
+
+static void
+check_stamp(const struct json *v)
+{
+	char	 out[18];
+	int64_t	 ms;
+
+	if (kit_stamp(v, NOW_MS, WINDOW_S, out) != NULL)
+		return;
+	FUZZ_ASSERT(strlen(out) == 17 && parse_mkp_time(out, &ms));
+	FUZZ_ASSERT(ms - KIT_UTC8_MS <= NOW_MS + (WINDOW_S + KIT_STAMP_AHEAD_S) * 1000);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,6 +92,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (tree != NULL && tree->type == JSON_OBJECT) {
 		check_v1_token(tree);
+		check_stamp(json_get(tree, "timeStamp"));
+		check_stamp(json_get(tree, "currentSyncTime"));
 		for (i = 0; i < tree->u.obj.n; i++)
 			check_list(tree->u.obj.vals[i], tree->u.obj.keys[i]);
 	}

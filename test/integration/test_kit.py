@@ -5,6 +5,7 @@ applies it in PostgreSQL. Every test uses a tenant of its own, so the
 module shares one stack and one database."""
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -29,13 +30,14 @@ with os.fdopen(_fd, "wb") as _f:
 
 MKPD_OVERRIDES = {"kit": {"private_key_file": KEYFILE}}
 
-STAMP = [20240101000000000]
+STAMP = [datetime.datetime(2024, 1, 1)]
 
 
 def stamp():
-    """A fresh, increasing Kit timeStamp (yyyyMMddHHmmssSSS digits)."""
-    STAMP[0] += 1000
-    return str(STAMP[0])
+    """A fresh, increasing Kit timeStamp (yyyyMMddHHmmssSSS): a real
+    instant, a second after the last one."""
+    STAMP[0] += datetime.timedelta(seconds=1)
+    return STAMP[0].strftime("%Y%m%d%H%M%S") + "000"
 
 
 def canonical(body):

@@ -647,11 +647,12 @@ def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server
     assert "refused: MKT.0101: Invalid parameter" in r.stderr, r.stderr
     failed = ctl_json(s, "failed")
     assert [(f["instanceId"], f["state"], f["attempts"], f["reason"], f["atRisk"])
-            for f in failed] == [("m-1", "failed", 1, "MKT.0101: Invalid parameter", False),
-                                 ("m-2", "failed", 1, "MKT.0101: Invalid parameter", False)], failed
+            for f in failed] == [("m-1", "failed", 1, "MKT.0101: Invalid parameter", True),
+                                 ("m-2", "failed", 1, "MKT.0101: Invalid parameter", True)], failed
+    # A failed record waits for a person: at risk.
     st = ctl_json(s, "status")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", st.pop("lastAttempt")), st
-    assert st == {"pending": 0, "sending": 0, "atRisk": 0, "failed": 2, "lastPush": None,
+    assert st == {"pending": 0, "sending": 0, "atRisk": 2, "failed": 2, "lastPush": None,
                   "lastOutcome": "failed"}, st
     # The attempt that failed and the (absent) delivery, each with its own time.
     r = s.mkpd.mkpctl("usage", "status")

@@ -114,6 +114,50 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* 2026-12-03T04:00:00Z: 12:00 in UTC+8, the stamps' zone. */
+#define NOW_MS	1796270400000LL
+
+static const struct {
+	const char	*json;		/* the member as sent */
+	const char	*want;		/* the stamp kept, or NULL: refused */
+} stamps[] = {
+	{ "\"20261203120000000\"", "20261203120000000" },
+	{ "\"20261203120000\"", "20261203120000000" },		/* 14 digits, padded */
+	{ "20240229235959999", "20240229235959999" },		/* a number; leap day */
+	{ "\"20261204120100000\"", "20261204120100000" },	/* a day + the window ahead */
+	{ "\"20261204120101000\"", NULL },			/* a second more */
+	{ "\"99991399999999999\"", NULL },			/* month 13, hour 99 */
+	{ "\"99991231235959999\"", NULL },			/* real, but years ahead */
+	{ "\"00000000000000000\"", NULL },
+	{ "\"20260230120000000\"", NULL },			/* 30 February */
+	{ "\"20261203240000000\"", NULL },			/* hour 24 */
+	{ "\"20261203126000000\"", NULL },			/* minute 60 */
+	{ "\"20261203120060000\"", NULL },			/* second 60 */
+	{ "\"2026120312000000\"", NULL },			/* 16 digits */
+	{ "\"2026120312000000x\"", NULL },
+	{ "\"-2026120312000000\"", NULL },
+	{ "true", NULL },
+};
+
+START_TEST(test_stamp)
+{
+	struct json	*v;
+	char		 err[64], out[18];
+	const char	*why;
+
+	v = json_parse(stamps[_i].json, strlen(stamps[_i].json), 8, err, sizeof(err));
+	ck_assert_ptr_nonnull(v);
+	why = kit_stamp(v, NOW_MS, 60, out);
+	if (stamps[_i].want == NULL) {
+		ck_assert_msg(why != NULL, "%s accepted", stamps[_i].json);
+	} else {
+		ck_assert_msg(why == NULL, "%s: %s", stamps[_i].json, why);
+		ck_assert_str_eq(out, stamps[_i].want);
+	}
+	json_free(v);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -123,5 +167,6 @@ main(void)
 	tcase_add_loop_test(tc, test_vectors, 0, (int)NELEM(cases));
 	tcase_add_test(tc, test_blanks);
 	tcase_add_loop_test(tc, test_list, 0, (int)NELEM(lists));
+	tcase_add_loop_test(tc, test_stamp, 0, (int)NELEM(stamps));
 	return unit_run(s);
 }

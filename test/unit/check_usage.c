@@ -3,6 +3,7 @@
  * dashboard address of usageInfo, table-driven.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -16,11 +17,14 @@ static const struct {
 	{ "0", NULL },
 	{ "12.5", NULL },
 	{ "0.0001", NULL },
-	{ "1234567890123456.1234", NULL },
+	{ "99999999.9999", NULL },		/* the marketplace's Double(12,4) */
+	{ "00000000.5", NULL },
 	{ "", "value missing" },
 	{ "-1", "value is negative" },
 	{ "1.23456", "value has more than 4 decimals" },
-	{ "12345678901234567", "value is too large" },
+	{ "100000000", "value is larger than 99999999.9999" },
+	{ "9999999999999999.9999", "value is larger than 99999999.9999" },
+	{ "12345678901234567", "value is larger than 99999999.9999" },
 	{ "1e3", "value is not a decimal number" },
 	{ "1.", "value is not a decimal number" },
 	{ ".5", "value is not a decimal number" },
@@ -57,7 +61,80 @@ static const struct {
 	{ "2026-11-24T24:00:00Z", BAD_TIME },
 	{ "2026-11-24T01:02:03.Z", BAD_TIME },
 	{ "1969-12-31T23:59:59Z", BAD_TIME },
+	{ "2026-11-24T01:02:03.123456Z", NULL },	/* microseconds: what PostgreSQL keeps */
+	{ "2026-11-24T01:02:03.1234567Z", "time has more than 6 fraction digits (microseconds)" },
+	{ "2026-11-24T01:02:03.00000000000000000000000000000000000000000000000000000000000000000"
+	  "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	  "00000000000000000000000000000000000000000000000000000001Z",
+	  "time has more than 6 fraction digits (microseconds)" },
+	{ "2026-13-24T01:02:03Z", BAD_TIME },
+	{ "2026-11-24T01:60:03Z", BAD_TIME },
 };
+
+/* count copies of the UTF-8 character c (1 to 4 bytes). */
+static char *
+repeat(const char *c, size_t count)
+{
+	static char	 out[4 * 130 + 1];
+	size_t		 n = strlen(c), i;
+
+	for (i = 0; i < count; i++)
+		memcpy(out + i * n, c, n);
+	out[count * n] = '\0';
+	return out;
+}
+
+static const char *const chars[] = { "a", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80" };
+
+/* The id holds 128 characters of any width, not 128 bytes; 129 are too many. */
+START_TEST(test_event_id_chars)
+{
+	struct usage_event	 ev = { .instance_id = "i-1", .value = "1",
+				    .time = "2026-11-24T01:02:03Z" };
+	char			 id[4 * 130 + 1];
+	const char		*why;
+
+	strcpy(id, repeat(chars[_i], 128));
+	ev.id = id;
+	why = usage_check_event(&ev);
+	ck_assert_msg(why == NULL, "128 x %zu-byte: %s", strlen(chars[_i]), why);
+	strcpy(id, repeat(chars[_i], 129));
+	why = usage_check_event(&ev);
+	ck_assert_msg(why != NULL && strcmp(why, "id longer than 128 characters") == 0,
+	    "129 x %zu-byte: %s", strlen(chars[_i]), why != NULL ? why : "(accepted)");
+	/* instanceId: 64 characters. */
+	ev.id = "e-1";
+	strcpy(id, repeat(chars[_i], 64));
+	ev.instance_id = id;
+	ck_assert_ptr_null(usage_check_event(&ev));
+	strcpy(id, repeat(chars[_i], 65));
+	ck_assert_ptr_nonnull(usage_check_event(&ev));
+}
+END_TEST
+
+static const struct {
+	const char	*id, *instance, *pkg;
+	bool		 ok;
+} events[] = {
+	{ "e-1", "i-1", NULL, true },
+	{ "e\x01", "i-1", NULL, false },		/* control characters */
+	{ "e-1", "i\x7f", NULL, false },
+	{ "e-1", "i-1", "p\n", false },
+	{ "", "i-1", NULL, false },
+	{ "e-1", "", NULL, false },
+};
+
+START_TEST(test_event)
+{
+	struct usage_event	 ev = { .id = events[_i].id, .instance_id = events[_i].instance,
+				    .pkg_instance_id = events[_i].pkg, .value = "1.5",
+				    .time = "2026-11-24T01:02:03Z" };
+	const char		*why = usage_check_event(&ev);
+
+	ck_assert_msg((why == NULL) == events[_i].ok, "event %d: %s", _i,
+	    why != NULL ? why : "(accepted)");
+}
+END_TEST
 
 START_TEST(test_time)
 {
@@ -126,6 +203,8 @@ main(void)
 
 	tcase_add_loop_test(tc, test_value, 0, sizeof(values) / sizeof(values[0]));
 	tcase_add_loop_test(tc, test_time, 0, sizeof(times) / sizeof(times[0]));
+	tcase_add_loop_test(tc, test_event_id_chars, 0, sizeof(chars) / sizeof(chars[0]));
+	tcase_add_loop_test(tc, test_event, 0, sizeof(events) / sizeof(events[0]));
 	tcase_add_loop_test(tc, test_dashboard, 0, sizeof(dashboards) / sizeof(dashboards[0]));
 	tcase_add_test(tc, test_dashboard_too_long);
 	return unit_run(s);
