@@ -319,7 +319,7 @@ def test_package_install_upgrade_purge(debs, workdir):
             "configured, but mkpd.service was not enabled"
         latest = int(pg.psql("SELECT max(version) FROM schema_migrations"))
         assert latest == int(sorted(p.name for p in Path("/usr/share/mkpd/schema")
-                                    .glob("*.sql"))[-1].split("_")[0])
+                                    .glob("[0-9]*_*.sql"))[-1].split("_")[0])
         assert pg.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'instance'") == "mkpd"
         st = CONF.stat()
         assert (stat.S_IMODE(st.st_mode), grp.getgrgid(st.st_gid).gr_name) == (0o640, "mkpd")
