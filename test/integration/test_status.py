@@ -12,31 +12,27 @@ import time
 
 import pytest
 
-from harness import create_instance as create, free_port, wait_for
+from harness import create_instance as create, free_port, spki_sha256, wait_for
 
 
-def status_stack(make_stack, pool=None, mkpd=None, store=None):
-    """A stack whose nginx routes /-/status and /-/ping to the status
-    child's socket, as etc/nginx/mkpd.conf does."""
+def status_stack(make_stack, pool=None, mkpd=None, store=None, front="nginx"):
+    """A stack whose front (etc/nginx/mkpd.conf, or etc/apache/mkpd.conf
+    with front="apache") routes /-/status and /-/ping to the status
+    child's socket."""
     mkpd = dict(mkpd or {})
     tcp_status = mkpd.pop("status_listen", None)
     s = make_stack({"mkpd": dict({"status_listen": "STATUS", "control_socket": "CONTROL"},
                                  **mkpd),
                     "pool": dict({"pm": "static", "max_children": 2}, **(pool or {})),
                     "store": store or {}},
-                   start=False)
+                   start=False, front=front)
     status_sock = tcp_status or str(s.mkpd.dir / "status.sock")
     s.mkpd.overrides["mkpd"]["status_listen"] = status_sock
     s.mkpd.overrides["mkpd"]["control_socket"] = str(s.mkpd.dir / "control.sock")
     s.mkpd.write_config()
-    params = s.nginx.dir / "fastcgi_params"
-    extra = "".join(
-        "location = %s { include %s; fastcgi_pass %s%s; }\n" % (
-            loc, params, "" if tcp_status else "unix:", status_sock)
-        for loc in ("/-/status", "/-/ping"))
     # A browser asks for it; the pool's workers may all be busy.
-    extra += "location = /favicon.ico { return 204; }\n"
-    s.nginx.write_config(s.mkpd.listen_addr(), extra)
+    s.front.write_config(s.mkpd.listen_addr(), "location = /favicon.ico { return 204; }"
+                         if front == "nginx" else "", status_server=status_sock)
     s.start()
     return s
 
@@ -178,8 +174,10 @@ def _html_in_chromium(s, build):
     url = s.url.rstrip("/") + "/-/status?html&full"
     home = s.dir / "chromium"
     home.mkdir(exist_ok=True)
+    # Chromium trusts exactly the front's key (it keeps its own trust store).
     args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--user-data-dir=%s" % (home / "profile"), "--virtual-time-budget=2000"]
+            "--user-data-dir=%s" % (home / "profile"), "--virtual-time-budget=2000",
+            "--ignore-certificate-errors-spki-list=%s" % spki_sha256(s.front.tls["cert"])]
     env = dict(os.environ, HOME=str(home))
     dom = subprocess.run(args + ["--dump-dom", url], capture_output=True, text=True,
                          timeout=120, env=env)
