@@ -143,14 +143,16 @@ def chown(path, user, group=None):
 
 
 def http_request(url, method="GET", path="/", body=None, headers=None,
-                 timeout=30, source=None, ca=None):
+                 timeout=30, source=None, ca=None, insecure=False):
     """One HTTP/1.1 request. url is "http://host:port/" or "https://..."
     (its path is ignored: give path); source is the client address to send
     from (e.g. "127.0.0.2", which the front sees as a remote address); ca:
     the CA file an HTTPS server's certificate and host name are verified
     against (default: the session's test CA). Returns (status, headers,
     body bytes); headers is an http.client.HTTPMessage, whose names are
-    case-insensitive (headers["Body-Sign"], "content-type" in headers)."""
+    case-insensitive (headers["Body-Sign"], "content-type" in headers).
+    insecure: no verification at all (a test's own channel to a server
+    whose certificate is wrong on purpose)."""
     scheme, rest = url.split("://", 1)
     hostport = rest.split("/", 1)[0]
     host, port = hostport.rsplit(":", 1)
@@ -158,7 +160,10 @@ def http_request(url, method="GET", path="/", body=None, headers=None,
         body = body.encode()
     src = (source, 0) if source else None
     if scheme == "https":
-        ctx = ssl.create_default_context(cafile=ca or test_ca())
+        if insecure:
+            ctx = ssl._create_unverified_context()
+        else:
+            ctx = ssl.create_default_context(cafile=ca or test_ca())
         conn = HTTPSConnection(host, int(port), timeout=timeout,
                                source_address=src, context=ctx)
     else:
@@ -1095,7 +1100,7 @@ class SimServer:
     """mkp-sim serve on a free loopback port (test/README.md)."""
 
     def __init__(self, build, workdir, ak="sim-test-ak", sk=None, orders=None,
-                 fail=None, args=()):
+                 fail=None, args=(), tls=None):
         self.build = Path(build)
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -1104,6 +1109,10 @@ class SimServer:
         self.orders = orders
         self.fail_spec = fail
         self.args = list(args)
+        # HTTPS: {"cert", "key"} (make_tls()); the control requests of the
+        # test itself do not verify it (the certificate may be a wrong one
+        # on purpose): mkpd's verification is what is tested.
+        self.tls = tls
         self.log_path = self.dir / "mkp-sim-serve.log"
         self.record_path = self.dir / "calls.jsonl"
         self.proc = None
@@ -1118,6 +1127,8 @@ class SimServer:
             argv += ["--orders", str(self.orders)]
         if self.fail_spec is not None:
             argv += ["--fail", self.fail_spec]
+        if self.tls is not None:
+            argv += ["--tls-cert", self.tls["cert"], "--tls-key", self.tls["key"]]
         return argv + self.args
 
     def start(self, timeout=10):
@@ -1131,7 +1142,7 @@ class SimServer:
             if self.proc.poll() is not None:
                 raise AssertionError("mkp-sim serve exited %s:\n%s" % (
                     self.proc.returncode, tail(self.log())))
-            return re.search(r"listening on (http://([0-9.:]+)/)", self.log())
+            return re.search(r"listening on (https?://([0-9.:]+)/)", self.log())
         m = wait_for(ready, timeout, what="mkp-sim serve to listen")
         self.url, self.host = m.group(1), m.group(2)
         return self
@@ -1156,8 +1167,9 @@ class SimServer:
 
     def request(self, method="GET", path="/", body=None, headers=None,
                 timeout=10):
-        """(status, headers, body bytes) of one plain request."""
-        return http_request(self.url, method, path, body, headers, timeout)
+        """(status, headers, body bytes) of one request (HTTPS unverified)."""
+        return http_request(self.url, method, path, body, headers, timeout,
+                            insecure=True)
 
     def _control(self, method, what, body=None):
         status, _, data = self.request(
