@@ -295,3 +295,33 @@ def test_status_child_answers_while_every_worker_is_busy(make_stack, front):
         for t in threads:
             t.join(60)
     assert out == {0: ("000000", out[0][1]), 1: ("000000", out[1][1])}, out
+
+
+# --- what each front passes to FastCGI -------------------------------------------------
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_cgi_variables_each_front_passes(make_front, workdir, front):
+    """Against a FastCGI echo: the variables mkpd reads arrive as it reads
+    them, whichever front sends them."""
+    import harness
+    from fcgi_echo import FcgiEcho
+    echo = FcgiEcho(workdir / "echo.sock", harness.RUN_USER or None,
+                    harness.RUN_GROUP or None)
+    try:
+        f = make_front(front, echo.path)
+        target = BASE + "?signature=AB12&timestamp=1680508066618&nonce=N%2B1"
+        st, _, data = f.request("POST", target, b'{"a":1}', {
+            "Content-Type": "application/json;charset=utf8",
+            "Authorization": "Bearer tok", "x-sign": "S1", "x-nonce": "N1"})
+        assert st == 200, data
+        p = json.loads(data)["params"]
+        assert p["REQUEST_URI"] == target
+        assert p["QUERY_STRING"] == target.split("?", 1)[1]
+        assert p["REQUEST_METHOD"] == "POST" and p["CONTENT_LENGTH"] == "7"
+        assert p["CONTENT_TYPE"] == "application/json;charset=utf8"
+        assert p["HTTP_AUTHORIZATION"] == "Bearer tok"
+        assert p["HTTP_X_SIGN"] == "S1" and p["HTTP_X_NONCE"] == "N1"
+        assert p["REMOTE_ADDR"] == "127.0.0.1"
+        assert json.loads(data)["body"] == '{"a":1}'
+    finally:
+        echo.close()
