@@ -120,7 +120,7 @@ class _Stacks:
         self.made = []
 
     def make(self, overrides=None, start=True, fresh_db=False, keys=None, dsn=None,
-             pg=None, front="nginx"):
+             pg=None, front=None):
         build, session_pg, session_dsn, default_keys, session_dir = self.args
         need(build, "mkpd")
         dsn = dsn or (pg.dsn if pg else session_dsn)
@@ -163,7 +163,8 @@ def make_stack(request, build, pg, database, keys, session_dir):
     keys=None, dsn=None, pg=None, front="nginx") -> harness.Stack; dsn:
     another stack's database (two hosts on one store); pg: a cluster of the
     test's own (harness.Postgres, its database migrated), for tests that
-    stop it; front: "nginx" or "apache". Every stack made is stopped after
+    stop it; front: "nginx" or "apache" (default harness.DEFAULT_FRONT:
+    nginx unless MKPD_TEST_FRONT says). Every stack made is stopped after
     the test."""
     stacks = _Stacks(build, pg, database, keys, session_dir, request.node.name)
     try:

@@ -772,7 +772,7 @@ class Front:
                   "MKPD_SOCKET": addr(fcgi_server),
                   "STATUS_SOCKET": addr(status_server or fcgi_server),
                   "USER": RUN_USER, "GROUP": RUN_GROUP,
-                  "EXTRA": " ".join(extra.split("\n")) if extra else ""}
+                  "EXTRA": extra or ""}
         r = subprocess.run([str(FRONT_SCRIPT), "render", self.KIND, str(self.dir)] +
                            ["%s=%s" % kv for kv in values.items()],
                            capture_output=True, text=True)
@@ -898,6 +898,9 @@ class Apache(Front):
 
 
 FRONTS = {"nginx": Nginx, "apache": Apache}
+# The front of every stack that does not name one: nginx, or what
+# MKPD_TEST_FRONT says (MKPD_TEST_FRONT=apache runs the suites through Apache).
+DEFAULT_FRONT = os.environ.get("MKPD_TEST_FRONT") or "nginx"
 
 
 def make_front(kind, workdir, fcgi_server, **kw):
@@ -977,11 +980,13 @@ def sim_call(build, url, key, activity, fields=None, args=(), timeout=60):
 # --- the whole stack --------------------------------------------------------
 
 class Stack:
-    """PostgreSQL (shared) + mkpd + its front (nginx by default, or Apache:
-    front="apache") over HTTPS, and the calls a test makes against them."""
+    """PostgreSQL (shared) + mkpd + its front (DEFAULT_FRONT, or the one
+    named: front="nginx" or "apache") over HTTPS, and the calls a test
+    makes against them."""
 
     def __init__(self, build, workdir, pg, dsn, keys, overrides=None,
-                 front="nginx"):
+                 front=None):
+        front = front or DEFAULT_FRONT
         self.build = Path(build)
         self.dir = Path(workdir)
         self.pg = pg

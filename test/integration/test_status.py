@@ -15,7 +15,7 @@ import pytest
 from harness import create_instance as create, free_port, spki_sha256, wait_for
 
 
-def status_stack(make_stack, pool=None, mkpd=None, store=None, front="nginx"):
+def status_stack(make_stack, pool=None, mkpd=None, store=None, front=None):
     """A stack whose front (etc/nginx/mkpd.conf, or etc/apache/mkpd.conf
     with front="apache") routes /-/status and /-/ping to the status
     child's socket."""
@@ -31,8 +31,10 @@ def status_stack(make_stack, pool=None, mkpd=None, store=None, front="nginx"):
     s.mkpd.overrides["mkpd"]["control_socket"] = str(s.mkpd.dir / "control.sock")
     s.mkpd.write_config()
     # A browser asks for it; the pool's workers may all be busy.
-    s.front.write_config(s.mkpd.listen_addr(), "location = /favicon.ico { return 204; }"
-                         if front == "nginx" else "", status_server=status_sock)
+    favicon = {"nginx": "location = /favicon.ico { return 204; }",
+               "apache": '<Location "/favicon.ico">\n\t\tRequire all denied\n\t</Location>'}
+    s.front.write_config(s.mkpd.listen_addr(), favicon[s.front.KIND],
+                         status_server=status_sock)
     s.start()
     return s
 
