@@ -2,8 +2,8 @@
 
 Session: one temporary directory (/tmp/mkpd-test-*, or $MKPD_TEST_TMPDIR),
 one PostgreSQL cluster, one migrated database, one set of keys.
-Module: `stack`, mkpd + nginx (over HTTPS) shared by the tests of a module (a module may
-set MKPD_OVERRIDES = {...} for its stack). Function: `fresh_stack` and the
+Module: `stack`, mkpd + nginx over HTTPS (or MKPD_TEST_FRONT) shared by the
+tests of a module (a module may set MKPD_OVERRIDES = {...} for its stack). Function: `fresh_stack` and the
 `make_stack` factory, for tests that stop, signal or reconfigure mkpd.
 
 Binaries come from $MKPD_BUILD (scripts/test sets it), else build/. A test
@@ -160,7 +160,7 @@ def stack(request, build, pg, database, keys, session_dir):
 @pytest.fixture
 def make_stack(request, build, pg, database, keys, session_dir):
     """Factory: make_stack(overrides=None, start=True, fresh_db=False,
-    keys=None, dsn=None, pg=None, front="nginx") -> harness.Stack; dsn:
+    keys=None, dsn=None, pg=None, front=None) -> harness.Stack; dsn:
     another stack's database (two hosts on one store); pg: a cluster of the
     test's own (harness.Postgres, its database migrated), for tests that
     stop it; front: "nginx" or "apache" (default harness.DEFAULT_FRONT:
