@@ -75,10 +75,12 @@ mkp_install_deps() {
 # Builds mkpd out of tree in $MKP_ROOT/DIR. Regenerates the build system
 # only when configure is missing or older than its inputs, and re-runs
 # configure only when the arguments changed or configure is newer.
+# Warnings are errors here (--enable-werror, first, so that an argument
+# --disable-werror still turns it off); a tarball's plain configure is not.
 mkp_build() {
 	local dir=$MKP_ROOT/$1
 	shift
-	local args="$*"
+	local args="--enable-werror${*:+ $*}"
 
 	# Every step checks its own status: callers use `if mkp_build ...`,
 	# where set -e does not apply.

@@ -23,7 +23,7 @@ env_file=${HOOK_ENV:-/etc/mkpd/hook.env}
 
 event=${1:?usage: rest-api.sh EVENT < document.json}
 case $event in
-create|renew|upgrade|freeze|unfreeze|release) ;;
+create|renew|upgrade|freeze|unfreeze|release|quota_low|exhausted|resumed) ;;
 *) echo "rest-api.sh: unknown event '$event'" >&2; exit 2 ;;
 esac
 

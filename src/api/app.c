@@ -26,6 +26,7 @@
 #include "store/kit_store.h"
 #include "store/nonce.h"
 #include "store/usage_store.h"
+#include "store/package_store.h"
 
 static struct app	 app;
 struct app_observer	 mkpd_observer;
@@ -37,7 +38,7 @@ static void	app_named(const struct request *);
 /* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
 	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, kit_store_stmts,
-	usage_store_stmts, NULL,
+	usage_store_stmts, package_store_stmts, NULL,
 };
 
 static bool

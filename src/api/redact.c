@@ -13,7 +13,7 @@
 
 static const char *const secret_keys[] = {
 	"password", "clientSecret", "client_secret", "accessKey", "secretKey",
-	"secret", "token", "authToken", "mobilePhone", "email", "sk",
+	"secret", "token", "authToken", "mobilePhone", "mobile", "email", "sk",
 };
 
 static bool

@@ -9,6 +9,9 @@
  * "value","time"}]}, at most USAGE_MAX_EVENTS events; the answer is
  * {"accepted":N,"duplicates":N,"rejected":[{"id","reason"}]}: a bad event
  * is refused with its reason and the good ones of the same call are kept.
+ * Where packages are drawn (issue 15) the answer adds "capped":[{"id",
+ * "taken","reason"}] (accepted only up to the quota) and "quota":
+ * [{"instanceId","remaining","mode"}] for each instance with packages.
  * This file only translates JSON to domain events and back.
  */
 #include <sodium.h>
@@ -178,6 +181,31 @@ usage_in_handle(struct app *app, struct request *r)
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	/* Package quotas (issue 15): what was taken in part, what remains. */
+	if (out.ncapped > 0) {
+		jw_key(&w, "capped");
+		jw_arr_begin(&w);
+		for (i = 0; i < out.ncapped; i++) {
+			jw_obj_begin(&w);
+			jw_kv_str(&w, "id", out.capped[i].id);
+			jw_kv_str(&w, "taken", out.capped[i].taken);
+			jw_kv_str(&w, "reason", out.capped[i].reason);
+			jw_obj_end(&w);
+		}
+		jw_arr_end(&w);
+	}
+	if (out.nquota > 0) {
+		jw_key(&w, "quota");
+		jw_arr_begin(&w);
+		for (i = 0; i < out.nquota; i++) {
+			jw_obj_begin(&w);
+			jw_kv_str(&w, "instanceId", out.quota[i].instance_id);
+			jw_kv_str(&w, "remaining", out.quota[i].remaining);
+			jw_kv_str(&w, "mode", out.quota[i].mode);
+			jw_obj_end(&w);
+		}
+		jw_arr_end(&w);
+	}
 	jw_obj_end(&w);
 	respond(r, 200, "application/json", b.data, b.len, NULL);
 	if (out.nrejected > 0)

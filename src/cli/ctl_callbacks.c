@@ -10,7 +10,8 @@
  * tail prints the last N calls oldest first, as a log reads; search the
  * newest first. Times are anything PostgreSQL reads as a timestamptz
  * ("2026-11-24 10:00", "2026-11-24T10:00:00Z"). --failed: every result
- * but 000000 and 000004 (the failed_calls view). show prints one call
+ * but 000000 and 000004, and a call without one (the usage intake) whose
+ * HTTP status is 400 or more (the failed_calls view). show prints one call
  * with its redacted body.
  */
 #include "config.h"
@@ -101,8 +102,8 @@ search(struct ctl *c, int argc, char **argv)
 	    " AND ($5::timestamptz IS NULL OR received_at >= $5)"
 	    " AND ($6::timestamptz IS NULL OR received_at < $6)"
 	    " AND ($7::boolean IS NULL OR is_test = $7)"
-	    " AND ($8::boolean IS NULL OR (result_code IS DISTINCT FROM '000000'"
-	    "      AND result_code IS DISTINCT FROM '000004'))"
+	    " AND ($8::boolean IS NULL OR CASE WHEN coalesce(result_code, '') = ''"
+	    "      THEN http_status >= 400 ELSE result_code NOT IN ('000000', '000004') END)"
 	    " ORDER BY received_at DESC, call_id LIMIT $9::int", 9, p);
 }
 

@@ -23,9 +23,14 @@
 
 static const char *const job_states[] = { "queued", "running", "done", "dead" };
 
-/* Rows of job_admin_list as a table for people, or as one JSON array. */
+/*
+ * Rows of job_admin_list as a table for people, or as one JSON array. The
+ * table's ATTEMPTS is "tries so far of the most allowed": the job's own
+ * limit, else the config's [jobs] max_attempts (max_default; -1 when no
+ * config was read, then only the tries).
+ */
 static void
-jobs_print(PGresult *res, bool json)
+jobs_print(PGresult *res, bool json, int64_t max_default)
 {
 	static const char *const keys[] = { "id", "kind", "state", "attempts",
 	    "max_attempts", "run_at", "last_error", "locked_by" };
@@ -56,14 +61,20 @@ jobs_print(PGresult *res, bool json)
 		buf_free(&b);
 		return;
 	}
-	printf("%-8s %-12s %-8s %-8s %-20s %s\n", "ID", "KIND", "STATE", "ATTEMPTS",
+	printf("%-8s %-12s %-8s %-10s %-20s %s\n", "ID", "KIND", "STATE", "ATTEMPTS",
 	    "RUN_AT", "LAST_ERROR");
 	for (i = 0; i < n; i++) {
-		char	att[32];
+		char	att[48];
 
-		snprintf(att, sizeof(att), "%s/%s", PQgetvalue(res, i, 3),
-		    PQgetvalue(res, i, 4)[0] ? PQgetvalue(res, i, 4) : "-");
-		printf("%-8s %-12s %-8s %-8s %-20s %s\n", PQgetvalue(res, i, 0),
+		if (PQgetvalue(res, i, 4)[0] != '\0')
+			snprintf(att, sizeof(att), "%s of %s", PQgetvalue(res, i, 3),
+			    PQgetvalue(res, i, 4));
+		else if (max_default > 0)
+			snprintf(att, sizeof(att), "%s of %lld", PQgetvalue(res, i, 3),
+			    (long long)max_default);
+		else
+			snprintf(att, sizeof(att), "%s", PQgetvalue(res, i, 3));
+		printf("%-8s %-12s %-8s %-10s %-20s %s\n", PQgetvalue(res, i, 0),
 		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), att,
 		    PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
 	}
@@ -141,7 +152,7 @@ ctl_jobs(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "mkpctl: jobs: %s", PQerrorMessage(c->conn));
 		return 1;
 	}
-	jobs_print(res, c->json);
+	jobs_print(res, c->json, c->cfg != NULL ? c->cfg->jobs_max_attempts : -1);
 	PQclear(res);
 	return 0;
 }

@@ -5,8 +5,12 @@
  */
 #include "config.h"
 
+#include <locale.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <wchar.h>
 
 #include "cli/ctl.h"
 #include "common/buf.h"
@@ -33,6 +37,10 @@ ctl_config(struct ctl *c)
 		return true;
 	if ((c->cfg = config_load(c->conf_path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mkpctl: %s\n", err);
+		/* The commonest cause: no file there at all. Say how to name it. */
+		if (access(c->conf_path, F_OK) != 0)
+			fprintf(stderr, "mkpctl: no config at %s: name one with -c FILE or "
+			    "the MKPD_CONF environment variable\n", c->conf_path);
 		return false;
 	}
 	return true;
@@ -88,15 +96,50 @@ ctl_json_row(struct jw *w, const PGresult *res, int i)
 	jw_obj_end(w);
 }
 
-/* Width in characters of UTF-8 text (continuation bytes not counted). */
+/*
+ * Columns UTF-8 text takes on a terminal: wcwidth() of each character in
+ * a UTF-8 locale (C.UTF-8, whatever the user's), so a Chinese name counts
+ * two columns per character and a combining mark none. A byte that does
+ * not decode, or a character wcwidth() does not know, counts one.
+ */
 static size_t
 text_width(const char *s)
 {
-	size_t	n = 0;
+	static locale_t	 utf8;
+	static bool	 tried;
+	const unsigned char *p = (const unsigned char *)s;
+	locale_t	 old = (locale_t)0;
+	size_t		 n = 0;
 
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
+	if (!tried) {
+		tried = true;
+		utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	}
+	if (utf8 != (locale_t)0)
+		old = uselocale(utf8);
+	while (*p != '\0') {
+		uint32_t	cp;
+		int		len, k, w;
+
+		len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
+		    (*p & 0xf8) == 0xf0 ? 4 : 0;
+		cp = len == 1 ? *p : len == 2 ? *p & 0x1f : len == 3 ? *p & 0x0f : *p & 0x07;
+		for (k = 1; k < len; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				break;
+			cp = (cp << 6) | (p[k] & 0x3f);
+		}
+		if (len == 0 || k < len) {
+			n++;		/* not UTF-8: one byte, one column */
+			p++;
+			continue;
+		}
+		w = utf8 != (locale_t)0 ? wcwidth((wchar_t)cp) : 1;
+		n += w >= 0 ? (size_t)w : 1;
+		p += len;
+	}
+	if (utf8 != (locale_t)0)
+		uselocale(old);
 	return n;
 }
 

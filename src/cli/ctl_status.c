@@ -79,11 +79,7 @@ ctl_ask(const char *path, const char *line, struct buf *out)
 static struct config *
 ctl_load(struct ctl *c)
 {
-	char	err[512];
-
-	if (c->cfg == NULL && (c->cfg = config_load(c->conf_path, err, sizeof(err))) == NULL)
-		fprintf(stderr, "mkpctl: %s\n", err);
-	return c->cfg;
+	return ctl_config(c) ? c->cfg : NULL;
 }
 
 int

@@ -254,17 +254,27 @@ cu_status(struct ctl *c, int argc, char **argv)
 			jw_str(&w, st.us_last_outcome);
 		else
 			jw_null(&w);
+		jw_key(&w, "lastAttempt");
+		if (st.us_last_attempt[0] != '\0')
+			jw_str(&w, st.us_last_attempt);
+		else
+			jw_null(&w);
 		jw_obj_end(&w);
 		printf("%s\n", buf_cstr(&b));
 		buf_free(&b);
 		return 0;
 	}
-	printf("pending:      %lld (%lld being sent)\n", (long long)st.us_pending,
+	printf("pending:       %lld (%lld being sent)\n", (long long)st.us_pending,
 	    (long long)st.us_sending);
-	printf("at risk:      %lld (closed more than an hour ago)\n", (long long)st.us_at_risk);
-	printf("failed:       %lld\n", (long long)st.us_failed);
-	printf("last push:    %s\n", st.us_last_push[0] ? st.us_last_push : "never");
-	printf("last outcome: %s\n", st.us_last_outcome[0] ? st.us_last_outcome : "-");
+	printf("at risk:       %lld (closed more than an hour ago)\n", (long long)st.us_at_risk);
+	printf("failed:        %lld\n", (long long)st.us_failed);
+	/*
+	 * The last attempt and the last delivery are two pushes when the
+	 * latest failed: each line names its own, with its time.
+	 */
+	printf("last attempt:  %s%s%s\n", st.us_last_attempt[0] ? st.us_last_attempt : "never",
+	    st.us_last_outcome[0] ? ", " : "", st.us_last_outcome);
+	printf("last delivery: %s\n", st.us_last_push[0] ? st.us_last_push : "never");
 	return 0;
 }
 
@@ -274,7 +284,7 @@ cu_push(struct ctl *c, int argc, char **argv)
 	static const struct db_stmt *const sets[] = { usage_store_stmts, NULL };
 	struct usage_batch	 b;
 	struct db		*db;
-	char			 err[512], host[128], by[200];
+	char			 host[128], by[200];
 	int			 closed, batches = 0, records = 0, rc = 0;
 
 	(void)argv;
@@ -282,10 +292,8 @@ cu_push(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if (c->cfg == NULL && (c->cfg = config_load(c->conf_path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "mkpctl: %s\n", err);
+	if (!ctl_config(c))
 		return 1;
-	}
 	if (c->cfg->mkt_ak == NULL || c->cfg->mkt_ak[0] == '\0') {
 		fprintf(stderr, "mkpctl: usage push: no [marketplace] ak: nothing can be "
 		    "pushed\n");

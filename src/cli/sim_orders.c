@@ -45,20 +45,28 @@ struct mock_order {
 	const char	*period_type;	/* NULL: not a periodic line */
 	int		 period_number;
 	const char	*expire_time;	/* NULL: none */
+	const char	*product;	/* NULL: OFFI-MKP-SIM-<chargingMode> */
+	int		 linear_value;	/* productInfo[0].linearValue */
 };
 
 static const struct mock_order mock_orders[] = {
-	{ "MOCKPERIODYEARNEW", "NEW", "PERIOD", "year", 1, "20251121235959" },
-	{ "MOCKONETIMENEW", "NEW", "ONE_TIME", NULL, 0, NULL },
-	{ "MOCKONDEMAND", "NEW", "ON_DEMAND", NULL, 0, NULL },
-	{ "MOCKONDEMANDPKG", "NEW", "ON_DEMAND_PKG", "month", 1, "20241221235959" },
-	{ "MOCKPERIODDAYTRIAL", "TRIAL", "PERIOD", "day", 1, "20241122235959" },
+	{ "MOCKPERIODYEARNEW", "NEW", "PERIOD", "year", 1, "20251121235959", NULL, 50 },
+	{ "MOCKONETIMENEW", "NEW", "ONE_TIME", NULL, 0, NULL, NULL, 50 },
+	{ "MOCKONDEMAND", "NEW", "ON_DEMAND", NULL, 0, NULL, NULL, 50 },
+	/*
+	 * A package of 100 units of the MOCKONDEMAND product (a package is a
+	 * SKU of the product it prepays), bought by the same buyer, valid
+	 * long enough for tests and demos to draw from it.
+	 */
+	{ "MOCKONDEMANDPKG", "NEW", "ON_DEMAND_PKG", "month", 1, "20991231235959",
+	  "OFFI-MKP-SIM-ON_DEMAND", 100 },
+	{ "MOCKPERIODDAYTRIAL", "TRIAL", "PERIOD", "day", 1, "20241122235959", NULL, 50 },
 	{ "MOCKMONTYTRIALTOFORMAL", "TRIAL_TO_FORMAL", "PERIOD", "month", 1,
-	  "20241221235959" },
+	  "20241221235959", NULL, 50 },
 	{ "MOCKMONTYUNSUBSCRIBE", "UNSUBSCRIBE", "PERIOD", "month", 1,
-	  "20241221235959" },
-	{ "MOCKMONTYRENEW", "RENEW", "PERIOD", "month", 1, "20250121235959" },
-	{ "MOCKMONTYCHANGE", "CHANGE", "PERIOD", "month", 1, "20241221235959" },
+	  "20241221235959", NULL, 50 },
+	{ "MOCKMONTYRENEW", "RENEW", "PERIOD", "month", 1, "20250121235959", NULL, 50 },
+	{ "MOCKMONTYCHANGE", "CHANGE", "PERIOD", "month", 1, "20241221235959", NULL, 50 },
 };
 
 static struct sim_order *
@@ -134,8 +142,12 @@ mock_order_json(const struct mock_order *m, struct buf *out)
 		    m->period_type, m->period_number);
 	if (m->expire_time != NULL)
 		buf_printf(out, "\"expireTime\":\"%s\",", m->expire_time);
-	buf_printf(out, "\"productInfo\":[{\"productId\":\"OFFI-MKP-SIM-%s\","
-	    "\"skuCode\":\"sku-%s\",\"linearValue\":50,"
+	if (m->product != NULL)
+		buf_printf(out, "\"productInfo\":[{\"productId\":\"%s\",", m->product);
+	else
+		buf_printf(out, "\"productInfo\":[{\"productId\":\"OFFI-MKP-SIM-%s\",",
+		    m->charging_mode);
+	buf_printf(out, "\"skuCode\":\"sku-%s\",\"linearValue\":%d,"
 	    "\"productName\":\"mkp-sim demo product\"}],"
 	    "\"extendParams\":[{\"name\":\"emailDomainName\","
 	    "\"value\":\"test.example.com\"}],"
@@ -144,7 +156,7 @@ mock_order_json(const struct mock_order *m, struct buf *out)
 	    "\"email\":\"buyer@example.com\",\"customerId\":\"mock-customer-id\","
 	    "\"customerName\":\"mock-customer\",\"customerRealName\":\"Mock Buyer\","
 	    "\"customerType\":0,\"userId\":\"mock-user-id\",\"userName\":\"mock-user\"},"
-	    "\"extendParams\":[]}", m->charging_mode, m->id);
+	    "\"extendParams\":[]}", m->id, m->linear_value);
 }
 
 struct sim_orders *
@@ -300,6 +312,32 @@ answer_error(struct buf *out, int status, const char *code, const char *msg,
 	jw_obj_end(&w);
 	*codep = code;
 	return status;
+}
+
+const char *
+sim_orders_linear_value(const struct sim_orders *o, const char *order_id,
+    const char *order_line_id)
+{
+	const struct sim_order	*order = orders_find(o, order_id);
+	const struct json	*lines, *line = NULL, *prods, *v;
+	size_t			 i;
+
+	if (order == NULL)
+		return NULL;
+	lines = json_get(order->tree, "orderLine");
+	for (i = 0; i < lines->u.arr.n && line == NULL; i++) {
+		const char *id = json_get_str(lines->u.arr.items[i], "orderLineId");
+
+		if (order_line_id == NULL || strcmp(id, order_line_id) == 0)
+			line = lines->u.arr.items[i];
+	}
+	if (line == NULL || (prods = json_get(line, "productInfo")) == NULL ||
+	    prods->type != JSON_ARRAY || prods->u.arr.n == 0 ||
+	    (v = json_get(prods->u.arr.items[0], "linearValue")) == NULL)
+		return NULL;
+	if (v->type == JSON_NUMBER)
+		return v->u.num;
+	return v->type == JSON_STRING ? v->u.str.s : NULL;
 }
 
 int

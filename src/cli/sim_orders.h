@@ -46,6 +46,14 @@ bool	 sim_orders_load(struct sim_orders *, const char *path, char *err,
 size_t	 sim_orders_count(const struct sim_orders *);
 
 /*
+ * The quota an order line sells: its first productInfo's linearValue as
+ * text (the order's first line when order_line_id is NULL); NULL when the
+ * order, the line or the value is unknown. Points into the store.
+ */
+const char *sim_orders_linear_value(const struct sim_orders *, const char *order_id,
+	    const char *order_line_id);
+
+/*
  * The order query's answer for orderId (NULL when the query had none)
  * and orderLineId (NULL: every line; else only that line): appends the
  * JSON body {"resultCode","resultMsg"[,"orderInfo"]} to out and returns

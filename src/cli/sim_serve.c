@@ -190,7 +190,12 @@ sim_serve_usage(void)
 "  GET    /-/sim/health  {\"status\":\"ok\",\"orders\":N}\n"
 "  GET    /-/sim/calls   {\"calls\":[CALL,...],\"dropped\":N}, oldest first\n"
 "  DELETE /-/sim/calls   forget them: {\"cleared\":N}\n"
-"  GET    /-/sim/usage   usage records kept, first of each (instance, begin, end)\n"
+"  GET    /-/sim/usage   usage records kept, first of each (instance, package,\n"
+"                        begin, end), and the packages with quota and drawn\n"
+"  POST   /-/sim/packages {\"instanceId\":PKG,\"orderId\":ORDER[,\"orderLineId\":L]}\n"
+"                        or {\"instanceId\":PKG,\"quota\":Q}: PKG holds the line's\n"
+"                        linearValue (or Q; again: more); a push drawing more\n"
+"                        from it is refused, 400 MKT.0100\n"
 "  GET    /-/sim/fail    {\"mode\":...,\"count\":N,\"delay_ms\":D,\"status\":S}\n"
 "  POST   /-/sim/fail    {\"mode\":\"5xx|429|slow|timeout|garbage|refuse|none\",\n"
 "                        \"count\":N,\"delay_ms\":D,\"status\":S}: set it\n"
@@ -529,6 +534,49 @@ bad:
 	return 400;
 }
 
+/*
+ * POST /-/sim/packages {"instanceId":PKG,"orderId":ORDER[,"orderLineId":LINE]}
+ * or {"instanceId":PKG,"quota":"100"}: PKG is a package instance holding
+ * the order line's linearValue (or the quota given). The marketplace knows
+ * which instance it created for which order; the simulator is told.
+ */
+static int
+serve_control_package(struct serve *s, const struct buf *body, struct buf *out)
+{
+	struct json		*req;
+	const struct json	*q;
+	const char		*id, *order, *quota = NULL;
+	char			 err[200];
+	bool			 ok;
+
+	req = json_parse(buf_cstr(body), body->len, 8, err, sizeof(err));
+	id = req != NULL ? json_get_str(req, "instanceId") : NULL;
+	order = req != NULL ? json_get_str(req, "orderId") : NULL;
+	if (req != NULL && (q = json_get(req, "quota")) != NULL)
+		quota = q->type == JSON_NUMBER ? q->u.num : q->type == JSON_STRING ?
+		    q->u.str.s : NULL;
+	if (quota == NULL && order != NULL)
+		quota = sim_orders_linear_value(s->orders, order,
+		    json_get_str(req, "orderLineId"));
+	if (id == NULL || id[0] == '\0' || strlen(id) > 64 || quota == NULL) {
+		json_free(req);
+		buf_puts(out, "{\"error\":\"want {\\\"instanceId\\\":PKG,\\\"orderId\\\":"
+		    "ORDER with a linearValue} or {\\\"instanceId\\\":PKG,\\\"quota\\\":Q}\"}");
+		return 400;
+	}
+	pthread_mutex_lock(&s->lock);
+	ok = sim_usage_set_package(s->usage, id, quota);
+	if (ok)
+		sim_usage_json(s->usage, out);
+	pthread_mutex_unlock(&s->lock);
+	json_free(req);
+	if (!ok) {
+		buf_puts(out, "{\"error\":\"quota is not a decimal with at most 4 decimals\"}");
+		return 400;
+	}
+	return 200;
+}
+
 static enum MHD_Result
 serve_control(struct serve *s, struct MHD_Connection *c, const char *method,
     const char *path, const struct buf *body)
@@ -569,6 +617,8 @@ serve_control(struct serve *s, struct MHD_Connection *c, const char *method,
 		serve_fail_json(&f, &out);
 	} else if (strcmp(what, "fail") == 0 && strcmp(method, "POST") == 0) {
 		status = serve_control_fail(s, body, &out);
+	} else if (strcmp(what, "packages") == 0 && strcmp(method, "POST") == 0) {
+		status = serve_control_package(s, body, &out);
 	} else if (strcmp(what, "usage") == 0 && strcmp(method, "GET") == 0) {
 		pthread_mutex_lock(&s->lock);
 		sim_usage_json(s->usage, &out);

@@ -4,6 +4,8 @@
  * arrived, whether it was signed right, and whether any (instance, hour)
  * came twice.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +23,18 @@ struct su_record {
 	int64_t	 duplicates;
 };
 
+/* A package instance and what it holds, in ten-thousandths. */
+struct su_package {
+	char	*id;
+	int64_t	 quota, drawn;
+};
+
 struct sim_usage {
 	char			*key;
 	struct su_record	*recs;
 	size_t			 n;
+	struct su_package	*pkgs;
+	size_t			 npkgs;
 	int64_t			 pushes;
 	FILE			*report;
 };
@@ -70,6 +80,9 @@ sim_usage_free(struct sim_usage *u)
 		free(u->recs[i].pkg);
 	}
 	free(u->recs);
+	for (size_t i = 0; i < u->npkgs; i++)
+		free(u->pkgs[i].id);
+	free(u->pkgs);
 	free(u->key);
 	free(u);
 }
@@ -138,6 +151,104 @@ su_check(const struct json *r, int64_t now, const char **c)
 	return NULL;
 }
 
+/* A decimal with at most 4 decimals in ten-thousandths, or -1. */
+static int64_t
+su_amount(const char *v)
+{
+	int64_t	 n = 0;
+	int	 decs = -1;
+
+	if (v == NULL || *v == '\0')
+		return -1;
+	for (; *v != '\0'; v++) {
+		if (*v == '.' && decs < 0) {
+			decs = 0;
+			continue;
+		}
+		if (*v < '0' || *v > '9' || decs >= 4 || n > INT64_MAX / 100)
+			return -1;
+		n = n * 10 + (*v - '0');
+		if (decs >= 0)
+			decs++;
+	}
+	for (decs = decs < 0 ? 0 : decs; decs < 4; decs++)
+		n *= 10;
+	return n;
+}
+
+static struct su_package *
+su_package(const struct sim_usage *u, const char *pkg)
+{
+	for (size_t i = 0; pkg != NULL && i < u->npkgs; i++)
+		if (strcmp(u->pkgs[i].id, pkg) == 0)
+			return &u->pkgs[i];
+	return NULL;
+}
+
+bool
+sim_usage_set_package(struct sim_usage *u, const char *pkg, const char *quota)
+{
+	struct su_package	*p = su_package(u, pkg);
+	int64_t			 q = su_amount(quota);
+
+	if (q < 0)
+		return false;
+	if (p == NULL) {
+		u->pkgs = xrealloc(u->pkgs, (u->npkgs + 1) * sizeof(*u->pkgs));
+		p = &u->pkgs[u->npkgs++];
+		p->id = xstrdup(pkg);
+		p->quota = p->drawn = 0;
+	}
+	p->quota += q;
+	return true;
+}
+
+static bool
+su_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The index of the record kept for (inst, pkg, b, e), or u->n. */
+static size_t
+su_find(const struct sim_usage *u, const char *inst, const char *pkg, const char *b,
+    const char *e)
+{
+	size_t	k;
+
+	for (k = 0; k < u->n; k++)
+		if (strcmp(u->recs[k].instance_id, inst) == 0 && su_same(u->recs[k].pkg, pkg) &&
+		    strcmp(u->recs[k].begin_time, b) == 0 && strcmp(u->recs[k].end_time, e) == 0)
+			break;
+	return k;
+}
+
+/*
+ * NULL when the new records of recs draw no known package past its quota,
+ * else the package overdrawn (the first).
+ */
+static const char *
+su_overdraw(const struct sim_usage *u, const struct json *recs)
+{
+	int64_t	*add = xcalloc(u->npkgs + 1, sizeof(*add));
+	const char *bad = NULL;
+
+	for (size_t i = 0; i < recs->u.arr.n && bad == NULL; i++) {
+		const struct json *r = recs->u.arr.items[i];
+		const char *pkg = json_get_str(r, "relate_pkg_instance");
+		const struct su_package *p = su_package(u, pkg);
+
+		if (p == NULL || su_find(u, json_get_str(r, "instance_id"), pkg,
+		    json_get_str(r, "begin_time"), json_get_str(r, "end_time")) < u->n)
+			continue;
+		add[p - u->pkgs] += su_amount(json_get_str(r, "usage_value"));
+		if (p->drawn + add[p - u->pkgs] > p->quota)
+			bad = p->id;
+	}
+	free(add);
+	return bad;
+}
+
 int
 sim_usage_answer(struct sim_usage *u, const char *sig, const char *ts, const char *nonce,
     const char *body, size_t len, int64_t now, struct buf *out, const char **code)
@@ -172,26 +283,32 @@ sim_usage_answer(struct sim_usage *u, const char *sig, const char *ts, const cha
 			goto out;
 		}
 	}
-	/* Accepted: keep the first of each (instance, begin, end). */
+	if ((why = su_overdraw(u, recs)) != NULL) {
+		struct buf msg = BUF_INIT;
+
+		buf_printf(&msg, "records draw more than package %s holds", why);
+		status = su_error(out, code, 400, "MKT.0100", buf_cstr(&msg));
+		buf_free(&msg);
+		goto out;
+	}
+	/* Accepted: keep the first of each (instance, package, begin, end). */
 	u->pushes++;
 	for (size_t i = 0; i < recs->u.arr.n; i++) {
 		const struct json *r = recs->u.arr.items[i];
 		const char *inst = json_get_str(r, "instance_id");
 		const char *b = json_get_str(r, "begin_time"), *e = json_get_str(r, "end_time");
 		const char *pkg = json_get_str(r, "relate_pkg_instance");
-		size_t k;
+		struct su_package *p = su_package(u, pkg);
+		size_t k = su_find(u, inst, pkg, b, e);
 
-		for (k = 0; k < u->n; k++)
-			if (strcmp(u->recs[k].instance_id, inst) == 0 &&
-			    strcmp(u->recs[k].begin_time, b) == 0 &&
-			    strcmp(u->recs[k].end_time, e) == 0)
-				break;
 		if (k < u->n) {
 			u->recs[k].duplicates++;
 			su_report(u, inst, b, e, json_get_str(r, "usage_value"), false);
 			continue;
 		}
 		su_report(u, inst, b, e, json_get_str(r, "usage_value"), true);
+		if (p != NULL)
+			p->drawn += su_amount(json_get_str(r, "usage_value"));
 		u->recs = xrealloc(u->recs, (u->n + 1) * sizeof(*u->recs));
 		u->recs[u->n] = (struct su_record){
 			xstrdup(inst), xstrdup(b), xstrdup(e),
@@ -227,6 +344,22 @@ sim_usage_json(const struct sim_usage *u, struct buf *out)
 		jw_kv_str(&w, "relate_pkg_instance", u->recs[i].pkg);
 		jw_key(&w, "duplicates");
 		jw_int(&w, (long long)u->recs[i].duplicates);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_key(&w, "packages");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < u->npkgs; i++) {
+		char	 q[32], d[32];
+
+		snprintf(q, sizeof(q), "%lld.%04lld", (long long)(u->pkgs[i].quota / 10000),
+		    (long long)(u->pkgs[i].quota % 10000));
+		snprintf(d, sizeof(d), "%lld.%04lld", (long long)(u->pkgs[i].drawn / 10000),
+		    (long long)(u->pkgs[i].drawn % 10000));
+		jw_obj_begin(&w);
+		jw_kv_str(&w, "instanceId", u->pkgs[i].id);
+		jw_kv_str(&w, "quota", q);
+		jw_kv_str(&w, "drawn", d);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

@@ -38,9 +38,21 @@ int	 sim_usage_answer(struct sim_usage *, const char *sig, const char *ts,
 	    struct buf *out, const char **code);
 
 /*
+ * Makes pkg a package instance holding quota (a decimal, at most 4
+ * decimals): a push whose records would draw more from it than it holds,
+ * counting the records kept before, is refused whole with 400 MKT.0100
+ * naming the package. A second call for pkg adds quota (a renewal or a
+ * second grant). False when quota is not such a decimal.
+ */
+bool	 sim_usage_set_package(struct sim_usage *, const char *pkg, const char *quota);
+
+/*
  * {"pushes":N,"records":[{"instance_id","begin_time","end_time",
- * "usage_value","metering_sn","relate_pkg_instance"?,"duplicates":N}]}:
- * the records kept, in arrival order. Appended to out.
+ * "usage_value","metering_sn","relate_pkg_instance"?,"duplicates":N}],
+ * "packages":[{"instanceId","quota","drawn"}]}: the records kept, in
+ * arrival order, and the packages known. Appended to out. A record's key
+ * is (instance_id, relate_pkg_instance, begin_time, end_time): an hour
+ * drawn from two packages is two records.
  */
 void	 sim_usage_json(const struct sim_usage *, struct buf *out);
 

@@ -94,6 +94,8 @@ static bool	cf_check_base_path(const char *, char *, size_t);
 static bool	cf_check_user(const char *, char *, size_t);
 static bool	cf_check_url(const char *, char *, size_t);
 static bool	cf_check_time(const char *, char *, size_t);
+static bool	cf_check_skus(const char *, char *, size_t);
+static bool	cf_check_thresholds(const char *, char *, size_t);
 
 #define OFF(f)		offsetof(struct config, f)
 #define S(sec, n, def, fl, chk)	SF(sec, n, n, def, fl, chk)
@@ -207,6 +209,9 @@ static const struct cf_option cf_options[] = {
 	IF("usage", push_interval, usage_push_interval, "300", 0, 86400, RL),
 	IF("usage", batch_size, usage_batch_size, "100", 1, 1000, RL),
 	SF("usage", dashboard_url, usage_dashboard_url, "", RL | CF_EMPTY_OK, NULL),
+	SF("packages", skus, packages_skus, "", RL | CF_EMPTY_OK, cf_check_skus),
+	SF("packages", thresholds, packages_thresholds, "80,95", RL | CF_EMPTY_OK,
+	    cf_check_thresholds),
 };
 
 #undef S
@@ -319,6 +324,146 @@ cf_check_time(const char *v, char *why, size_t whylen)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * [packages] skus: entries "SKU:QUOTA:MODE[:UNIT]" separated by blanks or
+ * commas. QUOTA is a decimal (at most 4 decimals) or "order" (the order
+ * line's linearValue); MODE is stop or overflow.
+ */
+int
+config_pkg_sku_next(const char **pp, struct pkg_sku *e, char *why, size_t whylen)
+{
+	const char	*p = *pp, *end, *f[4];
+	size_t		 len[4], n = 0, i;
+
+	while (*p == ' ' || *p == ',' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 0;
+	for (end = p; *end != '\0' && *end != ' ' && *end != ',' && *end != '\t'; end++)
+		;
+	*pp = end;
+	memset(e, 0, sizeof(*e));
+	for (f[0] = p; n < 4;) {
+		const char *c = memchr(f[n], ':', (size_t)(end - f[n]));
+
+		len[n] = (size_t)((c != NULL ? c : end) - f[n]);
+		n++;
+		if (c == NULL)
+			break;
+		if (n < 4)
+			f[n] = c + 1;
+		else {
+			snprintf(why, whylen, "entry %.*s: more than SKU:QUOTA:MODE:UNIT",
+			    (int)(end - p), p);
+			return -1;
+		}
+	}
+	if (n < 3 || len[0] == 0 || len[0] >= sizeof(e->sku) || len[1] == 0 ||
+	    len[1] >= sizeof(e->quota) || (n == 4 && len[3] >= sizeof(e->unit))) {
+		snprintf(why, whylen, "entry %.*s: expected SKU:QUOTA:MODE[:UNIT] "
+		    "(SKU up to 64, UNIT up to 32 characters)", (int)(end - p), p);
+		return -1;
+	}
+	memcpy(e->sku, f[0], len[0]);
+	if (!(len[1] == 5 && memcmp(f[1], "order", 5) == 0)) {
+		size_t dot = 0, digits = 0, decs = 0;
+
+		for (i = 0; i < len[1]; i++) {
+			if (f[1][i] == '.' && dot == 0)
+				dot = 1;
+			else if (f[1][i] >= '0' && f[1][i] <= '9')
+				*(dot ? &decs : &digits) += 1;
+			else
+				break;
+		}
+		if (i < len[1] || digits == 0 || digits > 16 || decs > 4 || (dot && decs == 0)) {
+			snprintf(why, whylen, "entry %.*s: QUOTA must be \"order\" or a "
+			    "decimal with at most 4 decimals", (int)(end - p), p);
+			return -1;
+		}
+		memcpy(e->quota, f[1], len[1]);
+	}
+	if (len[2] == 4 && memcmp(f[2], "stop", 4) == 0)
+		snprintf(e->mode, sizeof(e->mode), "stop");
+	else if (len[2] == 8 && memcmp(f[2], "overflow", 8) == 0)
+		snprintf(e->mode, sizeof(e->mode), "overflow");
+	else {
+		snprintf(why, whylen, "entry %.*s: MODE must be stop or overflow",
+		    (int)(end - p), p);
+		return -1;
+	}
+	if (n == 4)
+		memcpy(e->unit, f[3], len[3]);
+	return 1;
+}
+
+bool
+config_pkg_sku_find(const struct config *cfg, const char *sku, struct pkg_sku *out)
+{
+	const char	*p = cfg->packages_skus;
+	char		 why[200];
+
+	while (p != NULL && config_pkg_sku_next(&p, out, why, sizeof(why)) == 1)
+		if (strcmp(out->sku, sku) == 0)
+			return true;
+	return false;
+}
+
+static bool
+cf_check_skus(const char *v, char *why, size_t whylen)
+{
+	struct pkg_sku	 e;
+	int		 rc;
+
+	while ((rc = config_pkg_sku_next(&v, &e, why, whylen)) == 1)
+		;
+	return rc == 0;
+}
+
+bool
+config_pkg_thresholds(const char *v, char *arr, size_t arrlen, char *why, size_t whylen)
+{
+	size_t	 n = 0;
+	long	 last = 0;
+
+	n += (size_t)snprintf(arr, arrlen, "{");
+	while (*v != '\0') {
+		char	*end;
+		long	 t;
+
+		while (*v == ' ' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		t = strtol(v, &end, 10);
+		if (end == v || t <= last || t >= 100 || (*end != '\0' && *end != ',' &&
+		    *end != ' ')) {
+			snprintf(why, whylen, "expected rising whole percentages between 1 and "
+			    "99, separated by commas, as in 80,95");
+			return false;
+		}
+		if (n < arrlen)
+			n += (size_t)snprintf(arr + n, arrlen - n, "%s%ld", last ? "," : "", t);
+		last = t;
+		v = end;
+	}
+	if (n < arrlen)
+		n += (size_t)snprintf(arr + n, arrlen - n, "}");
+	if (n >= arrlen) {
+		snprintf(why, whylen, "too many thresholds");
+		return false;
+	}
+	return true;
+}
+
+static bool
+cf_check_thresholds(const char *v, char *why, size_t whylen)
+{
+	char	arr[256];
+
+	return config_pkg_thresholds(v, arr, sizeof(arr), why, whylen);
 }
 
 /*

@@ -129,7 +129,30 @@ struct config {
 	int64_t	 usage_push_interval;	/* seconds between queued pushes, 0 = never */
 	int64_t	 usage_batch_size;	/* records per push call */
 	char	*usage_dashboard_url;	/* usageInfo.dashboardUrl, "{instanceId}" filled; "" none */
+
+	/* [packages] quotas of on-demand packages (issue 15, src/domain/package.h) */
+	char	*packages_skus;		/* "SKU:QUOTA|order:stop|overflow[:UNIT]", blank-separated */
+	char	*packages_thresholds;	/* quota_low thresholds, percent drawn: "80,95" */
 };
+
+/* One entry of [packages] skus (config_pkg_sku_next). */
+struct pkg_sku {
+	char	sku[65];
+	char	quota[24];	/* decimal text; "" = the order line's linearValue */
+	char	mode[9];	/* stop, overflow */
+	char	unit[33];	/* "" when not given */
+};
+
+/*
+ * The next entry of a [packages] skus value at *p (advanced): 1 with *e
+ * filled, 0 at the end, -1 with why on a malformed entry.
+ */
+int	 config_pkg_sku_next(const char **p, struct pkg_sku *e, char *why, size_t whylen);
+/* The entry of [packages] skus for sku: false when it has none. */
+bool	 config_pkg_sku_find(const struct config *, const char *sku, struct pkg_sku *out);
+/* [packages] thresholds as a PostgreSQL numeric[] literal ("{80,95}") into arr. */
+bool	 config_pkg_thresholds(const char *v, char *arr, size_t arrlen, char *why,
+	    size_t whylen);
 
 /*
  * Reads path into a fresh config (defaults first, then the file). On

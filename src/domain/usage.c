@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "domain/package.h"
 #include "domain/usage.h"
 #include "store/usage_store.h"
 
@@ -163,6 +164,32 @@ usage_reject(struct usage_outcome *out, const char *id, const char *reason)
 	r->reason = xstrdup(reason);
 }
 
+static void
+usage_capped_add(struct usage_outcome *out, const char *id, const char *taken,
+    const char *reason)
+{
+	struct usage_capped *c;
+
+	out->capped = xrealloc(out->capped, (out->ncapped + 1) * sizeof(*out->capped));
+	c = &out->capped[out->ncapped++];
+	c->id = xstrdup(id);
+	c->taken = xstrdup(taken);
+	c->reason = xstrdup(reason);
+}
+
+static void
+usage_quota_add(struct usage_outcome *out, const char *instance, const char *remaining,
+    const char *mode)
+{
+	struct usage_quota *q;
+
+	out->quota = xrealloc(out->quota, (out->nquota + 1) * sizeof(*out->quota));
+	q = &out->quota[out->nquota++];
+	q->instance_id = xstrdup(instance);
+	q->remaining = xstrdup(remaining);
+	q->mode = xstrdup(mode);
+}
+
 /* The instance of the event with that id, for the log. */
 static const char *
 ev_instance(const struct usage_event *ev, size_t n, const char *id)
@@ -179,6 +206,7 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 {
 	struct ustore_event	*sev;
 	PGresult		*res;
+	char			 thr[256];
 	size_t			 i, m = 0;
 	int			 row;
 
@@ -203,7 +231,8 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 		free(sev);
 		return DOM_OK;
 	}
-	res = ustore_ingest(ctx->db, sev, m, USAGE_HORIZON_S);
+	package_thresholds(ctx->cfg, thr, sizeof(thr));
+	res = ustore_ingest(ctx->db, sev, m, USAGE_HORIZON_S, thr);
 	free(sev);
 	if (res == NULL) {
 		usage_outcome_free(out);
@@ -211,6 +240,19 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 	}
 	out->accepted = m;
 	for (row = 0; row < PQntuples(res); row++) {
+		if (strcmp(PQgetvalue(res, row, 1), "quota") == 0) {
+			usage_quota_add(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 3),
+			    PQgetvalue(res, row, 2));
+			continue;
+		}
+		if (strcmp(PQgetvalue(res, row, 1), "capped") == 0) {
+			/* Accepted up to its package's end; the rest refused. */
+			log_info("usage: event %s of instance %s: %s", PQgetvalue(res, row, 0),
+			    ev_instance(ev, n, PQgetvalue(res, row, 0)), PQgetvalue(res, row, 2));
+			usage_capped_add(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 3),
+			    PQgetvalue(res, row, 2));
+			continue;
+		}
 		if (strcmp(PQgetvalue(res, row, 1), "shifted") == 0) {
 			/* Its hour was pushed already: counted in the next one. */
 			log_info("usage: late event %s of instance %s %s", PQgetvalue(res, row, 0),
@@ -236,5 +278,17 @@ usage_outcome_free(struct usage_outcome *out)
 		free(out->rejected[i].reason);
 	}
 	free(out->rejected);
+	for (size_t i = 0; i < out->ncapped; i++) {
+		free(out->capped[i].id);
+		free(out->capped[i].taken);
+		free(out->capped[i].reason);
+	}
+	free(out->capped);
+	for (size_t i = 0; i < out->nquota; i++) {
+		free(out->quota[i].instance_id);
+		free(out->quota[i].remaining);
+		free(out->quota[i].mode);
+	}
+	free(out->quota);
 	memset(out, 0, sizeof(*out));
 }

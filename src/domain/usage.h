@@ -39,6 +39,22 @@ struct usage_rejection {
 	char	*reason;
 };
 
+/*
+ * An event accepted only in part (its package ran out, mode stop), or an
+ * instance's package balance after the call (schema 014).
+ */
+struct usage_capped {
+	char	*id;
+	char	*taken;		/* decimal text */
+	char	*reason;
+};
+
+struct usage_quota {
+	char	*instance_id;
+	char	*remaining;	/* decimal text, over its live packages */
+	char	*mode;		/* stop, overflow */
+};
+
 /* What became of a call's events. */
 struct usage_outcome {
 	size_t			 accepted;
@@ -46,6 +62,10 @@ struct usage_outcome {
 	size_t			 shifted;	/* of accepted: booked into a later hour */
 	struct usage_rejection	*rejected;
 	size_t			 nrejected;
+	struct usage_capped	*capped;	/* of accepted: taken in part */
+	size_t			 ncapped;
+	struct usage_quota	*quota;		/* instances with packages it touched */
+	size_t			 nquota;
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "domain/instance.h"
+#include "domain/package.h"
 #include "jobs/change.h"
 #include "jobs/hook.h"
 #include "jobs/hook_doc.h"
@@ -164,6 +165,9 @@ change_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 		    line->nproducts > 0 ? line->products[0].sku_code : NULL,
 		    line->charging_mode_text, line->expire_time != NULL ? line->expire_ms : -1,
 		    true, buf_cstr(&order_json));
+		if (st == DOM_OK)	/* a renewed package: its quota grows */
+			st = package_on_order(&ctx, &call, c.instance_id, &order, line,
+			    line->order_line_id);
 		if (st != DOM_OK) {
 			snprintf(reason, len, "%s", call.reason);
 			goto done;

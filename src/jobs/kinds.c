@@ -7,11 +7,13 @@
 #include "common/util.h"
 #include "jobs/kinds.h"
 #include "jobs/change.h"
+#include "jobs/package_hook.h"
 #include "jobs/provision.h"
 #include "jobs/purge.h"
 #include "jobs/usage_push.h"
 #include "store/instance_store.h"
 #include "store/nonce.h"
+#include "store/package_store.h"
 #include "store/usage_store.h"
 
 const struct job_kind job_kinds[] = {
@@ -22,6 +24,7 @@ const struct job_kind job_kinds[] = {
 	{ "change",    change_run,    0,           0,    instance_store_stmts, NULL,  false },
 	/* own_tx: the push commits its claim before the HTTP call (usage_push.h). */
 	{ "usage_push", usage_push_run, 0,         0,    usage_store_stmts,    NULL, true },
+	{ "package_hook", package_hook_run, 0,     0,    package_store_stmts,  NULL, false },
 };
 
 const size_t job_kinds_count = sizeof(job_kinds) / sizeof(job_kinds[0]);

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "domain/instance.h"
+#include "domain/package.h"
 #include "jobs/hook.h"
 #include "jobs/hook_doc.h"
 #include "jobs/provision.h"
@@ -218,6 +219,9 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 	}
 	st = instance_mark_provisioned(&ctx, &call, id, have_app ? &app : NULL, product, sku,
 	    mode, expire_ms, order_json.len > 0 ? buf_cstr(&order_json) : NULL);
+	/* The buyer, and a package's quota, in the same transaction. */
+	if (st == DOM_OK && have_order && line != NULL)
+		st = package_on_order(&ctx, &call, id, &order, line, line->order_line_id);
 	if (st == DOM_OK)
 		out = JOB_DONE;
 	else

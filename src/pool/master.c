@@ -865,6 +865,8 @@ master_reopen_log(void)
 	else
 		log_notice("log file reopened");
 	priv_chown_log(m.priv);
+	/* A rotated access log: made here, as root, for the workers to reopen. */
+	priv_prepare_file(m.priv, m.cfg->access_log);
 	for (i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.ch[i].pid != 0)
 			kill(m.ch[i].pid, SIGUSR1);

@@ -53,7 +53,38 @@ static struct {
 	struct listener		 lsn;		/* the pool's, to read its queue live */
 	struct status_worker	 w[SCOREBOARD_SLOTS];
 	long			 page_kb;
+	char			 host[256];
+	/* The store's health, from the outcome of every query this child runs. */
+	int			 store_up;		/* STATUS_UNKNOWN until asked */
+	int64_t			 store_down_since;	/* epoch ms; 0 while up */
+	char			 store_error[160];	/* the last failure; "" none */
+	int64_t			 store_error_wall;
 } st;
+
+/*
+ * Notes the outcome of a store query: a failure starts (or continues) an
+ * outage and is remembered with its reason; a success ends it. The reason
+ * stays shown after recovery, with its time, for whoever looks later.
+ */
+static void
+status_store_outcome(bool ok)
+{
+	if (ok) {
+		if (st.store_up == 0)
+			log_notice("store: answering again");
+		st.store_up = 1;
+		st.store_down_since = 0;
+		return;
+	}
+	if (st.store_up != 0) {
+		st.store_down_since = now_ms();
+		log_warn("store: not answering: %s", db_errmsg(st.db));
+	}
+	st.store_up = 0;
+	st.store_error_wall = now_ms();
+	snprintf(st.store_error, sizeof(st.store_error), "%s%s%s", db_sqlstate(st.db),
+	    db_sqlstate(st.db)[0] != '\0' ? " " : "", db_errmsg(st.db));
+}
 
 static int64_t
 rss_kb(pid_t pid)
@@ -112,11 +143,20 @@ status_collect(struct pool_status *ps, bool full)
 	ps->min_spare = t.min_spare;
 	ps->max_spare = t.max_spare;
 	ps->max_requests = (int64_t)t.max_requests;
-	(void)!status_store_figures(st.db, &f);
+	status_store_outcome(status_store_figures(st.db, &f));
+	ps->host = st.host;
+	ps->store_up = st.store_up;
+	ps->store_down_since_wall = st.store_down_since;
+	ps->store_error = st.store_error;
+	ps->store_error_wall = st.store_error_wall;
+	ps->usage_failed = f.usage_failed;
+	ps->usage_failed_oldest_wall = f.usage_failed_oldest_wall;
 	ps->jobs_backlog = f.jobs_backlog;
 	ps->usage_pending = f.usage_pending;
 	ps->usage_at_risk = f.usage_at_risk;
 	ps->usage_last_push_wall = f.usage_last_push_wall;
+	ps->packages_low = f.packages_low;
+	ps->packages_used_up = f.packages_used_up;
 	ps->full = full;
 	ps->workers = st.w;
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
@@ -204,7 +244,14 @@ status_fcgi(int fd)
 	if ((query = FCGX_GetParam("QUERY_STRING", req.envp)) == NULL)
 		query = "";
 	if (strcmp(path, "/-/ping") == 0) {
-		buf_puts(&body, "pong\n");
+		/* pong only when a request could be served: the store answers. */
+		status_store_outcome(status_store_ping(st.db));
+		if (st.store_up == 1) {
+			buf_puts(&body, "pong\n");
+		} else {
+			code = 503;
+			buf_printf(&body, "store down: %s\n", st.store_error);
+		}
 	} else if (strcmp(path, "/-/status") == 0) {
 		status_render_now(query, &body, &ctype);
 	} else {
@@ -213,7 +260,8 @@ status_fcgi(int fd)
 	}
 	/* libfcgi's own printf knows no %zu: format here. */
 	buf_printf(&head, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n\r\n", code, code == 200 ? "OK" : "Not Found",
+	    "Cache-Control: no-store\r\n\r\n", code, code == 200 ? "OK" :
+	    code == 503 ? "Service Unavailable" : "Not Found",
 	    ctype, body.len);
 	if (FCGX_PutStr(head.data, (int)head.len, req.out) < 0 ||
 	    FCGX_PutStr(body.data, (int)body.len, req.out) < 0)
@@ -382,6 +430,9 @@ status_main(const struct status_args *a)
 		fatalx("FCGX_Init failed");
 	st.a = a;
 	st.page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	st.store_up = STATUS_UNKNOWN;
+	if (gethostname(st.host, sizeof(st.host) - 1) < 0)
+		(void)!str_copy(st.host, sizeof(st.host), "-");
 	st.db = db_new(a->cfg->dsn, STATUS_DB_TIMEOUT_MS, "mkpd-status", status_stmts);
 	log_info("ready");
 	why = status_loop();

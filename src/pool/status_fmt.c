@@ -26,6 +26,8 @@ struct figure {
 	enum fig_kind	 kind;
 	const char	*help;
 	int64_t		 value;
+	const char	*unit;		/* text and HTML: after the value; NULL none */
+	const char	*zero;		/* FIG_TIME: what 0 means; NULL "never" */
 };
 
 /* The pool-wide figures, in the order every format prints them. */
@@ -34,11 +36,14 @@ st_figures(const struct pool_status *st, struct figure *f)
 {
 	size_t	n = 0;
 
-#define FIG(t, k, kind, h, v) \
-	f[n++] = (struct figure){ t, k, kind, h, (int64_t)(v) }
+#define FIG_U(t, k, kind, h, v, u, z) \
+	f[n++] = (struct figure){ t, k, kind, h, (int64_t)(v), u, z }
+#define FIG(t, k, kind, h, v)	FIG_U(t, k, kind, h, v, NULL, NULL)
+	bool	dynamic = st->pm != NULL && strcmp(st->pm, "dynamic") == 0;
+
 	FIG("start time", "start_time", FIG_TIME, "When the master started.", st->start_wall);
-	FIG("start since", "start_since", FIG_GAUGE, "Seconds since the master started.",
-	    (st->now_wall - st->start_wall) / 1000);
+	FIG_U("start since", "start_since_seconds", FIG_GAUGE, "Seconds since the master started.",
+	    (st->now_wall - st->start_wall) / 1000, "s", NULL);
 	FIG("generation", "generation", FIG_GAUGE, "Configuration generation (1 + reloads).",
 	    st->generation);
 	FIG("accepted conn", "accepted_conn", FIG_COUNTER, "Connections accepted by workers.",
@@ -67,14 +72,23 @@ st_figures(const struct pool_status *st, struct figure *f)
 	FIG("terminated requests", "terminated_requests", FIG_COUNTER,
 	    "Requests ended by request_terminate_timeout.", st->terminated);
 	FIG("max children", "max_children", FIG_GAUGE, "[pool] max_children.", st->max_children);
-	FIG("start servers", "start_servers", FIG_GAUGE, "[pool] start_servers.",
-	    st->start_servers);
-	FIG("min spare servers", "min_spare_servers", FIG_GAUGE, "[pool] min_spare_servers.",
-	    st->min_spare);
-	FIG("max spare servers", "max_spare_servers", FIG_GAUGE, "[pool] max_spare_servers.",
-	    st->max_spare);
+	/* The spare bounds only mean something to pm = dynamic. */
+	if (dynamic) {
+		FIG("start servers", "start_servers", FIG_GAUGE, "[pool] start_servers.",
+		    st->start_servers);
+		FIG("min spare servers", "min_spare_servers", FIG_GAUGE,
+		    "[pool] min_spare_servers.", st->min_spare);
+		FIG("max spare servers", "max_spare_servers", FIG_GAUGE,
+		    "[pool] max_spare_servers.", st->max_spare);
+	}
 	FIG("max requests", "max_requests", FIG_GAUGE, "[pool] max_requests (0 = never).",
 	    st->max_requests);
+	FIG("store up", "store_up", FIG_GAUGE,
+	    "1 when the store (PostgreSQL) answered the last query, 0 when it did not.",
+	    st->store_up);
+	FIG_U("store down since", "store_down_since", FIG_TIME,
+	    "Since when the store has not answered (0: it answers).",
+	    st->store_down_since_wall, NULL, "-");
 	FIG("jobs backlog", "jobs_backlog", FIG_GAUGE, "Jobs due or waiting (-1: unknown).",
 	    st->jobs_backlog);
 	FIG("usage records pending", "usage_records_pending", FIG_GAUGE,
@@ -82,13 +96,24 @@ st_figures(const struct pool_status *st, struct figure *f)
 	    st->usage_pending);
 	FIG("usage records at risk", "usage_records_at_risk", FIG_GAUGE,
 	    "Pending usage records near the push deadline (-1: unknown).", st->usage_at_risk);
+	FIG("packages low", "packages_low", FIG_GAUGE,
+	    "Packages past a [packages] thresholds warning (-1: unknown).", st->packages_low);
+	FIG("packages used up", "packages_used_up", FIG_GAUGE,
+	    "Packages whose quota is used up (-1: unknown).", st->packages_used_up);
 	FIG("last usage push", "last_usage_push", FIG_TIME,
 	    "When usage was last pushed (-1: unknown).", st->usage_last_push_wall);
+	FIG("usage records failed", "usage_records_failed", FIG_GAUGE,
+	    "Usage records the marketplace refused, waiting for a retry (-1: unknown).",
+	    st->usage_failed);
+	FIG_U("oldest failed usage record", "oldest_failed_usage_record", FIG_TIME,
+	    "End of the hour of the oldest failed usage record (0: none, -1: unknown).",
+	    st->usage_failed_oldest_wall, NULL, "none");
 #undef FIG
+#undef FIG_U
 	return n;
 }
 
-#define ST_MAX_FIGURES	32
+#define ST_MAX_FIGURES	40
 
 static void
 fmt_time(int64_t ms, char out[32])
@@ -151,24 +176,69 @@ status_content_type(enum status_format fmt)
 
 /* ---- plain text ------------------------------------------------------- */
 
+/* A figure's value as text and HTML show it: its unit, times in ISO 8601. */
+static void
+fig_value(const struct figure *f, char out[40])
+{
+	if (f->kind == FIG_TIME && f->value == 0 && f->zero != NULL)
+		snprintf(out, 40, "%s", f->zero);
+	else if (f->kind == FIG_TIME)
+		fmt_time(f->value, out);
+	else if (f->unit != NULL && f->value >= 0)
+		snprintf(out, 40, "%" PRId64 " %s", f->value, f->unit);
+	else
+		snprintf(out, 40, "%" PRId64, f->value);
+}
+
+/* "up", "down since T", "unknown (not asked yet)". */
+static void
+store_state(const struct pool_status *st, struct buf *out)
+{
+	char	t[32];
+
+	if (st->store_up == 1) {
+		buf_puts(out, "up");
+	} else if (st->store_up == 0) {
+		fmt_time(st->store_down_since_wall, t);
+		buf_printf(out, "down since %s", t);
+	} else {
+		buf_puts(out, "unknown (not asked yet)");
+	}
+}
+
+static void
+store_error(const struct pool_status *st, struct buf *out)
+{
+	char	t[32];
+
+	if (st->store_error == NULL || st->store_error[0] == '\0') {
+		buf_puts(out, "-");
+		return;
+	}
+	fmt_time(st->store_error_wall, t);
+	buf_printf(out, "%s: %s", t, st->store_error);
+}
+
 static void
 render_text(const struct pool_status *st, const struct figure *f, size_t nf, struct buf *out)
 {
-	char	t[32];
+	char	t[40];
 	size_t	i;
 
 	buf_printf(out, "%-28s%s\n", "pool:", st->pool);
 	buf_printf(out, "%-28s%s\n", "version:", st->version);
+	buf_printf(out, "%-28s%s\n", "host:", st->host != NULL ? st->host : "-");
+	buf_printf(out, "%-28s", "store:");
+	store_state(st, out);
+	buf_printf(out, "\n%-28s", "store last error:");
+	store_error(st, out);
+	buf_putc(out, '\n');
 	for (i = 0; i < nf; i++) {
 		char	label[40];
 
 		snprintf(label, sizeof(label), "%s:", f[i].text);
-		if (f[i].kind == FIG_TIME) {
-			fmt_time(f[i].value, t);
-			buf_printf(out, "%-28s%s\n", label, t);
-		} else {
-			buf_printf(out, "%-28s%" PRId64 "\n", label, f[i].value);
-		}
+		fig_value(&f[i], t);
+		buf_printf(out, "%-28s%s\n", label, t);
 		if (strcmp(f[i].key, "max_children") == 0)
 			buf_printf(out, "%-28s%s\n", "pm:", st->pm);
 	}
@@ -214,7 +284,11 @@ render_json(const struct pool_status *st, const struct figure *f, size_t nf, str
 	jw_obj_begin(&w);
 	jw_kv_str(&w, "pool", st->pool);
 	jw_kv_str(&w, "version", st->version);
+	jw_kv_str(&w, "host", st->host != NULL ? st->host : "");
 	jw_kv_str(&w, "pm", st->pm);
+	jw_kv_str(&w, "store_last_error", st->store_error != NULL ? st->store_error : "");
+	jw_key(&w, "store_last_error_time");
+	jw_int(&w, st->store_error_wall);
 	for (i = 0; i < nf; i++) {
 		jw_key(&w, f[i].key);
 		/* Times as epoch ms, like the rest of the product's JSON. */
@@ -293,6 +367,8 @@ render_om(const struct pool_status *st, const struct figure *f, size_t nf, struc
 	om_label(out, st->version);
 	buf_puts(out, "\",pm=\"");
 	om_label(out, st->pm);
+	buf_puts(out, "\",host=\"");
+	om_label(out, st->host != NULL ? st->host : "");
 	buf_puts(out, "\"} 1\n");
 	for (i = 0; i < nf; i++) {
 		if (f[i].kind == FIG_TIME) {
@@ -377,8 +453,9 @@ html_td(struct buf *out, const char *s)
 static void
 render_html(const struct pool_status *st, const struct figure *f, size_t nf, struct buf *out)
 {
-	char	t[32];
-	size_t	i;
+	struct buf	 b = BUF_INIT;
+	char		 t[40];
+	size_t		 i;
 
 	buf_puts(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	    "<meta http-equiv=\"refresh\" content=\"5\"><title>");
@@ -390,18 +467,26 @@ render_html(const struct pool_status *st, const struct figure *f, size_t nf, str
 	html_esc(out, st->pool);
 	buf_puts(out, " ");
 	html_esc(out, st->version);
+	buf_puts(out, " on ");
+	html_esc(out, st->host != NULL ? st->host : "-");
 	buf_puts(out, "</h1>\n<table id=\"pool\">\n<tr><th>pm</th><td>");
 	html_esc(out, st->pm);
+	buf_puts(out, "</td></tr>\n<tr id=\"store\"><th>store</th><td>");
+	store_state(st, &b);
+	html_esc(out, buf_cstr(&b));
+	buf_puts(out, "</td></tr>\n<tr id=\"store_last_error\"><th>store last error</th><td>");
+	buf_reset(&b);
+	store_error(st, &b);
+	html_esc(out, buf_cstr(&b));
+	buf_free(&b);
 	buf_puts(out, "</td></tr>\n");
 	for (i = 0; i < nf; i++) {
 		buf_printf(out, "<tr id=\"%s\"><th>", f[i].key);
 		html_esc(out, f[i].text);
-		if (f[i].kind == FIG_TIME) {
-			fmt_time(f[i].value, t);
-			buf_printf(out, "</th><td>%s</td></tr>\n", t);
-		} else {
-			buf_printf(out, "</th><td>%" PRId64 "</td></tr>\n", f[i].value);
-		}
+		fig_value(&f[i], t);
+		buf_puts(out, "</th><td>");
+		html_esc(out, t);
+		buf_puts(out, "</td></tr>\n");
 	}
 	buf_puts(out, "</table>\n");
 	if (st->full) {

@@ -57,10 +57,19 @@ struct pool_status {
 	/* limits */
 	const char	*pm;
 	int64_t		 max_children, start_servers, min_spare, max_spare, max_requests;
+	const char	*host;		/* this host's name */
+	/* the store's health, as the status child last found it */
+	int		 store_up;	/* 1 answered, 0 did not, STATUS_UNKNOWN not asked */
+	int64_t		 store_down_since_wall;	/* 0 = up */
+	const char	*store_error;	/* the last failure's reason; "" none */
+	int64_t		 store_error_wall;	/* when; 0 = never */
 	/* the store; STATUS_UNKNOWN when it did not answer */
 	int64_t		 jobs_backlog;
 	int64_t		 usage_pending, usage_at_risk;
 	int64_t		 usage_last_push_wall;	/* 0 = never */
+	int64_t		 usage_failed;		/* refused by the marketplace */
+	int64_t		 usage_failed_oldest_wall;	/* end of its hour; 0 = none */
+	int64_t		 packages_low, packages_used_up;
 	/* full */
 	bool		 full;
 	size_t		 nworkers;

@@ -38,10 +38,14 @@
  *
  * What the app says about a call (mkpd_observer) goes to the scoreboard
  * slot (for the status and the master's slow log) and, when it is
- * answered, to the access log: a stdio stream with a large buffer,
- * flushed when the worker is about to wait idle and at exit, so a busy
- * worker writes it in large pieces and the request path makes no system
- * call for it.
+ * answered, to the access log: a buffer of whole lines, written with one
+ * write() to an O_APPEND descriptor when the next line would not fit,
+ * when the worker is about to wait idle, before a reopen and at exit. A
+ * busy worker writes in large pieces and the request path makes no system
+ * call for it; since a write holds only whole lines and O_APPEND places
+ * each write at the end as a unit, the lines of several workers never run
+ * into each other (as php-fpm and nginx write theirs). Control characters
+ * in a field are written as \xHH, so a line is a line.
  *
  * request_terminate_timeout: the master sends SIGUSR2 to a worker whose
  * request ran too long. SIGUSR2 is not blocked while a request is served,
@@ -73,6 +77,7 @@
 
 #include <fcgiapp.h>
 
+#include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -96,7 +101,8 @@ struct worker {
 	int64_t		 idle_since;	/* mono ms */
 	int64_t		 last_emfile_warn;
 	bool		 warned_keep;
-	FILE		*access;	/* NULL: no access log */
+	int		 access_fd;	/* -1: no access log */
+	struct buf	 access;	/* whole lines not written yet */
 	volatile sig_atomic_t answered;	/* the current request has its answer */
 	int64_t		 req_start;	/* mono ms */
 };
@@ -190,10 +196,43 @@ worker_named(const struct app_call *c)
 }
 
 static void
-access_put(FILE *f, const char *s)
+access_put(struct buf *b, const char *s)
 {
-	fputs(s[0] != '\0' ? s : "-", f);
+	if (s[0] == '\0') {
+		buf_putc(b, '-');
+		return;
+	}
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			buf_printf(b, "\\x%02X", (unsigned char)*s);
+		else
+			buf_putc(b, *s);
+	}
 }
+
+/* Writes the buffered lines (whole ones only) and empties the buffer. */
+static void
+access_flush(struct worker *w)
+{
+	const char	*p = w->access.data;
+	size_t		 n = w->access.len;
+	ssize_t		 k;
+
+	while (w->access_fd >= 0 && n > 0) {
+		if ((k = write(w->access_fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("access_log %s: %s (%zu bytes lost)", w->a->cfg->access_log,
+			    strerror(errno), n);
+			break;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	buf_reset(&w->access);
+}
+
+static struct buf	 line = BUF_INIT;	/* the access-log line being made */
 
 static void
 worker_done(const struct app_call *c)
@@ -207,58 +246,67 @@ worker_done(const struct app_call *c)
 	w->answered = 1;
 	if (c->dialect[0] == '\0')
 		scoreboard_worker_note(w->a->sb, w->a->slot, "", "", "", c->remote);
-	if (w->access == NULL)
+	struct buf	*b = &line;
+
+	if (w->access_fd < 0)
 		return;
+	buf_reset(b);
 	for (p = w->a->cfg->access_format; *p != '\0'; p++) {
 		if (*p != '%' || p[1] == '\0') {
-			putc(*p, w->access);
+			buf_putc(b, *p);
 			continue;
 		}
 		switch (*++p) {
 		case 't':
 			fmt_time_iso(now_ms(), t);
-			fputs(t, w->access);
+			buf_puts(b, t);
 			break;
 		case 'a':
-			access_put(w->access, c->remote);
+			access_put(b, c->remote);
 			break;
 		case 'd':
-			access_put(w->access, c->dialect);
+			access_put(b, c->dialect);
 			break;
 		case 'A':
-			access_put(w->access, c->activity);
+			access_put(b, c->activity);
 			break;
 		case 'c':
-			access_put(w->access, c->result_code);
+			access_put(b, c->result_code);
 			break;
 		case 's':
-			fprintf(w->access, "%d", c->status);
+			buf_printf(b, "%d", c->status);
 			break;
 		case 'D':
-			fprintf(w->access, "%lld", (long long)(mono_ms() - w->req_start));
+			buf_printf(b, "%lld", (long long)(mono_ms() - w->req_start));
 			break;
 		case 'w':
-			fprintf(w->access, "%d/%d", w->a->slot, (int)getpid());
+			buf_printf(b, "%d/%d", w->a->slot, (int)getpid());
 			break;
 		case 'i':
-			access_put(w->access, c->ids);
+			access_put(b, c->ids);
 			break;
 		case 'm':
-			access_put(w->access, c->method);
+			access_put(b, c->method);
 			break;
 		case 'u':
-			access_put(w->access, c->path);
+			access_put(b, c->path);
 			break;
 		case '%':
-			putc('%', w->access);
+			buf_putc(b, '%');
 			break;
 		default:
-			putc('%', w->access);
-			putc(*p, w->access);
+			buf_putc(b, '%');
+			buf_putc(b, *p);
 			break;
 		}
 	}
-	putc('\n', w->access);
+	buf_putc(b, '\n');
+	/* Only whole lines go out: flush what is held first if this one would not fit. */
+	if (w->access.len + b->len > W_ACCESS_BUF)
+		access_flush(w);
+	buf_append(&w->access, b->data, b->len);
+	if (w->access.len >= W_ACCESS_BUF)
+		access_flush(w);
 }
 
 static void
@@ -266,16 +314,18 @@ worker_access_open(struct worker *w)
 {
 	const char	*path = w->a->cfg->access_log;
 
-	if (w->access != NULL)
-		fclose(w->access);
-	w->access = NULL;
+	/* What was logged before the reopen goes to the file it was meant for. */
+	access_flush(w);
+	if (w->access_fd >= 0)
+		close(w->access_fd);
+	w->access_fd = -1;
 	if (path[0] == '\0')
 		return;
-	if ((w->access = fopen(path, "ae")) == NULL) {
+	if ((w->access_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666)) < 0) {
 		log_warn("access_log %s: %s", path, strerror(errno));
 		return;
 	}
-	setvbuf(w->access, NULL, _IOFBF, W_ACCESS_BUF);
+	buf_reserve(&w->access, W_ACCESS_BUF);
 }
 
 /* Serves what arrives on req.ipcFd (a new or a kept connection). */
@@ -426,8 +476,7 @@ worker_loop(struct worker *w)
 			continue;
 		if (mkpd_app.idle != NULL)
 			mkpd_app.idle();
-		if (w->access != NULL)
-			fflush(w->access);
+		access_flush(w);
 		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &child_wait_mask);
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
@@ -496,6 +545,7 @@ worker_main(const struct worker_args *a)
 
 	memset(&w, 0, sizeof(w));
 	w.a = a;
+	w.access_fd = -1;
 	cur = &w;
 	worker_access_open(&w);
 	worker_abort_prepare();
@@ -515,8 +565,11 @@ worker_main(const struct worker_args *a)
 	if (w.req.ipcFd >= 0)
 		close(w.req.ipcFd);	/* a kept connection, between requests */
 	mkpd_app.fini();
-	if (w.access != NULL)
-		fclose(w.access);
+	access_flush(&w);
+	if (w.access_fd >= 0)
+		close(w.access_fd);
+	buf_free(&w.access);
+	buf_free(&line);
 	close(w.ep);
 	exit(0);
 }

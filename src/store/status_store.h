@@ -19,11 +19,17 @@ struct store_figures {
 	int64_t	 usage_pending;		/* closed usage records not yet accepted */
 	int64_t	 usage_at_risk;		/* ... past window_end + 1 hour (the 2-hour target) */
 	int64_t	 usage_last_push_wall;	/* epoch ms of the last push, 0 = never */
+	int64_t	 usage_failed;		/* records the marketplace refused */
+	int64_t	 usage_failed_oldest_wall; /* epoch ms, end of its hour; 0 = none */
+	int64_t	 packages_low;		/* packages past a quota_low threshold */
+	int64_t	 packages_used_up;	/* packages with nothing left */
 };
 
 extern const struct db_stmt status_store_stmts[];
 
 /* Fills f; false (every figure -1) when the store did not answer. */
 bool	 status_store_figures(struct db *, struct store_figures *f);
+/* Whether the store answers a trivial query now (/-/ping). */
+bool	 status_store_ping(struct db *);
 
 #endif

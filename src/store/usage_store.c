@@ -2,7 +2,8 @@
  * usage_store.c: prepared statements for metered usage.
  *
  * A batch of events travels as five text arrays to one call of
- * mkp_usage_ingest_batch(): one round trip for up to 10 000 events rather
+ * mkp_usage_ingest_packages() (which draws package quotas, then calls
+ * mkp_usage_ingest_batch()): one round trip for up to 10 000 events rather
  * than one per event, and a single statement is one transaction.
  */
 #include <stdio.h>
@@ -22,14 +23,16 @@
 	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
 	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push WHERE outcome = 'delivered'), '')," \
 	" coalesce((SELECT outcome FROM usage_push WHERE finished_at IS NOT NULL" \
-	"  ORDER BY finished_at DESC, id DESC LIMIT 1), '')" \
+	"  ORDER BY finished_at DESC, id DESC LIMIT 1), '')," \
+	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
+	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push), '')" \
 	" FROM usage_record WHERE state IN ('pending', 'sending', 'failed')"
 
 const struct db_stmt usage_store_stmts[] = {
 	{ "ustore_ingest",
-	  "SELECT event_id, outcome, reason FROM mkp_usage_ingest_batch($1::text[],"
+	  "SELECT event_id, outcome, reason, taken FROM mkp_usage_ingest_packages($1::text[],"
 	  " $2::text[], $3::text[], $4::text[], $5::timestamptz[],"
-	  " make_interval(secs => $6::bigint))", 6 },
+	  " make_interval(secs => $6::bigint), $7::numeric[])", 7 },
 	{ "ustore_close", "SELECT mkp_usage_close_windows()", 0 },
 	/*
 	 * The claim commits at once (state sending, a lease): another host
@@ -74,10 +77,11 @@ ustore_array_item(struct buf *b, const char *s, bool first)
 }
 
 PGresult *
-ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horizon_s)
+ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horizon_s,
+    const char *thresholds)
 {
 	struct buf	 arr[5];
-	const char	*vals[6];
+	const char	*vals[7];
 	char		 horizon[24];
 	PGresult	*res;
 	size_t		 i;
@@ -100,7 +104,8 @@ ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horiz
 	}
 	snprintf(horizon, sizeof(horizon), "%ld", horizon_s);
 	vals[5] = horizon;
-	res = db_exec(db, "ustore_ingest", 6, vals);
+	vals[6] = thresholds;
+	res = db_exec(db, "ustore_ingest", 7, vals);
 	for (k = 0; k < 5; k++)
 		buf_free(&arr[k]);
 	return res;
@@ -193,6 +198,8 @@ ustore_status_fill(const PGresult *res, struct usage_status *st)
 	snprintf(st->us_last_push, sizeof(st->us_last_push), "%s", PQgetvalue(res, 0, 4));
 	snprintf(st->us_last_outcome, sizeof(st->us_last_outcome), "%s",
 	    PQgetvalue(res, 0, 5));
+	snprintf(st->us_last_attempt, sizeof(st->us_last_attempt), "%s",
+	    PQgetvalue(res, 0, 6));
 }
 
 bool

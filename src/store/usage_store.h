@@ -25,13 +25,16 @@ struct ustore_event {
 
 /*
  * Inserts the n events in one statement (one round trip, one transaction),
- * with horizon_s the oldest event age accepted, in seconds. Returns the rows
- * of the events not accepted: columns 0 event id, 1 outcome ("duplicate" or
- * "rejected"), 2 reason (NULL for a duplicate). Caller PQclear()s; NULL when
- * the store failed (nothing was inserted then).
+ * with horizon_s the oldest event age accepted, in seconds, drawing package
+ * quotas (thresholds: the numeric[] literal of [packages] thresholds).
+ * Returns the rows of the events not accepted as given: columns 0 event id,
+ * 1 outcome ("duplicate", "rejected", "shifted", or "capped": accepted up to
+ * column 3, taken), 2 reason (NULL for a duplicate); and one row "quota"
+ * per instance with packages: 0 the instance, 2 its mode, 3 what remains.
+ * Caller PQclear()s; NULL when the store failed (nothing was inserted then).
  */
 PGresult *ustore_ingest(struct db *, const struct ustore_event *, size_t n,
-	    long horizon_s) MUSTCHECK;
+	    long horizon_s, const char *thresholds) MUSTCHECK;
 
 /* Closes the windows whose hour ended (mkp_usage_close_windows): how many, -1 on failure. */
 int	 ustore_close(struct db *);
@@ -78,6 +81,7 @@ struct usage_status {
 	int64_t	 us_failed;	/* refused by the marketplace, waiting for a person */
 	char	 us_last_push[24];	/* last delivered push, RFC 3339 UTC; "" none */
 	char	 us_last_outcome[16];	/* outcome of the last attempt answered; "" none */
+	char	 us_last_attempt[24];	/* when that attempt ended, RFC 3339 UTC; "" none */
 };
 
 /* Fills *st from the worker's or jobs child's store handle. False on failure. */

@@ -231,6 +231,22 @@ def test_jobs_limit(stack):
     assert stack.mkpd.mkpctl("jobs", "--limit", "0").returncode == 2
 
 
+def test_jobs_attempts_say_of_how_many(stack):
+    """ATTEMPTS reads "tries of the most allowed": the job's own limit, else
+    [jobs] max_attempts of the config (it said "1/-")."""
+    own = sql(stack, "INSERT INTO job (kind, max_attempts) VALUES ('purge', 7) RETURNING id")
+    dflt = sql(stack, "INSERT INTO job (kind) VALUES ('purge') RETURNING id")
+    own, dflt = own.split()[0], dflt.split()[0]
+    lines = stack.mkpd.mkpctl("jobs", check=True).stdout.splitlines()
+    assert lines[0].split()[:4] == ["ID", "KIND", "STATE", "ATTEMPTS"], lines
+    cfg_max = re.search(r"^max_attempts\s*=\s*(\d+)", stack.mkpd.conf_path.read_text(), re.M)
+    rows = {l.split()[0]: l for l in lines[1:]}
+    assert re.search(r"\b\d+ of 7\b", rows[own]), rows[own]
+    assert re.search(r"\b\d+ of %s\b" % (cfg_max.group(1) if cfg_max else "5"),
+                     rows[dflt]), rows[dflt]
+    assert not any("/-" in l for l in lines)
+
+
 # --- purge -----------------------------------------------------------------------
 
 def test_purge_test_data_audit_and_nonces(make_stack):
@@ -319,6 +335,47 @@ def test_tenants_as_table_and_json(stack):
     assert [l.split()[:3] for l in table if l.startswith(tenant)] == [[tenant, "tc", "Acme"]]
 
 
+def display_columns(line):
+    """Terminal column where each whitespace-separated field starts (CJK
+    characters take two columns)."""
+    import unicodedata
+    cols, col, prev_space = [], 0, True
+    for ch in line:
+        if ch != " " and prev_space:
+            cols.append(col)
+        prev_space = ch == " "
+        col += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return cols
+
+
+def test_users_and_orgs_columns_align_with_chinese_names(stack):
+    tenant = "T" + uuid.uuid4().hex[:8]
+
+    def kit(activity, fields):
+        r = stack.call(activity, dict(fields, tenantId=tenant), key=stack.keys["kit"],
+                       args=["--kit", "--test"])
+        assert r.result_code == "000000", r.stderr
+    kit("tenantSync", {"tenantCode": "tc", "name": "Acme",
+                       "domainName": "https://acme.example.com", "flag": 1})
+    kit("allOrgSync", {"orgInfoList": [
+        {"orgCode": "D0", "orgName": "总部", "parentCode": ""},
+        {"orgCode": "D1", "orgName": "研发部", "parentCode": "D0"}]})
+    kit("authSync", {"appId": "APP1", "flag": 1, "currentSyncTime": "20261201000000000",
+                     "userList": [{"userName": "zhangsan01", "name": "张三", "orgCode": "D1",
+                                   "role": "user", "enable": "true"},
+                                  {"userName": "li", "name": "Li Lei", "orgCode": "D0",
+                                   "role": "admin", "enable": "true"}]})
+    for verb in ("users", "orgs"):
+        lines = stack.mkpd.mkpctl(verb, tenant, check=True).stdout.splitlines()
+        assert len(lines) == 3, lines
+        # No value here holds a space but "Li Lei": compare the columns after NAME.
+        heads = display_columns(lines[0])
+        for line in lines[1:]:
+            cols = display_columns(line.replace("Li Lei", "Li_Lei"))
+            assert cols == heads, "%s: %r starts its columns at %s, the header at %s" % (
+                verb, line, cols, heads)
+
+
 # --- socket activation (etc/systemd/mkpd.socket) ----------------------------------
 
 def test_socket_activation_serves_on_the_inherited_fd3(make_stack):
@@ -369,3 +426,44 @@ def test_every_mkpctl_command_is_in_its_manual_page(build):
     page = (Path(__file__).resolve().parents[2] / "doc/man/mkpctl.8").read_text()
     documented = set(re.findall(r"^\.B ([a-z][a-z0-9-]*)", page, re.M))
     assert [c for c in commands if c not in documented] == []
+
+
+def test_statements_lists_what_mkpd_prepares_and_each_prepares_on_the_schema(stack):
+    listed = json.loads(stack.mkpd.mkpctl("statements", "--json", check=True).stdout)
+    names = [s["name"] for s in listed]
+    assert len(names) == len(set(names))
+    # The statements of a V2 call, the jobs child and the status child.
+    for name in ("nonce_claim_strict", "audit_record", "istore_create", "istore_fetch_one",
+                 "job_claim", "ustore_ingest", "status_figures"):
+        assert name in names
+    # Each one is valid against the migrated schema as the daemons send it
+    # (untyped parameters, as PQprepare without types).
+    sql = "".join("PREPARE mkp_s%d AS %s;\n" % (i, s["sql"]) for i, s in enumerate(listed))
+    stack.pg.psql(sql + "SELECT count(*) FROM pg_prepared_statements;")
+    counts = {s["name"]: s["params"] for s in listed}
+    assert counts["istore_fetch_one"] == 1 and counts["audit_record"] == 14
+
+    one = stack.mkpd.mkpctl("statements", "istore_fetch_one", check=True).stdout
+    assert one.strip() == [s["sql"] for s in listed if s["name"] == "istore_fetch_one"][0]
+    missing = stack.mkpd.mkpctl("statements", "istore_fetch_one", "no_such_statement")
+    assert missing.returncode == 1 and "no_such_statement" in missing.stderr
+    assert missing.stdout == ""
+# --- where the config comes from ---------------------------------------------------
+
+def test_config_from_mkpd_conf_and_a_missing_one_names_both_ways(stack, tmp_path):
+    """Without -c, MKPD_CONF names the config; with neither, the error says
+    how to name one rather than only that a default path cannot be opened."""
+    env = dict(os.environ, MKPD_CONF=str(stack.mkpd.conf_path))
+    r = subprocess.run([str(stack.build / "mkpctl"), "version"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # -c wins over MKPD_CONF.
+    env["MKPD_CONF"] = str(tmp_path / "none.conf")
+    r = subprocess.run([str(stack.build / "mkpctl"), "-c", str(stack.mkpd.conf_path),
+                        "version"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(stack.build / "mkpctl"), "tenants"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert str(tmp_path / "none.conf") in r.stderr
+    assert "-c FILE" in r.stderr and "MKPD_CONF" in r.stderr, r.stderr

@@ -15,17 +15,17 @@ import pytest
 from harness import create_instance as create, free_port, spki_sha256, wait_for
 
 
-def status_stack(make_stack, pool=None, mkpd=None, store=None, front=None):
+def status_stack(make_stack, pool=None, mkpd=None, store=None, overrides=None, **kw):
     """A stack whose front (etc/nginx/mkpd.conf, or etc/apache/mkpd.conf
     with front="apache") routes /-/status and /-/ping to the status
-    child's socket."""
+    child's socket (overrides: other sections; kw: as make_stack)."""
     mkpd = dict(mkpd or {})
     tcp_status = mkpd.pop("status_listen", None)
     s = make_stack({"mkpd": dict({"status_listen": "STATUS", "control_socket": "CONTROL"},
                                  **mkpd),
                     "pool": dict({"pm": "static", "max_children": 2}, **(pool or {})),
-                    "store": store or {}},
-                   start=False, front=front)
+                    "store": store or {}, **(overrides or {})},
+                   start=False, **kw)
     status_sock = tcp_status or str(s.mkpd.dir / "status.sock")
     s.mkpd.overrides["mkpd"]["status_listen"] = status_sock
     s.mkpd.overrides["mkpd"]["control_socket"] = str(s.mkpd.dir / "control.sock")
@@ -106,7 +106,9 @@ def test_status_answers_while_every_worker_is_blocked(make_stack, build):
         assert f["active processes"] == "2" and f["idle processes"] == "0"
         assert f["total processes"] == "2"
         assert f["pm"] == "static" and f["max children"] == "2"
-        for k in ("min spare servers", "max spare servers", "max requests",
+        # pm static: no spare bounds, which only pm dynamic has.
+        assert "min spare servers" not in f and "start servers" not in f
+        for k in ("max requests",
                   "listen queue", "max listen queue", "jobs backlog",
                   "usage records pending", "usage records at risk", "last usage push"):
             assert k in f, k
@@ -128,7 +130,7 @@ def test_status_answers_while_every_worker_is_blocked(make_stack, build):
         assert om.endswith("# EOF\n")
         assert re.search(r"^mkpd_active_processes 2$", om, re.M)
         assert re.search(r"^mkpd_max_children 2$", om, re.M)
-        assert re.search(r'^mkpd_info_info\{.*pm="static"\} 1$', om, re.M)
+        assert re.search(r'^mkpd_info_info\{.*pm="static",host="[^"]+"\} 1$', om, re.M)
         assert len(re.findall(r'^mkpd_worker_requests_total\{.*state="busy"', om, re.M)) == 2
 
         st, hdr, body = s.http("GET", "/-/status?html&full")
@@ -312,6 +314,75 @@ def test_access_log_lines(make_stack):
     for x in f:
         assert x[0] == "127.0.0.1" and re.fullmatch(r"\d+/\d+", x[6])
         assert x[7] == "POST" and x[8] == "/" and x[9].isdigit() and x[10] == "%"
+
+
+def test_access_log_whole_lines_under_load(make_stack):
+    """Several workers kept busy, each filling its buffer many times over,
+    the log rotated (rename + SIGUSR1) in the middle: every line of both
+    files is one whole line, and none is lost."""
+    import http.client
+    import signal
+    pad = "x" * 1500		# long lines: many buffer-fulls per worker
+    s = status_stack(make_stack, pool={"pm": "static", "max_children": 3},
+                     mkpd={"access_format": "%t|%a|%d|%c|%s|%w|%m|%u|" + pad + "|end"})
+    log = s.dir / "access.log"
+    s.mkpd.reload({"mkpd": {"access_log": str(log)}})
+    s.mkpd.wait_log(r"generation 2 is serving")
+    host, port = "127.0.0.1", s.nginx.port
+    stop = threading.Event()
+    sent = [0] * 12
+    errors = []
+
+    def client(k):
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            while not stop.is_set():
+                conn.request("POST", "/", body=b"{}",
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    errors.append(r.status)
+                    return
+                sent[k] += 1
+        except Exception as e:		# noqa: BLE001 (reported below)
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(len(sent))]
+    for t in threads:
+        t.start()
+    line_len = len("|" + pad + "|end\n")
+    try:
+        # 64 KiB buffers: a few hundred lines each; let each worker fill its
+        # buffer several times before the rotation, and again after.
+        wait_for(lambda: log.exists() and log.stat().st_size > 8 * 65536, 120,
+                 what="the access log growing under load")
+        rotated = s.dir / "access.log.1"
+        log.rename(rotated)
+        s.mkpd.signal(signal.SIGUSR1)
+        wait_for(lambda: log.exists() and log.stat().st_size > 8 * 65536, 120,
+                 what="the reopened access log growing")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not errors, errors[:5]
+    total = sum(sent)
+    # Idle workers write what they hold: every answered call gets its line.
+    def count():
+        return sum(p.read_bytes().count(b"\n") for p in (rotated, log))
+    wait_for(lambda: count() == total, 20, what="%d lines" % total)
+    pat = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|127\.0\.0\.1\|v2\|000002\|200"
+                     r"\|\d+/\d+\|POST\|/\|" + pad + r"\|end")
+    for p in (rotated, log):
+        text = p.read_text()
+        bad = [line for line in text.splitlines() if not pat.fullmatch(line)]
+        assert not bad, "%s: %d of %d lines broken, e.g. %r" % (
+            p.name, len(bad), text.count("\n"), bad[0][:200])
+    assert sum(p.stat().st_size for p in (rotated, log)) > line_len * total
 
 
 @pytest.mark.parametrize("kind", ["unix", "tcp"])

@@ -650,8 +650,13 @@ def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server
             for f in failed] == [("m-1", "failed", 1, "MKT.0101: Invalid parameter", False),
                                  ("m-2", "failed", 1, "MKT.0101: Invalid parameter", False)], failed
     st = ctl_json(s, "status")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", st.pop("lastAttempt")), st
     assert st == {"pending": 0, "sending": 0, "atRisk": 0, "failed": 2, "lastPush": None,
                   "lastOutcome": "failed"}, st
+    # The attempt that failed and the (absent) delivery, each with its own time.
+    r = s.mkpd.mkpctl("usage", "status")
+    assert re.search(r"^last attempt:  \S+Z, failed$", r.stdout, re.M), r.stdout
+    assert re.search(r"^last delivery: never$", r.stdout, re.M), r.stdout
     r = s.mkpd.mkpctl("usage", "failed")
     assert r.stdout.splitlines()[0].split() == \
         ["ID", "INSTANCE", "PACKAGE", "HOUR", "(UTC)", "VALUE", "STATE", "ATTEMPTS",
@@ -687,3 +692,17 @@ def test_mkpctl_usage_reports_pushes_now_and_retries(make_stack, make_sim_server
     assert r.returncode == 0 and "0 record(s) delivered in 0 push(es)" in r.stdout
     assert s.mkpd.mkpctl("usage", "push").returncode == 2
     assert s.mkpd.mkpctl("usage", "retry").returncode == 2
+    # A later push refused: the delivery and the failed attempt are two
+    # pushes, each shown with its own time, never one's time beside the
+    # other's outcome.
+    add_instances(s, ["m-3"])
+    events, _ = events_for(["m-3"], (3,), 1, "m3")
+    assert post_usage(s, events)[1]["accepted"] == 1
+    sim.fail("refuse", count=1)
+    assert s.mkpd.mkpctl("usage", "push", "--now").returncode == 1
+    st = ctl_json(s, "status")
+    assert st["lastOutcome"] == "failed" and st["lastAttempt"] >= st["lastPush"], st
+    r = s.mkpd.mkpctl("usage", "status")
+    assert re.search(r"^last attempt:  %s, failed$" % st["lastAttempt"], r.stdout, re.M), \
+        r.stdout
+    assert re.search(r"^last delivery: %s$" % st["lastPush"], r.stdout, re.M), r.stdout

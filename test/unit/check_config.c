@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "domain/package.h"
 #include "unit.h"
 
 static char	tmpdir[256];
@@ -586,6 +587,118 @@ START_TEST(test_listen)
 }
 END_TEST
 
+/* [packages] skus: each value, the entries it yields (as "SKU QUOTA MODE UNIT;"), or NULL. */
+static const struct {
+	const char	*in;
+	const char	*want;	/* NULL: refused */
+} sku_cases[] = {
+	{ "", "" },
+	{ "sku-a:100:stop", "sku-a 100 stop ;" },
+	{ "sku-a:100.5:overflow:GB, sku-b:order:stop", "sku-a 100.5 overflow GB;sku-b  stop ;" },
+	{ "  a:0.0001:stop\tb:7:overflow:h ", "a 0.0001 stop ;b 7 overflow h;" },
+	{ "sku-a:100", NULL },
+	{ "sku-a:100:halt", NULL },
+	{ "sku-a:1e3:stop", NULL },
+	{ "sku-a:1.23456:stop", NULL },
+	{ "sku-a:1.:stop", NULL },
+	{ ":100:stop", NULL },
+	{ "sku-a::stop", NULL },
+	{ "a:1:stop:u:x", NULL },
+	{ "a:1:stop:unit-longer-than-thirty-two-characters", NULL },
+};
+
+START_TEST(test_package_skus)
+{
+	struct pkg_sku	 e;
+	char		 got[512] = "", why[200];
+	const char	*p = sku_cases[_i].in;
+	int		 rc;
+
+	while ((rc = config_pkg_sku_next(&p, &e, why, sizeof(why))) == 1)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s %s %s %s;", e.sku,
+		    e.quota, e.mode, e.unit);
+	if (sku_cases[_i].want == NULL) {
+		ck_assert_msg(rc == -1, "case %s accepted", sku_cases[_i].in);
+		ck_assert_msg(strstr(why, "entry ") == why, "case %s: %s", sku_cases[_i].in, why);
+		return;
+	}
+	ck_assert_msg(rc == 0, "case %s: %s", sku_cases[_i].in, why);
+	ck_assert_str_eq(got, sku_cases[_i].want);
+}
+END_TEST
+
+static const struct {
+	const char	*in;
+	const char	*want;	/* the numeric[] literal, NULL: refused */
+} threshold_cases[] = {
+	{ "80,95", "{80,95}" },
+	{ "50, 75 ,90", "{50,75,90}" },
+	{ "", "{}" },
+	{ "95,80", NULL },
+	{ "80,80", NULL },
+	{ "0", NULL },
+	{ "100", NULL },
+	{ "80;95", NULL },
+	{ "eighty", NULL },
+};
+
+START_TEST(test_package_thresholds)
+{
+	char	arr[256], why[200];
+	bool	ok = config_pkg_thresholds(threshold_cases[_i].in, arr, sizeof(arr), why,
+		    sizeof(why));
+
+	ck_assert_msg(ok == (threshold_cases[_i].want != NULL), "case %s",
+	    threshold_cases[_i].in);
+	if (ok)
+		ck_assert_str_eq(arr, threshold_cases[_i].want);
+}
+END_TEST
+
+/* What a package order line grants under [packages] skus. */
+static const struct {
+	const char	*sku;
+	const char	*linear;	/* NULL: the line has none */
+	int		 mode;		/* CHARGING_* of the line */
+	bool		 grants;
+	const char	*quota, *pmode, *unit;
+	bool		 from_config;
+} grant_cases[] = {
+	{ "sku-fixed", "100", CHARGING_ON_DEMAND_PKG, true, "25", "overflow", "GB", true },
+	{ "sku-flex", "100", CHARGING_ON_DEMAND_PKG, true, "100", "overflow", "", false },
+	{ "sku-other", "7.5", CHARGING_ON_DEMAND_PKG, true, "7.5", "stop", "", false },
+	{ "sku-flex", NULL, CHARGING_ON_DEMAND_PKG, false, NULL, NULL, NULL, false },
+	{ "sku-fixed", NULL, CHARGING_ON_DEMAND_PKG, true, "25", "overflow", "GB", true },
+	{ "sku-fixed", "100", CHARGING_ON_DEMAND, false, NULL, NULL, NULL, false },
+};
+
+START_TEST(test_package_grant)
+{
+	struct order_product	 prod = { .product_id = (char *)"P",
+				    .sku_code = (char *)grant_cases[_i].sku,
+				    .linear_value = (char *)grant_cases[_i].linear };
+	struct order_line	 line = { .order_line_id = (char *)"L",
+				    .charging_mode = grant_cases[_i].mode,
+				    .products = &prod, .nproducts = 1 };
+	struct config		*cfg;
+	char			 err[400], quota[24], mode[9], unit[33];
+	bool			 from_config = true, ok;
+
+	cfg = load_text("[packages]\nskus = sku-fixed:25:overflow:GB sku-flex:order:overflow\n",
+	    err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ok = package_quota_of(cfg, &line, quota, mode, unit, &from_config);
+	ck_assert_int_eq(ok, grant_cases[_i].grants);
+	if (ok) {
+		ck_assert_str_eq(quota, grant_cases[_i].quota);
+		ck_assert_str_eq(mode, grant_cases[_i].pmode);
+		ck_assert_str_eq(unit, grant_cases[_i].unit);
+		ck_assert_int_eq(from_config, grant_cases[_i].from_config);
+	}
+	config_free(cfg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -607,5 +720,11 @@ main(void)
 	tcase_add_loop_test(tc, test_previous_key, 0,
 	    (int)(sizeof(previous_cases) / sizeof(previous_cases[0])));
 	tcase_add_loop_test(tc, test_listen, 0, (int)(sizeof(listen_cases) / sizeof(listen_cases[0])));
+	tcase_add_loop_test(tc, test_package_skus, 0,
+	    (int)(sizeof(sku_cases) / sizeof(sku_cases[0])));
+	tcase_add_loop_test(tc, test_package_grant, 0,
+	    (int)(sizeof(grant_cases) / sizeof(grant_cases[0])));
+	tcase_add_loop_test(tc, test_package_thresholds, 0,
+	    (int)(sizeof(threshold_cases) / sizeof(threshold_cases[0])));
 	return unit_run(s);
 }

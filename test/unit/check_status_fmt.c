@@ -78,6 +78,15 @@ fixture(struct pool_status *st, bool full)
 	st->usage_pending = STATUS_UNKNOWN;
 	st->usage_at_risk = STATUS_UNKNOWN;
 	st->usage_last_push_wall = 0;
+	st->packages_low = 2;
+	st->packages_used_up = 1;
+	st->usage_failed = 2;
+	st->usage_failed_oldest_wall = 1700000040000;
+	st->host = "web-1";
+	st->store_up = 0;
+	st->store_down_since_wall = 1700000090000;
+	st->store_error = "08001 cannot connect";
+	st->store_error_wall = 1700000099000;
 	st->full = full;
 	st->workers = workers;
 	st->nworkers = full ? 3 : 0;
@@ -87,12 +96,18 @@ fixture(struct pool_status *st, bool full)
 static const struct {
 	enum status_format	 fmt;
 	bool			 full;
-	const char		*want[12];
+	const char		*want[22];
 	const char		*never[4];
 } render_cases[] = {
 	{ STATUS_TEXT, false, {
 	    "pool:                       mkpd\n",
-	    "start since:                100\n",
+	    "host:                       web-1\n",
+	    "store:                      down since 2023-11-14T22:14:50.000Z\n",
+	    "store last error:           2023-11-14T22:14:59.000Z: 08001 cannot connect\n",
+	    "start since:                100 s\n",
+	    "store up:                   0\n",
+	    "usage records failed:       2\n",
+	    "oldest failed usage record: 2023-11-14T22:14:00.000Z\n",
 	    "listen queue:               4\n",
 	    "max listen queue:           17\n",
 	    "max children reached:       5\n",
@@ -102,6 +117,7 @@ static const struct {
 	    "min spare servers:          1\n",
 	    "max requests:               10000\n",
 	    "usage records pending:      -1\n",
+	    "packages used up:           1\n",
 	    "last usage push:            never\n" }, { "slot:", "************" } },
 	{ STATUS_TEXT, true, {
 	    "\n************************\nslot:                       0\npid:"
@@ -113,19 +129,30 @@ static const struct {
 	    "rss:                        5000 kB\n",
 	    "rss:                        unknown\n" }, { NULL } },
 	{ STATUS_JSON, false, {
-	    "{\"pool\":\"mkpd\",\"version\":\"9.9\",\"pm\":\"dynamic\",\"start_time\":1700000000000,",
+	    "{\"pool\":\"mkpd\",\"version\":\"9.9\",\"host\":\"web-1\",\"pm\":\"dynamic\","
+	    "\"store_last_error\":\"08001 cannot connect\","
+	    "\"store_last_error_time\":1700000099000,\"start_time\":1700000000000,",
+	    "\"store_up\":0,\"store_down_since\":1700000090000,",
+	    "\"start_since_seconds\":100,",
+	    "\"usage_records_failed\":2,\"oldest_failed_usage_record\":1700000040000}\n",
 	    "\"max_children\":8,\"start_servers\":2,\"min_spare_servers\":1,"
 	    "\"max_spare_servers\":3,\"max_requests\":10000,",
 	    "\"listen_queue_when_reached\":9,",
 	    "\"usage_records_pending\":-1,",
-	    "\"last_usage_push\":0}\n" }, { "workers" } },
+	    "\"packages_low\":2,\"packages_used_up\":1,",
+	    "\"last_usage_push\":0," }, { "workers" } },
 	{ STATUS_JSON, true, {
 	    "\"workers\":[{\"slot\":0,\"pid\":101,\"state\":\"busy\",\"generation\":3,",
 	    "\"request_duration_ms\":null,",
 	    "\"activity\":\"<script>\\\"&\",\"ids\":\"a\\\\b\\\"c\\nd\"," }, { NULL } },
 	{ STATUS_OPENMETRICS, false, {
 	    "# TYPE mkpd_info info\n",
-	    "mkpd_info_info{pool=\"mkpd\",version=\"9.9\",pm=\"dynamic\"} 1\n",
+	    "mkpd_info_info{pool=\"mkpd\",version=\"9.9\",pm=\"dynamic\",host=\"web-1\"} 1\n",
+	    "# TYPE mkpd_store_up gauge\n",
+	    "mkpd_store_up 0\n",
+	    "mkpd_store_down_since 1700000090.000\n",
+	    "mkpd_usage_records_failed 2\n",
+	    "mkpd_start_since_seconds 100\n",
 	    "# TYPE mkpd_accepted_conn counter\n",
 	    "mkpd_accepted_conn_total 42\n",
 	    "# TYPE mkpd_max_children gauge\n# HELP mkpd_max_children [pool] max_children.\n"
@@ -133,7 +160,9 @@ static const struct {
 	    "mkpd_max_children_reached_total 5\n",
 	    "mkpd_last_max_children_reached 1700000050.000\n",
 	    "mkpd_last_usage_push 0.000\n",
-	    "mkpd_usage_records_at_risk -1\n" }, { "worker_", "_total_total" } },
+	    "mkpd_usage_records_at_risk -1\n",
+	    "# TYPE mkpd_packages_used_up gauge\n# HELP mkpd_packages_used_up Packages whose "
+	    "quota is used up (-1: unknown).\nmkpd_packages_used_up 1\n" }, { "worker_", "_total_total" } },
 	{ STATUS_OPENMETRICS, true, {
 	    "mkpd_worker_requests_total{slot=\"0\",pid=\"101\",state=\"busy\","
 	    "activity=\"updateInstanceStatus\"} 7\n",
@@ -148,6 +177,9 @@ static const struct {
 	    "<tr id=\"max_children\"><th>max children</th><td>8</td></tr>",
 	    "<tr id=\"max_spare_servers\"><th>max spare servers</th><td>3</td></tr>",
 	    "<tr id=\"last_usage_push\"><th>last usage push</th><td>never</td></tr>",
+	    "<h1>mkpd 9.9 on web-1</h1>",
+	    "<tr id=\"store\"><th>store</th><td>down since 2023-11-14T22:14:50.000Z</td></tr>",
+	    "<tr id=\"start_since_seconds\"><th>start since</th><td>100 s</td></tr>",
 	    "</body></html>\n" }, { "id=\"workers\"" } },
 	{ STATUS_HTML, true, {
 	    "<table id=\"workers\">",
@@ -196,6 +228,36 @@ START_TEST(test_json_parses)
 }
 END_TEST
 
+/* pm = static: no spare bounds in any format; a store that answers is "up". */
+START_TEST(test_static_store_up)
+{
+	static const enum status_format fmts[] = { STATUS_TEXT, STATUS_JSON,
+	    STATUS_OPENMETRICS, STATUS_HTML };
+	struct pool_status	 st;
+	struct buf		 out = BUF_INIT;
+	const char		*s;
+
+	fixture(&st, false);
+	st.pm = "static";
+	st.store_up = 1;
+	st.store_down_since_wall = 0;
+	st.usage_failed = 0;
+	st.usage_failed_oldest_wall = 0;
+	status_render(&st, fmts[_i], &out);
+	s = buf_cstr(&out);
+	ck_assert_msg(strstr(s, "spare") == NULL && strstr(s, "start servers") == NULL &&
+	    strstr(s, "start_servers") == NULL, "spare bounds for pm static:\n%s", s);
+	if (fmts[_i] == STATUS_TEXT) {
+		ck_assert_msg(strstr(s, "store:                      up\n") != NULL, "%s", s);
+		ck_assert_msg(strstr(s, "store down since:           -\n") != NULL, "%s", s);
+		ck_assert_msg(strstr(s, "oldest failed usage record: none\n") != NULL, "%s", s);
+	}
+	if (fmts[_i] == STATUS_OPENMETRICS)
+		ck_assert_msg(strstr(s, "mkpd_store_up 1\n") != NULL, "%s", s);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_content_types)
 {
 	ck_assert_str_eq(status_content_type(STATUS_TEXT), "text/plain; charset=utf-8");
@@ -215,6 +277,7 @@ main(void)
 	tcase_add_loop_test(tc, test_query, 0, (int)NELEM(query_cases));
 	tcase_add_loop_test(tc, test_render, 0, (int)NELEM(render_cases));
 	tcase_add_loop_test(tc, test_json_parses, 0, 2);
+	tcase_add_loop_test(tc, test_static_store_up, 0, 4);
 	tcase_add_test(tc, test_content_types);
 	return unit_run(s);
 }

@@ -1,0 +1,128 @@
+/*
+ * package_hook.c: the package_hook job (see package_hook.h).
+ *
+ * It reads the balance when it runs, not when it was queued: a hook that
+ * hears quota_low late still learns what remains now. A failing hook is
+ * retried like the change job's; a dead job is the administrator's to
+ * retry (mkpctl jobs retry ID).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "domain/instance.h"
+#include "jobs/hook.h"
+#include "jobs/hook_doc.h"
+#include "jobs/package_hook.h"
+#include "jobs/provision.h"
+#include "store/package_store.h"
+
+static bool
+known_event(const char *e)
+{
+	return strcmp(e, "quota_low") == 0 || strcmp(e, "exhausted") == 0 ||
+	    strcmp(e, "resumed") == 0;
+}
+
+enum job_outcome
+package_hook_run(const struct job *job, struct job_env *env, char *reason, size_t len)
+{
+	const struct config	*cfg = env->cfg;
+	struct dom_ctx		 ctx;
+	struct instance_row	 row;
+	struct hook_result	 hook;
+	struct buf		 doc = BUF_INIT;
+	struct jw		 w;
+	struct json		*v;
+	const char		*s, *thr = NULL;
+	char			 id[65], event[16], err[128], why[256];
+	PGresult		*bal = NULL;
+	enum job_outcome	 out = JOB_RETRY;
+	enum dom_status		 st;
+
+	v = json_parse(job->payload, strlen(job->payload), 4, err, sizeof(err));
+	s = v != NULL ? json_get_str(v, "instanceId") : NULL;
+	if (s == NULL || !str_copy(id, sizeof(id), s) || (s = json_get_str(v, "event")) == NULL ||
+	    !str_copy(event, sizeof(event), s) || !known_event(event)) {
+		json_free(v);
+		snprintf(reason, len, "payload is not a package event");
+		return JOB_DEAD;
+	}
+	{
+		const struct json *t = json_get(v, "threshold");
+
+		if (t != NULL && t->type == JSON_NUMBER)
+			thr = t->u.num;
+	}
+	if (cfg->hook == NULL || cfg->hook[0] == '\0') {
+		json_free(v);
+		return JOB_DONE;
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.db = env->db;
+	ctx.cfg = cfg;
+	ctx.seal = env->seal;
+	hook_result_init(&hook);
+	memset(&row, 0, sizeof(row));
+	st = instance_load(&ctx, id, &row);
+	if (st != DOM_OK) {
+		snprintf(reason, len, st == DOM_NOT_FOUND ? "instance %s does not exist" :
+		    "store failed reading instance %s", id);
+		out = st == DOM_NOT_FOUND ? JOB_DEAD : JOB_RETRY;
+		goto done;
+	}
+	if ((bal = pstore_balance(env->db, id)) == NULL || PQntuples(bal) != 1) {
+		snprintf(reason, len, "store failed reading the packages of %s", id);
+		goto done;
+	}
+	{
+		struct hook_instance hi = {
+			.instance_id = id, .order_id = row.order_id,
+			.order_line_id = row.order_line_id, .state = row.state,
+			.is_test = row.is_test, .product_id = row.product_id,
+			.sku_code = row.sku_code, .charging_mode = row.charging_mode,
+			.expire_ms = row.expire_ms,
+		};
+
+		hook_doc_build(&doc, event, &hi, NULL, NULL);
+	}
+	/* The document is one object: reopen it for the "package" member. */
+	doc.len--;
+	buf_putc(&doc, ',');
+	jw_init(&w, &doc);
+	jw_key(&w, "package");
+	jw_obj_begin(&w);
+	jw_kv_str(&w, "quota", PQgetvalue(bal, 0, 0));
+	jw_kv_str(&w, "drawn", PQgetvalue(bal, 0, 1));
+	jw_kv_str(&w, "remaining", PQgetvalue(bal, 0, 2));
+	jw_kv_str(&w, "unit", PQgetvalue(bal, 0, 3));
+	jw_kv_str(&w, "mode", PQgetvalue(bal, 0, 4));
+	jw_key(&w, "packages");
+	jw_int(&w, strtoll(PQgetvalue(bal, 0, 5), NULL, 10));
+	if (thr != NULL) {
+		jw_key(&w, "threshold");
+		jw_int(&w, strtoll(thr, NULL, 10));
+	}
+	jw_obj_end(&w);
+	buf_putc(&doc, '}');
+	if (!hook_run(cfg->hook, event, doc.data, doc.len, cfg->hook_timeout, &hook, why,
+	    sizeof(why))) {
+		snprintf(reason, len, "hook %s %s: %s", cfg->hook, event, why);
+		provision_add_stderr(reason, len, &hook.err);
+		goto done;
+	}
+	log_info("package: hook heard %s for instance %s", event, id);
+	out = JOB_DONE;
+done:
+	PQclear(bal);
+	if (row.instance_id != NULL)
+		instance_row_free(&row);
+	hook_result_free(&hook);
+	buf_free(&doc);
+	json_free(v);
+	return out;
+}

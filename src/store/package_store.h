@@ -1,0 +1,29 @@
+/*
+ * package_store.h: the SQL behind package quotas (schema/014_packages.sql).
+ */
+#ifndef MKP_PACKAGE_STORE_H
+#define MKP_PACKAGE_STORE_H
+
+#include "store/db.h"
+
+extern const struct db_stmt package_store_stmts[];
+
+/* Sets the instance's buyer (buyerInfo.customerId). */
+bool	 pstore_set_buyer(struct db *, const char *instance_id, const char *buyer_id);
+
+/*
+ * mkp_package_grant: quota more for package pkg, once per order line.
+ * Returns false when the store failed.
+ */
+bool	 pstore_grant(struct db *, const char *pkg, const char *order_id,
+	    const char *order_line_id, const char *quota, const char *source,
+	    const char *mode, const char *unit, const char *thresholds);
+
+/*
+ * What the hook of a package event needs: the instance's balance over its
+ * live packages. Row: quota, drawn, remaining, unit, mode, packages.
+ * NULL on failure; the caller PQclear()s.
+ */
+PGresult *pstore_balance(struct db *, const char *instance_id) MUSTCHECK;
+
+#endif
