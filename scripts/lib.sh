@@ -10,13 +10,14 @@
 MKP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Everything a fresh Debian 12 needs to build and run mkpd, run its unit
-# tests and the integration suite (PostgreSQL and nginx run from the test
-# harness or quickstart, never as system services).
+# tests and the integration suite (PostgreSQL, nginx and Apache run from
+# the test harness or quickstart, never as system services; openssl makes
+# their local CA and certificates).
 MKP_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config autoconf-archive
 	libfcgi-dev libyajl-dev libsodium-dev libpq-dev libcurl4-openssl-dev
 	libinih-dev libssl-dev libmicrohttpd-dev check
-	postgresql nginx-light curl ca-certificates openssl
+	postgresql nginx-light apache2 openssl curl ca-certificates
 	python3 python3-pytest python3-cryptography
 	man-db groff-base
 )

@@ -80,6 +80,7 @@ struct call_opts {
 	bool		 bad_signature;
 	bool		 sign_raw;
 	bool		 insecure;
+	const char	*cacert;	/* --cacert, else $MKPD_CA_FILE, else the system's */
 	bool		 verbose;
 	bool		 require_body_sign;
 	bool		 v1;		/* --v1: a legacy V1 GET (sim_v1.c) */
@@ -110,6 +111,7 @@ enum call_opt_id {
 	OPT_EXPECT,
 	OPT_REQUIRE_BODY_SIGN,
 	OPT_INSECURE,
+	OPT_CACERT,
 	OPT_HELP,
 	OPT_V1,
 	OPT_KIT,
@@ -135,6 +137,7 @@ static const struct option call_longopts[] = {
 	{ "expect", required_argument, NULL, OPT_EXPECT },
 	{ "require-body-sign", no_argument, NULL, OPT_REQUIRE_BODY_SIGN },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "v1", no_argument, NULL, OPT_V1 },
 	{ "kit", no_argument, NULL, OPT_KIT },
@@ -178,6 +181,8 @@ sim_call_usage(void)
 "      --require-body-sign\n"
 "                       exit 4 unless the answer's Body-Sign header is valid\n"
 "      --insecure       do not verify the TLS peer and host name\n"
+"      --cacert FILE    verify the TLS peer against the CA certificates in FILE\n"
+"                       (PEM; default $MKPD_CA_FILE, else the system's)\n"
 "      --kit            a V2 Kit sync call (tenantSync, applicationSync, authSync,\n"
 "                       singleOrgSync, allOrgSync): POST to URL produceAPI/v2/\n"
 "                       ACTIVITY, signed with x-sign/x-timestamp/x-nonce headers\n"
@@ -594,6 +599,8 @@ post(const struct call_opts *o, const char *url, const struct buf *body,
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000));
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+	if (o->cacert != NULL && *o->cacert != '\0')
+		curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "mkp-sim/" PACKAGE_VERSION);
 
 	rc = curl_easy_perform(curl);
@@ -649,6 +656,7 @@ parse_opts(int argc, char **argv, struct call_opts *o)
 		case OPT_EXPECT: o->expect = optarg; break;
 		case OPT_REQUIRE_BODY_SIGN: o->require_body_sign = true; break;
 		case OPT_INSECURE: o->insecure = true; break;
+		case OPT_CACERT: o->cacert = optarg; break;
 		case OPT_V1: o->v1 = true; break;
 		case OPT_KIT: o->kit = true; break;
 		case OPT_KIT_V1: o->kit = o->kit_v1 = true; break;
@@ -833,6 +841,8 @@ sim_call_main(int argc, char **argv)
 		o.key = env;
 	if (o.key != NULL && *o.key == '\0')
 		o.key = NULL;
+	if (o.cacert == NULL)
+		o.cacert = getenv("MKPD_CA_FILE");
 	if (o.key == NULL && !o.no_signature)
 		return usage_error(o.v1 || o.kit_v1 ? "no key: give -k KEY or set MKPD_V1_KEY" :
 		    o.kit ? "no key: give -k KEY or set MKPD_KIT_KEY" :

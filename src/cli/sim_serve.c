@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "cli/sim_call.h"
 #include "cli/sim_orders.h"
@@ -103,6 +104,8 @@ struct serve {
 	struct sim_orders	*orders;
 	atomic_int		 stopping;
 	const char		*usage_key;	/* --usage-key: body signature of usage pushes */
+	char			*tls_cert;	/* --tls-cert: PEM, NULL = plain HTTP */
+	char			*tls_key;	/* --tls-key: PEM */
 
 	pthread_mutex_t		 lock;	/* guards everything below */
 	struct serve_fail	 fail;
@@ -136,15 +139,17 @@ sim_serve_usage(void)
 	printf(
 "usage: mkp-sim serve [--listen [HOST:]PORT] [--ak AK] [--sk-file FILE | --sk SK]\n"
 "                     [--orders FILE.json] [--record FILE.jsonl] [--fail SPEC]\n"
+"                     [--tls-cert FILE --tls-key FILE]\n"
 "\n"
-"Serves the marketplace's open API on loopback (plain HTTP/1.1) until SIGTERM\n"
+"Serves the marketplace's open API on loopback (HTTP/1.1, plain or HTTPS) until SIGTERM\n"
 "or SIGINT: GET " ORDER_QUERY_PATH "\n"
 "?orderId=ID[&orderLineId=LINE] (spec/outbound.md 3). Every call must carry a\n"
 "valid APIG SDK-HMAC-SHA256 signature (Authorization, X-Sdk-Date signed and\n"
 "within 15 minutes, AK known); otherwise the gateway's answer, e.g. 401\n"
 "{\"error_msg\":\"...\",\"error_code\":\"APIG.0301\",\"request_id\":\"...\"}. An unknown\n"
 "path or method is 404 APIG.0101; a body over 1 MiB 413 APIG.0201.\n"
-"Prints \"mkp-sim serve: listening on http://HOST:PORT/\" once ready.\n"
+"Prints \"mkp-sim serve: listening on http://HOST:PORT/\" (https:// with\n"
+"--tls-cert) once ready.\n"
 "\n"
 "  -l, --listen ADDR   HOST:PORT or PORT; HOST must be 127.x.x.x\n"
 "                      (default " SERVE_DEFAULT_LISTEN ": any free port)\n"
@@ -161,6 +166,8 @@ sim_serve_usage(void)
 "                      A file order replaces a MOCK order of the same id.\n"
 "  -r, --record FILE   append every call as one JSON line (as GET /-/sim/calls)\n"
 "      --fail SPEC     start failing: MODE[:COUNT[:DELAY_MS]] (see below)\n"
+"      --tls-cert FILE serve HTTPS with this certificate (PEM, the chain after\n"
+"                      it) and --tls-key FILE, its private key (PEM, unencrypted)\n"
 "      --usage-key KEY the seller interface key of usage pushes' body signature\n"
 "\n"
 "Orders: the MOCK orders Huawei documents (MOCKPERIODYEARNEW, MOCKONETIMENEW,\n"
@@ -958,6 +965,8 @@ enum serve_opt_id {
 	OPT_SK_FILE,
 	OPT_FAIL,
 	OPT_USAGE_KEY,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 	OPT_HELP,
 };
 
@@ -970,6 +979,8 @@ static const struct option serve_longopts[] = {
 	{ "record", required_argument, NULL, 'r' },
 	{ "fail", required_argument, NULL, OPT_FAIL },
 	{ "usage-key", required_argument, NULL, OPT_USAGE_KEY },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1032,9 +1043,22 @@ serve_run(struct serve *s, const struct sockaddr_in *sin)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	/* HTTPS (GnuTLS, through libmicrohttpd) when a certificate was given. */
+	struct MHD_OptionItem	 tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	unsigned int		 flags = MHD_USE_THREAD_PER_CONNECTION |
+				    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (s->tls_cert != NULL)
+		flags |= MHD_USE_TLS;
+	else
+		tls[0].option = MHD_OPTION_END;
+	d = MHD_start_daemon(flags,
 	    0, NULL, NULL, serve_handle, s,
+	    MHD_OPTION_ARRAY, tls,
 	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sin,
 	    MHD_OPTION_URI_LOG_CALLBACK, serve_uri_log, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, serve_completed, s,
@@ -1049,8 +1073,8 @@ serve_run(struct serve *s, const struct sockaddr_in *sin)
 		return SIM_FAIL;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	printf("mkp-sim serve: listening on http://%s:%u/ (ak %s, %zu orders)\n",
-	    inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr)),
+	printf("mkp-sim serve: listening on %s://%s:%u/ (ak %s, %zu orders)\n",
+	    s->tls_cert != NULL ? "https" : "http", inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr)),
 	    info != NULL ? (unsigned)info->port : ntohs(sin->sin_port),
 	    s->ak, sim_orders_count(s->orders));
 	fflush(stdout);
@@ -1064,13 +1088,39 @@ serve_run(struct serve *s, const struct sockaddr_in *sin)
 	return SIM_OK;
 }
 
+/* The whole of a PEM file, NUL-terminated, or NULL (after a message). */
+static char *
+serve_read_pem(const char *path)
+{
+	struct buf	 b = BUF_INIT;
+	char		 chunk[4096];
+	size_t		 n;
+	FILE		*f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "mkp-sim serve: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (1 << 20))
+		buf_append(&b, chunk, n);
+	if (ferror(f) || b.len == 0 || b.len >= (1 << 20)) {
+		fprintf(stderr, "mkp-sim serve: %s: %s\n", path,
+		    ferror(f) ? strerror(errno) : "empty or larger than 1 MiB");
+		fclose(f);
+		buf_free(&b);
+		return NULL;
+	}
+	fclose(f);
+	return buf_steal(&b);	/* buf keeps its data NUL-terminated */
+}
+
 int
 sim_serve_main(int argc, char **argv)
 {
 	struct serve		 s;
 	struct sockaddr_in	 sin;
 	const char		*listen = SERVE_DEFAULT_LISTEN, *orders = NULL;
-	const char		*record = NULL, *sk_file = NULL;
+	const char		*record = NULL, *sk_file = NULL, *tls_cert = NULL, *tls_key = NULL;
 	char			 err[512], sk_buf[256];
 	size_t			 i;
 	int			 ch, rc;
@@ -1104,6 +1154,12 @@ sim_serve_main(int argc, char **argv)
 		case OPT_USAGE_KEY:
 			s.usage_key = optarg;
 			break;
+		case OPT_TLS_CERT:
+			tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			tls_key = optarg;
+			break;
 		case OPT_FAIL:
 			if (!serve_fail_spec(optarg, &s.fail))
 				return serve_usage_error("bad --fail "
@@ -1136,6 +1192,13 @@ sim_serve_main(int argc, char **argv)
 	if (!serve_parse_listen(listen, &sin))
 		return serve_usage_error("bad --listen (HOST:PORT, HOST 127.x.x.x)",
 		    listen);
+	if ((tls_cert == NULL) != (tls_key == NULL))
+		return serve_usage_error("--tls-cert and --tls-key go together", NULL);
+	if (tls_cert != NULL && ((s.tls_cert = serve_read_pem(tls_cert)) == NULL ||
+	    (s.tls_key = serve_read_pem(tls_key)) == NULL)) {
+		free(s.tls_cert);
+		return SIM_FAIL;
+	}
 
 	s.orders = sim_orders_new();
 	if (orders != NULL && !sim_orders_load(s.orders, orders, err, sizeof(err))) {
@@ -1163,5 +1226,9 @@ sim_serve_main(int argc, char **argv)
 		fclose(s.record);
 	sim_usage_free(s.usage);
 	sim_orders_free(s.orders);
+	if (s.tls_key != NULL)
+		sodium_memzero(s.tls_key, strlen(s.tls_key));
+	free(s.tls_key);
+	free(s.tls_cert);
 	return rc;
 }

@@ -2,8 +2,8 @@
 
 Session: one temporary directory (/tmp/mkpd-test-*, or $MKPD_TEST_TMPDIR),
 one PostgreSQL cluster, one migrated database, one set of keys.
-Module: `stack`, mkpd + nginx shared by the tests of a module (a module may
-set MKPD_OVERRIDES = {...} for its stack). Function: `fresh_stack` and the
+Module: `stack`, mkpd + nginx over HTTPS (or MKPD_TEST_FRONT) shared by the
+tests of a module (a module may set MKPD_OVERRIDES = {...} for its stack). Function: `fresh_stack` and the
 `make_stack` factory, for tests that stop, signal or reconfigure mkpd.
 
 Binaries come from $MKPD_BUILD (scripts/test sets it), else build/. A test
@@ -47,6 +47,9 @@ def session_dir(request):
     d = Path(tempfile.mkdtemp(prefix="mkpd-test-",
                               dir=os.environ.get("MKPD_TEST_TMPDIR")))
     d.chmod(0o755)
+    # The test CA: every front's certificate is signed by it, every client
+    # (mkp-sim, http_request) verifies against it.
+    harness.set_tls_dir(d / "tls")
     yield d
     harness.kill_all()
     if request.session.testsfailed or os.environ.get("MKPD_KEEP_TMP"):
@@ -117,7 +120,7 @@ class _Stacks:
         self.made = []
 
     def make(self, overrides=None, start=True, fresh_db=False, keys=None, dsn=None,
-             pg=None):
+             pg=None, front=None):
         build, session_pg, session_dsn, default_keys, session_dir = self.args
         need(build, "mkpd")
         dsn = dsn or (pg.dsn if pg else session_dsn)
@@ -126,7 +129,7 @@ class _Stacks:
             dsn = migrated_database(build, pg, session_dir, default_keys,
                                     pg.create_database())
         s = Stack(build, unique_dir(session_dir, self.name), pg, dsn,
-                  keys or default_keys, overrides)
+                  keys or default_keys, overrides, front=front)
         self.made.append(s)
         if start:
             s.start()
@@ -157,10 +160,12 @@ def stack(request, build, pg, database, keys, session_dir):
 @pytest.fixture
 def make_stack(request, build, pg, database, keys, session_dir):
     """Factory: make_stack(overrides=None, start=True, fresh_db=False,
-    keys=None, dsn=None, pg=None) -> harness.Stack; dsn: another stack's
-    database (two hosts on one store); pg: a cluster of the test's own
-    (harness.Postgres, its database migrated), for tests that stop it.
-    Every stack made is stopped after the test."""
+    keys=None, dsn=None, pg=None, front=None) -> harness.Stack; dsn:
+    another stack's database (two hosts on one store); pg: a cluster of the
+    test's own (harness.Postgres, its database migrated), for tests that
+    stop it; front: "nginx" or "apache" (default harness.DEFAULT_FRONT:
+    nginx unless MKPD_TEST_FRONT says). Every stack made is stopped after
+    the test."""
     stacks = _Stacks(build, pg, database, keys, session_dir, request.node.name)
     try:
         yield stacks.make
@@ -183,19 +188,26 @@ def call(stack):
 
 
 @pytest.fixture
-def make_nginx(session_dir, request):
-    """Factory: make_nginx(fcgi_server, extra="") -> started harness.Nginx,
-    stopped after the test."""
+def make_front(session_dir, request):
+    """Factory: make_front(kind, fcgi_server, extra="") -> started
+    harness.Nginx or harness.Apache (kind "nginx" or "apache"), stopped
+    after the test."""
     made = []
 
-    def make(fcgi_server, extra=""):
-        n = Nginx(unique_dir(session_dir, request.node.name), fcgi_server,
-                  extra=extra)
+    def make(kind, fcgi_server, extra=""):
+        n = harness.make_front(kind, unique_dir(session_dir, request.node.name),
+                               fcgi_server, extra=extra)
         made.append(n)
         return n.start()
     yield make
     for n in made:
         n.stop()
+
+
+@pytest.fixture
+def make_nginx(make_front):
+    """Factory: make_nginx(fcgi_server, extra="") -> started harness.Nginx."""
+    return lambda fcgi_server, extra="": make_front("nginx", fcgi_server, extra)
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """harness.py: the processes of an integration test and how to drive them.
 
 A throwaway PostgreSQL cluster, mkpd with a config generated from a dict,
-nginx in front of it (rendered from etc/nginx/dev.conf.in, the template
-scripts/quickstart uses), and mkp-sim to sign and send marketplace calls.
+nginx or Apache in front of it over HTTPS (the production samples
+etc/nginx/mkpd.conf and etc/apache/mkpd.conf, rendered by scripts/front as
+scripts/quickstart renders them, with a certificate of a test CA made for
+the session), and mkp-sim to sign and send marketplace calls.
 Everything listens on free loopback ports or on unix sockets inside a
 per-session temporary directory. conftest.py turns these into fixtures.
 
@@ -25,10 +27,11 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import uuid
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPSConnection
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -140,19 +143,32 @@ def chown(path, user, group=None):
 
 
 def http_request(url, method="GET", path="/", body=None, headers=None,
-                 timeout=30, source=None):
-    """One HTTP/1.1 request. url is "http://host:port/" (its path is
-    ignored: give path); source is the client address to send from (e.g.
-    "127.0.0.2", which nginx sees as a remote address). Returns (status,
-    headers, body bytes); headers is an http.client.HTTPMessage, whose
-    names are case-insensitive (headers["Body-Sign"], "content-type" in
-    headers)."""
-    hostport = url.split("://", 1)[1].split("/", 1)[0]
+                 timeout=30, source=None, ca=None, insecure=False):
+    """One HTTP/1.1 request. url is "http://host:port/" or "https://..."
+    (its path is ignored: give path); source is the client address to send
+    from (e.g. "127.0.0.2", which the front sees as a remote address); ca:
+    the CA file an HTTPS server's certificate and host name are verified
+    against (default: the session's test CA). Returns (status, headers,
+    body bytes); headers is an http.client.HTTPMessage, whose names are
+    case-insensitive (headers["Body-Sign"], "content-type" in headers).
+    insecure: no verification at all (a test's own channel to a server
+    whose certificate is wrong on purpose)."""
+    scheme, rest = url.split("://", 1)
+    hostport = rest.split("/", 1)[0]
     host, port = hostport.rsplit(":", 1)
     if isinstance(body, str):
         body = body.encode()
-    conn = HTTPConnection(host, int(port), timeout=timeout,
-                          source_address=(source, 0) if source else None)
+    src = (source, 0) if source else None
+    if scheme == "https":
+        if insecure:
+            ctx = ssl._create_unverified_context()
+        else:
+            ctx = ssl.create_default_context(cafile=ca or test_ca())
+        conn = HTTPSConnection(host, int(port), timeout=timeout,
+                               source_address=src, context=ctx)
+    else:
+        conn = HTTPConnection(host, int(port), timeout=timeout,
+                              source_address=src)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -666,67 +682,158 @@ class Mkpd:
         return self.mkpctl("migrate", check=True)
 
 
-# --- nginx ------------------------------------------------------------------
+# --- the front: nginx or Apache over HTTPS ------------------------------------
 
-class Nginx:
-    """nginx from etc/nginx/dev.conf.in on 127.0.0.1:port, passing every
-    request to fcgi_server ("unix:/path" or "host:port"). extra is put in
-    the server block (e.g. a static location for tests)."""
+FRONT_SCRIPT = ROOT / "scripts/front"
+_tls_base = [None]
 
-    BIN = "/usr/sbin/nginx"
 
-    def __init__(self, workdir, fcgi_server, port=None, extra=""):
+def set_tls_dir(path):
+    """Where the session's test CA and certificates are made (conftest sets
+    it to a directory of the session)."""
+    _tls_base[0] = Path(path)
+
+
+def make_tls(name="server", sans=(), ca_dir=None):
+    """A certificate signed by the CA in ca_dir (default: the session's
+    test CA, made by scripts/front tls on first use), for sans (default
+    DNS:localhost IP:127.0.0.1). Returns {"ca", "cert", "key"} paths."""
+    if ca_dir is None:
+        if _tls_base[0] is None:
+            import tempfile
+            set_tls_dir(tempfile.mkdtemp(prefix="mkpd-tls-"))
+        ca_dir = _tls_base[0]
+    ca_dir = Path(ca_dir)
+    argv = [str(FRONT_SCRIPT), "tls", str(ca_dir)]
+    if name != "server":
+        argv += ["--out", name]
+    r = subprocess.run(argv + list(sans), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("scripts/front tls failed:\n" + r.stderr)
+    ca_dir.chmod(0o755)
+    return {"ca": str(ca_dir / "ca.crt"), "cert": str(ca_dir / ("%s.crt" % name)),
+            "key": str(ca_dir / ("%s.key" % name))}
+
+
+def test_ca():
+    """The session's test CA certificate (a path)."""
+    return make_tls()["ca"]
+
+
+test_ca.__test__ = False	# not a test, whatever pytest thinks of its name
+
+
+def spki_sha256(cert_path):
+    """base64 SHA-256 of a certificate's public key (Chromium's
+    --ignore-certificate-errors-spki-list pins exactly that key)."""
+    import base64
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+    der = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+class Front:
+    """The web server in front of mkpd, as sellers deploy it: the production
+    sample (etc/nginx/mkpd.conf or etc/apache/mkpd.conf) rendered by
+    scripts/front with loopback values: HTTPS on 127.0.0.1:port with a
+    certificate of the session's test CA (url), plain HTTP on http_port
+    (http_url, which redirects). fcgi_server is mkpd's socket (a path, or
+    host:port); status_server the status child's (default: fcgi_server).
+    extra is put at the end of the HTTPS server (e.g. a static location)."""
+
+    KIND = None
+
+    def __init__(self, workdir, fcgi_server, port=None, extra="",
+                 status_server=None, tls=None):
         self.dir = Path(workdir)
-        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)
         self.port = port or free_port()
-        self.url = "http://127.0.0.1:%d/" % self.port
-        self.conf_path = self.dir / "nginx.conf"
+        self.http_port = free_port()
+        self.url = "https://127.0.0.1:%d/" % self.port
+        self.http_url = "http://127.0.0.1:%d/" % self.http_port
+        self.tls = tls or make_tls()
+        self.ca = self.tls["ca"]
         self.error_log_path = self.dir / "error.log"
-        self.out_path = self.dir / "nginx.out"
+        self.out_path = self.dir / ("%s.out" % self.KIND)
         self.proc = None
-        self.write_config(fcgi_server, extra)
+        self.write_config(fcgi_server, extra, status_server)
 
-    def write_config(self, fcgi_server, extra=""):
-        if fcgi_server.startswith("/"):
-            fcgi_server = "unix:" + fcgi_server
-        shutil.copy(ROOT / "etc/nginx/fastcgi_params", self.dir / "fastcgi_params")
-        values = {
-            "PREFIX": str(self.dir),
-            "USER_DIRECTIVE": "user %s %s;" % (RUN_USER, RUN_GROUP) if RUN_USER else "",
-            "HTTP_LISTEN": "127.0.0.1:%d" % self.port,
-            "FCGI_SERVER": fcgi_server,
-            "SERVER_EXTRA": extra,
-        }
-        lines = []
-        # Placeholders are replaced outside comments, as quickstart does.
-        for line in (ROOT / "etc/nginx/dev.conf.in").read_text().splitlines(True):
-            if not line.lstrip().startswith("#"):
-                line = re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], line)
-            lines.append(line)
-        self.conf_path.write_text("".join(lines))
+    def write_config(self, fcgi_server, extra="", status_server=None):
+        """Renders the sample again (takes effect at start or reload)."""
+        def addr(a):
+            a = str(a)
+            return a[len("unix:"):] if a.startswith("unix:") else a
+        values = {"HTTP_PORT": self.http_port, "HTTPS_PORT": self.port,
+                  "CERT_FILE": self.tls["cert"], "KEY_FILE": self.tls["key"],
+                  "MKPD_SOCKET": addr(fcgi_server),
+                  "STATUS_SOCKET": addr(status_server or fcgi_server),
+                  "USER": RUN_USER, "GROUP": RUN_GROUP,
+                  "EXTRA": extra or ""}
+        r = subprocess.run([str(FRONT_SCRIPT), "render", self.KIND, str(self.dir)] +
+                           ["%s=%s" % kv for kv in values.items()],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("scripts/front render failed:\n" + r.stderr)
 
-    def _argv(self, *extra):
-        return [self.BIN, "-p", str(self.dir), "-e", str(self.error_log_path),
-                "-c", str(self.conf_path), *extra]
+    def check_argv(self):
+        raise NotImplementedError
+
+    def run_argv(self):
+        raise NotImplementedError
 
     def start(self, timeout=30):
-        assert not self.running(), "nginx already runs"
-        t = subprocess.run(self._argv("-t", "-q"), capture_output=True, text=True)
+        assert not self.running(), "%s already runs" % self.KIND
+        t = subprocess.run(self.check_argv(), capture_output=True, text=True)
         if t.returncode != 0:
-            raise RuntimeError("nginx -t refused %s:\n%s" % (self.conf_path, t.stderr))
-        self.proc = spawn(self._argv("-g", "daemon off;"), self.out_path)
+            raise RuntimeError("%s refused its config in %s:\n%s" % (
+                self.KIND, self.dir, t.stdout + t.stderr))
+        self.proc = spawn(self.run_argv(), self.out_path)
 
         def up():
             if self.proc.poll() is not None:
-                raise AssertionError("nginx exited %s:\n%s" % (
-                    self.proc.returncode, tail(self.error_log())))
-            return listening("127.0.0.1:%d" % self.port)
-        wait_for(up, timeout, what="nginx on port %d" % self.port)
+                raise AssertionError("%s exited %s:\n%s\n%s" % (
+                    self.KIND, self.proc.returncode, tail(self.error_log()),
+                    tail(read_text(self.out_path))))
+            return listening("127.0.0.1:%d" % self.port) and \
+                listening("127.0.0.1:%d" % self.http_port)
+        wait_for(up, timeout, what="%s on ports %d and %d" % (
+            self.KIND, self.port, self.http_port))
         return self
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def error_log(self):
+        return read_text(self.error_log_path)
+
+    def request(self, method="GET", path="/", body=None, headers=None,
+                timeout=30, source=None, plain=False):
+        """(status, headers, body bytes) of one request through the front:
+        over HTTPS, the certificate verified against the test CA; plain:
+        over plain HTTP."""
+        return http_request(self.http_url if plain else self.url, method,
+                            path, body, headers, timeout, source, ca=self.ca)
+
+
+class Nginx(Front):
+    """nginx running etc/nginx/mkpd.conf (Front)."""
+
+    KIND = "nginx"
+    BIN = "/usr/sbin/nginx"
+
+    def _argv(self, *extra):
+        return [self.BIN, "-p", str(self.dir), "-e", str(self.error_log_path),
+                "-c", str(self.dir / "nginx.conf"), *extra]
+
+    def check_argv(self):
+        return self._argv("-t", "-q")
+
+    def run_argv(self):
+        return self._argv("-g", "daemon off;")
 
     def stop(self, timeout=30):
         if self.proc is not None:
@@ -736,14 +843,69 @@ class Nginx:
     def reload(self):
         self.proc.send_signal(signal.SIGHUP)
 
-    def error_log(self):
-        return read_text(self.error_log_path)
 
-    def request(self, method="GET", path="/", body=None, headers=None,
-                timeout=30, source=None):
-        """(status, headers, body bytes) of one request through nginx."""
-        return http_request(self.url, method, path, body, headers, timeout,
-                            source)
+_short_dir = []
+
+
+def short_socket_path(path):
+    """path itself, or, when it is too long for mod_proxy (which keeps a
+    unix socket path in 96 bytes), a short symbolic link to it in a
+    directory of this process under /tmp."""
+    if not path.startswith("/") or len(path) < 90:
+        return path
+    if not _short_dir:
+        import tempfile
+        d = tempfile.mkdtemp(prefix="mkpd-uds-", dir="/tmp")
+        os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, True)
+        _short_dir.append(d)
+    link = os.path.join(_short_dir[0], hashlib.sha256(path.encode()).hexdigest()[:12])
+    if not os.path.islink(link):
+        os.symlink(path, link)
+    return link
+
+
+class Apache(Front):
+    """Apache httpd 2.4 running etc/apache/mkpd.conf (Front)."""
+
+    KIND = "apache"
+    BIN = "/usr/sbin/apache2"
+
+    def write_config(self, fcgi_server, extra="", status_server=None):
+        fcgi_server = short_socket_path(str(fcgi_server))
+        if status_server:
+            status_server = short_socket_path(str(status_server))
+        super().write_config(fcgi_server, extra, status_server)
+
+    def _argv(self, *extra):
+        return [self.BIN, "-d", str(self.dir), "-f", str(self.dir / "httpd.conf"),
+                *extra]
+
+    def check_argv(self):
+        return self._argv("-t")
+
+    def run_argv(self):
+        return self._argv("-DFOREGROUND")
+
+    def stop(self, timeout=30):
+        if self.proc is not None:
+            # SIGWINCH: graceful stop (requests in flight end first).
+            end_process(self.proc, signal.SIGWINCH, timeout)
+            self.proc = None
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGUSR1)	# graceful restart
+
+
+FRONTS = {"nginx": Nginx, "apache": Apache}
+# The front of every stack that does not name one: nginx, or what
+# MKPD_TEST_FRONT says (MKPD_TEST_FRONT=apache runs the suites through Apache).
+DEFAULT_FRONT = os.environ.get("MKPD_TEST_FRONT") or "nginx"
+
+
+def make_front(kind, workdir, fcgi_server, **kw):
+    """Front of this kind ("nginx" or "apache"), not started."""
+    return FRONTS[kind](workdir, fcgi_server, **kw)
 
 
 # --- mkp-sim ----------------------------------------------------------------
@@ -789,6 +951,9 @@ def run_sim(build, argv, timeout=60):
     only the arguments count."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("MKPD_URL", "MKPD_BASIC_KEY")}
+    # The fronts' certificates are the session's test CA's: mkp-sim
+    # verifies them against it (and their host name), as a client should.
+    env.setdefault("MKPD_CA_FILE", test_ca())
     # mkp-sim exits after each call: in a sanitizer build its leaks are
     # looked for (scripts/test sets this), unlike the daemons'.
     if os.environ.get("MKPD_SIM_ASAN_OPTIONS"):
@@ -815,36 +980,48 @@ def sim_call(build, url, key, activity, fields=None, args=(), timeout=60):
 # --- the whole stack --------------------------------------------------------
 
 class Stack:
-    """PostgreSQL (shared) + mkpd + nginx in front of it, and the calls a
-    test makes against them."""
+    """PostgreSQL (shared) + mkpd + its front (DEFAULT_FRONT, or the one
+    named: front="nginx" or "apache") over HTTPS, and the calls a test
+    makes against them."""
 
-    def __init__(self, build, workdir, pg, dsn, keys, overrides=None):
+    def __init__(self, build, workdir, pg, dsn, keys, overrides=None,
+                 front=None):
+        front = front or DEFAULT_FRONT
         self.build = Path(build)
         self.dir = Path(workdir)
         self.pg = pg
         self.dsn = dsn
         self.keys = keys
         self.mkpd = Mkpd(build, self.dir / "mkpd", dsn, keys, overrides)
-        self.nginx = Nginx(self.dir / "nginx", self.mkpd.listen_addr())
+        status = self.mkpd.config()["mkpd"].get("status_listen")
+        self.front = make_front(front, self.dir / front, self.mkpd.listen_addr(),
+                                status_server=status if status and (
+                                    str(status).startswith("/") or ":" in str(status))
+                                else None)
+
+    @property
+    def nginx(self):
+        """The front, whichever it is (the name tests have always used)."""
+        return self.front
 
     @property
     def url(self):
-        """The production URL, as the marketplace would call it."""
-        return self.nginx.url
+        """The production URL, as the marketplace would call it (HTTPS)."""
+        return self.front.url
 
     def start(self):
         self.mkpd.start()
-        self.nginx.start()
+        self.front.start()
         return self
 
     def stop(self):
-        """Stops nginx and mkpd; returns the sanitizer reports found."""
-        self.nginx.stop()
+        """Stops the front and mkpd; returns the sanitizer reports found."""
+        self.front.stop()
         self.mkpd.stop()
         return self.mkpd.sanitizer_reports()
 
     def call(self, activity, fields=None, key=None, args=(), timeout=60):
-        """mkp-sim call ACTIVITY with fields through nginx, signed with key
+        """mkp-sim call ACTIVITY with fields through the front, signed with key
         (default: this stack's basic key). Returns CallResult, which
         unpacks as (exit, json_or_none, stderr)."""
         return sim_call(self.build, self.url,
@@ -857,8 +1034,9 @@ class Stack:
 
     def http(self, method="GET", path="/", body=None, headers=None, timeout=30,
              source=None):
-        """(status, headers, body bytes) of one request through nginx."""
-        return self.nginx.request(method, path, body, headers, timeout, source)
+        """(status, headers, body bytes) of one request through the front
+        (HTTPS, verified against the test CA)."""
+        return self.front.request(method, path, body, headers, timeout, source)
 
 
 # --- the marketplace's open API: APIG signing and mkp-sim serve --------------
@@ -927,7 +1105,7 @@ class SimServer:
     """mkp-sim serve on a free loopback port (test/README.md)."""
 
     def __init__(self, build, workdir, ak="sim-test-ak", sk=None, orders=None,
-                 fail=None, args=()):
+                 fail=None, args=(), tls=None):
         self.build = Path(build)
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -936,6 +1114,10 @@ class SimServer:
         self.orders = orders
         self.fail_spec = fail
         self.args = list(args)
+        # HTTPS: {"cert", "key"} (make_tls()); the control requests of the
+        # test itself do not verify it (the certificate may be a wrong one
+        # on purpose): mkpd's verification is what is tested.
+        self.tls = tls
         self.log_path = self.dir / "mkp-sim-serve.log"
         self.record_path = self.dir / "calls.jsonl"
         self.proc = None
@@ -950,6 +1132,8 @@ class SimServer:
             argv += ["--orders", str(self.orders)]
         if self.fail_spec is not None:
             argv += ["--fail", self.fail_spec]
+        if self.tls is not None:
+            argv += ["--tls-cert", self.tls["cert"], "--tls-key", self.tls["key"]]
         return argv + self.args
 
     def start(self, timeout=10):
@@ -963,7 +1147,7 @@ class SimServer:
             if self.proc.poll() is not None:
                 raise AssertionError("mkp-sim serve exited %s:\n%s" % (
                     self.proc.returncode, tail(self.log())))
-            return re.search(r"listening on (http://([0-9.:]+)/)", self.log())
+            return re.search(r"listening on (https?://([0-9.:]+)/)", self.log())
         m = wait_for(ready, timeout, what="mkp-sim serve to listen")
         self.url, self.host = m.group(1), m.group(2)
         return self
@@ -988,8 +1172,9 @@ class SimServer:
 
     def request(self, method="GET", path="/", body=None, headers=None,
                 timeout=10):
-        """(status, headers, body bytes) of one plain request."""
-        return http_request(self.url, method, path, body, headers, timeout)
+        """(status, headers, body bytes) of one request (HTTPS unverified)."""
+        return http_request(self.url, method, path, body, headers, timeout,
+                            insecure=True)
 
     def _control(self, method, what, body=None):
         status, _, data = self.request(

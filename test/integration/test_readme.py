@@ -146,12 +146,13 @@ def quickstart(build, workdir):
     (workdir / "build").symlink_to(build)
     var = workdir / "var"
     env = dict(os.environ, MKPD_VAR=str(var), MKPD_BUILD=str(build))
-    for name in ("MKPD_HTTP_PORT", "MKPD_PG_PORT", "MKPD_FCGI_PORT", "MKPD_SIM_PORT",
-                 "MKPD_STATUS_PORT", "MKPD_HTTPS_PORT"):
+    for name in ("MKPD_HTTP_PORT", "MKPD_HTTPS_PORT", "MKPD_PG_PORT", "MKPD_SIM_PORT"):
         env[name] = str(free_port())
-    for name in ("MKPD_CONF", "MKPD_URL", "MKPD_MARKETPLACE_URL", "PGHOST", "PGPORT",
-                 "PGUSER", "PGDATABASE", "PGPASSWORD"):
+    for name in ("MKPD_CONF", "MKPD_URL", "MKPD_CA_FILE", "MKPD_MARKETPLACE_URL",
+                 "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"):
         env.pop(name, None)
+    # The front the suites run through (MKPD_TEST_FRONT=apache: Apache).
+    env["MKPD_FRONT"] = harness.DEFAULT_FRONT
     qs = str(harness.ROOT / "scripts" / "quickstart")
 
     def stop():

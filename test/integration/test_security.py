@@ -178,10 +178,15 @@ def test_oversize_bodies_are_answered_and_nothing_breaks(make_stack):
     status, _, out = s.http("POST", "/-/usage", json.dumps({"events": [], "pad": pad}),
                             {"Authorization": "Bearer " + USAGE_TOKEN})
     assert status == 413, out
-    # Beyond the web server's own limit (16m): nginx refuses before mkpd.
+    # Beyond the web server's own limit (16m): nginx refuses before mkpd;
+    # Apache passes the request on while it reads the body, and mkpd refuses
+    # the announced length (test_fronts.py).
     big = b"{" + b" " * (17 << 20) + b"}"
-    status, _, _ = s.http("POST", "/", big, {"Content-Type": "application/json"})
-    assert status == 413
+    status, _, out = s.http("POST", "/", big, {"Content-Type": "application/json"})
+    if s.front.KIND == "nginx":
+        assert status == 413
+    else:
+        assert status == 413 or json.loads(out)["resultCode"] == "000002", (status, out)
     # No worker died on any of it.
     assert sorted(s.mkpd.worker_pids()) == sorted(workers)
     assert "died of signal" not in s.mkpd.log()

@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from harness import create_instance as create, free_port, wait_for
+from harness import create_instance as create, free_port, spki_sha256, wait_for
 
 
 def status_stack(make_stack, pool=None, mkpd=None, store=None, overrides=None, **kw):
-    """A stack whose nginx routes /-/status and /-/ping to the status
-    child's socket, as etc/nginx/mkpd.conf does (overrides: other sections;
-    kw: as make_stack)."""
+    """A stack whose front (etc/nginx/mkpd.conf, or etc/apache/mkpd.conf
+    with front="apache") routes /-/status and /-/ping to the status
+    child's socket (overrides: other sections; kw: as make_stack)."""
     mkpd = dict(mkpd or {})
     tcp_status = mkpd.pop("status_listen", None)
     s = make_stack({"mkpd": dict({"status_listen": "STATUS", "control_socket": "CONTROL"},
@@ -30,14 +30,11 @@ def status_stack(make_stack, pool=None, mkpd=None, store=None, overrides=None, *
     s.mkpd.overrides["mkpd"]["status_listen"] = status_sock
     s.mkpd.overrides["mkpd"]["control_socket"] = str(s.mkpd.dir / "control.sock")
     s.mkpd.write_config()
-    params = s.nginx.dir / "fastcgi_params"
-    extra = "".join(
-        "location = %s { include %s; fastcgi_pass %s%s; }\n" % (
-            loc, params, "" if tcp_status else "unix:", status_sock)
-        for loc in ("/-/status", "/-/ping"))
     # A browser asks for it; the pool's workers may all be busy.
-    extra += "location = /favicon.ico { return 204; }\n"
-    s.nginx.write_config(s.mkpd.listen_addr(), extra)
+    favicon = {"nginx": "location = /favicon.ico { return 204; }",
+               "apache": '<Location "/favicon.ico">\n\t\tRequire all denied\n\t</Location>'}
+    s.front.write_config(s.mkpd.listen_addr(), favicon[s.front.KIND],
+                         status_server=status_sock)
     s.start()
     return s
 
@@ -181,8 +178,10 @@ def _html_in_chromium(s, build):
     url = s.url.rstrip("/") + "/-/status?html&full"
     home = s.dir / "chromium"
     home.mkdir(exist_ok=True)
+    # Chromium trusts exactly the front's key (it keeps its own trust store).
     args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--user-data-dir=%s" % (home / "profile"), "--virtual-time-budget=2000"]
+            "--user-data-dir=%s" % (home / "profile"), "--virtual-time-budget=2000",
+            "--ignore-certificate-errors-spki-list=%s" % spki_sha256(s.front.tls["cert"])]
     env = dict(os.environ, HOME=str(home))
     dom = subprocess.run(args + ["--dump-dom", url], capture_output=True, text=True,
                          timeout=120, env=env)
@@ -323,19 +322,23 @@ def test_access_log_whole_lines_under_load(make_stack):
     files is one whole line, and none is lost."""
     import http.client
     import signal
+    import ssl
     pad = "x" * 1500		# long lines: many buffer-fulls per worker
     s = status_stack(make_stack, pool={"pm": "static", "max_children": 3},
                      mkpd={"access_format": "%t|%a|%d|%c|%s|%w|%m|%u|" + pad + "|end"})
     log = s.dir / "access.log"
     s.mkpd.reload({"mkpd": {"access_log": str(log)}})
     s.mkpd.wait_log(r"generation 2 is serving")
-    host, port = "127.0.0.1", s.nginx.port
+    # Through the front over HTTPS, as the marketplace calls (its plain
+    # HTTP port only redirects).
+    host, port = "127.0.0.1", s.front.port
+    ctx = ssl.create_default_context(cafile=s.front.ca)
     stop = threading.Event()
     sent = [0] * 12
     errors = []
 
     def client(k):
-        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn = http.client.HTTPSConnection(host, port, timeout=30, context=ctx)
         try:
             while not stop.is_set():
                 conn.request("POST", "/", body=b"{}",
