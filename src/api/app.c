@@ -85,8 +85,11 @@ app_prepare(const struct config *cfg, char *err, size_t errlen)
 static bool
 app_init(const struct config *cfg)
 {
+	struct db_params	 p;
+
 	app.cfg = cfg;
-	app.db = db_new(cfg->dsn, cfg->statement_timeout, "mkpd", worker_stmts);
+	db_params_from_config(cfg, &p);
+	app.db = db_new(cfg->dsn, &p, "mkpd", worker_stmts);
 	app.dom.db = app.db;
 	app.dom.cfg = cfg;
 	app.dom.seal = seal_master();
@@ -103,6 +106,12 @@ app_idle(void)
 {
 	if (app.db != NULL)
 		db_flush(app.db);
+}
+
+static bool
+app_idle_pending(void)
+{
+	return app.db != NULL && db_deferred(app.db) > 0;
 }
 
 static void
@@ -281,6 +290,7 @@ const struct worker_app mkpd_app = {
 	.init = app_init,
 	.serve = app_serve,
 	.idle = app_idle,
+	.idle_pending = app_idle_pending,
 	.fini = app_fini,
 	.abort_answer = app_abort_answer,
 };

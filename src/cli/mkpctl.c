@@ -26,6 +26,7 @@
 #include "cli/ctl_usage.h"
 #include "common/config.h"
 #include "common/util.h"
+#include "store/db.h"
 #include "store/migrate.h"
 
 #ifndef SYSCONFDIR
@@ -102,24 +103,48 @@ usage(FILE *f)
 		    verbs[i].help);
 }
 
+static void
+ctl_conn_error(const char *line, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "mkpctl: cannot connect to PostgreSQL: %s\n", line);
+}
+
 static bool
 ctl_connect(struct ctl *c)
 {
-	PGresult	*res;
+	struct db_params p;
+	struct config	*defaults = NULL;
+	char		 err[256];
+	FILE		*empty;
 
 	if (c->dsn == NULL) {
 		if (!ctl_config(c))
 			return false;
 		c->dsn = c->cfg->dsn;
 	}
-	c->conn = PQconnectdb(c->dsn);
+	/* The [store] timeouts of the config, or their defaults with --dsn alone. */
+	if (c->cfg != NULL) {
+		db_params_from_config(c->cfg, &p);
+	} else {
+		snprintf(err, sizeof(err), "/dev/null: cannot open");
+		if ((empty = fopen("/dev/null", "re")) != NULL) {
+			defaults = config_load_stream(empty, "(defaults)", err, sizeof(err));
+			fclose(empty);
+		}
+		if (defaults == NULL) {
+			fprintf(stderr, "mkpctl: the default configuration: %s\n", err);
+			return false;
+		}
+		db_params_from_config(defaults, &p);
+		config_free(defaults);
+	}
+	/* Every time printed is UTC, whatever the server's zone (db_connect_plain). */
+	c->conn = db_connect_plain(c->dsn, &p, "mkpctl");
 	if (PQstatus(c->conn) != CONNECTION_OK) {
-		fprintf(stderr, "mkpctl: cannot connect to PostgreSQL: %s", PQerrorMessage(c->conn));
+		db_conn_error_lines(PQerrorMessage(c->conn), ctl_conn_error, NULL);
 		return false;
 	}
-	/* Every time printed is UTC, whatever the server's zone. */
-	res = PQexec(c->conn, "SET TIME ZONE 'UTC'");
-	PQclear(res);
 	return true;
 }
 

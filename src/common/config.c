@@ -158,10 +158,16 @@ static const struct cf_option cf_options[] = {
 	I("pool", crash_interval, "60", 1, 3600, RL),
 	I("pool", crash_backoff, "5", 1, 3600, RL),
 	I("pool", request_slowlog_timeout, "0", 0, 86400, RL),
-	I("pool", request_terminate_timeout, "0", 0, 86400, RL),
+	I("pool", request_terminate_timeout, "10", 0, 86400, RL),
 
 	S("store", dsn, "dbname=mkpd", RL | CF_SECRET, NULL),
-	I("store", statement_timeout, "5000", 0, 3600000, RL),
+	I("store", statement_timeout, "2000", 0, 3600000, RL),
+	I("store", response_timeout, "0", 0, 3600000, RL),
+	I("store", connect_timeout, "2", 1, 3600, RL),
+	I("store", keepalives_idle, "10", 1, 7200, RL),
+	I("store", keepalives_interval, "3", 1, 600, RL),
+	I("store", keepalives_count, "3", 1, 100, RL),
+	I("store", tcp_user_timeout, "5000", 0, 3600000, RL),
 
 	S("keys", basic_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
 	S("keys", kit_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),

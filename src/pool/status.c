@@ -362,6 +362,7 @@ status_loop(void)
 void
 status_main(const struct status_args *a)
 {
+	struct db_params p;
 	char		 err[256];
 	const char	*why;
 
@@ -382,7 +383,10 @@ status_main(const struct status_args *a)
 		fatalx("FCGX_Init failed");
 	st.a = a;
 	st.page_kb = sysconf(_SC_PAGESIZE) / 1024;
-	st.db = db_new(a->cfg->dsn, STATUS_DB_TIMEOUT_MS, "mkpd-status", status_stmts);
+	db_params_from_config(a->cfg, &p);
+	p.statement_timeout = STATUS_DB_TIMEOUT_MS;
+	p.response_timeout = STATUS_DB_TIMEOUT_MS + 500;
+	st.db = db_new(a->cfg->dsn, &p, "mkpd-status", status_stmts);
 	log_info("ready");
 	why = status_loop();
 	log_info("exiting: %s", why);

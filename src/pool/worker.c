@@ -424,8 +424,15 @@ worker_loop(struct worker *w)
 		}
 		if (!worker_accept_failed(w))
 			continue;
-		if (mkpd_app.idle != NULL)
+		if (mkpd_app.idle != NULL) {
+			bool	store = mkpd_app.idle_pending != NULL && mkpd_app.idle_pending();
+
+			if (store)
+				scoreboard_worker_set_state(w->a->sb, w->a->slot, SLOT_STORE);
 			mkpd_app.idle();
+			if (store)
+				scoreboard_worker_set_state(w->a->sb, w->a->slot, SLOT_IDLE);
+		}
 		if (w->access != NULL)
 			fflush(w->access);
 		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &child_wait_mask);
