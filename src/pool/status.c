@@ -2,10 +2,13 @@
  * status.c: the status child (see status.h).
  *
  * One connection at a time, in one loop: the page is rendered from
- * memory in microseconds and the store query is bounded by a 500 ms
- * statement_timeout (a store that is unreachable costs db.c's 3 s connect
- * timeout, then nothing while it refuses new attempts for a second), so
- * serialising is simpler than it is slow. Every
+ * memory in microseconds, so serialising is simpler than it is slow. The
+ * store's figures are never fetched on the page's path: a thread of their
+ * own (the child's only other one) queries the store once a second on its
+ * own connection, bounded (500 ms statement_timeout, a round trip given up
+ * after 1 s, connect_timeout per host), and leaves the last outcome in a
+ * cache under a mutex; the page shows that cache, so a store that hangs or
+ * a host that does not answer a connect never delays it. Every
  * accepted connection gets send and receive timeouts, so a client that
  * stalls holds the child for STATUS_IO_MS at most.
  *
@@ -17,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +48,7 @@
 #define STATUS_IO_MS		2000	/* a client's longest stall */
 #define STATUS_DB_TIMEOUT_MS	500	/* the store query's statement_timeout */
 #define STATUS_RELOAD_MS	60000	/* longest wait for the master's answer */
+#define STATUS_REFRESH_MS	1000	/* the store figures' refresh interval */
 
 static const struct db_stmt *const status_stmts[] = { status_store_stmts, NULL };
 
@@ -54,6 +59,56 @@ static struct {
 	struct status_worker	 w[SCOREBOARD_SLOTS];
 	long			 page_kb;
 } st;
+
+/* The store figures, written by the refresh thread, read by the page. */
+static struct {
+	pthread_mutex_t		 mu;
+	struct store_figures	 f;		/* the last attempt's (-1: failed) */
+} cache = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+store_figures_unknown(struct store_figures *f)
+{
+	f->jobs_backlog = f->usage_pending = f->usage_at_risk = STATUS_UNKNOWN;
+	f->usage_last_push_wall = STATUS_UNKNOWN;
+}
+
+/* The refresh thread: owns st.db; never returns (the process exits). */
+static void *
+status_refresh(void *arg)
+{
+	struct timespec		 ts = { STATUS_REFRESH_MS / 1000,
+				    (STATUS_REFRESH_MS % 1000) * 1000000L };
+	struct store_figures	 f;
+
+	(void)arg;
+	for (;;) {
+		(void)!status_store_figures(st.db, &f);
+		pthread_mutex_lock(&cache.mu);
+		cache.f = f;
+		pthread_mutex_unlock(&cache.mu);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void
+status_refresh_start(void)
+{
+	pthread_t	 t;
+	sigset_t	 all, old;
+	int		 e;
+
+	store_figures_unknown(&cache.f);
+	/* The thread takes no signal: they are the main loop's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&t, NULL, status_refresh, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0)
+		fatalx("pthread_create: %s", strerror(e));
+	pthread_detach(t);
+}
 
 static int64_t
 rss_kb(pid_t pid)
@@ -112,7 +167,9 @@ status_collect(struct pool_status *ps, bool full)
 	ps->min_spare = t.min_spare;
 	ps->max_spare = t.max_spare;
 	ps->max_requests = (int64_t)t.max_requests;
-	(void)!status_store_figures(st.db, &f);
+	pthread_mutex_lock(&cache.mu);
+	f = cache.f;
+	pthread_mutex_unlock(&cache.mu);
 	ps->jobs_backlog = f.jobs_backlog;
 	ps->usage_pending = f.usage_pending;
 	ps->usage_at_risk = f.usage_at_risk;
@@ -387,9 +444,10 @@ status_main(const struct status_args *a)
 	p.statement_timeout = STATUS_DB_TIMEOUT_MS;
 	p.response_timeout = STATUS_DB_TIMEOUT_MS + 500;
 	st.db = db_new(a->cfg->dsn, &p, "mkpd-status", status_stmts);
+	status_refresh_start();
 	log_info("ready");
 	why = status_loop();
 	log_info("exiting: %s", why);
-	db_free(st.db);
+	/* st.db is the refresh thread's, which may be using it: not freed. */
 	exit(0);
 }
