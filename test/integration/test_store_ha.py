@@ -12,6 +12,8 @@ import os
 import signal
 import time
 
+import pytest
+
 import harness
 from harness import wait_for
 from test_faults import (OK, RETRY, Load, check_answered_calls_are_stored,  # noqa: F401
@@ -57,7 +59,7 @@ def status(s):
     return json.loads(r.stdout), time.monotonic() - t0
 
 
-def test_hung_primary_answers_000005_in_bound_and_recovers(make_stack, private_pg):
+def test_hung_primary_answers_000005(make_stack, private_pg):
     s = make_stack({"pool": {"pm": "static", "max_children": 2},
                     "jobs": {"purge_interval": 0}}, pg=private_pg, start=False)
     s.mkpd.overrides.setdefault("mkpd", {})["control_socket"] = str(s.mkpd.dir / "ctl.sock")
@@ -102,3 +104,74 @@ def test_hung_primary_answers_000005_in_bound_and_recovers(make_stack, private_p
     s.mkpd.wait_log(r"db: no answer from the server in 3000 ms: giving the connection up")
     s.mkpd.wait_log(r"db: connected again")
     check_stopped_clean(s)
+
+
+# --- a primary and a streaming standby ----------------------------------------
+
+@pytest.fixture
+def standby(private_pg, session_dir, request):
+    """A streaming standby of private_pg, made with pg_basebackup as the
+    cluster's OS user, on a port of its own, synchronous (the primary's
+    commits wait for it: synchronous_standby_names = '*')."""
+    from conftest import unique_dir
+    base = unique_dir(session_dir, "standby") / "pg"
+    sb = harness.Postgres(base)
+    base.mkdir(parents=True)
+    sb.sockdir.mkdir()
+    for p in (base, sb.sockdir):
+        harness.chown(p, sb.user)
+    r = sb._run_as_pg([str(sb.bindir / "pg_basebackup"), "-h", private_pg.host,
+                       "-p", str(private_pg.port), "-U", "postgres", "-D", str(sb.data),
+                       "-R", "-X", "stream", "-c", "fast", "--no-sync"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(sb.data / "postgresql.conf", "a") as f:
+        f.write("\n# the standby's own\nport = %d\nunix_socket_directories = '%s'\n"
+                % (sb.port, sb.sockdir))
+    sb.start()
+    private_pg.psql("ALTER SYSTEM SET synchronous_standby_names = '*'; "
+                    "SELECT pg_reload_conf()", db="postgres")
+    wait_for(lambda: private_pg.psql("SELECT sync_state FROM pg_stat_replication",
+                                     db="postgres") == "sync", 30,
+             what="the standby streaming, synchronous")
+    yield sb
+    sb.stop("immediate")
+
+
+def multi_host_dsn(primary, standby):
+    return ("host=%s,%s port=%d,%d dbname=%s user=postgres target_session_attrs=read-write"
+            % (primary.host, standby.host, primary.port, standby.port, primary.dbname))
+
+
+def test_failover_to_promoted_standby(make_stack, private_pg,
+                                                              standby):
+    s = make_stack({"pool": {"pm": "static", "max_children": 2},
+                    "jobs": {"purge_interval": 0}}, pg=private_pg,
+                   dsn=multi_host_dsn(private_pg, standby))
+    frozen = []
+    try:
+        with TimedLoad(s) as load:
+            load.wait_calls(6)
+            frozen = cluster_pids(private_pg)
+            freeze(frozen, signal.SIGSTOP)
+            hung_at = time.monotonic()
+            load.wait_calls(3, code=RETRY, timeout=60)
+            standby.psql("SELECT pg_promote()", db="postgres")
+            promoted_at = time.monotonic()
+            load.wait_calls(6, timeout=60)
+        first_ok = min(t0 + d for t0, d, code in load.times
+                       if code == OK and t0 + d >= promoted_at)
+        print("\nfailover figures: hung for %.2f s before promotion; first 000000 "
+              "%.2f s after promotion" % (promoted_at - hung_at, first_ok - promoted_at))
+        assert first_ok - promoted_at < 8, first_ok - promoted_at
+        assert load.unexpected() == []
+        assert all(d <= HUNG_CALL_MAX_S * 2 for t0, d, code in load.times
+                   if t0 >= hung_at), [round(d, 2) for t0, d, c in load.times]
+        # Synchronous replication: what was acknowledged is on the standby.
+        s.pg = standby
+        check_answered_calls_are_stored(s, load)
+        workers = s.mkpd.wait_workers(2, timeout=30)
+        assert len([p for p in s.mkpd.children() if p not in workers]) == 1
+    finally:
+        freeze(frozen, signal.SIGCONT)
+        # Stopped at once: two primaries must not both serve mkpd.
+        private_pg.stop("immediate")
