@@ -29,6 +29,7 @@
 
 static struct app	 app;
 struct app_observer	 mkpd_observer;
+int			 mkpd_worker_slot;
 /* Loaded by the master (root) in prepare; workers inherit it. */
 static struct rsa_key	*kit_rsa;
 
@@ -90,6 +91,13 @@ app_init(const struct config *cfg)
 	app.cfg = cfg;
 	db_params_from_config(cfg, &p);
 	app.db = db_new(cfg->dsn, &p, "mkpd", worker_stmts);
+	if (cfg->spool_dir[0] != '\0') {
+		char	path[4096];
+
+		snprintf(path, sizeof(path), "%s/worker-%d.spool", cfg->spool_dir,
+		    mkpd_worker_slot);
+		db_set_spool(app.db, path, cfg->spool_max);
+	}
 	app.dom.db = app.db;
 	app.dom.cfg = cfg;
 	app.dom.seal = seal_master();
@@ -111,7 +119,7 @@ app_idle(void)
 static bool
 app_idle_pending(void)
 {
-	return app.db != NULL && db_deferred(app.db) > 0;
+	return app.db != NULL && (db_deferred(app.db) > 0 || db_spool_bytes(app.db) > 0);
 }
 
 static void

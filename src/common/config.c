@@ -168,6 +168,8 @@ static const struct cf_option cf_options[] = {
 	I("store", keepalives_interval, "3", 1, 600, RL),
 	I("store", keepalives_count, "3", 1, 100, RL),
 	I("store", tcp_user_timeout, "5000", 0, 3600000, RL),
+	S("store", spool_dir, LOCALSTATEDIR "/spool/mkpd", RL | CF_EMPTY_OK, cf_check_abspath),
+	I("store", spool_max, "67108864", 65536, INT64_C(17179869184), RL),
 
 	S("keys", basic_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),
 	S("keys", kit_key, "", RL | CF_SECRET | CF_EMPTY_OK, NULL),

@@ -77,6 +77,8 @@ struct config {
 	int64_t	 keepalives_interval;	/* seconds */
 	int64_t	 keepalives_count;
 	int64_t	 tcp_user_timeout;	/* milliseconds, 0 = the kernel's default */
+	char	*spool_dir;		/* deferred rows the store cannot take, "" = none */
+	int64_t	 spool_max;		/* bytes per worker's spool file */
 
 	/* [keys] */
 	char	*basic_key;		/* V2 basic interfaces */

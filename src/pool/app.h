@@ -82,4 +82,10 @@ struct app_observer {
 /* Filled by the worker before init; NULL members are not called. */
 extern struct app_observer mkpd_observer;	/* src/api/app.c */
 
+/*
+ * The worker's scoreboard slot, set before init: what names the worker's
+ * files that outlive it (the spool, replayed by the next worker there).
+ */
+extern int mkpd_worker_slot;			/* src/api/app.c */
+
 #endif

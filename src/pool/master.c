@@ -831,6 +831,7 @@ master_reload(int64_t now)
 		log_set_level(level);
 
 	priv_prepare_file(m.priv, fresh->access_log);
+	priv_prepare_dir(m.priv, fresh->spool_dir);
 	config_free(m.cfg);
 	m.cfg = fresh;
 	m.gen++;
@@ -1091,6 +1092,7 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 		fatal("epoll_ctl");
 	master_status_open();
 	priv_prepare_file(m.priv, m.cfg->access_log);
+	priv_prepare_dir(m.priv, m.cfg->spool_dir);
 
 	log_notice("mkpd %s started: pm=%s max_children=%lld listen=%s",
 	    PACKAGE_VERSION, pm_mode_name(cfg->pm), (long long)cfg->max_children,

@@ -492,6 +492,7 @@ worker_main(const struct worker_args *a)
 		fatalx("cannot drop privileges: %s", err);
 	scoreboard_worker_start(a->sb, a->slot, getpid());
 	mkpd_observer.named = worker_named;
+	mkpd_worker_slot = a->slot;
 	mkpd_observer.done = worker_done;
 
 	if (FCGX_Init() != 0)

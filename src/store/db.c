@@ -23,11 +23,13 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/spool.h"
 
 #define DB_MAX_PARAMS	16
 #define DB_RETRY_MS	1000	/* after a failed connect or a round trip timed out */
 #define DB_RESPONSE_GRACE_MS 1000	/* statement_timeout + this: the default bound */
 #define DB_MAX_DEFERRED	16
+#define DB_REPLAY_BATCHES 64	/* of DB_MAX_DEFERRED, per db_flush */
 
 /* A statement kept for a later round trip, with copies of its values. */
 struct db_call {
@@ -58,7 +60,14 @@ struct db {
 	char			  prelude_sqlstate[6];
 	struct db_call		  deferred[DB_MAX_DEFERRED];
 	int			  ndeferred;
+	struct spool		 *spool;		/* NULL: none */
+	bool			  spool_logged;		/* this outage's line was written */
+	bool			  drop_logged;		/* ... and its "dropped" line */
+	uint64_t		  spooled;		/* statements spooled this outage */
+	uint64_t		  dropped;		/* ... and lost */
 };
+
+static void	db_spill(struct db *, bool outage);
 
 static const struct db_stmt db_tx_stmts[] = {
 	{ "db_begin", "BEGIN", 0 },
@@ -243,12 +252,15 @@ db_free(struct db *db)
 
 	if (db == NULL)
 		return;
-	if (db->ndeferred > 0)
+	if (db->ndeferred > 0 || db_spool_bytes(db) > 0)
 		db_flush(db);
+	if (db->ndeferred > 0)
+		db_spill(db, true);
 	for (i = 0; i < db->ndeferred; i++)
 		call_clear(&db->deferred[i]);
 	call_clear(&db->prelude);
 	db_drop(db);
+	spool_free(db->spool);
 	free(db->dsn);
 	free(db);
 }
@@ -662,7 +674,18 @@ lost:
 static PGresult *
 db_try(struct db *db, const char *name, int n, const char *const *values)
 {
-	if (db->ndeferred > 0 || db->prelude_state == DB_PRELUDE_PENDING)
+	PGresult	*res;
+	int		 nd = db->ndeferred;
+
+	/* Deferred statements never overtake the spool: they wait for db_flush. */
+	if (nd > 0 && db_spool_bytes(db) > 0) {
+		db->ndeferred = 0;
+		res = db->prelude_state == DB_PRELUDE_PENDING ?
+		    db_try_pipeline(db, name, n, values) : db_try_plain(db, name, n, values);
+		db->ndeferred = nd;
+		return res;
+	}
+	if (nd > 0 || db->prelude_state == DB_PRELUDE_PENDING)
 		return db_try_pipeline(db, name, n, values);
 	return db_try_plain(db, name, n, values);
 }
@@ -699,27 +722,173 @@ db_prelude_reset(struct db *db)
 void
 db_defer(struct db *db, const char *name, int n, const char *const *values, const char *what)
 {
-	if (db->ndeferred == DB_MAX_DEFERRED)
-		db_flush(db);
 	if (db->ndeferred == DB_MAX_DEFERRED) {
-		/* The store is away and the queue full: the oldest is lost, say so. */
-		log_error("db: %s dropped: the store is unreachable", db->deferred[0].what);
-		call_clear(&db->deferred[0]);
-		memmove(&db->deferred[0], &db->deferred[1],
-		    (DB_MAX_DEFERRED - 1) * sizeof(db->deferred[0]));
-		db->ndeferred--;
+		/* Behind a spool the queue goes to it; else to the store if it can. */
+		if (db_spool_bytes(db) == 0)
+			db_flush(db);
+		if (db->ndeferred == DB_MAX_DEFERRED)
+			db_spill(db, db_spool_bytes(db) == 0);
 	}
 	call_set(&db->deferred[db->ndeferred++], name, n, values, what);
 }
 
 void
+db_set_spool(struct db *db, const char *path, int64_t max_bytes)
+{
+	spool_free(db->spool);
+	db->spool = spool_new(path, max_bytes);
+}
+
+int64_t
+db_spool_bytes(struct db *db)
+{
+	return db->spool != NULL ? spool_pending(db->spool) : 0;
+}
+
+/*
+ * Moves the queue to the spool (outage: the store cannot take it now; else
+ * only to keep it behind what the spool holds). Without a spool, or with
+ * one full or unwritable, the queue is lost: said once per outage.
+ */
+static void
+db_spill(struct db *db, bool outage)
+{
+	struct spool_rec	 recs[DB_MAX_DEFERRED];
+	enum spool_rc		 rc = SPOOL_ERROR;
+	int			 i, n = db->ndeferred;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		recs[i].name = (char *)db->deferred[i].name;
+		recs[i].n = db->deferred[i].n;
+		memcpy(recs[i].vals, db->deferred[i].vals, sizeof(recs[i].vals));
+	}
+	if (db->spool != NULL)
+		rc = spool_append(db->spool, recs, n);
+	if (rc == SPOOL_OK) {
+		db->spooled += (uint64_t)n;
+		if (outage && !db->spool_logged)
+			log_warn("db: the store cannot take %s now (%s): kept in %s until it can",
+			    db->deferred[0].what, db->errmsg[0] != '\0' ? db->errmsg :
+			    "unreachable", spool_path(db->spool));
+		db->spool_logged = true;
+	} else {
+		db->dropped += (uint64_t)n;
+		if (!db->drop_logged)
+			log_error("db: %s dropped: the store is unreachable and %s",
+			    db->deferred[0].what, db->spool == NULL ? "no [store] spool_dir is set" :
+			    rc == SPOOL_FULL ? "the spool is full (spool_max)" :
+			    "the spool cannot be written");
+		db->drop_logged = true;
+	}
+	for (i = 0; i < n; i++)
+		call_clear(&db->deferred[i]);
+	db->ndeferred = 0;
+}
+
+/* The registered statement of that name (static storage), NULL if none. */
+static const char *
+db_stmt_name(const struct db *db, const char *name)
+{
+	const struct db_stmt *const *set;
+	const struct db_stmt *s;
+
+	for (set = db->sets; set != NULL && *set != NULL; set++)
+		for (s = *set; s->name != NULL; s++)
+			if (strcmp(s->name, name) == 0)
+				return s->name;
+	return NULL;
+}
+
+/* The end of an outage: one line for all of it. */
+static void
+db_outage_over(struct db *db)
+{
+	if (db->spooled > 0 || db->dropped > 0)
+		log_notice("db: the store takes deferred statements again: %llu kept in the "
+		    "spool and written now, %llu lost", (unsigned long long)db->spooled,
+		    (unsigned long long)db->dropped);
+	db->spooled = db->dropped = 0;
+	db->spool_logged = db->drop_logged = false;
+}
+
+/*
+ * Sends what the spool holds, oldest first, DB_MAX_DEFERRED statements a
+ * round trip, at most DB_REPLAY_BATCHES round trips (the rest at the next
+ * flush). A round trip that fails leaves its statements in the file.
+ */
+static void
+db_replay(struct db *db)
+{
+	struct spool_rec r;
+	int64_t		 bytes, len;
+	const char	*name;
+	int		 b, n, i;
+
+	for (b = 0; b < DB_REPLAY_BATCHES && db_spool_bytes(db) > 0; b++) {
+		for (n = 0, bytes = 0; n < DB_MAX_DEFERRED &&
+		    (len = spool_read(db->spool, bytes, &r)) > 0; bytes += len) {
+			if ((name = db_stmt_name(db, r.name)) == NULL) {
+				log_error("db: spool %s: unknown statement %s skipped",
+				    spool_path(db->spool), r.name);
+				spool_rec_free(&r);
+				continue;
+			}
+			db->deferred[n].name = name;
+			db->deferred[n].what = name;
+			db->deferred[n].n = r.n;
+			for (i = 0; i < r.n; i++)
+				db->deferred[n].vals[i] = r.vals[i];
+			r.n = 0;	/* the values are the queue's now */
+			spool_rec_free(&r);
+			n++;
+		}
+		if (bytes == 0) {
+			/* Nothing readable though bytes remain: spool_read said why. */
+			spool_done(db->spool, db_spool_bytes(db));
+			break;
+		}
+		db->ndeferred = n;
+		if (n > 0)
+			(void)db_try_pipeline(db, NULL, 0, NULL);
+		if (db->ndeferred > 0) {
+			/* Lost again: the file still has them. */
+			for (i = 0; i < db->ndeferred; i++)
+				call_clear(&db->deferred[i]);
+			db->ndeferred = 0;
+			return;
+		}
+		spool_done(db->spool, bytes);
+	}
+	if (db_spool_bytes(db) == 0)
+		db_outage_over(db);
+}
+
+void
 db_flush(struct db *db)
 {
-	if (db->ndeferred == 0 || db->in_tx)
+	bool	spooled;
+
+	if (db->in_tx)
 		return;
-	if (!db_ensure(db))
+	spooled = db_spool_bytes(db) > 0;
+	if (db->ndeferred == 0 && !spooled)
 		return;
+	if (!db_ensure(db)) {
+		db_spill(db, true);
+		return;
+	}
+	if (spooled) {
+		db_spill(db, false);	/* behind what the file holds */
+		db_replay(db);
+		return;
+	}
 	(void)db_try_pipeline(db, NULL, 0, NULL);
+	if (db->ndeferred > 0)
+		db_spill(db, true);
+	else if (db->spooled > 0 || db->dropped > 0)
+		db_outage_over(db);
 }
 
 int

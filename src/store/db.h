@@ -33,6 +33,12 @@
  *   - deferred statements (db_defer) run before that, each in a
  *     transaction of its own: the audit row of the previous call.
  * A call then costs one round trip in the common case.
+ *
+ * Deferred statements the store cannot take (it is down, or does not
+ * answer) go to a local spool file when one is set (db_set_spool), one
+ * log line per outage; they are replayed, oldest first, by the next
+ * db_flush that finds the store back. While the spool holds anything,
+ * new deferred statements queue behind it, never ahead.
  */
 #ifndef MKP_DB_H
 #define MKP_DB_H
@@ -142,8 +148,21 @@ void	 db_prelude_reset(struct db *);
  */
 void	 db_defer(struct db *, const char *name, int nparams, const char *const *values,
 	    const char *what);
-/* Runs the queued statements now (a worker about to wait idle). */
+/*
+ * Runs the queued statements now (a worker about to wait idle), after
+ * what the spool holds; when the store cannot take them they go to the
+ * spool.
+ */
 void	 db_flush(struct db *);
+
+/*
+ * Keeps the deferred statements the store cannot take in a local file
+ * (store/spool.h) instead of dropping them; they are sent, in order and
+ * before newer ones, once it can. path is copied.
+ */
+void	 db_set_spool(struct db *, const char *path, int64_t max_bytes);
+/* Bytes in the spool not yet in the store (0: none, or no spool). */
+int64_t	 db_spool_bytes(struct db *);
 /* Statements queued and not yet run. */
 int	 db_deferred(const struct db *);
 

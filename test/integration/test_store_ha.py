@@ -8,6 +8,7 @@ well inside the marketplace's 5 s, never an answer that does not come;
 once it runs again, calls succeed again without a restart of mkpd."""
 
 import json
+import re
 import os
 import signal
 import time
@@ -16,7 +17,7 @@ import pytest
 
 import harness
 from harness import wait_for
-from test_faults import (OK, RETRY, Load, check_answered_calls_are_stored,  # noqa: F401
+from test_faults import (OK, RETRY, Load, check_answered_calls_are_stored, q,  # noqa: F401
                          check_stopped_clean, private_pg)
 
 # What a call may take while the store hangs: the round trip's bound
@@ -175,3 +176,102 @@ def test_failover_to_promoted_standby(make_stack, private_pg,
         freeze(frozen, signal.SIGCONT)
         # Stopped at once: two primaries must not both serve mkpd.
         private_pg.stop("immediate")
+
+
+# --- the audit spool ------------------------------------------------------------
+
+def spool_records(path):
+    """The call_ids (first parameter) of the whole records of a spool file
+    (format: src/store/spool.h)."""
+    data = path.read_bytes() if path.exists() else b""
+    ids, off = [], 0
+    while off + 8 <= len(data) and data[off:off + 4] == b"MKS1":
+        n = int.from_bytes(data[off + 4:off + 8], "little")
+        if off + 12 + n > len(data):
+            break
+        p = data[off + 8:off + 8 + n]
+        nl = int.from_bytes(p[0:2], "little")
+        q = 2 + nl + 1
+        vl = int.from_bytes(p[q:q + 4], "little")
+        ids.append(p[q + 4:q + 4 + vl].decode())
+        off += 12 + n
+    return ids
+
+
+def spool_dir(s):
+    return s.mkpd.dir / "spool"
+
+
+def spooled(s):
+    return sum(len(spool_records(p)) for p in spool_dir(s).glob("*.spool"))
+
+
+def audit_rows(s):
+    return int(q(s, "SELECT count(*) FROM callback_log"))
+
+
+def test_audit_spool_store_down(make_stack, private_pg):
+    """Every call answered while the store was down has its audit row
+    afterwards, once."""
+    s = make_stack({"pool": {"pm": "static", "max_children": 2},
+                    "jobs": {"purge_interval": 0}}, pg=private_pg)
+    with Load(s) as load:
+        load.wait_calls(6)
+        # "fast": a crash ("immediate") may also lose the last audit rows
+        # committed before it, which commit asynchronously (store/audit.c).
+        private_pg.stop("fast")
+        load.wait_calls(40, code=RETRY, timeout=90)
+        wait_for(lambda: spooled(s) > 0, 20, what="rows in the spool")
+        private_pg.start()
+        load.wait_calls(6, timeout=60)
+    assert load.unexpected() == []
+    answered = len(load.calls)
+    # Every call has its row, once: spooled rows replayed, none twice.
+    wait_for(lambda: audit_rows(s) >= answered, 30,
+             what="%d audit rows (have %d)" % (answered, audit_rows(s)))
+    assert audit_rows(s) == answered
+    for activity, fields, code, r in load.calls:
+        if activity == "newInstance":
+            assert q(s, "SELECT count(*) FROM callback_log WHERE order_id = '%s'"
+                     % fields["orderId"]) == "1", fields
+    log = s.mkpd.log()
+    assert "dropped" not in log
+    # One line per worker and outage, not one per call.
+    kept = len(re.findall(r"db: the store cannot take callback_log row now", log))
+    assert 1 <= kept <= 2, kept
+    assert re.search(r"db: the store takes deferred statements again: \d+ kept in the "
+                     r"spool and written now, 0 lost", log)
+    wait_for(lambda: spooled(s) == 0, 30, what="the spool emptied")
+    check_stopped_clean(s)
+
+
+def test_audit_spool_worker_killed(make_stack, private_pg):
+    """A worker killed with rows in its spool loses none of them; a record
+    cut short by the kill is dropped, not replayed."""
+    s = make_stack({"pool": {"pm": "static", "max_children": 2},
+                    "jobs": {"purge_interval": 0}}, pg=private_pg)
+    with Load(s) as load:
+        load.wait_calls(4)
+        private_pg.stop("fast")
+        load.wait_calls(40, code=RETRY, timeout=90)
+    # Both workers idle: what they hold in memory has gone to their files.
+    wait_for(lambda: spooled(s) >= 30, 20, what="the rows in the spool")
+    in_files = {p.name: spool_records(p) for p in spool_dir(s).glob("*.spool")}
+    for pid in s.mkpd.worker_pids():
+        os.kill(pid, signal.SIGKILL)
+    s.mkpd.wait_workers(2, timeout=30)
+    # A record cut short by the kill (half written) is dropped, not replayed.
+    name = max(in_files, key=lambda n: len(in_files[n]))
+    s.mkpd.stop()
+    with open(spool_dir(s) / name, "ab") as f:
+        f.write(b"MKS1\x40\x00\x00\x00\x0c\x00audit_re")
+    private_pg.start()
+    s.mkpd.start()
+    want = [i for ids in in_files.values() for i in ids]
+    wait_for(lambda: q(s, "SELECT count(*) FROM callback_log WHERE call_id IN (%s)"
+                       % ", ".join("'%s'" % i for i in want)) == str(len(want)), 30,
+             what="every row the killed workers had written replayed")
+    s.mkpd.wait_log(r"spool .*%s: \d+ bytes of a record cut short dropped" % name)
+    wait_for(lambda: spooled(s) == 0, 30, what="the spool emptied")
+    assert "malformed" not in s.mkpd.log()
+    check_stopped_clean(s)
