@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -69,8 +71,33 @@ static struct {
 static void
 store_figures_unknown(struct store_figures *f)
 {
+	memset(f, 0, sizeof(*f));
 	f->jobs_backlog = f->usage_pending = f->usage_at_risk = STATUS_UNKNOWN;
-	f->usage_last_push_wall = STATUS_UNKNOWN;
+	f->usage_last_push_wall = f->sync_standbys = f->sync_commit = STATUS_UNKNOWN;
+}
+
+/* The bytes of the workers' spool files (store/spool.h), -1 if unreadable. */
+static int64_t
+spool_bytes(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 sb;
+	int64_t		 total = 0;
+	size_t		 n;
+
+	if (dir[0] == '\0')
+		return 0;
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : STATUS_UNKNOWN;
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n > 6 && strcmp(e->d_name + n - 6, ".spool") == 0 &&
+		    fstatat(dirfd(d), e->d_name, &sb, 0) == 0)
+			total += sb.st_size;
+	}
+	closedir(d);
+	return total;
 }
 
 /* The refresh thread: owns st.db; never returns (the process exits). */
@@ -80,10 +107,18 @@ status_refresh(void *arg)
 	struct timespec		 ts = { STATUS_REFRESH_MS / 1000,
 				    (STATUS_REFRESH_MS % 1000) * 1000000L };
 	struct store_figures	 f;
+	int64_t			 logged_sync = -2, logged_standbys = -2;
 
 	(void)arg;
 	for (;;) {
 		(void)!status_store_figures(st.db, &f);
+		/* What an acknowledged call survives: said at start and on change. */
+		if (f.sync_commit >= 0 && (f.sync_commit != logged_sync ||
+		    (f.sync_standbys != 0) != (logged_standbys != 0))) {
+			status_store_log_durability(&f);
+			logged_sync = f.sync_commit;
+			logged_standbys = f.sync_standbys;
+		}
 		pthread_mutex_lock(&cache.mu);
 		cache.f = f;
 		pthread_mutex_unlock(&cache.mu);
@@ -174,6 +209,9 @@ status_collect(struct pool_status *ps, bool full)
 	ps->usage_pending = f.usage_pending;
 	ps->usage_at_risk = f.usage_at_risk;
 	ps->usage_last_push_wall = f.usage_last_push_wall;
+	ps->sync_standbys = f.sync_standbys;
+	ps->sync_commit = f.sync_commit;
+	ps->spool_bytes = spool_bytes(st.a->cfg->spool_dir);
 	ps->full = full;
 	ps->workers = st.w;
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
@@ -184,6 +222,7 @@ status_collect(struct pool_status *ps, bool full)
 		ps->total++;
 		ps->idle += s.state == SLOT_IDLE;
 		ps->active += s.state == SLOT_BUSY;
+		ps->store_waits += s.state == SLOT_STORE;
 		if (!full)
 			continue;
 		memset(w, 0, sizeof(*w));

@@ -61,6 +61,11 @@ struct pool_status {
 	int64_t		 jobs_backlog;
 	int64_t		 usage_pending, usage_at_risk;
 	int64_t		 usage_last_push_wall;	/* 0 = never */
+	int64_t		 sync_standbys;		/* streaming sync/quorum, -1 unknown */
+	int64_t		 sync_commit;		/* commits wait for one: 1/0, -1 unknown */
+	/* the store, as this host sees it */
+	int		 store_waits;		/* workers sending deferred work */
+	int64_t		 spool_bytes;		/* audit rows waiting in the spool */
 	/* full */
 	bool		 full;
 	size_t		 nworkers;

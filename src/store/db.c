@@ -1001,6 +1001,22 @@ db_command(struct db *db, const char *sql)
 	return ok;
 }
 
+bool
+db_multi_host(struct db *db)
+{
+	PQconninfoOption	*opts, *o;
+	bool			 multi = false;
+
+	if (db->conn == NULL || (opts = PQconninfo(db->conn)) == NULL)
+		return false;
+	for (o = opts; o->keyword != NULL; o++)
+		if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) &&
+		    o->val != NULL && strchr(o->val, ',') != NULL)
+			multi = true;
+	PQconninfoFree(opts);
+	return multi;
+}
+
 const char *
 db_sqlstate(const struct db *db)
 {

@@ -179,6 +179,8 @@ const char *db_errmsg(const struct db *);
  * it set that state up under.
  */
 uint64_t db_connects(const struct db *);
+/* Whether the connection's dsn names several hosts (a failover set). */
+bool	 db_multi_host(struct db *);
 /* True when the last failure was a lost or refused connection. */
 bool	 db_conn_lost(const struct db *);
 

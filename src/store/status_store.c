@@ -6,7 +6,11 @@
  * more than an hour ago and not delivered, last push = the last delivered
  * one.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
 
 #include "store/status_store.h"
 #include "pool/status_fmt.h"
@@ -18,7 +22,13 @@ const struct db_stmt status_store_stmts[] = {
 	  " (SELECT count(*) FROM usage_record WHERE state IN ('pending', 'sending')"
 	  "   AND now() > window_end + interval '1 hour'),"
 	  " (SELECT coalesce((extract(epoch FROM max(finished_at)) * 1000)::bigint, 0)"
-	  "   FROM usage_push WHERE outcome = 'delivered')", 0 },
+	  "   FROM usage_push WHERE outcome = 'delivered'),"
+	  " (SELECT CASE WHEN bool_or(sync_state IS NULL) THEN -1"
+	  "   ELSE count(*) FILTER (WHERE sync_state IN ('sync', 'quorum')) END"
+	  "   FROM pg_stat_replication),"
+	  " current_setting('synchronous_standby_names') <> ''"
+	  "   AND current_setting('synchronous_commit') IN ('on', 'remote_write', 'remote_apply'),"
+	  " current_setting('synchronous_commit')", 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -26,17 +36,46 @@ bool
 status_store_figures(struct db *db, struct store_figures *f)
 {
 	PGresult	*res;
-	int64_t		*out[4] = { &f->jobs_backlog, &f->usage_pending,
-			    &f->usage_at_risk, &f->usage_last_push_wall };
+	int64_t		*out[5] = { &f->jobs_backlog, &f->usage_pending,
+			    &f->usage_at_risk, &f->usage_last_push_wall, &f->sync_standbys };
 	int		 i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		*out[i] = STATUS_UNKNOWN;
+	f->sync_commit = STATUS_UNKNOWN;
+	f->synchronous_commit[0] = '\0';
+	f->multi_host = false;
 	if (!db_ensure(db) || (res = db_exec(db, "status_figures", 0, NULL)) == NULL)
 		return false;
-	if (PQntuples(res) == 1 && PQnfields(res) == 4)
-		for (i = 0; i < 4; i++)
+	f->multi_host = db_multi_host(db);
+	if (PQntuples(res) == 1 && PQnfields(res) == 7) {
+		for (i = 0; i < 5; i++)
 			*out[i] = strtoll(PQgetvalue(res, 0, i), NULL, 10);
+		f->sync_commit = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+		snprintf(f->synchronous_commit, sizeof(f->synchronous_commit), "%s",
+		    PQgetvalue(res, 0, 6));
+	}
 	PQclear(res);
 	return true;
+}
+
+void
+status_store_log_durability(const struct store_figures *f)
+{
+	if (f->sync_commit < 0)
+		return;
+	if (f->sync_commit == 1 && f->sync_standbys != 0)
+		log_notice("store: commits wait for a synchronous standby (synchronous_commit = "
+		    "%s, %s streaming): an acknowledged call survives a failover",
+		    f->synchronous_commit, f->sync_standbys < 0 ? "standbys not visible to this "
+		    "role" : f->sync_standbys == 1 ? "1 standby" : "several standbys");
+	else if (f->multi_host)
+		log_warn("store: the dsn names several hosts but %s: a failover may lose "
+		    "calls already acknowledged (doc/operations.md, High availability)",
+		    f->sync_commit == 0 ? "commits do not wait for a synchronous standby "
+		    "(synchronous_standby_names, synchronous_commit)" :
+		    "no synchronous standby is streaming");
+	else
+		log_info("store: no synchronous standby: an acknowledged call is as durable "
+		    "as the one PostgreSQL server");
 }

@@ -60,13 +60,26 @@ def status(s):
     return json.loads(r.stdout), time.monotonic() - t0
 
 
-def test_hung_primary_answers_000005(make_stack, private_pg):
+def ha_stack(make_stack, pg, dsn=None):
+    """Two static workers, no purge, a status child on a control socket."""
     s = make_stack({"pool": {"pm": "static", "max_children": 2},
-                    "jobs": {"purge_interval": 0}}, pg=private_pg, start=False)
+                    "jobs": {"purge_interval": 0}}, pg=pg, dsn=dsn, start=False)
     s.mkpd.overrides.setdefault("mkpd", {})["control_socket"] = str(s.mkpd.dir / "ctl.sock")
     s.mkpd.overrides["mkpd"]["status_listen"] = str(s.mkpd.dir / "status.sock")
     s.mkpd.write_config()
     s.start()
+    return s
+
+
+def test_hung_primary_answers_000005(make_stack, private_pg):
+    s = ha_stack(make_stack, private_pg)
+    # One server, no standby: said at start and on the status page.
+    s.mkpd.wait_log(r"store: no synchronous standby: an acknowledged call is as durable "
+                    r"as the one PostgreSQL server")
+    page = wait_for(lambda: (lambda p: p if p["synchronous_commit"] >= 0 else None)(
+        status(s)[0]), what="the store's figures")
+    assert page["synchronous_standbys"] == 0 and page["synchronous_commit"] == 0, page
+    assert page["spool_bytes"] == 0
     frozen = []
     pages = []
     with TimedLoad(s) as load:
@@ -99,6 +112,7 @@ def test_hung_primary_answers_000005(make_stack, private_pg):
     assert all(d <= HUNG_CALL_MAX_S and (code == RETRY or not ended)
                for d, code, ended in during), during
     check_answered_calls_are_stored(s, load)
+    assert not re.search(r"store: the dsn names several hosts", s.mkpd.log())
     # Two workers, the jobs child and the status child: none stuck, none extra.
     workers = s.mkpd.wait_workers(2, timeout=30)
     assert len([p for p in s.mkpd.children() if p not in workers]) == 2
@@ -145,9 +159,12 @@ def multi_host_dsn(primary, standby):
 
 def test_failover_to_promoted_standby(make_stack, private_pg,
                                                               standby):
-    s = make_stack({"pool": {"pm": "static", "max_children": 2},
-                    "jobs": {"purge_interval": 0}}, pg=private_pg,
-                   dsn=multi_host_dsn(private_pg, standby))
+    s = ha_stack(make_stack, private_pg, dsn=multi_host_dsn(private_pg, standby))
+    s.mkpd.wait_log(r"store: commits wait for a synchronous standby \(synchronous_commit = "
+                    r"on, 1 standby streaming\): an acknowledged call survives a failover")
+    page = wait_for(lambda: (lambda p: p if p["synchronous_commit"] >= 0 else None)(
+        status(s)[0]), what="the store's figures")
+    assert page["synchronous_standbys"] == 1 and page["synchronous_commit"] == 1, page
     frozen = []
     try:
         with TimedLoad(s) as load:
@@ -171,7 +188,7 @@ def test_failover_to_promoted_standby(make_stack, private_pg,
         s.pg = standby
         check_answered_calls_are_stored(s, load)
         workers = s.mkpd.wait_workers(2, timeout=30)
-        assert len([p for p in s.mkpd.children() if p not in workers]) == 1
+        assert len([p for p in s.mkpd.children() if p not in workers]) == 2
     finally:
         freeze(frozen, signal.SIGCONT)
         # Stopped at once: two primaries must not both serve mkpd.
@@ -213,8 +230,7 @@ def audit_rows(s):
 def test_audit_spool_store_down(make_stack, private_pg):
     """Every call answered while the store was down has its audit row
     afterwards, once."""
-    s = make_stack({"pool": {"pm": "static", "max_children": 2},
-                    "jobs": {"purge_interval": 0}}, pg=private_pg)
+    s = ha_stack(make_stack, private_pg)
     with Load(s) as load:
         load.wait_calls(6)
         # "fast": a crash ("immediate") may also lose the last audit rows
@@ -222,6 +238,8 @@ def test_audit_spool_store_down(make_stack, private_pg):
         private_pg.stop("fast")
         load.wait_calls(40, code=RETRY, timeout=90)
         wait_for(lambda: spooled(s) > 0, 20, what="rows in the spool")
+        # The status page says how much waits there.
+        wait_for(lambda: status(s)[0]["spool_bytes"] > 0, 10, what="the spool's size shown")
         private_pg.start()
         load.wait_calls(6, timeout=60)
     assert load.unexpected() == []
@@ -242,6 +260,7 @@ def test_audit_spool_store_down(make_stack, private_pg):
     assert re.search(r"db: the store takes deferred statements again: \d+ kept in the "
                      r"spool and written now, 0 lost", log)
     wait_for(lambda: spooled(s) == 0, 30, what="the spool emptied")
+    wait_for(lambda: status(s)[0]["spool_bytes"] == 0, 10, what="an empty spool shown")
     check_stopped_clean(s)
 
 
@@ -275,3 +294,11 @@ def test_audit_spool_worker_killed(make_stack, private_pg):
     wait_for(lambda: spooled(s) == 0, 30, what="the spool emptied")
     assert "malformed" not in s.mkpd.log()
     check_stopped_clean(s)
+
+
+def test_multi_host_dsn_without_synchronous_standby_is_warned(make_stack, pg):
+    multi = ("host=%s,%s port=%d,%d dbname=%s user=postgres target_session_attrs=read-write"
+             % (pg.host, pg.host, pg.port, pg.port, "mkpd"))
+    s = make_stack(dsn=multi)
+    s.mkpd.wait_log(r"warn: .*store: the dsn names several hosts but commits do not wait "
+                    r"for a synchronous standby")

@@ -78,6 +78,10 @@ fixture(struct pool_status *st, bool full)
 	st->usage_pending = STATUS_UNKNOWN;
 	st->usage_at_risk = STATUS_UNKNOWN;
 	st->usage_last_push_wall = 0;
+	st->sync_standbys = 1;
+	st->sync_commit = 1;
+	st->store_waits = 1;
+	st->spool_bytes = 2048;
 	st->full = full;
 	st->workers = workers;
 	st->nworkers = full ? 3 : 0;
@@ -102,7 +106,10 @@ static const struct {
 	    "min spare servers:          1\n",
 	    "max requests:               10000\n",
 	    "usage records pending:      -1\n",
-	    "last usage push:            never\n" }, { "slot:", "************" } },
+	    "last usage push:            never\n"
+	    "synchronous standbys:       1\nsynchronous commit:         1\n"
+	    "store processes:            1\nspool bytes:                2048\n" },
+	    { "slot:", "************" } },
 	{ STATUS_TEXT, true, {
 	    "\n************************\nslot:                       0\npid:"
 	    "                        101\nstate:                      busy\n",
@@ -118,7 +125,9 @@ static const struct {
 	    "\"max_spare_servers\":3,\"max_requests\":10000,",
 	    "\"listen_queue_when_reached\":9,",
 	    "\"usage_records_pending\":-1,",
-	    "\"last_usage_push\":0}\n" }, { "workers" } },
+	    "\"last_usage_push\":0,",
+	    "\"synchronous_standbys\":1,\"synchronous_commit\":1,\"store_processes\":1,"
+	    "\"spool_bytes\":2048}\n" }, { "workers" } },
 	{ STATUS_JSON, true, {
 	    "\"workers\":[{\"slot\":0,\"pid\":101,\"state\":\"busy\",\"generation\":3,",
 	    "\"request_duration_ms\":null,",
