@@ -10,6 +10,7 @@ once it runs again, calls succeed again without a restart of mkpd."""
 import json
 import re
 import os
+import shutil
 import signal
 import time
 
@@ -302,3 +303,42 @@ def test_multi_host_dsn_without_synchronous_standby_is_warned(make_stack, pg):
     s = make_stack(dsn=multi)
     s.mkpd.wait_log(r"warn: .*store: the dsn names several hosts but commits do not wait "
                     r"for a synchronous standby")
+
+
+def test_pgbouncer_session_pooling_serves_calls(make_stack, pg, workdir):
+    """mkpd prepares its statements per connection and pipelines: a pooler
+    in session mode (one server connection per mkpd connection, for its
+    life) passes that through; doc/operations.md says what transaction
+    pooling would need."""
+    pgbouncer = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not os.path.exists(pgbouncer):
+        pytest.skip("pgbouncer is not installed")
+    d = workdir / "pgbouncer"
+    d.mkdir()
+    harness.chown(d, pg.user)
+    port = harness.free_port()
+    (d / "users.txt").write_text('"postgres" ""\n')
+    ini = d / "pgbouncer.ini"
+    ini.write_text("[databases]\nmkpd = host=%s port=%d dbname=mkpd user=postgres\n"
+                   "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\n"
+                   "unix_socket_dir =\nauth_type = trust\nauth_file = %s\n"
+                   "pool_mode = session\nmax_client_conn = 50\ndefault_pool_size = 20\n"
+                   % (pg.host, pg.port, port, d / "users.txt"))
+    proc = harness.spawn([pgbouncer, str(ini)], d / "pgbouncer.log", user=pg.user)
+    try:
+        wait_for(lambda: harness.listening("127.0.0.1:%d" % port), 20,
+                 what="pgbouncer listening")
+        s = make_stack(dsn="host=127.0.0.1 port=%d dbname=mkpd user=postgres" % port)
+        for _ in range(5):
+            order = harness.new_order()
+            r = s.call("newInstance", {"orderId": order[0], "orderLineId": order[1],
+                                       "businessId": order[0]})
+            assert r.result_code in (OK, "000004"), (r.json, r.stderr)
+            r = s.call("queryInstance", {"instanceId": r.json["instanceId"]})
+            assert r.result_code in (OK, "000004"), (r.json, r.stderr)
+        # Through pgbouncer: it saw mkpd's workers log in.
+        assert re.search(r"login attempt: db=mkpd user=postgres",
+                         (d / "pgbouncer.log").read_text())
+        assert "prepared statement" not in s.mkpd.log()
+    finally:
+        harness.end_process(proc)
