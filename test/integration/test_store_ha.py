@@ -109,6 +109,10 @@ def test_hung_primary_answers_000005(make_stack, private_pg):
     # and 000005 unless it ended after the store was back.
     during = [(round(d, 2), code, t0 + d <= hung_until) for t0, d, code in load.times
               if hung_at <= t0 <= hung_until]
+    print("\nhung primary: %d calls, longest %.2f s, first 000000 %.2f s after SIGCONT"
+          % (len(during), max(d for d, _, _ in during),
+             min(t0 + d for t0, d, code in load.times if code == OK and t0 > hung_until)
+             - hung_until))
     assert len([c for c in during if c[2]]) >= 4, during
     assert all(d <= HUNG_CALL_MAX_S and (code == RETRY or not ended)
                for d, code, ended in during), during
