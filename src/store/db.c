@@ -30,6 +30,7 @@
 #define DB_RESPONSE_GRACE_MS 1000	/* statement_timeout + this: the default bound */
 #define DB_MAX_DEFERRED	16
 #define DB_REPLAY_BATCHES 64	/* of DB_MAX_DEFERRED, per db_flush */
+#define DB_ADOPT_MS	10000	/* between looks for spool files left behind */
 
 /* A statement kept for a later round trip, with copies of its values. */
 struct db_call {
@@ -65,6 +66,8 @@ struct db {
 	bool			  drop_logged;		/* ... and its "dropped" line */
 	uint64_t		  spooled;		/* statements spooled this outage */
 	uint64_t		  dropped;		/* ... and lost */
+	uint64_t		  replayed;		/* written from the spool since */
+	int64_t			  adopt_after;		/* mono ms: next look for orphans */
 };
 
 static void	db_spill(struct db *, bool outage);
@@ -737,6 +740,7 @@ db_set_spool(struct db *db, const char *path, int64_t max_bytes)
 {
 	spool_free(db->spool);
 	db->spool = spool_new(path, max_bytes);
+	(void)spool_pending(db->spool);	/* open and lock it now, for the worker's life */
 }
 
 int64_t
@@ -805,11 +809,11 @@ db_stmt_name(const struct db *db, const char *name)
 static void
 db_outage_over(struct db *db)
 {
-	if (db->spooled > 0 || db->dropped > 0)
-		log_notice("db: the store takes deferred statements again: %llu kept in the "
-		    "spool and written now, %llu lost", (unsigned long long)db->spooled,
+	if (db->replayed > 0 || db->dropped > 0)
+		log_notice("db: the store takes deferred statements again: %llu written from "
+		    "the spool, %llu lost", (unsigned long long)db->replayed,
 		    (unsigned long long)db->dropped);
-	db->spooled = db->dropped = 0;
+	db->spooled = db->dropped = db->replayed = 0;
 	db->spool_logged = db->drop_logged = false;
 }
 
@@ -819,19 +823,19 @@ db_outage_over(struct db *db)
  * flush). A round trip that fails leaves its statements in the file.
  */
 static void
-db_replay(struct db *db)
+db_replay(struct db *db, struct spool *sp)
 {
 	struct spool_rec r;
 	int64_t		 bytes, len;
 	const char	*name;
 	int		 b, n, i;
 
-	for (b = 0; b < DB_REPLAY_BATCHES && db_spool_bytes(db) > 0; b++) {
+	for (b = 0; b < DB_REPLAY_BATCHES && spool_pending(sp) > 0; b++) {
 		for (n = 0, bytes = 0; n < DB_MAX_DEFERRED &&
-		    (len = spool_read(db->spool, bytes, &r)) > 0; bytes += len) {
+		    (len = spool_read(sp, bytes, &r)) > 0; bytes += len) {
 			if ((name = db_stmt_name(db, r.name)) == NULL) {
 				log_error("db: spool %s: unknown statement %s skipped",
-				    spool_path(db->spool), r.name);
+				    spool_path(sp), r.name);
 				spool_rec_free(&r);
 				continue;
 			}
@@ -846,7 +850,7 @@ db_replay(struct db *db)
 		}
 		if (bytes == 0) {
 			/* Nothing readable though bytes remain: spool_read said why. */
-			spool_done(db->spool, db_spool_bytes(db));
+			spool_done(sp, spool_pending(sp));
 			break;
 		}
 		db->ndeferred = n;
@@ -859,10 +863,31 @@ db_replay(struct db *db)
 			db->ndeferred = 0;
 			return;
 		}
-		spool_done(db->spool, bytes);
+		spool_done(sp, bytes);
+		if (sp == db->spool)
+			db->replayed += (uint64_t)n;
 	}
-	if (db_spool_bytes(db) == 0)
+	if (sp == db->spool && spool_pending(sp) == 0)
 		db_outage_over(db);
+}
+
+/*
+ * Replays a spool file a worker that is gone left behind (its slot not
+ * used since), one at most per DB_ADOPT_MS.
+ */
+static void
+db_adopt(struct db *db)
+{
+	struct spool	*o;
+
+	if (db->spool == NULL || mono_ms() < db->adopt_after)
+		return;
+	db->adopt_after = mono_ms() + DB_ADOPT_MS;
+	if ((o = spool_adopt(db->spool)) == NULL)
+		return;
+	log_notice("db: writing %s to the store: its worker is gone", spool_path(o));
+	db_replay(db, o);
+	spool_free(o);
 }
 
 void
@@ -881,14 +906,17 @@ db_flush(struct db *db)
 	}
 	if (spooled) {
 		db_spill(db, false);	/* behind what the file holds */
-		db_replay(db);
+		db_replay(db, db->spool);
 		return;
 	}
 	(void)db_try_pipeline(db, NULL, 0, NULL);
-	if (db->ndeferred > 0)
+	if (db->ndeferred > 0) {
 		db_spill(db, true);
-	else if (db->spooled > 0 || db->dropped > 0)
+		return;
+	}
+	if (db->spooled > 0 || db->dropped > 0)
 		db_outage_over(db);
+	db_adopt(db);
 }
 
 int

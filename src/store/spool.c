@@ -7,10 +7,13 @@
  * an empty file. Every read is a pread at an offset: appends (O_APPEND)
  * and replays never share a file position.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +33,7 @@ struct spool {
 	int64_t	 size;
 	int64_t	 done;
 	bool	 failed;	/* open failed: logged once, not retried */
+	bool	 adopted;	/* another worker's: never wait for its lock */
 };
 
 static void
@@ -104,7 +108,21 @@ spool_open(struct spool *s)
 		return true;
 	if (s->failed)
 		return false;
-	s->fd = open(s->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	s->fd = open(s->path, O_RDWR | O_APPEND | (s->adopted ? 0 : O_CREAT) | O_CLOEXEC,
+	    0600);
+	/*
+	 * Our own file: wait for a worker that adopted it to let it go (it
+	 * does after one flush). Another's: only when nobody holds it.
+	 */
+	if (s->fd >= 0 && flock(s->fd, LOCK_EX | (s->adopted ? LOCK_NB : 0)) < 0) {
+		close(s->fd);
+		s->fd = -1;
+		if (s->adopted)
+			return false;
+		log_error("spool %s: lock: %s", s->path, strerror(errno));
+		s->failed = true;
+		return false;
+	}
 	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
 		log_error("spool %s: %s: rows the store cannot take are lost", s->path,
 		    strerror(errno));
@@ -126,6 +144,41 @@ spool_open(struct spool *s)
 	s->size = off;
 	s->done = 0;
 	return true;
+}
+
+struct spool *
+spool_adopt(const struct spool *own)
+{
+	char		 dir[4096], path[4096 + 256];
+	const char	*slash = strrchr(own->path, '/');
+	struct spool	*s = NULL;
+	struct dirent	*e;
+	struct stat	 st;
+	DIR		*d;
+	size_t		 n;
+
+	if (slash == NULL || (size_t)(slash - own->path) >= sizeof(dir))
+		return NULL;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - own->path), own->path);
+	if ((d = opendir(dir)) == NULL)
+		return NULL;
+	while (s == NULL && (e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n <= 6 || strcmp(e->d_name + n - 6, ".spool") != 0 ||
+		    strcmp(e->d_name, slash + 1) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) < 0 || st.st_size == 0)
+			continue;
+		s = spool_new(path, own->max);
+		s->adopted = true;
+		if (!spool_open(s) || s->size == 0) {
+			spool_free(s);
+			s = NULL;
+		}
+	}
+	closedir(d);
+	return s;
 }
 
 int64_t

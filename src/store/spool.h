@@ -17,6 +17,12 @@
  * A record cut short by a kill is found when the file is first opened
  * (its trailer is missing) and cut off, so later appends follow a whole
  * record.
+ *
+ * A worker holds an exclusive flock(2) on its own file for its life. A
+ * file whose lock nobody holds belongs to a worker that is gone and whose
+ * slot no worker took again (the pool shrank, a reload moved the slots):
+ * any worker may adopt it (spool_adopt) and replay it, so no spooled row
+ * waits for its slot to be used again.
  */
 #ifndef MKP_STORE_SPOOL_H
 #define MKP_STORE_SPOOL_H
@@ -42,8 +48,14 @@ enum spool_rc {
 
 struct spool;
 
-/* path is copied; nothing is opened yet. */
+/* path is copied; nothing is opened yet (the first use opens and locks it). */
 struct spool *spool_new(const char *path, int64_t max_bytes);
+
+/*
+ * Another spool file of own's directory that holds records and whose
+ * owner is gone (its lock is free), opened and locked; NULL when none.
+ */
+struct spool *spool_adopt(const struct spool *own);
 void	 spool_free(struct spool *);
 const char *spool_path(const struct spool *);
 

@@ -262,8 +262,8 @@ def test_audit_spool_store_down(make_stack, private_pg):
     # One line per worker and outage, not one per call.
     kept = len(re.findall(r"db: the store cannot take callback_log row now", log))
     assert 1 <= kept <= 2, kept
-    assert re.search(r"db: the store takes deferred statements again: \d+ kept in the "
-                     r"spool and written now, 0 lost", log)
+    assert re.search(r"db: the store takes deferred statements again: \d+ written "
+                     r"from the spool, 0 lost", log)
     wait_for(lambda: spooled(s) == 0, 30, what="the spool emptied")
     wait_for(lambda: status(s)[0]["spool_bytes"] == 0, 10, what="an empty spool shown")
     check_stopped_clean(s)
@@ -285,17 +285,27 @@ def test_audit_spool_worker_killed(make_stack, private_pg):
         os.kill(pid, signal.SIGKILL)
     s.mkpd.wait_workers(2, timeout=30)
     # A record cut short by the kill (half written) is dropped, not replayed.
-    name = max(in_files, key=lambda n: len(in_files[n]))
+    names = sorted(in_files, key=lambda n: len(in_files[n]))
+    name = names[-1]
     s.mkpd.stop()
     with open(spool_dir(s) / name, "ab") as f:
         f.write(b"MKS1\x40\x00\x00\x00\x0c\x00audit_re")
+    # And as if its slot were no longer used (the pool shrank): another
+    # worker adopts it.
+    orphan = spool_dir(s) / "worker-9.spool"
+    (spool_dir(s) / name).rename(orphan)
     private_pg.start()
     s.mkpd.start()
+    # Traffic: a worker looks for files left behind after it wrote its own rows.
+    load = Load(s)
+    with load:
+        load.wait_calls(6)
     want = [i for ids in in_files.values() for i in ids]
     wait_for(lambda: q(s, "SELECT count(*) FROM callback_log WHERE call_id IN (%s)"
                        % ", ".join("'%s'" % i for i in want)) == str(len(want)), 30,
              what="every row the killed workers had written replayed")
-    s.mkpd.wait_log(r"spool .*%s: \d+ bytes of a record cut short dropped" % name)
+    s.mkpd.wait_log(r"db: writing %s to the store: its worker is gone" % orphan)
+    s.mkpd.wait_log(r"spool %s: \d+ bytes of a record cut short dropped" % orphan)
     wait_for(lambda: spooled(s) == 0, 30, what="the spool emptied")
     assert "malformed" not in s.mkpd.log()
     check_stopped_clean(s)

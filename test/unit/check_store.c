@@ -204,6 +204,37 @@ START_TEST(test_spool_full)
 }
 END_TEST
 
+START_TEST(test_spool_adopt)
+{
+	char		 own_path[512], other_path[512];
+	struct spool	*own, *other, *got;
+	struct spool_rec r = rec("audit_record", "c9", "v");
+	struct buf	 names = BUF_INIT;
+
+	snprintf(own_path, sizeof(own_path), "%s/worker-0.spool", dir);
+	snprintf(other_path, sizeof(other_path), "%s/worker-5.spool", dir);
+	own = spool_new(own_path, 1 << 20);
+	ck_assert_int_eq(spool_pending(own), 0);
+	other = spool_new(other_path, 1 << 20);
+	ck_assert_int_eq(spool_append(other, &r, 1), SPOOL_OK);
+	/* Its worker lives (holds the lock): not adopted. */
+	ck_assert_ptr_null(spool_adopt(own));
+	spool_free(other);
+	/* Gone: adopted, its record read back. */
+	got = spool_adopt(own);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(spool_path(got), other_path);
+	ck_assert_int_eq(read_all(got, &names), 1);
+	ck_assert_str_eq(buf_cstr(&names), "audit_record(c9,v)");
+	spool_done(got, spool_pending(got));
+	spool_free(got);
+	/* Empty now: nothing to adopt. */
+	ck_assert_ptr_null(spool_adopt(own));
+	spool_free(own);
+	buf_free(&names);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -216,5 +247,6 @@ main(void)
 	tcase_add_test(tc, test_spool_round_trip);
 	tcase_add_test(tc, test_spool_torn_tail);
 	tcase_add_test(tc, test_spool_full);
+	tcase_add_test(tc, test_spool_adopt);
 	return unit_run(s);
 }
