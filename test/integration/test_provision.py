@@ -299,3 +299,28 @@ exit 1""" % runs)
                           "payload->>'instanceId' = '%s'" % iid) == "dead", 30,
              what="the provision job to die")
     assert q(s, "SELECT state FROM instance WHERE instance_id = '%s'" % iid) == "released"
+
+
+def test_graceful_stop_lets_a_running_hook_finish(make_stack, make_sim_server, workdir):
+    """A stop while the create hook runs waits for the hook (up to its own
+    hook_timeout, not shutdown_timeout): killed half-way, the job would
+    run again after its lease, perhaps on another host, after the first
+    run may have made what the hook makes."""
+    sim = make_sim_server()
+    runs = runs_file(workdir)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo start >> %s
+sleep 3
+echo end >> %s
+echo '{"frontEndUrl":"https://seller.example/slow"}'""" % (runs, runs))
+    s = stack_for(make_stack, sim, hook)
+    s.mkpd.reload({"mkpd.shutdown_timeout": 1, "app.hook_timeout": 10000})
+    s.mkpd.wait_log(r"reload")
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    wait_for(lambda: runs.read_text() == "start\n", 20, what="the hook running")
+    assert s.mkpd.stop(timeout=60) == 0
+    assert runs.read_text() == "start\nend\n"
+    assert "killing it" not in s.mkpd.log()
+    assert q(s, "SELECT i.state || '|' || j.state FROM instance i JOIN job j ON "
+                "j.payload->>'instanceId' = i.instance_id WHERE i.instance_id = '%s' "
+                "AND j.kind = 'provision'" % iid) == "active|done"
