@@ -282,6 +282,10 @@ instance_row_free(struct instance_row *row)
 	memset(row, 0, sizeof(*row));
 }
 
+static bool	queue_change(const struct dom_ctx *, const char *id, bool is_test,
+		    const char *event, const char *scene, const char *order_id,
+		    const char *order_line_id);
+
 enum dom_status
 instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const struct app_info *given, const char *product_id, const char *sku_code,
@@ -319,10 +323,24 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 	v.order_json = order_json;
 	ok = istore_provisioned(ctx->db, &v, &applied);
 	if (ok && !applied) {
-		/* Released (or made active) while the hook ran: leave it be. */
+		/*
+		 * Released (or made active) while the hook ran: leave it be. A
+		 * release may have reached the hook (another host's jobs child)
+		 * before create ended: the hook hears release again, now, for
+		 * what create made.
+		 */
 		app_info_free(&made);
 		buf_free(&sealed);
 		instance_row_free(&row);
+		if ((st = instance_load(ctx, id, &row)) != DOM_OK)
+			return st;
+		ok = strcmp(row.state, "released") != 0 ||
+		    queue_change(ctx, id, row.is_test, "release", NULL, NULL, NULL);
+		instance_row_free(&row);
+		if (!ok) {
+			say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+			return DOM_STORE;
+		}
 		say(call, "instance changed meanwhile: not provisioned");
 		return DOM_OK;
 	}

@@ -324,3 +324,35 @@ echo '{"frontEndUrl":"https://seller.example/slow"}'""" % (runs, runs))
     assert q(s, "SELECT i.state || '|' || j.state FROM instance i JOIN job j ON "
                 "j.payload->>'instanceId' = i.instance_id WHERE i.instance_id = '%s' "
                 "AND j.kind = 'provision'" % iid) == "active|done"
+
+
+def test_release_during_the_create_hook_reaches_the_hook_after_create(
+        make_stack, make_sim_server, workdir):
+    """Two hosts: a release that commits while host A's create hook runs
+    is heard by host B's jobs child at once, before create has made
+    anything; the hook hears release again once create is over."""
+    sim = make_sim_server()
+    runs = runs_file(workdir)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo "$1 start" >> %s
+[ "$1" = create ] && sleep 3
+echo "$1 end" >> %s
+[ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/r"}'
+exit 0""" % (runs, runs))
+    a = stack_for(make_stack, sim, hook)
+    b = make_stack({"marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "",
+                                    "ak": sim.ak, "sk": sim.sk},
+                    "app": {"hook": hook, "hook_timeout": 10000},
+                    "jobs": {"purge_interval": 0}}, dsn=a.dsn)
+    a.mkpd.reload({"app.hook_timeout": 10000})
+    a.mkpd.wait_log(r"reload")
+    iid = buy(a, "MOCKPERIODYEARNEW")
+    wait_for(lambda: runs.read_text() == "create start\n", 20, what="the create hook")
+    ans = a.call("releaseInstance", {"instanceId": iid})[1]
+    assert ans["resultCode"] == "000000", ans
+    wait_for(lambda: runs.read_text().endswith("release end\n") and
+             "create end" in runs.read_text() and
+             runs.read_text().index("create end") < runs.read_text().rindex("release start"),
+             30, what="release heard after create ended: %r" % runs.read_text())
+    assert q(a, "SELECT state FROM instance WHERE instance_id = '%s'" % iid) == "released"
+    assert b.mkpd.running()
