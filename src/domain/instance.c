@@ -362,16 +362,21 @@ enum dom_status
 instance_apply_order(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *order_id, const char *order_line_id, const char *product_id,
     const char *sku_code, const char *charging_mode, int64_t expire_ms, bool extend,
-    const char *order_json)
+    const char *order_json, int64_t order_create_ms, int64_t job_id)
 {
-	bool	inserted;
+	bool	inserted, newer = true;
 
 	if (!istore_apply_order(ctx->db, id, product_id, sku_code, charging_mode, expire_ms,
-	    extend, order_json) ||
+	    extend, order_json, order_create_ms, job_id, &newer) ||
 	    !istore_event(ctx->db, id, "order_applied", NULL, NULL, order_id, order_line_id,
 	    NULL, call->call_id, &inserted)) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
+	}
+	if (!newer) {
+		log_notice("instance %s: order %s/%s is older than the one applied last: "
+		    "product and sku kept, expiry at least its own", id, order_id, order_line_id);
+		return DOM_OK;
 	}
 	log_info("instance %s: order %s/%s applied (product %s, sku %s)", id, order_id,
 	    order_line_id, product_id ? product_id : "-", sku_code ? sku_code : "-");

@@ -356,3 +356,40 @@ exit 0""" % (runs, runs))
              30, what="release heard after create ended: %r" % runs.read_text())
     assert q(a, "SELECT state FROM instance WHERE instance_id = '%s'" % iid) == "released"
     assert b.mkpd.running()
+
+
+def test_an_older_upgrade_applied_late_never_brings_its_sku_back(make_stack,
+                                                                 make_sim_server, workdir):
+    """Change jobs of one instance may run out of order (two hosts, a retry):
+    the upgrade ordered later (createTime) keeps its SKU even when the
+    earlier one is applied after it; the expiry only moves forward."""
+    def upgrade(oid, created, sku, expire):
+        return {"orderId": oid, "orderType": "CHANGE", "createTime": created,
+                "orderLine": [{"orderLineId": oid + "-000001", "chargingMode": "PERIOD",
+                               "periodType": "month", "periodNumber": 1,
+                               "expireTime": expire,
+                               "productInfo": [{"productId": "P-UP", "skuCode": sku,
+                                                "linearValue": 1}]}]}
+    orders = workdir / "orders.json"
+    orders.write_text(json.dumps({"orders": [
+        upgrade("CSUPOLD01", "20260101000000", "sku-old", "20270101000000"),
+        upgrade("CSUPNEW01", "20260201000000", "sku-new", "20260601000000")]}))
+    sim = make_sim_server(orders=orders)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+[ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/up"}'
+exit 0""")
+    s = stack_for(make_stack, sim, hook)
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    assert ready(s, iid)["resultCode"] == "000000"
+
+    def applied():
+        return q(s, "SELECT count(*) FROM instance_event WHERE instance_id = '%s' "
+                    "AND kind = 'order_applied'" % iid)
+    for oid, n in (("CSUPNEW01", "1"), ("CSUPOLD01", "2")):
+        ans = s.call("upgradeInstance", {"instanceId": iid, "orderId": oid,
+                                         "orderLineId": oid + "-000001"})[1]
+        assert ans["resultCode"] == "000000", ans
+        wait_for(lambda: applied() == n, 30, what="upgrade %s applied" % oid)
+    assert q(s, "SELECT sku_code, to_char(expire_at, 'YYYYMMDD') FROM instance "
+                "WHERE instance_id = '%s'" % iid) == "sku-new|20270101"
+    s.mkpd.wait_log(r"order CSUPOLD01/CSUPOLD01-000001 is older than the one applied last")
