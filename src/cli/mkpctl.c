@@ -216,6 +216,15 @@ main(int argc, char **argv)
 	if (v->needs_db && !ctl_connect(&c)) {
 		rc = 1;
 	} else {
+		/*
+		 * Migrations and purges are bulk work an administrator watches
+		 * (and may interrupt): [store] statement_timeout, sized for a
+		 * worker's calls, would cut them. The connection's other bounds
+		 * stay.
+		 */
+		if (v->needs_db && (strcmp(v->name, "migrate") == 0 ||
+		    strcmp(v->name, "purge") == 0))
+			PQclear(PQexec(c.conn, "SELECT set_config('statement_timeout', '0', false)"));
 		rc = v->run(&c, vargc, argv + optind);
 	}
 	if (c.conn != NULL)
