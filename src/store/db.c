@@ -276,14 +276,6 @@ res_ok(const PGresult *res)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
-/* Whether next should replace kept as a query's outcome: an error stays. */
-static bool
-res_ok_or_err(const PGresult *kept, const PGresult *next)
-{
-	(void)next;
-	return res_ok(kept);
-}
-
 static void
 db_set_state(struct db *db, const PGresult *res)
 {
@@ -364,7 +356,8 @@ db_collect(struct db *db)
 	PGresult	*res, *out = NULL;
 
 	while ((res = db_result(db)) != NULL) {
-		if (out != NULL && !res_ok_or_err(out, res)) {
+		if (out != NULL && !res_ok(out)) {
+			/* The first error is the outcome. */
 			PQclear(res);
 			continue;
 		}
