@@ -399,3 +399,33 @@ def test_two_hosts_primary_killed_standby_promoted(make_stack, private_pg, stand
              what="%d audit rows (have %d)" % (total, audit_rows(hosts[0])))
     print("audit rows lost in the crash: %d of %d" % (total - audit_rows(hosts[0]), total))
     assert audit_rows(hosts[0]) <= total
+
+
+def test_async_standby_failover_loss_is_reported(make_stack, private_pg, standby):
+    """The same failover with asynchronous replication: mkpd warns at start
+    that acknowledged calls may be lost, and the test reports (does not
+    fail on) acknowledged instances missing after the promotion."""
+    private_pg.psql("ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()",
+                    db="postgres")
+    wait_for(lambda: private_pg.psql("SELECT sync_state FROM pg_stat_replication",
+                                     db="postgres") == "async", 30, what="async replication")
+    s = ha_stack(make_stack, private_pg, dsn=multi_host_dsn(private_pg, standby))
+    s.mkpd.wait_log(r"warn: .*store: the dsn names several hosts but commits do not wait "
+                    r"for a synchronous standby")
+    with TimedLoad(s) as load:
+        load.wait_calls(10)
+        private_pg.stop("immediate")
+        standby.psql("SELECT pg_promote()", db="postgres")
+        promoted_at = time.monotonic()
+        load.wait_calls(6, timeout=60)
+    assert load.unexpected() == []
+    first_ok = min(t0 + d for t0, d, code in load.times if code == OK and t0 + d >= promoted_at)
+    assert first_ok - promoted_at < 8
+    s.pg = standby
+    acked = [r.json["instanceId"] for activity, fields, code, r in load.calls
+             if activity == "newInstance" and code in (OK, "000004")]
+    missing = int(q(s, "SELECT count(*) FROM (VALUES %s) v(i) WHERE NOT EXISTS "
+                       "(SELECT 1 FROM instance WHERE instance_id = v.i)"
+                    % ", ".join("('%s')" % i for i in acked)))
+    print("\nasynchronous failover: %d of %d acknowledged newInstance lost"
+          % (missing, len(acked)))
