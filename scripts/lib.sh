@@ -30,11 +30,13 @@ MKP_PACKAGE_TEST_PACKAGES=(
 )
 # What only scripts/test adds: headless Chromium opens the HTML status page,
 # clang and its runtime (libFuzzer, the sanitizers) build the fuzz targets
-# (scripts/fuzz). quickstart does not install them.
+# (scripts/fuzz), pgbouncer sits between mkpd and PostgreSQL in
+# test_store_ha.py. quickstart does not install them.
 MKP_TEST_PACKAGES=(
 	chromium
 	clang libclang-rt-14-dev
 	"${MKP_PACKAGE_TEST_PACKAGES[@]}"
+	pgbouncer
 )
 
 mkp_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }

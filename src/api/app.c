@@ -30,6 +30,7 @@
 
 static struct app	 app;
 struct app_observer	 mkpd_observer;
+int			 mkpd_worker_slot;
 /* Loaded by the master (root) in prepare; workers inherit it. */
 static struct rsa_key	*kit_rsa;
 
@@ -86,8 +87,18 @@ app_prepare(const struct config *cfg, char *err, size_t errlen)
 static bool
 app_init(const struct config *cfg)
 {
+	struct db_params	 p;
+
 	app.cfg = cfg;
-	app.db = db_new(cfg->dsn, cfg->statement_timeout, "mkpd", worker_stmts);
+	db_params_from_config(cfg, &p);
+	app.db = db_new(cfg->dsn, &p, "mkpd", worker_stmts);
+	if (cfg->spool_dir[0] != '\0') {
+		char	path[4096];
+
+		snprintf(path, sizeof(path), "%s/worker-%d.spool", cfg->spool_dir,
+		    mkpd_worker_slot);
+		db_set_spool(app.db, path, cfg->spool_max);
+	}
 	app.dom.db = app.db;
 	app.dom.cfg = cfg;
 	app.dom.seal = seal_master();
@@ -104,6 +115,12 @@ app_idle(void)
 {
 	if (app.db != NULL)
 		db_flush(app.db);
+}
+
+static bool
+app_idle_pending(void)
+{
+	return app.db != NULL && (db_deferred(app.db) > 0 || db_spool_bytes(app.db) > 0);
 }
 
 static void
@@ -286,6 +303,7 @@ const struct worker_app mkpd_app = {
 	.init = app_init,
 	.serve = app_serve,
 	.idle = app_idle,
+	.idle_pending = app_idle_pending,
 	.fini = app_fini,
 	.abort_answer = app_abort_answer,
 };

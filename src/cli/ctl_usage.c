@@ -284,6 +284,7 @@ cu_push(struct ctl *c, int argc, char **argv)
 {
 	static const struct db_stmt *const sets[] = { usage_store_stmts, NULL };
 	struct usage_batch	 b;
+	struct db_params	 p;
 	struct db		*db;
 	char			 host[128], by[200];
 	int			 closed, batches = 0, records = 0, rc = 0;
@@ -304,7 +305,8 @@ cu_push(struct ctl *c, int argc, char **argv)
 		snprintf(host, sizeof(host), "?");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(by, sizeof(by), "%s:%d mkpctl", host, (int)getpid());
-	db = db_new(c->dsn, c->cfg->statement_timeout, "mkpctl", sets);
+	db_params_from_config(c->cfg, &p);
+	db = db_new(c->dsn, &p, "mkpctl", sets);
 	if ((closed = ustore_close(db)) < 0) {
 		fprintf(stderr, "mkpctl: usage push: closing windows: %s\n", db_errmsg(db));
 		db_free(db);

@@ -30,6 +30,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "store/audit.h"
+#include "store/db.h"
 #include "store/instance_store.h"
 #include "store/job_store.h"
 #include "store/kit_store.h"
@@ -200,24 +201,48 @@ usage(FILE *f)
 		    verbs[i].help);
 }
 
+static void
+ctl_conn_error(const char *line, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "mkpctl: cannot connect to PostgreSQL: %s\n", line);
+}
+
 static bool
 ctl_connect(struct ctl *c)
 {
-	PGresult	*res;
+	struct db_params p;
+	struct config	*defaults = NULL;
+	char		 err[256];
+	FILE		*empty;
 
 	if (c->dsn == NULL) {
 		if (!ctl_config(c))
 			return false;
 		c->dsn = c->cfg->dsn;
 	}
-	c->conn = PQconnectdb(c->dsn);
+	/* The [store] timeouts of the config, or their defaults with --dsn alone. */
+	if (c->cfg != NULL) {
+		db_params_from_config(c->cfg, &p);
+	} else {
+		snprintf(err, sizeof(err), "/dev/null: cannot open");
+		if ((empty = fopen("/dev/null", "re")) != NULL) {
+			defaults = config_load_stream(empty, "(defaults)", err, sizeof(err));
+			fclose(empty);
+		}
+		if (defaults == NULL) {
+			fprintf(stderr, "mkpctl: the default configuration: %s\n", err);
+			return false;
+		}
+		db_params_from_config(defaults, &p);
+		config_free(defaults);
+	}
+	/* Every time printed is UTC, whatever the server's zone (db_connect_plain). */
+	c->conn = db_connect_plain(c->dsn, &p, "mkpctl");
 	if (PQstatus(c->conn) != CONNECTION_OK) {
-		fprintf(stderr, "mkpctl: cannot connect to PostgreSQL: %s", PQerrorMessage(c->conn));
+		db_conn_error_lines(PQerrorMessage(c->conn), ctl_conn_error, NULL);
 		return false;
 	}
-	/* Every time printed is UTC, whatever the server's zone. */
-	res = PQexec(c->conn, "SET TIME ZONE 'UTC'");
-	PQclear(res);
 	return true;
 }
 
@@ -293,6 +318,15 @@ main(int argc, char **argv)
 	if (v->needs_db && !ctl_connect(&c)) {
 		rc = 1;
 	} else {
+		/*
+		 * Migrations and purges are bulk work an administrator watches
+		 * (and may interrupt): [store] statement_timeout, sized for a
+		 * worker's calls, would cut them. The connection's other bounds
+		 * stay.
+		 */
+		if (v->needs_db && (strcmp(v->name, "migrate") == 0 ||
+		    strcmp(v->name, "purge") == 0))
+			PQclear(PQexec(c.conn, "SELECT set_config('statement_timeout', '0', false)"));
 		rc = v->run(&c, vargc, argv + optind);
 	}
 	if (c.conn != NULL)

@@ -72,6 +72,14 @@ struct config {
 	/* [store] */
 	char	*dsn;			/* libpq connection string */
 	int64_t	 statement_timeout;	/* milliseconds */
+	int64_t	 response_timeout;	/* ms a round trip may wait, 0 = statement_timeout + 1 s */
+	int64_t	 connect_timeout;	/* seconds per host (libpq) */
+	int64_t	 keepalives_idle;	/* seconds (libpq, TCP keepalives) */
+	int64_t	 keepalives_interval;	/* seconds */
+	int64_t	 keepalives_count;
+	int64_t	 tcp_user_timeout;	/* milliseconds, 0 = the kernel's default */
+	char	*spool_dir;		/* deferred rows the store cannot take, "" = none */
+	int64_t	 spool_max;		/* bytes per worker's spool file */
 
 	/* [keys] */
 	char	*basic_key;		/* V2 basic interfaces */

@@ -288,6 +288,10 @@ instance_row_free(struct instance_row *row)
 	memset(row, 0, sizeof(*row));
 }
 
+static bool	queue_change(const struct dom_ctx *, const char *id, bool is_test,
+		    const char *event, const char *scene, const char *order_id,
+		    const char *order_line_id);
+
 enum dom_status
 instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const struct app_info *given, const char *product_id, const char *sku_code,
@@ -325,10 +329,24 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 	v.order_json = order_json;
 	ok = istore_provisioned(ctx->db, &v, &applied);
 	if (ok && !applied) {
-		/* Released (or made active) while the hook ran: leave it be. */
+		/*
+		 * Released (or made active) while the hook ran: leave it be. A
+		 * release may have reached the hook (another host's jobs child)
+		 * before create ended: the hook hears release again, now, for
+		 * what create made.
+		 */
 		app_info_free(&made);
 		buf_free(&sealed);
 		instance_row_free(&row);
+		if ((st = instance_load(ctx, id, &row)) != DOM_OK)
+			return st;
+		ok = strcmp(row.state, "released") != 0 ||
+		    queue_change(ctx, id, row.is_test, "release", NULL, NULL, NULL);
+		instance_row_free(&row);
+		if (!ok) {
+			say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+			return DOM_STORE;
+		}
 		say(call, "instance changed meanwhile: not provisioned");
 		return DOM_OK;
 	}
@@ -350,16 +368,21 @@ enum dom_status
 instance_apply_order(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *order_id, const char *order_line_id, const char *product_id,
     const char *sku_code, const char *charging_mode, int64_t expire_ms, bool extend,
-    const char *order_json)
+    const char *order_json, int64_t order_create_ms, int64_t job_id)
 {
-	bool	inserted;
+	bool	inserted, newer = true;
 
 	if (!istore_apply_order(ctx->db, id, product_id, sku_code, charging_mode, expire_ms,
-	    extend, order_json) ||
+	    extend, order_json, order_create_ms, job_id, &newer) ||
 	    !istore_event(ctx->db, id, "order_applied", NULL, NULL, order_id, order_line_id,
 	    NULL, call->call_id, &inserted)) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
+	}
+	if (!newer) {
+		log_notice("instance %s: order %s/%s is older than the one applied last: "
+		    "product and sku kept, expiry at least its own", id, order_id, order_line_id);
+		return DOM_OK;
 	}
 	log_info("instance %s: order %s/%s applied (product %s, sku %s)", id, order_id,
 	    order_line_id, product_id ? product_id : "-", sku_code ? sku_code : "-");

@@ -181,12 +181,17 @@ bool	 instance_change_reads_order(const struct config *, bool is_test, const cha
  * Applies what an upgrade or renewal order says (product, SKU, charging
  * mode, expiry; NULL or -1 keep; extend keeps the later expiry, as for
  * renewals) and the order document, inside the caller's transaction;
- * records an "order_applied" event for the order line.
+ * records an "order_applied" event for the order line. Changes of one
+ * instance apply in the order of their orders (createTime order_create_ms,
+ * -1 = unknown, then the change job's id, i.e. the call's arrival): an
+ * older order than the one applied last moves only the expiry forward,
+ * so an older SKU never wins.
  */
 enum dom_status instance_apply_order(const struct dom_ctx *, struct dom_call *,
 	    const char *instance_id, const char *order_id, const char *order_line_id,
 	    const char *product_id, const char *sku_code, const char *charging_mode,
-	    int64_t expire_ms, bool extend, const char *order_json);
+	    int64_t expire_ms, bool extend, const char *order_json, int64_t order_create_ms,
+	    int64_t job_id);
 
 /*
  * On-demand orders are keyed on the order and the product (reading 4).

@@ -164,7 +164,8 @@ change_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 		    line->nproducts > 0 ? line->products[0].product_id : NULL,
 		    line->nproducts > 0 ? line->products[0].sku_code : NULL,
 		    line->charging_mode_text, line->expire_time != NULL ? line->expire_ms : -1,
-		    true, buf_cstr(&order_json));
+		    true, buf_cstr(&order_json), order.create_time != NULL ? order.create_ms : -1,
+		    job->id);
 		if (st == DOM_OK)	/* a renewed package: its quota grows */
 			st = package_on_order(&ctx, &call, c.instance_id, &order, line,
 			    line->order_line_id);

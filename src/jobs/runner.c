@@ -73,6 +73,7 @@ runner_new(const struct config *cfg, const struct job_kind *kinds, size_t n,
 {
 	struct runner	*r = xcalloc(1, sizeof(*r));
 	struct buf	 lit = BUF_INIT;
+	struct db_params p;
 	size_t		 i, ns = 0;
 
 	r->cfg = cfg;
@@ -96,8 +97,8 @@ runner_new(const struct config *cfg, const struct job_kind *kinds, size_t n,
 		if (j == ns)
 			r->sets[ns++] = kinds[i].stmts;
 	}
-	r->db = db_new(cfg->dsn, cfg->statement_timeout, "mkpd-jobs",
-	    (const struct db_stmt *const *)r->sets);
+	db_params_from_config(cfg, &p);
+	r->db = db_new(cfg->dsn, &p, "mkpd-jobs", (const struct db_stmt *const *)r->sets);
 	srandom((unsigned)(getpid() ^ now_ms()));
 	return r;
 }
@@ -315,19 +316,11 @@ runner_step(struct runner *r)
 int
 runner_listen_fd(struct runner *r)
 {
-	PGresult	*res;
-	bool		 ok;
-
 	if (!db_ensure(r->db))
 		return -1;
 	if (r->listening != db_connects(r->db)) {
 		/* A new connection: the server forgot our LISTEN with the old one. */
-		res = PQexec(db_conn(r->db), "LISTEN " RUNNER_CHANNEL);
-		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-		if (!ok)
-			log_error("db: LISTEN %s: %s", RUNNER_CHANNEL, PQresultErrorMessage(res));
-		PQclear(res);
-		if (!ok)
+		if (!db_command(r->db, "LISTEN " RUNNER_CHANNEL))
 			return -1;
 		r->listening = db_connects(r->db);
 	}

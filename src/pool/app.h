@@ -19,7 +19,8 @@
  *          blocked: a graceful stop or a log reopen takes effect between
  *          requests, never inside one, so the app sees no EINTR from them.
  *   idle   when the worker finds no connection waiting and is about to
- *          sleep (may be NULL): the moment for deferred work.
+ *          sleep (may be NULL): the moment for deferred work; the slot
+ *          shows SLOT_STORE meanwhile when idle_pending says it has some.
  *   fini   once, before a worker exits normally (not after a crash).
  *
  * The config passed to init stays valid and unchanged for the life of the
@@ -39,6 +40,12 @@ struct worker_app {
 	bool	(*init)(const struct config *);
 	void	(*serve)(FCGX_Request *);
 	void	(*idle)(void);
+	/*
+	 * Whether idle would talk to the store (may be NULL): the worker
+	 * shows "store", not "idle", on the scoreboard while it does, so a
+	 * worker held by a store that does not answer is never shown idle.
+	 */
+	bool	(*idle_pending)(void);
 	void	(*fini)(void);
 	/*
 	 * The whole CGI answer (headers and body) a caller gets when its
@@ -75,5 +82,11 @@ struct app_observer {
 
 /* Filled by the worker before init; NULL members are not called. */
 extern struct app_observer mkpd_observer;	/* src/api/app.c */
+
+/*
+ * The worker's scoreboard slot, set before init: what names the worker's
+ * files that outlive it (the spool, replayed by the next worker there).
+ */
+extern int mkpd_worker_slot;			/* src/api/app.c */
 
 #endif

@@ -32,6 +32,7 @@
 #include "pool/jobs.h"
 #include "pool/listener.h"
 #include "pool/priv.h"
+#include "store/status_store.h"
 
 #define J_TROUBLE_MS	1000	/* wait after the store failed */
 #define J_HOUR_MS	3600000
@@ -116,6 +117,26 @@ jobs_loop(const struct jobs_args *a, struct runner *r)
 	}
 }
 
+/*
+ * Says at start what an acknowledged call survives (one store query on a
+ * connection of its own, closed at once); the status child says it again
+ * when it changes.
+ */
+static void
+jobs_log_durability(const struct config *cfg)
+{
+	static const struct db_stmt *const sets[] = { status_store_stmts, NULL };
+	struct store_figures	 f;
+	struct db_params	 p;
+	struct db		*db;
+
+	db_params_from_config(cfg, &p);
+	db = db_new(cfg->dsn, &p, "mkpd-jobs", sets);
+	if (status_store_figures(db, &f))
+		status_store_log_durability(&f);
+	db_free(db);
+}
+
 void
 jobs_main(const struct jobs_args *a)
 {
@@ -138,6 +159,7 @@ jobs_main(const struct jobs_args *a)
 	snprintf(id, sizeof(id), "%s:%d", host, (int)getpid());
 
 	r = runner_new(a->cfg, job_kinds, job_kinds_count, id);
+	jobs_log_durability(a->cfg);
 	log_info("ready (%s)", id);
 	why = jobs_loop(a, r);
 	log_info("exiting: %s", why);

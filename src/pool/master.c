@@ -18,7 +18,10 @@
  * (its app init keeps failing), the old one keeps serving.
  *
  * Escalation. A worker asked to quit (retired, recycled by the pm, or at
- * stop) gets shutdown_timeout seconds, then SIGKILL.
+ * stop) gets shutdown_timeout seconds, then SIGKILL. The jobs child gets
+ * at least what its longest job may take (master_jobs_stop_ms): a hook
+ * or a marketplace call killed half-way would run again after its lease,
+ * perhaps on another host, while its first run may have done its work.
  *
  * Crash loops. An exit by a signal we did not send, or with a non-zero
  * status (a failed app init is exit 1), is abnormal. crash_threshold of
@@ -90,6 +93,7 @@
 #define M_SPAWN_BATCH		32	/* most forks per maintenance pass */
 #define M_CRASH_RING		1000	/* >= crash_threshold's maximum */
 #define M_JOBS_DELAY_MS		1000	/* first respawn delay of a crashed jobs child */
+#define M_JOBS_STOP_MARGIN_MS	5000	/* master_jobs_stop_ms: the store's share */
 #define M_JOBS_DELAY_CAP_MS	60000	/* longest */
 #define M_JOBS_HEALTHY_MS	60000	/* a jobs child that lived this long starts afresh */
 #define M_STATUS_DELAY_MS	1000	/* respawn delay of a crashed status child */
@@ -727,6 +731,21 @@ master_requests(int64_t now)
 }
 
 /* Once a second: reap (a lost SIGCHLD), escalate, warn at max_children. */
+/*
+ * How long a stopping jobs child may take: shutdown_timeout, or what its
+ * longest job may need if that is more: a marketplace call to url and to
+ * fallback_url, each within connect_timeout + timeout, then the hook
+ * within hook_timeout, plus a margin for the store.
+ */
+static int64_t
+master_jobs_stop_ms(const struct config *cfg)
+{
+	int64_t	 job = 2 * (cfg->mkt_connect_timeout + cfg->mkt_timeout) + cfg->hook_timeout +
+		    M_JOBS_STOP_MARGIN_MS;
+
+	return job > cfg->shutdown_timeout * 1000 ? job : cfg->shutdown_timeout * 1000;
+}
+
 static void
 master_tick(int64_t now)
 {
@@ -747,9 +766,10 @@ master_tick(int64_t now)
 		}
 	}
 	if (m.jobs.pid != 0 && m.jobs.quit_sent && !m.jobs.killed &&
-	    now - m.jobs.quit_sent >= cfg->shutdown_timeout * 1000) {
+	    now - m.jobs.quit_sent >= master_jobs_stop_ms(cfg)) {
 		log_warn("jobs child (pid %d) still busy %llds after it was asked to "
-		    "finish: killing it", (int)m.jobs.pid, (long long)cfg->shutdown_timeout);
+		    "finish: killing it", (int)m.jobs.pid,
+		    (long long)(master_jobs_stop_ms(cfg) / 1000));
 		master_jobs_kill();
 	}
 	if (m.status.pid != 0 && m.status.quit_sent && !m.status.killed &&
@@ -831,6 +851,7 @@ master_reload(int64_t now)
 		log_set_level(level);
 
 	priv_prepare_file(m.priv, fresh->access_log);
+	priv_prepare_dir(m.priv, fresh->spool_dir);
 	config_free(m.cfg);
 	m.cfg = fresh;
 	m.gen++;
@@ -1093,6 +1114,7 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 		fatal("epoll_ctl");
 	master_status_open();
 	priv_prepare_file(m.priv, m.cfg->access_log);
+	priv_prepare_dir(m.priv, m.cfg->spool_dir);
 
 	log_notice("mkpd %s started: pm=%s max_children=%lld listen=%s",
 	    PACKAGE_VERSION, pm_mode_name(cfg->pm), (long long)cfg->max_children,

@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -124,6 +125,19 @@ priv_chown_log(const struct priv *p)
 	if (fchown(fd, p->uid, (gid_t)-1) < 0)
 		log_warn("cannot give the log file to user %s (workers will not "
 		    "be able to reopen it): %s", p->user, strerror(errno));
+}
+
+void
+priv_prepare_dir(const struct priv *p, const char *path)
+{
+	if (path[0] == '\0')
+		return;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		log_warn("%s: %s", path, strerror(errno));
+		return;
+	}
+	if (p->drop && geteuid() == 0 && chown(path, p->uid, p->gid) < 0)
+		log_warn("cannot give %s to user %s: %s", path, p->user, strerror(errno));
 }
 
 void

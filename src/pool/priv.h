@@ -47,5 +47,10 @@ void	 priv_chown_log(const struct priv *);
  * Same conditions as priv_chown_log; failures are logged.
  */
 void	 priv_prepare_file(const struct priv *, const char *path);
+/*
+ * Creates the directory path (mode 0700) if missing and, as root, gives
+ * it to the workers' user: their spool files go there. "" = none.
+ */
+void	 priv_prepare_dir(const struct priv *, const char *path);
 
 #endif

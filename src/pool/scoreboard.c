@@ -273,7 +273,8 @@ scoreboard_worker_set_state(struct scoreboard *sb, int slot, enum slot_state sta
 		STORE(&s->requests, LOAD(&s->requests) + 1);
 		STORE(&s->req_start_mono, 0);
 	}
-	if (state == SLOT_IDLE)
+	/* Idle since the request ended, not since its deferred work was sent. */
+	if (state == SLOT_IDLE && LOAD(&s->state) != SLOT_STORE)
 		STORE(&s->idle_since_mono, now);
 	STORE(&s->state, (uint32_t)state);
 	sb_end(s, seq);
@@ -349,6 +350,7 @@ scoreboard_state_name(enum slot_state s)
 		[SLOT_IDLE] = "idle",
 		[SLOT_BUSY] = "busy",
 		[SLOT_EXITING] = "exiting",
+		[SLOT_STORE] = "store",
 	};
 
 	return (size_t)s < NELEM(names) ? names[s] : "?";

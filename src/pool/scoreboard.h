@@ -51,6 +51,7 @@ enum slot_state {
 	SLOT_IDLE,		/* waiting for a connection */
 	SLOT_BUSY,		/* serving a request */
 	SLOT_EXITING,		/* leaving (recycled, stopped, idle timeout) */
+	SLOT_STORE,		/* between requests, sending deferred work to the store */
 };
 
 /* A consistent copy of one slot. Times: wall = epoch ms, mono = monotonic ms. */

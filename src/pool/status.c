@@ -2,10 +2,13 @@
  * status.c: the status child (see status.h).
  *
  * One connection at a time, in one loop: the page is rendered from
- * memory in microseconds and the store query is bounded by a 500 ms
- * statement_timeout (a store that is unreachable costs db.c's 3 s connect
- * timeout, then nothing while it refuses new attempts for a second), so
- * serialising is simpler than it is slow. Every
+ * memory in microseconds, so serialising is simpler than it is slow. The
+ * store's figures are never fetched on the page's path: a thread of their
+ * own (the child's only other one) queries the store once a second on its
+ * own connection, bounded (500 ms statement_timeout, a round trip given up
+ * after 1 s, connect_timeout per host), and leaves the last outcome in a
+ * cache under a mutex; the page shows that cache, so a store that hangs or
+ * a host that does not answer a connect never delays it. Every
  * accepted connection gets send and receive timeouts, so a client that
  * stalls holds the child for STATUS_IO_MS at most.
  *
@@ -17,11 +20,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -44,6 +50,7 @@
 #define STATUS_IO_MS		2000	/* a client's longest stall */
 #define STATUS_DB_TIMEOUT_MS	500	/* the store query's statement_timeout */
 #define STATUS_RELOAD_MS	60000	/* longest wait for the master's answer */
+#define STATUS_REFRESH_MS	1000	/* the store figures' refresh interval */
 
 static const struct db_stmt *const status_stmts[] = { status_store_stmts, NULL };
 
@@ -54,36 +61,127 @@ static struct {
 	struct status_worker	 w[SCOREBOARD_SLOTS];
 	long			 page_kb;
 	char			 host[256];
-	/* The store's health, from the outcome of every query this child runs. */
+} st;
+
+/*
+ * The store figures and the store's health, written by the refresh thread
+ * (the only user of st.db), read by the page and /-/ping under mu: neither
+ * ever waits for the store.
+ */
+static struct {
+	pthread_mutex_t		 mu;
+	struct store_figures	 f;		/* the last attempt's (-1: failed) */
 	int			 store_up;		/* STATUS_UNKNOWN until asked */
 	int64_t			 store_down_since;	/* epoch ms; 0 while up */
 	char			 store_error[160];	/* the last failure; "" none */
 	int64_t			 store_error_wall;
-} st;
+} cache = { .mu = PTHREAD_MUTEX_INITIALIZER, .store_up = STATUS_UNKNOWN };
 
 /*
- * Notes the outcome of a store query: a failure starts (or continues) an
- * outage and is remembered with its reason; a success ends it. The reason
- * stays shown after recovery, with its time, for whoever looks later.
+ * Notes the outcome of a refresh (mu held): a failure starts (or
+ * continues) an outage and is remembered with its reason; a success ends
+ * it. The reason stays shown after recovery, with its time, for whoever
+ * looks later.
  */
 static void
 status_store_outcome(bool ok)
 {
 	if (ok) {
-		if (st.store_up == 0)
+		if (cache.store_up == 0)
 			log_notice("store: answering again");
-		st.store_up = 1;
-		st.store_down_since = 0;
+		cache.store_up = 1;
+		cache.store_down_since = 0;
 		return;
 	}
-	if (st.store_up != 0) {
-		st.store_down_since = now_ms();
+	if (cache.store_up != 0) {
+		cache.store_down_since = now_ms();
 		log_warn("store: not answering: %s", db_errmsg(st.db));
 	}
-	st.store_up = 0;
-	st.store_error_wall = now_ms();
-	snprintf(st.store_error, sizeof(st.store_error), "%s%s%s", db_sqlstate(st.db),
+	cache.store_up = 0;
+	cache.store_error_wall = now_ms();
+	snprintf(cache.store_error, sizeof(cache.store_error), "%s%s%s", db_sqlstate(st.db),
 	    db_sqlstate(st.db)[0] != '\0' ? " " : "", db_errmsg(st.db));
+}
+
+static void
+store_figures_unknown(struct store_figures *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->jobs_backlog = f->usage_pending = f->usage_at_risk = STATUS_UNKNOWN;
+	f->usage_last_push_wall = f->sync_standbys = f->sync_commit = STATUS_UNKNOWN;
+	f->usage_failed = f->usage_failed_oldest_wall = STATUS_UNKNOWN;
+	f->packages_low = f->packages_used_up = STATUS_UNKNOWN;
+}
+
+/* The bytes of the workers' spool files (store/spool.h), -1 if unreadable. */
+static int64_t
+spool_bytes(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 sb;
+	int64_t		 total = 0;
+	size_t		 n;
+
+	if (dir[0] == '\0')
+		return 0;
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : STATUS_UNKNOWN;
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n > 6 && strcmp(e->d_name + n - 6, ".spool") == 0 &&
+		    fstatat(dirfd(d), e->d_name, &sb, 0) == 0)
+			total += sb.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+/* The refresh thread: owns st.db; never returns (the process exits). */
+static void *
+status_refresh(void *arg)
+{
+	struct timespec		 ts = { STATUS_REFRESH_MS / 1000,
+				    (STATUS_REFRESH_MS % 1000) * 1000000L };
+	struct store_figures	 f;
+	int64_t			 logged_sync = -2, logged_standbys = -2;
+	bool			 ok;
+
+	(void)arg;
+	for (;;) {
+		ok = status_store_figures(st.db, &f);
+		/* What an acknowledged call survives: said at start and on change. */
+		if (f.sync_commit >= 0 && (f.sync_commit != logged_sync ||
+		    (f.sync_standbys != 0) != (logged_standbys != 0))) {
+			status_store_log_durability(&f);
+			logged_sync = f.sync_commit;
+			logged_standbys = f.sync_standbys;
+		}
+		pthread_mutex_lock(&cache.mu);
+		cache.f = f;
+		status_store_outcome(ok);
+		pthread_mutex_unlock(&cache.mu);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void
+status_refresh_start(void)
+{
+	pthread_t	 t;
+	sigset_t	 all, old;
+	int		 e;
+
+	store_figures_unknown(&cache.f);
+	/* The thread takes no signal: they are the main loop's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&t, NULL, status_refresh, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0)
+		fatalx("pthread_create: %s", strerror(e));
+	pthread_detach(t);
 }
 
 static int64_t
@@ -109,6 +207,7 @@ status_collect(struct pool_status *ps, bool full)
 	struct scoreboard_totals t;
 	struct scoreboard_slot	 s;
 	struct store_figures	 f;
+	char			 store_error[160];
 	int64_t			 mono = mono_ms();
 	uint32_t		 q, qlen;
 	int			 i;
@@ -143,12 +242,15 @@ status_collect(struct pool_status *ps, bool full)
 	ps->min_spare = t.min_spare;
 	ps->max_spare = t.max_spare;
 	ps->max_requests = (int64_t)t.max_requests;
-	status_store_outcome(status_store_figures(st.db, &f));
+	pthread_mutex_lock(&cache.mu);
+	f = cache.f;
+	ps->store_up = cache.store_up;
+	ps->store_down_since_wall = cache.store_down_since;
+	(void)!str_copy(store_error, sizeof(store_error), cache.store_error);
+	ps->store_error_wall = cache.store_error_wall;
+	pthread_mutex_unlock(&cache.mu);
 	ps->host = st.host;
-	ps->store_up = st.store_up;
-	ps->store_down_since_wall = st.store_down_since;
-	ps->store_error = st.store_error;
-	ps->store_error_wall = st.store_error_wall;
+	ps->store_error = store_error;
 	ps->usage_failed = f.usage_failed;
 	ps->usage_failed_oldest_wall = f.usage_failed_oldest_wall;
 	ps->jobs_backlog = f.jobs_backlog;
@@ -157,6 +259,9 @@ status_collect(struct pool_status *ps, bool full)
 	ps->usage_last_push_wall = f.usage_last_push_wall;
 	ps->packages_low = f.packages_low;
 	ps->packages_used_up = f.packages_used_up;
+	ps->sync_standbys = f.sync_standbys;
+	ps->sync_commit = f.sync_commit;
+	ps->spool_bytes = spool_bytes(st.a->cfg->spool_dir);
 	ps->full = full;
 	ps->workers = st.w;
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
@@ -167,6 +272,7 @@ status_collect(struct pool_status *ps, bool full)
 		ps->total++;
 		ps->idle += s.state == SLOT_IDLE;
 		ps->active += s.state == SLOT_BUSY;
+		ps->store_waits += s.state == SLOT_STORE;
 		if (!full)
 			continue;
 		memset(w, 0, sizeof(*w));
@@ -244,14 +350,20 @@ status_fcgi(int fd)
 	if ((query = FCGX_GetParam("QUERY_STRING", req.envp)) == NULL)
 		query = "";
 	if (strcmp(path, "/-/ping") == 0) {
-		/* pong only when a request could be served: the store answers. */
-		status_store_outcome(status_store_ping(st.db));
-		if (st.store_up == 1) {
+		/*
+		 * pong only when a request could be served: the store answered
+		 * the refresh thread's last query (at most a second ago, or
+		 * its time-out).
+		 */
+		pthread_mutex_lock(&cache.mu);
+		if (cache.store_up == 1)
 			buf_puts(&body, "pong\n");
-		} else {
+		else {
 			code = 503;
-			buf_printf(&body, "store down: %s\n", st.store_error);
+			buf_printf(&body, "store %s%s\n", cache.store_up == 0 ? "down: " :
+			    "not checked yet", cache.store_up == 0 ? cache.store_error : "");
 		}
+		pthread_mutex_unlock(&cache.mu);
 	} else if (strcmp(path, "/-/status") == 0) {
 		status_render_now(query, &body, &ctype);
 	} else {
@@ -410,6 +522,7 @@ status_loop(void)
 void
 status_main(const struct status_args *a)
 {
+	struct db_params p;
 	char		 err[256];
 	const char	*why;
 
@@ -430,13 +543,16 @@ status_main(const struct status_args *a)
 		fatalx("FCGX_Init failed");
 	st.a = a;
 	st.page_kb = sysconf(_SC_PAGESIZE) / 1024;
-	st.store_up = STATUS_UNKNOWN;
 	if (gethostname(st.host, sizeof(st.host) - 1) < 0)
 		(void)!str_copy(st.host, sizeof(st.host), "-");
-	st.db = db_new(a->cfg->dsn, STATUS_DB_TIMEOUT_MS, "mkpd-status", status_stmts);
+	db_params_from_config(a->cfg, &p);
+	p.statement_timeout = STATUS_DB_TIMEOUT_MS;
+	p.response_timeout = STATUS_DB_TIMEOUT_MS + 500;
+	st.db = db_new(a->cfg->dsn, &p, "mkpd-status", status_stmts);
+	status_refresh_start();
 	log_info("ready");
 	why = status_loop();
 	log_info("exiting: %s", why);
-	db_free(st.db);
+	/* st.db is the refresh thread's, which may be using it: not freed. */
 	exit(0);
 }

@@ -109,6 +109,16 @@ st_figures(const struct pool_status *st, struct figure *f)
 	FIG_U("oldest failed usage record", "oldest_failed_usage_record", FIG_TIME,
 	    "End of the hour of the oldest failed usage record (0: none, -1: unknown).",
 	    st->usage_failed_oldest_wall, NULL, "none");
+	FIG("synchronous standbys", "synchronous_standbys", FIG_GAUGE,
+	    "Standbys streaming as sync or quorum (-1: unknown).", st->sync_standbys);
+	FIG("synchronous commit", "synchronous_commit", FIG_GAUGE,
+	    "1: a commit waits for a synchronous standby; 0: it does not (-1: unknown).",
+	    st->sync_commit);
+	FIG("store processes", "store_processes", FIG_GAUGE,
+	    "Workers between requests, sending deferred work to the store.", st->store_waits);
+	FIG("spool bytes", "spool_bytes", FIG_GAUGE,
+	    "Audit rows kept in the local spool until the store takes them (bytes).",
+	    st->spool_bytes);
 #undef FIG
 #undef FIG_U
 	return n;

@@ -70,6 +70,11 @@ struct pool_status {
 	int64_t		 usage_failed;		/* refused by the marketplace */
 	int64_t		 usage_failed_oldest_wall;	/* end of its hour; 0 = none */
 	int64_t		 packages_low, packages_used_up;
+	int64_t		 sync_standbys;		/* streaming sync/quorum, -1 unknown */
+	int64_t		 sync_commit;		/* commits wait for one: 1/0, -1 unknown */
+	/* the store, as this host sees it */
+	int		 store_waits;		/* workers sending deferred work */
+	int64_t		 spool_bytes;		/* audit rows waiting in the spool */
 	/* full */
 	bool		 full;
 	size_t		 nworkers;

@@ -554,8 +554,15 @@ worker_loop(struct worker *w)
 		}
 		if (!worker_accept_failed(w))
 			continue;
-		if (mkpd_app.idle != NULL)
+		if (mkpd_app.idle != NULL) {
+			bool	store = mkpd_app.idle_pending != NULL && mkpd_app.idle_pending();
+
+			if (store)
+				scoreboard_worker_set_state(w->a->sb, w->a->slot, SLOT_STORE);
 			mkpd_app.idle();
+			if (store)
+				scoreboard_worker_set_state(w->a->sb, w->a->slot, SLOT_IDLE);
+		}
 		access_flush(w);
 		n = epoll_pwait(w->ep, &ev, 1, W_WAIT_MS, &child_wait_mask);
 		if (n < 0 && errno != EINTR)
@@ -615,6 +622,7 @@ worker_main(const struct worker_args *a)
 	scoreboard_worker_start(a->sb, a->slot, getpid());
 	mkpd_observer.read = worker_read_done;
 	mkpd_observer.named = worker_named;
+	mkpd_worker_slot = a->slot;
 	mkpd_observer.done = worker_done;
 
 	if (FCGX_Init() != 0)

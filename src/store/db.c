@@ -5,20 +5,32 @@
  * has been prepared; in_tx is true between a successful BEGIN and the
  * COMMIT/ROLLBACK. A connection found dead is dropped (conn = NULL) so the
  * next db_ensure() starts afresh.
+ *
+ * Every wait on the server goes through db_wait(): the connection is in
+ * non-blocking mode, so sending never blocks and a result is read only once
+ * PQisBusy() says it is complete; until then we poll() the socket with the
+ * round trip's deadline. Only the connect itself blocks, bounded by libpq's
+ * connect_timeout per host of the dsn.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/spool.h"
 
 #define DB_MAX_PARAMS	16
-#define DB_CONNECT_TIMEOUT "3"	/* seconds, libpq's connect_timeout */
-#define DB_RETRY_MS	1000	/* after a failed connect */
+#define DB_RETRY_MS	1000	/* after a failed connect or a round trip timed out */
+#define DB_RESPONSE_GRACE_MS 1000	/* statement_timeout + this: the default bound */
 #define DB_MAX_DEFERRED	16
+#define DB_REPLAY_BATCHES 64	/* of DB_MAX_DEFERRED, per db_flush */
+#define DB_ADOPT_MS	10000	/* between looks for spool files left behind */
 
 /* A statement kept for a later round trip, with copies of its values. */
 struct db_call {
@@ -30,7 +42,11 @@ struct db_call {
 
 struct db {
 	char			 *dsn;
-	int64_t			  statement_timeout;
+	struct db_params	  p;
+	int64_t			  bound;		/* ms per round trip, 0 = none */
+	bool			  wait_failed;		/* the last db_wait gave up */
+	bool			  timed_out;		/* ... because of the bound */
+	bool			  timeout_logged;	/* once per outage */
 	const char		 *app_name;
 	const struct db_stmt *const *sets;
 	PGconn			 *conn;
@@ -45,7 +61,16 @@ struct db {
 	char			  prelude_sqlstate[6];
 	struct db_call		  deferred[DB_MAX_DEFERRED];
 	int			  ndeferred;
+	struct spool		 *spool;		/* NULL: none */
+	bool			  spool_logged;		/* this outage's line was written */
+	bool			  drop_logged;		/* ... and its "dropped" line */
+	uint64_t		  spooled;		/* statements spooled this outage */
+	uint64_t		  dropped;		/* ... and lost */
+	uint64_t		  replayed;		/* written from the spool since */
+	int64_t			  adopt_after;		/* mono ms: next look for orphans */
 };
+
+static void	db_spill(struct db *, bool outage);
 
 static const struct db_stmt db_tx_stmts[] = {
 	{ "db_begin", "BEGIN", 0 },
@@ -54,14 +79,135 @@ static const struct db_stmt db_tx_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
+void
+db_params_from_config(const struct config *cfg, struct db_params *p)
+{
+	p->connect_timeout = cfg->connect_timeout;
+	p->keepalives_idle = cfg->keepalives_idle;
+	p->keepalives_interval = cfg->keepalives_interval;
+	p->keepalives_count = cfg->keepalives_count;
+	p->tcp_user_timeout = cfg->tcp_user_timeout;
+	p->statement_timeout = cfg->statement_timeout;
+	p->response_timeout = cfg->response_timeout;
+}
+
+int64_t
+db_params_bound(const struct db_params *p)
+{
+	if (p->response_timeout > 0)
+		return p->response_timeout;
+	return p->statement_timeout > 0 ? p->statement_timeout + DB_RESPONSE_GRACE_MS : 0;
+}
+
+/*
+ * Our values go before dbname, so what the dsn sets itself wins (libpq
+ * applies the keywords in order, the expanded dbname included);
+ * application_name goes after it: it is how pg_stat_activity tells mkpd's
+ * processes apart.
+ */
+static PGconn *
+db_start(const char *dsn, const struct db_params *p, const char *app_name)
+{
+	char		 ct[24], ki[24], kv[24], kc[24], tu[24];
+	const char	*keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname",
+	    "application_name", NULL };
+	const char	*vals[NELEM(keys)];
+
+	snprintf(ct, sizeof(ct), "%lld", (long long)p->connect_timeout);
+	snprintf(ki, sizeof(ki), "%lld", (long long)p->keepalives_idle);
+	snprintf(kv, sizeof(kv), "%lld", (long long)p->keepalives_interval);
+	snprintf(kc, sizeof(kc), "%lld", (long long)p->keepalives_count);
+	snprintf(tu, sizeof(tu), "%lld", (long long)p->tcp_user_timeout);
+	vals[0] = ct;
+	vals[1] = "1";
+	vals[2] = ki;
+	vals[3] = kv;
+	vals[4] = kc;
+	vals[5] = tu;
+	vals[6] = dsn;
+	vals[7] = app_name;
+	vals[8] = NULL;
+	/* expand_dbname: the dsn may be a conninfo string or a URI. */
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+void
+db_conn_error_lines(const char *msg, void (*emit)(const char *, void *), void *arg)
+{
+	struct buf	 line = BUF_INIT;
+	const char	*p = msg, *nl;
+	size_t		 n;
+
+	/*
+	 * libpq writes one "connection to server at ... failed: ..." per host
+	 * tried, each maybe followed by indented detail lines: a line that
+	 * starts a new host starts a new log line; the details join it.
+	 */
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' '))
+			n--;
+		if (n > 0) {
+			bool	 cont = p[0] == '\t' || p[0] == ' ';
+			size_t	 skip = 0;
+
+			if (!cont && line.len > 0) {
+				emit(buf_cstr(&line), arg);
+				buf_reset(&line);
+			}
+			while (skip < n && (p[skip] == '\t' || p[skip] == ' '))
+				skip++;
+			if (line.len > 0)
+				buf_printf(&line, " ");
+			buf_printf(&line, "%.*s", (int)(n - skip), p + skip);
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	if (line.len > 0)
+		emit(buf_cstr(&line), arg);
+	buf_free(&line);
+}
+
+static void
+db_log_error_line(const char *line, void *arg)
+{
+	log_error("db: %s: %s", (const char *)arg, line);
+}
+
+/* Session setup of a fresh connection: statement_timeout and UTC. */
+#define DB_SETUP_SQL \
+    "SELECT set_config('statement_timeout', $1, false), " \
+    "set_config('TimeZone', 'UTC', false)"
+
+PGconn *
+db_connect_plain(const char *dsn, const struct db_params *p, const char *app_name)
+{
+	PGconn		*c = db_start(dsn, p, app_name);
+	char		 st[24];
+	const char	*params[1] = { st };
+	PGresult	*res;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		return c;
+	snprintf(st, sizeof(st), "%lld", (long long)p->statement_timeout);
+	res = PQexecParams(c, DB_SETUP_SQL, 1, NULL, params, NULL, NULL, 0);
+	PQclear(res);
+	return c;
+}
+
 struct db *
-db_new(const char *dsn, int64_t statement_timeout_ms, const char *app_name,
+db_new(const char *dsn, const struct db_params *p, const char *app_name,
     const struct db_stmt *const *sets)
 {
 	struct db	*db = xcalloc(1, sizeof(*db));
 
 	db->dsn = xstrdup(dsn);
-	db->statement_timeout = statement_timeout_ms;
+	db->p = *p;
+	db->bound = db_params_bound(p);
 	db->app_name = app_name;
 	db->sets = sets;
 	return db;
@@ -109,14 +255,25 @@ db_free(struct db *db)
 
 	if (db == NULL)
 		return;
-	if (db->ndeferred > 0)
+	if (db->ndeferred > 0 || db_spool_bytes(db) > 0)
 		db_flush(db);
+	if (db->ndeferred > 0)
+		db_spill(db, true);
 	for (i = 0; i < db->ndeferred; i++)
 		call_clear(&db->deferred[i]);
 	call_clear(&db->prelude);
 	db_drop(db);
+	spool_free(db->spool);
 	free(db->dsn);
 	free(db);
+}
+
+static bool
+res_ok(const PGresult *res)
+{
+	ExecStatusType	st = PQresultStatus(res);
+
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
 static void
@@ -135,12 +292,108 @@ db_set_state(struct db *db, const PGresult *res)
 	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg);
 }
 
+/*
+ * Waits until a result can be read without blocking, at most the round
+ * trip's bound. False when the connection broke or the bound passed
+ * (wait_failed, timed_out): the caller drops the connection.
+ */
+static bool
+db_wait(struct db *db)
+{
+	PGconn		*c = db->conn;
+	struct pollfd	 pfd;
+	int64_t		 deadline = db->bound > 0 ? mono_ms() + db->bound : 0, left;
+	int		 f, n;
+
+	db->wait_failed = db->timed_out = false;
+	for (;;) {
+		if ((f = PQflush(c)) < 0)
+			break;
+		if (PQconsumeInput(c) != 1)
+			break;
+		if (f == 0 && !PQisBusy(c))
+			return true;
+		left = -1;
+		if (deadline != 0 && (left = deadline - mono_ms()) <= 0) {
+			db->timed_out = true;
+			break;
+		}
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN | (f == 1 ? POLLOUT : 0);
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left < 0 ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left));
+		if (n < 0 && errno != EINTR)
+			break;
+	}
+	db->wait_failed = true;
+	if (db->timed_out) {
+		if (!db->timeout_logged)
+			log_error("db: no answer from the server in %lld ms: giving the "
+			    "connection up", (long long)db->bound);
+		db->timeout_logged = true;
+		/* Do not knock again at once: the calls behind us answer 000005 now. */
+		db->retry_after = mono_ms() + DB_RETRY_MS;
+	}
+	return false;
+}
+
+/* The next result, waited for within the bound; NULL at the end or on failure. */
+static PGresult *
+db_result(struct db *db)
+{
+	if (!db_wait(db))
+		return NULL;
+	return PQgetResult(db->conn);
+}
+
+/*
+ * The outcome of the query just sent, as PQexec gives it: the last result
+ * (an error one wins). NULL when the wait failed (wait_failed set).
+ */
+static PGresult *
+db_collect(struct db *db)
+{
+	PGresult	*res, *out = NULL;
+
+	while ((res = db_result(db)) != NULL) {
+		if (out != NULL && !res_ok(out)) {
+			/* The first error is the outcome. */
+			PQclear(res);
+			continue;
+		}
+		PQclear(out);
+		out = res;
+	}
+	if (db->wait_failed) {
+		PQclear(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The connection was given up in a wait: record why. */
+static void
+db_wait_lost(struct db *db)
+{
+	db_drop(db);
+	memcpy(db->sqlstate, "08000", 6);
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s",
+	    db->timed_out ? "no answer from the store in time" : "connection lost");
+}
+
 static bool
 db_prepare_set(struct db *db, const struct db_stmt *s)
 {
 	for (; s->name != NULL; s++) {
-		PGresult	*res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
+		PGresult	*res;
 
+		if (PQsendPrepare(db->conn, s->name, s->sql, s->nparams, NULL) != 1 ||
+		    (res = db_collect(db)) == NULL) {
+			log_error("db: preparing %s: %s", s->name, db->timed_out ?
+			    "no answer in time" : PQerrorMessage(db->conn));
+			db_wait_lost(db);
+			return false;
+		}
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			log_error("db: preparing %s: %s", s->name, PQresultErrorMessage(res));
 			db_set_state(db, res);
@@ -155,20 +408,18 @@ db_prepare_set(struct db *db, const struct db_stmt *s)
 static bool
 db_connect(struct db *db)
 {
-	const char	*keys[] = { "dbname", "application_name", "connect_timeout", NULL };
-	const char	*vals[] = { db->dsn, db->app_name, DB_CONNECT_TIMEOUT, NULL };
 	const struct db_stmt *const *set;
 	struct buf	 q = BUF_INIT;
 	const char	*params[1];
 	PGresult	*res;
 	int64_t		 now = mono_ms();
 
-	/* expand_dbname: the dsn may be a conninfo string or a URI. */
-	db->conn = PQconnectdbParams(keys, vals, 1);
+	db->conn = db_start(db->dsn, &db->p, db->app_name);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		if (now - db->last_connect_log >= 5000 || db->last_connect_log == 0) {
-			log_error("db: cannot connect: %s", PQerrorMessage(db->conn));
-			db->last_connect_log = now;
+			db_conn_error_lines(PQerrorMessage(db->conn), db_log_error_line,
+			    (void *)"cannot connect");
+			db->last_connect_log = mono_ms();
 		}
 		memcpy(db->sqlstate, "08001", 6);
 		snprintf(db->errmsg, sizeof(db->errmsg), "cannot connect");
@@ -176,12 +427,23 @@ db_connect(struct db *db)
 		db->retry_after = mono_ms() + DB_RETRY_MS;
 		return false;
 	}
+	if (PQsetnonblocking(db->conn, 1) != 0) {
+		log_error("db: cannot make the connection non-blocking: %s",
+		    PQerrorMessage(db->conn));
+		db_drop(db);
+		return false;
+	}
 	/* set_config, not SET: the value goes in as a parameter. */
-	buf_printf(&q, "%lld", (long long)db->statement_timeout);
+	buf_printf(&q, "%lld", (long long)db->p.statement_timeout);
 	params[0] = buf_cstr(&q);
-	res = PQexecParams(db->conn,
-	    "SELECT set_config('statement_timeout', $1, false), "
-	    "set_config('TimeZone', 'UTC', false)", 1, NULL, params, NULL, NULL, 0);
+	if (PQsendQueryParams(db->conn, DB_SETUP_SQL, 1, NULL, params, NULL, NULL, 0) != 1 ||
+	    (res = db_collect(db)) == NULL) {
+		buf_free(&q);
+		log_error("db: session setup: %s", db->timed_out ? "no answer in time" :
+		    PQerrorMessage(db->conn));
+		db_wait_lost(db);
+		return false;
+	}
 	buf_free(&q);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("db: session setup: %s", PQresultErrorMessage(res));
@@ -197,9 +459,10 @@ db_connect(struct db *db)
 		if (!db_prepare_set(db, *set))
 			goto fail;
 	db->connects++;
-	if (db->last_connect_log != 0)
+	if (db->last_connect_log != 0 || db->timeout_logged)
 		log_notice("db: connected again");
 	db->last_connect_log = 0;
+	db->timeout_logged = false;
 	return true;
 fail:
 	db_drop(db);
@@ -229,6 +492,10 @@ db_ensure(struct db *db)
 static void
 db_failed(struct db *db, const char *name, PGresult *res)
 {
+	if (res == NULL && db->wait_failed) {
+		db_wait_lost(db);
+		return;
+	}
 	db_set_state(db, res);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		memcpy(db->sqlstate, "08000", 6);
@@ -239,21 +506,22 @@ db_failed(struct db *db, const char *name, PGresult *res)
 		log_error("db: %s: %s", name, res != NULL ? PQresultErrorMessage(res) : "no result");
 }
 
-static bool
-res_ok(const PGresult *res)
-{
-	ExecStatusType	st = PQresultStatus(res);
-
-	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
 /* One attempt without pipelining; NULL on failure with sqlstate set. */
 static PGresult *
 db_try_plain(struct db *db, const char *name, int n, const char *const *values)
 {
 	PGresult	*res;
 
-	res = PQexecPrepared(db->conn, name, n, values, NULL, NULL, 0);
+	db->wait_failed = false;
+	if (PQsendQueryPrepared(db->conn, name, n, values, NULL, NULL, 0) != 1) {
+		db_wait_lost(db);
+		return NULL;
+	}
+	res = db_collect(db);
+	if (res == NULL) {
+		db_failed(db, name, NULL);
+		return NULL;
+	}
 	if (res_ok(res)) {
 		db->sqlstate[0] = '\0';
 		return res;
@@ -265,32 +533,36 @@ db_try_plain(struct db *db, const char *name, int n, const char *const *values)
 
 /* The next result of a pipeline, skipping the NULL that ends each query's. */
 static PGresult *
-pipe_next(PGconn *c)
+pipe_next(struct db *db)
 {
-	PGresult	*res = PQgetResult(c);
+	PGresult	*res = db_result(db);
 
-	if (res == NULL)
-		res = PQgetResult(c);
+	if (res == NULL && !db->wait_failed)
+		res = db_result(db);
 	return res;
 }
 
 /* Reads one query's result and the NULL after it. */
 static PGresult *
-pipe_query_result(PGconn *c)
+pipe_query_result(struct db *db)
 {
-	PGresult	*res = pipe_next(c), *extra;
+	PGresult	*res = pipe_next(db), *extra;
 
 	if (res == NULL)
 		return NULL;
-	while ((extra = PQgetResult(c)) != NULL)
+	while ((extra = db_result(db)) != NULL)
 		PQclear(extra);
+	if (db->wait_failed) {
+		PQclear(res);
+		return NULL;
+	}
 	return res;
 }
 
 static bool
-pipe_sync(PGconn *c)
+pipe_sync(struct db *db)
 {
-	PGresult	*res = pipe_next(c);
+	PGresult	*res = pipe_next(db);
 	bool		 ok = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
 
 	PQclear(res);
@@ -338,18 +610,18 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 	}
 
 	for (i = 0; i < db->ndeferred; i++) {
-		res = pipe_query_result(c);
+		res = pipe_query_result(db);
 		if (res == NULL)
 			broken = true;
 		else if (!res_ok(res))
 			log_error("db: %s: %s", db->deferred[i].what, PQresultErrorMessage(res));
 		PQclear(res);
-		if (broken || !pipe_sync(c))
+		if (broken || !pipe_sync(db))
 			goto lost;
 	}
 	if (name != NULL) {
 		if (prelude) {
-			res = pipe_query_result(c);
+			res = pipe_query_result(db);
 			if (res == NULL)
 				goto lost;
 			if (res_ok(res)) {
@@ -361,8 +633,8 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 			}
 			PQclear(res);
 		}
-		out = pipe_query_result(c);
-		if (out == NULL || !pipe_sync(c)) {
+		out = pipe_query_result(db);
+		if (out == NULL || !pipe_sync(db)) {
 			PQclear(out);
 			goto lost;
 		}
@@ -389,17 +661,27 @@ lost:
 	/* Whatever happened, this connection's protocol state is unknown. */
 	if (prelude)
 		db->prelude_state = DB_PRELUDE_PENDING;
-	log_warn("db: connection lost in a pipeline (%s)", name != NULL ? name : "deferred");
-	db_drop(db);
-	memcpy(db->sqlstate, "08000", 6);
-	snprintf(db->errmsg, sizeof(db->errmsg), "connection lost");
+	if (!db->timed_out)
+		log_warn("db: connection lost in a pipeline (%s)", name != NULL ? name : "deferred");
+	db_wait_lost(db);
 	return NULL;
 }
 
 static PGresult *
 db_try(struct db *db, const char *name, int n, const char *const *values)
 {
-	if (db->ndeferred > 0 || db->prelude_state == DB_PRELUDE_PENDING)
+	PGresult	*res;
+	int		 nd = db->ndeferred;
+
+	/* Deferred statements never overtake the spool: they wait for db_flush. */
+	if (nd > 0 && db_spool_bytes(db) > 0) {
+		db->ndeferred = 0;
+		res = db->prelude_state == DB_PRELUDE_PENDING ?
+		    db_try_pipeline(db, name, n, values) : db_try_plain(db, name, n, values);
+		db->ndeferred = nd;
+		return res;
+	}
+	if (nd > 0 || db->prelude_state == DB_PRELUDE_PENDING)
 		return db_try_pipeline(db, name, n, values);
 	return db_try_plain(db, name, n, values);
 }
@@ -436,27 +718,198 @@ db_prelude_reset(struct db *db)
 void
 db_defer(struct db *db, const char *name, int n, const char *const *values, const char *what)
 {
-	if (db->ndeferred == DB_MAX_DEFERRED)
-		db_flush(db);
 	if (db->ndeferred == DB_MAX_DEFERRED) {
-		/* The store is away and the queue full: the oldest is lost, say so. */
-		log_error("db: %s dropped: the store is unreachable", db->deferred[0].what);
-		call_clear(&db->deferred[0]);
-		memmove(&db->deferred[0], &db->deferred[1],
-		    (DB_MAX_DEFERRED - 1) * sizeof(db->deferred[0]));
-		db->ndeferred--;
+		/* Behind a spool the queue goes to it; else to the store if it can. */
+		if (db_spool_bytes(db) == 0)
+			db_flush(db);
+		if (db->ndeferred == DB_MAX_DEFERRED)
+			db_spill(db, db_spool_bytes(db) == 0);
 	}
 	call_set(&db->deferred[db->ndeferred++], name, n, values, what);
 }
 
 void
+db_set_spool(struct db *db, const char *path, int64_t max_bytes)
+{
+	spool_free(db->spool);
+	db->spool = spool_new(path, max_bytes);
+	(void)spool_pending(db->spool);	/* open and lock it now, for the worker's life */
+}
+
+int64_t
+db_spool_bytes(struct db *db)
+{
+	return db->spool != NULL ? spool_pending(db->spool) : 0;
+}
+
+/*
+ * Moves the queue to the spool (outage: the store cannot take it now; else
+ * only to keep it behind what the spool holds). Without a spool, or with
+ * one full or unwritable, the queue is lost: said once per outage.
+ */
+static void
+db_spill(struct db *db, bool outage)
+{
+	struct spool_rec	 recs[DB_MAX_DEFERRED];
+	enum spool_rc		 rc = SPOOL_ERROR;
+	int			 i, n = db->ndeferred;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		recs[i].name = (char *)db->deferred[i].name;
+		recs[i].n = db->deferred[i].n;
+		memcpy(recs[i].vals, db->deferred[i].vals, sizeof(recs[i].vals));
+	}
+	if (db->spool != NULL)
+		rc = spool_append(db->spool, recs, n);
+	if (rc == SPOOL_OK) {
+		db->spooled += (uint64_t)n;
+		if (outage && !db->spool_logged)
+			log_warn("db: the store cannot take %s now (%s): kept in %s until it can",
+			    db->deferred[0].what, db->errmsg[0] != '\0' ? db->errmsg :
+			    "unreachable", spool_path(db->spool));
+		db->spool_logged = true;
+	} else {
+		db->dropped += (uint64_t)n;
+		if (!db->drop_logged)
+			log_error("db: %s dropped: the store is unreachable and %s",
+			    db->deferred[0].what, db->spool == NULL ? "no [store] spool_dir is set" :
+			    rc == SPOOL_FULL ? "the spool is full (spool_max)" :
+			    "the spool cannot be written");
+		db->drop_logged = true;
+	}
+	for (i = 0; i < n; i++)
+		call_clear(&db->deferred[i]);
+	db->ndeferred = 0;
+}
+
+/* The registered statement of that name (static storage), NULL if none. */
+static const char *
+db_stmt_name(const struct db *db, const char *name)
+{
+	const struct db_stmt *const *set;
+	const struct db_stmt *s;
+
+	for (set = db->sets; set != NULL && *set != NULL; set++)
+		for (s = *set; s->name != NULL; s++)
+			if (strcmp(s->name, name) == 0)
+				return s->name;
+	return NULL;
+}
+
+/* The end of an outage: one line for all of it. */
+static void
+db_outage_over(struct db *db)
+{
+	if (db->replayed > 0 || db->dropped > 0)
+		log_notice("db: the store takes deferred statements again: %llu written from "
+		    "the spool, %llu lost", (unsigned long long)db->replayed,
+		    (unsigned long long)db->dropped);
+	db->spooled = db->dropped = db->replayed = 0;
+	db->spool_logged = db->drop_logged = false;
+}
+
+/*
+ * Sends what the spool holds, oldest first, DB_MAX_DEFERRED statements a
+ * round trip, at most DB_REPLAY_BATCHES round trips (the rest at the next
+ * flush). A round trip that fails leaves its statements in the file.
+ */
+static void
+db_replay(struct db *db, struct spool *sp)
+{
+	struct spool_rec r;
+	int64_t		 bytes, len;
+	const char	*name;
+	int		 b, n, i;
+
+	for (b = 0; b < DB_REPLAY_BATCHES && spool_pending(sp) > 0; b++) {
+		for (n = 0, bytes = 0; n < DB_MAX_DEFERRED &&
+		    (len = spool_read(sp, bytes, &r)) > 0; bytes += len) {
+			if ((name = db_stmt_name(db, r.name)) == NULL) {
+				log_error("db: spool %s: unknown statement %s skipped",
+				    spool_path(sp), r.name);
+				spool_rec_free(&r);
+				continue;
+			}
+			db->deferred[n].name = name;
+			db->deferred[n].what = name;
+			db->deferred[n].n = r.n;
+			for (i = 0; i < r.n; i++)
+				db->deferred[n].vals[i] = r.vals[i];
+			r.n = 0;	/* the values are the queue's now */
+			spool_rec_free(&r);
+			n++;
+		}
+		if (bytes == 0) {
+			/* Nothing readable though bytes remain: spool_read said why. */
+			spool_done(sp, spool_pending(sp));
+			break;
+		}
+		db->ndeferred = n;
+		if (n > 0)
+			(void)db_try_pipeline(db, NULL, 0, NULL);
+		if (db->ndeferred > 0) {
+			/* Lost again: the file still has them. */
+			for (i = 0; i < db->ndeferred; i++)
+				call_clear(&db->deferred[i]);
+			db->ndeferred = 0;
+			return;
+		}
+		spool_done(sp, bytes);
+		if (sp == db->spool)
+			db->replayed += (uint64_t)n;
+	}
+	if (sp == db->spool && spool_pending(sp) == 0)
+		db_outage_over(db);
+}
+
+/*
+ * Replays a spool file a worker that is gone left behind (its slot not
+ * used since), one at most per DB_ADOPT_MS.
+ */
+static void
+db_adopt(struct db *db)
+{
+	struct spool	*o;
+
+	if (db->spool == NULL || mono_ms() < db->adopt_after)
+		return;
+	db->adopt_after = mono_ms() + DB_ADOPT_MS;
+	if ((o = spool_adopt(db->spool)) == NULL)
+		return;
+	log_notice("db: writing %s to the store: its worker is gone", spool_path(o));
+	db_replay(db, o);
+	spool_free(o);
+}
+
+void
 db_flush(struct db *db)
 {
-	if (db->ndeferred == 0 || db->in_tx)
+	bool	spooled;
+
+	if (db->in_tx)
 		return;
-	if (!db_ensure(db))
+	spooled = db_spool_bytes(db) > 0;
+	if (db->ndeferred == 0 && !spooled)
 		return;
+	if (!db_ensure(db)) {
+		db_spill(db, true);
+		return;
+	}
+	if (spooled) {
+		db_spill(db, false);	/* behind what the file holds */
+		db_replay(db, db->spool);
+		return;
+	}
 	(void)db_try_pipeline(db, NULL, 0, NULL);
+	if (db->ndeferred > 0) {
+		db_spill(db, true);
+		return;
+	}
+	if (db->spooled > 0 || db->dropped > 0)
+		db_outage_over(db);
+	db_adopt(db);
 }
 
 int
@@ -476,10 +929,14 @@ db_exec(struct db *db, const char *name, int n, const char *const *values)
 	if (res != NULL || !db_conn_lost(db))
 		return res;
 	if (db->in_tx) {
-		log_error("db: connection lost inside a transaction (%s)", name);
+		if (!db->timed_out)
+			log_error("db: connection lost inside a transaction (%s)", name);
 		db_drop(db);
 		return NULL;
 	}
+	/* A server that does not answer is not asked again now (see db_wait). */
+	if (db->timed_out)
+		return NULL;
 	/* Outside a transaction: the statement is idempotent, try once more. */
 	log_warn("db: connection lost, reconnecting (%s)", name);
 	db_drop(db);
@@ -532,10 +989,53 @@ db_rollback(struct db *db)
 		return;
 	}
 	db->in_tx = false;
-	res = PQexecPrepared(db->conn, "db_rollback", 0, NULL, NULL, NULL, 0);
+	if (PQsendQueryPrepared(db->conn, "db_rollback", 0, NULL, NULL, NULL, 0) != 1 ||
+	    (res = db_collect(db)) == NULL) {
+		db_wait_lost(db);
+		return;
+	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(db->conn) != CONNECTION_OK)
 		db_drop(db);
 	PQclear(res);
+}
+
+bool
+db_command(struct db *db, const char *sql)
+{
+	PGresult	*res;
+	bool		 ok;
+
+	if (!db_ensure(db))
+		return false;
+	if (PQsendQuery(db->conn, sql) != 1 || (res = db_collect(db)) == NULL) {
+		log_error("db: %s: %s", sql, db->timed_out ? "no answer in time" :
+		    PQerrorMessage(db->conn));
+		db_wait_lost(db);
+		return false;
+	}
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok) {
+		log_error("db: %s: %s", sql, PQresultErrorMessage(res));
+		db_set_state(db, res);
+	}
+	PQclear(res);
+	return ok;
+}
+
+bool
+db_multi_host(struct db *db)
+{
+	PQconninfoOption	*opts, *o;
+	bool			 multi = false;
+
+	if (db->conn == NULL || (opts = PQconninfo(db->conn)) == NULL)
+		return false;
+	for (o = opts; o->keyword != NULL; o++)
+		if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) &&
+		    o->val != NULL && strchr(o->val, ',') != NULL)
+			multi = true;
+	PQconninfoFree(opts);
+	return multi;
 }
 
 const char *

@@ -14,6 +14,17 @@
  * request reconnects. Every statement mkpd runs outside a transaction is
  * idempotent, which is what makes the single retry safe.
  *
+ * No wait is without a bound. A server that stops answering (a frozen
+ * host, a network that drops packets) must not hold a worker past what the
+ * marketplace waits for an answer, so every connection carries libpq's
+ * connect_timeout, TCP keepalives and tcp_user_timeout (struct db_params,
+ * from [store]; the dsn's own values win), the server a statement_timeout,
+ * and the client its own bound on every round trip (response_timeout): the
+ * socket is non-blocking and each wait is a poll() with a deadline. A round
+ * trip that passes it gives the connection up; the statement fails as a
+ * lost connection, is not retried, and no new connection is tried for a
+ * second, so the calls behind it answer 000005 at once.
+ *
  * Round trips are what a call costs most on a busy host, so two kinds of
  * statements ride along with the next one (libpq pipeline mode):
  *   - a prelude (db_prelude) runs just before the next statement or
@@ -22,6 +33,12 @@
  *   - deferred statements (db_defer) run before that, each in a
  *     transaction of its own: the audit row of the previous call.
  * A call then costs one round trip in the common case.
+ *
+ * Deferred statements the store cannot take (it is down, or does not
+ * answer) go to a local spool file when one is set (db_set_spool), one
+ * log line per outage; they are replayed, oldest first, by the next
+ * db_flush that finds the store back. While the spool holds anything,
+ * new deferred statements queue behind it, never ahead.
  */
 #ifndef MKP_DB_H
 #define MKP_DB_H
@@ -40,14 +57,48 @@ struct db_stmt {
 };
 
 struct db;
+struct config;
+
+/* How long each wait on the server may last ([store], mkpd.conf(5)). */
+struct db_params {
+	int64_t	 connect_timeout;	/* seconds per host, libpq's connect_timeout */
+	int64_t	 keepalives_idle;	/* seconds */
+	int64_t	 keepalives_interval;	/* seconds */
+	int64_t	 keepalives_count;
+	int64_t	 tcp_user_timeout;	/* milliseconds, 0 = the kernel's */
+	int64_t	 statement_timeout;	/* milliseconds, 0 = none */
+	int64_t	 response_timeout;	/* milliseconds, 0 = statement_timeout + 1 s */
+};
+
+void	 db_params_from_config(const struct config *, struct db_params *);
+
+/*
+ * The longest a round trip may wait for the server, in milliseconds
+ * (0 = no bound: statement_timeout and response_timeout both 0).
+ */
+int64_t	 db_params_bound(const struct db_params *);
+
+/*
+ * A blocking connect with the params (for mkpctl, which then uses the
+ * PGconn directly): the session gets statement_timeout and TimeZone UTC.
+ * Returns the connection, CONNECTION_OK or not (caller PQfinish()es it).
+ */
+PGconn	*db_connect_plain(const char *dsn, const struct db_params *, const char *app_name);
+
+/*
+ * A libpq error message as one line per host it names: libpq joins the
+ * errors of a multi-host dsn with newlines. Calls emit once per line.
+ */
+void	 db_conn_error_lines(const char *msg, void (*emit)(const char *line, void *),
+	    void *arg);
 
 /*
  * Creates a handle; connects lazily (db_ensure). sets is a NULL-terminated
  * array of NULL-name-terminated statement arrays. The strings are not
  * copied: pass static storage. app_name shows in pg_stat_activity.
  */
-struct db *db_new(const char *dsn, int64_t statement_timeout_ms,
-	    const char *app_name, const struct db_stmt *const *sets);
+struct db *db_new(const char *dsn, const struct db_params *, const char *app_name,
+	    const struct db_stmt *const *sets);
 void	 db_free(struct db *);
 
 /* Connects (and prepares) if not connected. Failures are logged, rate-limited. */
@@ -97,8 +148,21 @@ void	 db_prelude_reset(struct db *);
  */
 void	 db_defer(struct db *, const char *name, int nparams, const char *const *values,
 	    const char *what);
-/* Runs the queued statements now (a worker about to wait idle). */
+/*
+ * Runs the queued statements now (a worker about to wait idle), after
+ * what the spool holds; when the store cannot take them they go to the
+ * spool.
+ */
 void	 db_flush(struct db *);
+
+/*
+ * Keeps the deferred statements the store cannot take in a local file
+ * (store/spool.h) instead of dropping them; they are sent, in order and
+ * before newer ones, once it can. path is copied.
+ */
+void	 db_set_spool(struct db *, const char *path, int64_t max_bytes);
+/* Bytes in the spool not yet in the store (0: none, or no spool). */
+int64_t	 db_spool_bytes(struct db *);
 /* Statements queued and not yet run. */
 int	 db_deferred(const struct db *);
 
@@ -122,8 +186,16 @@ const char *db_errmsg(const struct db *);
  * it set that state up under.
  */
 uint64_t db_connects(const struct db *);
+/* Whether the connection's dsn names several hosts (a failover set). */
+bool	 db_multi_host(struct db *);
 /* True when the last failure was a lost or refused connection. */
 bool	 db_conn_lost(const struct db *);
+
+/*
+ * Runs one SQL command (no parameters, simple protocol) within the round
+ * trip's bound: LISTEN. False on failure, logged.
+ */
+bool	 db_command(struct db *, const char *sql) MUSTCHECK;
 
 /* Direct access for mkpctl (migrations, ad-hoc reports). NULL if not connected. */
 PGconn	*db_conn(struct db *);

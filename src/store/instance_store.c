@@ -91,15 +91,33 @@ const struct db_stmt instance_store_stmts[] = {
 	  " order_info = coalesce(order_info, $11::jsonb), fail_reason = NULL,"
 	  " updated_at = now()"
 	  " WHERE instance_id = $1 AND state IN ('provisioning', 'failed')", 11 },
+	/*
+	 * An order older than the one applied last (createTime $8, then the
+	 * change job's id $9) leaves product, SKU, charging mode and
+	 * document alone (015_order_applied.sql). Answers whether it was newer.
+	 */
 	{ "istore_apply_order",
-	  "UPDATE instance SET product_id = coalesce($2, product_id),"
-	  " sku_code = coalesce($3, sku_code), charging_mode = coalesce($4, charging_mode),"
+	  "WITH o AS (SELECT $8::bigint IS NULL OR i.applied_order_at IS NULL"
+	  "  OR (to_timestamp($8::bigint / 1000.0), $9::bigint)"
+	  "   >= (i.applied_order_at, coalesce(i.applied_order_job, 0)) AS newer"
+	  "  FROM instance i WHERE i.instance_id = $1) "
+	  "UPDATE instance SET"
+	  " product_id = CASE WHEN o.newer THEN coalesce($2, product_id) ELSE product_id END,"
+	  " sku_code = CASE WHEN o.newer THEN coalesce($3, sku_code) ELSE sku_code END,"
+	  " charging_mode = CASE WHEN o.newer THEN coalesce($4, charging_mode)"
+	  "  ELSE charging_mode END,"
 	  " expire_at = CASE WHEN $5::bigint IS NULL THEN expire_at"
 	  "  WHEN $6::boolean THEN greatest(coalesce(expire_at, '-infinity'),"
 	  "   to_timestamp($5::bigint / 1000.0))"
 	  "  ELSE to_timestamp($5::bigint / 1000.0) END,"
-	  " order_info = coalesce($7::jsonb, order_info), updated_at = now()"
-	  " WHERE instance_id = $1", 7 },
+	  " order_info = CASE WHEN o.newer THEN coalesce($7::jsonb, order_info)"
+	  "  ELSE order_info END,"
+	  " applied_order_at = CASE WHEN o.newer AND $8::bigint IS NOT NULL"
+	  "  THEN to_timestamp($8::bigint / 1000.0) ELSE applied_order_at END,"
+	  " applied_order_job = CASE WHEN o.newer AND $8::bigint IS NOT NULL"
+	  "  THEN $9::bigint ELSE applied_order_job END,"
+	  " updated_at = now()"
+	  " FROM o WHERE instance_id = $1 RETURNING o.newer", 9 },
 	/* The instance owning an on-demand product of an order, other than $4. */
 	{ "istore_on_demand_owner",
 	  "SELECT instance_id, state FROM instance WHERE order_id = $1 AND product_id = $2"
@@ -393,10 +411,12 @@ istore_on_demand_lock(struct db *db, const char *order_id, const char *product_i
 
 bool
 istore_apply_order(struct db *db, const char *id, const char *product_id, const char *sku,
-    const char *charging_mode, int64_t expire_ms, bool extend, const char *order_json)
+    const char *charging_mode, int64_t expire_ms, bool extend, const char *order_json,
+    int64_t order_create_ms, int64_t job_id, bool *newer)
 {
-	char		 exp[24];
-	const char	*p[7];
+	char		 exp[24], created[24], job[24];
+	const char	*p[9];
+	PGresult	*res;
 
 	snprintf(exp, sizeof(exp), "%lld", (long long)expire_ms);
 	p[0] = id;
@@ -406,7 +426,15 @@ istore_apply_order(struct db *db, const char *id, const char *product_id, const 
 	p[4] = expire_ms >= 0 ? exp : NULL;
 	p[5] = extend ? "true" : "false";
 	p[6] = order_json;
-	return db_run(db, "istore_apply_order", 7, p);
+	snprintf(created, sizeof(created), "%lld", (long long)order_create_ms);
+	snprintf(job, sizeof(job), "%lld", (long long)job_id);
+	p[7] = order_create_ms >= 0 ? created : NULL;
+	p[8] = job;
+	if ((res = db_exec(db, "istore_apply_order", 9, p)) == NULL)
+		return false;
+	*newer = PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
 }
 
 PGresult *

@@ -120,10 +120,16 @@ struct istore_provisioned {
  */
 bool	 istore_provisioned(struct db *, const struct istore_provisioned *,
 	    bool *applied) MUSTCHECK;
-/* Applies an order's product, SKU, charging mode, expiry (extend: the later) and document. */
+/*
+ * Applies an order's product, SKU, charging mode, expiry (extend: the
+ * later) and document; all but the expiry only when the order is not
+ * older than the one applied last (createTime order_create_ms, -1 =
+ * unknown: applied; then job_id): *newer says whether it was not.
+ */
 bool	 istore_apply_order(struct db *, const char *instance_id, const char *product_id,
 	    const char *sku_code, const char *charging_mode, int64_t expire_ms, bool extend,
-	    const char *order_json) MUSTCHECK;
+	    const char *order_json, int64_t order_create_ms, int64_t job_id,
+	    bool *newer) MUSTCHECK;
 
 /*
  * The instance that owns an on-demand product of an order (not except_id,

@@ -9,7 +9,11 @@
  * end of the oldest one's hour. Packages low and used up: the states of the
  * view package_balance (mkpctl packages).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
 
 #include "store/status_store.h"
 #include "pool/status_fmt.h"
@@ -27,8 +31,13 @@ const struct db_stmt status_store_stmts[] = {
 	  " (SELECT coalesce((extract(epoch FROM min(window_end)) * 1000)::bigint, 0)"
 	  "   FROM usage_record WHERE state = 'failed'),"
 	  " (SELECT count(*) FROM package_balance WHERE state = 'low'),"
-	  " (SELECT count(*) FROM package_balance WHERE state = 'used_up')", 0 },
-	{ "status_ping", "SELECT 1", 0 },
+	  " (SELECT count(*) FROM package_balance WHERE state = 'used_up'),"
+	  " (SELECT CASE WHEN bool_or(sync_state IS NULL) THEN -1"
+	  "   ELSE count(*) FILTER (WHERE sync_state IN ('sync', 'quorum')) END"
+	  "   FROM pg_stat_replication),"
+	  " current_setting('synchronous_standby_names') <> ''"
+	  "   AND current_setting('synchronous_commit') IN ('on', 'remote_write', 'remote_apply'),"
+	  " current_setting('synchronous_commit')", 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -38,22 +47,47 @@ status_store_figures(struct db *db, struct store_figures *f)
 	PGresult	*res;
 	int64_t		*out[] = { &f->jobs_backlog, &f->usage_pending,
 			    &f->usage_at_risk, &f->usage_last_push_wall, &f->usage_failed,
-			    &f->usage_failed_oldest_wall, &f->packages_low, &f->packages_used_up };
+			    &f->usage_failed_oldest_wall, &f->packages_low, &f->packages_used_up,
+			    &f->sync_standbys };
+	const int	 n = (int)NELEM(out);
 	int		 i;
 
-	for (i = 0; i < (int)NELEM(out); i++)
+	for (i = 0; i < n; i++)
 		*out[i] = STATUS_UNKNOWN;
+	f->sync_commit = STATUS_UNKNOWN;
+	f->synchronous_commit[0] = '\0';
+	f->multi_host = false;
 	if (!db_ensure(db) || (res = db_exec(db, "status_figures", 0, NULL)) == NULL)
 		return false;
-	if (PQntuples(res) == 1 && PQnfields(res) == (int)NELEM(out))
-		for (i = 0; i < (int)NELEM(out); i++)
+	f->multi_host = db_multi_host(db);
+	if (PQntuples(res) == 1 && PQnfields(res) == n + 2) {
+		for (i = 0; i < n; i++)
 			*out[i] = strtoll(PQgetvalue(res, 0, i), NULL, 10);
+		f->sync_commit = strcmp(PQgetvalue(res, 0, n), "t") == 0;
+		snprintf(f->synchronous_commit, sizeof(f->synchronous_commit), "%s",
+		    PQgetvalue(res, 0, n + 1));
+	}
 	PQclear(res);
 	return true;
 }
 
-bool
-status_store_ping(struct db *db)
+void
+status_store_log_durability(const struct store_figures *f)
 {
-	return db_run(db, "status_ping", 0, NULL);
+	if (f->sync_commit < 0)
+		return;
+	if (f->sync_commit == 1 && f->sync_standbys != 0)
+		log_notice("store: commits wait for a synchronous standby (synchronous_commit = "
+		    "%s, %s streaming): an acknowledged call survives a failover",
+		    f->synchronous_commit, f->sync_standbys < 0 ? "standbys not visible to this "
+		    "role" : f->sync_standbys == 1 ? "1 standby" : "several standbys");
+	else if (f->multi_host)
+		log_warn("store: the dsn names several hosts but %s: a failover may lose "
+		    "calls already acknowledged (doc/operations.md, High availability)",
+		    f->sync_commit == 0 ? "commits do not wait for a synchronous standby "
+		    "(synchronous_standby_names, synchronous_commit)" :
+		    "no synchronous standby is streaming");
+	else
+		log_info("store: no synchronous standby: an acknowledged call is as durable "
+		    "as the one PostgreSQL server");
 }

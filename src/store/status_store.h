@@ -23,13 +23,30 @@ struct store_figures {
 	int64_t	 usage_failed_oldest_wall; /* epoch ms, end of its hour; 0 = none */
 	int64_t	 packages_low;		/* packages past a quota_low threshold */
 	int64_t	 packages_used_up;	/* packages with nothing left */
+	/*
+	 * Whether an acknowledged call survives the primary's loss: standbys
+	 * streaming as sync or quorum (-1: this role may not see them: grant
+	 * it pg_read_all_stats), and whether commits wait for one (1: yes,
+	 * synchronous_standby_names set and synchronous_commit on,
+	 * remote_write or remote_apply; 0: no; -1: unknown).
+	 */
+	int64_t	 sync_standbys;
+	int64_t	 sync_commit;
+	char	 synchronous_commit[16];	/* the setting, "" = unknown */
+	bool	 multi_host;			/* the dsn names several hosts */
 };
 
 extern const struct db_stmt status_store_stmts[];
 
 /* Fills f; false (every figure -1) when the store did not answer. */
 bool	 status_store_figures(struct db *, struct store_figures *f);
-/* Whether the store answers a trivial query now (/-/ping). */
-bool	 status_store_ping(struct db *);
+
+/*
+ * Logs what an acknowledged call survives (from f's sync fields): notice
+ * with a synchronous standby, warn without one when the dsn names
+ * several hosts (a failover then loses what the old primary had not
+ * sent). Says nothing while they are unknown.
+ */
+void	 status_store_log_durability(const struct store_figures *f);
 
 #endif

@@ -501,7 +501,7 @@ class Mkpd:
                 "base_path": "/",
             },
             "pool": {"pm": "static", "max_children": 2},
-            "store": {"dsn": self.dsn},
+            "store": {"dsn": self.dsn, "spool_dir": str(self.dir / "spool")},
             "keys": {
                 "basic_key": self.keys["basic"],
                 "kit_key": self.keys["kit"],

@@ -145,7 +145,7 @@ def test_enqueued_job_runs_and_ends_done(make_stack):
         {"id": job, "kind": "purge", "state": "done", "attempts": 1, "max_attempts": None,
          "run_at": listed[0]["run_at"], "last_error": None, "locked_by": by}]
     table = s.mkpd.mkpctl("jobs", check=True).stdout
-    assert re.search(r"^%d\s+purge\s+done\s+1/-" % job, table, re.M), table
+    assert re.search(r"^%d\s+purge\s+done\s+1 of \d+" % job, table, re.M), table
     assert sql(s, "SELECT jobs FROM jobs_by_state WHERE kind = 'purge' AND state = 'done'") == "1"
 
 

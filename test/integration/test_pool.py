@@ -67,7 +67,8 @@ def test_reload_with_broken_file_keeps_serving(make_stack):
 
 
 def test_sigterm_lets_the_call_in_flight_finish(make_stack):
-    s = make_stack()
+    # The call waits 3 s on a row lock: more than the default statement_timeout.
+    s = make_stack({"store": {"statement_timeout": 10000}})
     iid = create(s)
     # Hold the instance's row so the next call waits inside its transaction.
     holder = subprocess.Popen(

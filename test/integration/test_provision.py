@@ -299,3 +299,97 @@ exit 1""" % runs)
                           "payload->>'instanceId' = '%s'" % iid) == "dead", 30,
              what="the provision job to die")
     assert q(s, "SELECT state FROM instance WHERE instance_id = '%s'" % iid) == "released"
+
+
+def test_graceful_stop_lets_a_running_hook_finish(make_stack, make_sim_server, workdir):
+    """A stop while the create hook runs waits for the hook (up to its own
+    hook_timeout, not shutdown_timeout): killed half-way, the job would
+    run again after its lease, perhaps on another host, after the first
+    run may have made what the hook makes."""
+    sim = make_sim_server()
+    runs = runs_file(workdir)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo start >> %s
+sleep 3
+echo end >> %s
+echo '{"frontEndUrl":"https://seller.example/slow"}'""" % (runs, runs))
+    s = stack_for(make_stack, sim, hook)
+    s.mkpd.reload({"mkpd.shutdown_timeout": 1, "app.hook_timeout": 10000})
+    s.mkpd.wait_log(r"reload")
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    wait_for(lambda: runs.read_text() == "start\n", 20, what="the hook running")
+    assert s.mkpd.stop(timeout=60) == 0
+    assert runs.read_text() == "start\nend\n"
+    assert "killing it" not in s.mkpd.log()
+    assert q(s, "SELECT i.state || '|' || j.state FROM instance i JOIN job j ON "
+                "j.payload->>'instanceId' = i.instance_id WHERE i.instance_id = '%s' "
+                "AND j.kind = 'provision'" % iid) == "active|done"
+
+
+def test_release_during_the_create_hook_reaches_the_hook_after_create(
+        make_stack, make_sim_server, workdir):
+    """Two hosts: a release that commits while host A's create hook runs
+    is heard by host B's jobs child at once, before create has made
+    anything; the hook hears release again once create is over."""
+    sim = make_sim_server()
+    runs = runs_file(workdir)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+echo "$1 start" >> %s
+[ "$1" = create ] && sleep 3
+echo "$1 end" >> %s
+[ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/r"}'
+exit 0""" % (runs, runs))
+    a = stack_for(make_stack, sim, hook)
+    b = make_stack({"marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "",
+                                    "ak": sim.ak, "sk": sim.sk},
+                    "app": {"hook": hook, "hook_timeout": 10000},
+                    "jobs": {"purge_interval": 0}}, dsn=a.dsn)
+    a.mkpd.reload({"app.hook_timeout": 10000})
+    a.mkpd.wait_log(r"reload")
+    iid = buy(a, "MOCKPERIODYEARNEW")
+    wait_for(lambda: runs.read_text() == "create start\n", 20, what="the create hook")
+    ans = a.call("releaseInstance", {"instanceId": iid})[1]
+    assert ans["resultCode"] == "000000", ans
+    wait_for(lambda: runs.read_text().endswith("release end\n") and
+             "create end" in runs.read_text() and
+             runs.read_text().index("create end") < runs.read_text().rindex("release start"),
+             30, what="release heard after create ended: %r" % runs.read_text())
+    assert q(a, "SELECT state FROM instance WHERE instance_id = '%s'" % iid) == "released"
+    assert b.mkpd.running()
+
+
+def test_an_older_upgrade_applied_late_never_brings_its_sku_back(make_stack,
+                                                                 make_sim_server, workdir):
+    """Change jobs of one instance may run out of order (two hosts, a retry):
+    the upgrade ordered later (createTime) keeps its SKU even when the
+    earlier one is applied after it; the expiry only moves forward."""
+    def upgrade(oid, created, sku, expire):
+        return {"orderId": oid, "orderType": "CHANGE", "createTime": created,
+                "orderLine": [{"orderLineId": oid + "-000001", "chargingMode": "PERIOD",
+                               "periodType": "month", "periodNumber": 1,
+                               "expireTime": expire,
+                               "productInfo": [{"productId": "P-UP", "skuCode": sku,
+                                                "linearValue": 1}]}]}
+    orders = workdir / "orders.json"
+    orders.write_text(json.dumps({"orders": [
+        upgrade("CSUPOLD01", "20260101000000", "sku-old", "20270101000000"),
+        upgrade("CSUPNEW01", "20260201000000", "sku-new", "20260601000000")]}))
+    sim = make_sim_server(orders=orders)
+    hook = write_hook(workdir / "hook", """cat >/dev/null
+[ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/up"}'
+exit 0""")
+    s = stack_for(make_stack, sim, hook)
+    iid = buy(s, "MOCKPERIODYEARNEW")
+    assert ready(s, iid)["resultCode"] == "000000"
+
+    def applied():
+        return q(s, "SELECT count(*) FROM instance_event WHERE instance_id = '%s' "
+                    "AND kind = 'order_applied'" % iid)
+    for oid, n in (("CSUPNEW01", "1"), ("CSUPOLD01", "2")):
+        ans = s.call("upgradeInstance", {"instanceId": iid, "orderId": oid,
+                                         "orderLineId": oid + "-000001"})[1]
+        assert ans["resultCode"] == "000000", ans
+        wait_for(lambda: applied() == n, 30, what="upgrade %s applied" % oid)
+    assert q(s, "SELECT sku_code, to_char(expire_at, 'YYYYMMDD') FROM instance "
+                "WHERE instance_id = '%s'" % iid) == "sku-new|20270101"
+    s.mkpd.wait_log(r"order CSUPOLD01/CSUPOLD01-000001 is older than the one applied last")

@@ -376,7 +376,14 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->crash_interval, 60);
 	ck_assert_int_eq(cfg->crash_backoff, 5);
 	ck_assert_str_eq(cfg->dsn, "dbname=mkpd");
-	ck_assert_int_eq(cfg->statement_timeout, 5000);
+	ck_assert_int_eq(cfg->statement_timeout, 2000);
+	ck_assert_int_eq(cfg->response_timeout, 0);
+	ck_assert_int_eq(cfg->connect_timeout, 2);
+	ck_assert_int_eq(cfg->keepalives_idle, 10);
+	ck_assert_int_eq(cfg->keepalives_interval, 3);
+	ck_assert_int_eq(cfg->keepalives_count, 3);
+	ck_assert_int_eq(cfg->tcp_user_timeout, 5000);
+	ck_assert_int_eq(cfg->request_terminate_timeout, 10);
 	ck_assert_str_eq(cfg->basic_key, "");
 	ck_assert_str_eq(cfg->master_key_file, SYSCONFDIR "/mkpd/master.key");
 	ck_assert_str_eq(cfg->front_end_url, "");

@@ -87,6 +87,10 @@ fixture(struct pool_status *st, bool full)
 	st->store_down_since_wall = 1700000090000;
 	st->store_error = "08001 cannot connect";
 	st->store_error_wall = 1700000099000;
+	st->sync_standbys = 1;
+	st->sync_commit = 1;
+	st->store_waits = 1;
+	st->spool_bytes = 2048;
 	st->full = full;
 	st->workers = workers;
 	st->nworkers = full ? 3 : 0;
@@ -96,7 +100,7 @@ fixture(struct pool_status *st, bool full)
 static const struct {
 	enum status_format	 fmt;
 	bool			 full;
-	const char		*want[22];
+	const char		*want[26];
 	const char		*never[4];
 } render_cases[] = {
 	{ STATUS_TEXT, false, {
@@ -118,7 +122,10 @@ static const struct {
 	    "max requests:               10000\n",
 	    "usage records pending:      -1\n",
 	    "packages used up:           1\n",
-	    "last usage push:            never\n" }, { "slot:", "************" } },
+	    "last usage push:            never\n",
+	    "synchronous standbys:       1\nsynchronous commit:         1\n"
+	    "store processes:            1\nspool bytes:                2048\n" },
+	    { "slot:", "************" } },
 	{ STATUS_TEXT, true, {
 	    "\n************************\nslot:                       0\npid:"
 	    "                        101\nstate:                      busy\n",
@@ -134,13 +141,15 @@ static const struct {
 	    "\"store_last_error_time\":1700000099000,\"start_time\":1700000000000,",
 	    "\"store_up\":0,\"store_down_since\":1700000090000,",
 	    "\"start_since_seconds\":100,",
-	    "\"usage_records_failed\":2,\"oldest_failed_usage_record\":1700000040000}\n",
+	    "\"usage_records_failed\":2,\"oldest_failed_usage_record\":1700000040000,",
 	    "\"max_children\":8,\"start_servers\":2,\"min_spare_servers\":1,"
 	    "\"max_spare_servers\":3,\"max_requests\":10000,",
 	    "\"listen_queue_when_reached\":9,",
 	    "\"usage_records_pending\":-1,",
 	    "\"packages_low\":2,\"packages_used_up\":1,",
-	    "\"last_usage_push\":0," }, { "workers" } },
+	    "\"last_usage_push\":0,",
+	    "\"synchronous_standbys\":1,\"synchronous_commit\":1,\"store_processes\":1,"
+	    "\"spool_bytes\":2048" }, { "workers" } },
 	{ STATUS_JSON, true, {
 	    "\"workers\":[{\"slot\":0,\"pid\":101,\"state\":\"busy\",\"generation\":3,",
 	    "\"request_duration_ms\":null,",
