@@ -210,3 +210,38 @@ def test_readme_blocks_run_as_written(quickstart):
     assert r.returncode == 0, r.stderr
     left = [p.name for p in (workdir / "var" / "run").glob("*.pid")]
     assert left == [], left
+
+
+def keys_env(var):
+    """var/keys.env as a dict (quickstart writes NAME=value lines, quoted
+    with single quotes where needed)."""
+    out = {}
+    for line in (var / "keys.env").read_text().splitlines():
+        m = re.match(r"^(?:export )?([A-Z_][A-Z0-9_]*)=(.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2).strip("'\"")
+    return out
+
+
+def test_quickstart_keeps_its_secrets_from_other_users(quickstart):
+    """The master key is read only by mkpd's master (root): root's, mode
+    0600, not nobody's, whose processes (the front's workers, mkp-sim) any
+    such compromise would reach; and mkp-sim's SK is not on its command
+    line, which every user of the host sees in ps."""
+    workdir, printed, stop = quickstart
+    key = os.stat(workdir / "var" / "master.key")
+    assert key.st_mode & 0o777 == 0o600
+    if os.geteuid() == 0:
+        assert (key.st_uid, key.st_gid) == (0, 0)
+    sk = keys_env(workdir / "var")["MKPD_SIM_SK"]
+    assert len(sk) >= 16
+    sims = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"mkp-sim") for a in argv[:1]) and b"serve" in argv:
+            sims.append(argv)
+    assert sims, "no mkp-sim serve runs"
+    assert not any(sk.encode() in a for argv in sims for a in argv), sims
