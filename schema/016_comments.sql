@@ -1,6 +1,6 @@
 -- 016_comments: the schema explains itself to a DBA (\d+, \df+, pg_dump).
 --
--- COMMENT ON every table, view and function of migrations 001 to 011, and
+-- COMMENT ON every table, view and function of migrations 001 to 015, and
 -- the columns a DBA needs to read a row: what a row is, who writes it, when
 -- it goes away, what its states mean, its units, what a key means and
 -- which columns are sealed. Comments change nothing else; a later
@@ -53,6 +53,16 @@ COMMENT ON COLUMN instance.order_info IS
 COMMENT ON COLUMN instance.alias_of IS
     'On-demand orders: the instance this order line shares (same order and product); '
     'NULL for the owner and for every other kind of order.';
+COMMENT ON COLUMN instance.buyer_id IS
+    'The order''s buyerInfo.customerId (NULL until provisioning has read the order): a '
+    'package is linked only to an on-demand instance of the same buyer.';
+COMMENT ON COLUMN instance.applied_order_at IS
+    'createTime of the order whose product, SKU, charging mode and order_info the row '
+    'holds; a change job with an older order leaves them alone (expiry still only moves '
+    'forward). NULL: none applied by a change job yet.';
+COMMENT ON COLUMN instance.applied_order_job IS
+    'The change job (job.id) that applied that order: of two orders with the same '
+    'createTime the later job wins.';
 
 COMMENT ON TABLE instance_event IS
     'One row per change of an instance (the outbox), written in the transaction of the '
@@ -60,12 +70,15 @@ COMMENT ON TABLE instance_event IS
     'reconnect, catch up with event_id > the last one seen. Deleted only with its instance.';
 COMMENT ON COLUMN instance_event.event_id IS 'Increasing; the order of the changes.';
 COMMENT ON COLUMN instance_event.kind IS
-    'create, provisioned, provision_failed, freeze, unfreeze, release, upgrade, or a '
-    'renewal scene (trial_to_formal, renewal, unsubscribe_renewal_period, renewal_change).';
+    'create, provisioned, provision_failed, freeze, unfreeze, release, upgrade, a '
+    'renewal scene (trial_to_formal, renewal, unsubscribe_renewal_period, renewal_change), '
+    'or a package change: package_quota (on the package instance: quota granted), '
+    'package_linked, package_exhausted, package_resumed (on the on-demand instance it serves).';
 COMMENT ON COLUMN instance_event.from_state IS 'instance.state before the change (NULL: unchanged or new).';
 COMMENT ON COLUMN instance_event.to_state IS 'instance.state after the change.';
 COMMENT ON COLUMN instance_event.order_id IS
     'The order that caused an order-driven change: each is applied once per order line.';
+COMMENT ON COLUMN instance_event.order_line_id IS 'The order line of that order.';
 COMMENT ON COLUMN instance_event.detail IS 'What changed besides the state (expiry, SKU...), as JSON.';
 COMMENT ON COLUMN instance_event.call_id IS 'The inbound call that caused it (callback_log.call_id).';
 
@@ -115,15 +128,19 @@ COMMENT ON COLUMN callback_log.body IS
 
 COMMENT ON VIEW instances_by_state IS 'Instances per state and debug flag, with the last change.';
 COMMENT ON VIEW failed_calls IS
-    'The calls that did not succeed: when, which interface, the result code and the reason.';
+    'The calls that did not succeed: when, which interface, the result code and the reason. '
+    'A call with a result code failed when it is neither 000000 nor 000004; one without '
+    '(the usage intake, dialect local, answers by HTTP status) when its status is 400 or more.';
 
 -- job --------------------------------------------------------------------------
 
 COMMENT ON TABLE job IS
     'The job queue of the jobs child: one row per unit of background work (provision, '
-    'change, usage_push, purge), enqueued in the transaction of the change that needs it. '
+    'change, usage_push, package_hook, purge), enqueued in the transaction of the change that needs it. '
     'Done and dead jobs are kept.';
-COMMENT ON COLUMN job.kind IS 'provision, change, usage_push or purge.';
+COMMENT ON COLUMN job.kind IS
+    'provision, change, usage_push, package_hook (tells the seller''s hook of a package '
+    'event: quota_low, exhausted, resumed) or purge.';
 COMMENT ON COLUMN job.payload IS 'The job''s input, as JSON (e.g. {"instanceId": ...}).';
 COMMENT ON COLUMN job.state IS
     'queued: waiting for run_at; running: claimed under a lease (a lease in the past '
@@ -178,7 +195,9 @@ COMMENT ON TABLE org IS
     'One row per department of a tenant (singleOrgSync, allOrgSync), through '
     'mkp_kit_org; soft deletes; a full sync soft-deletes what it did not list.';
 COMMENT ON COLUMN org.parent_code IS 'The parent department; NULL for a top-level one.';
-COMMENT ON COLUMN org.path IS 'Names from the top, ''/''-separated (mkp_kit_org_paths).';
+COMMENT ON COLUMN org.path IS
+    'Names from the top, ''/''-separated (mkp_kit_org_paths); NULL for a department on a '
+    'cycle of parent codes (no top department leads to it).';
 COMMENT ON COLUMN org.last_call IS 'The call that last listed it (a full sync''s prune spares those).';
 COMMENT ON COLUMN org.stamp IS 'timeStamp of the last change applied (see tenant.stamp).';
 
@@ -199,9 +218,15 @@ COMMENT ON TABLE usage_event IS
     'One row per metered usage event the seller''s application reported (POST /-/usage '
     'or mkp_usage_ingest), unique by event_id, booked into a UTC hour. Written by '
     'mkp_usage_ingest_batch only; debug instances'' rows go with mkpctl purge --test-data.';
-COMMENT ON COLUMN usage_event.event_id IS 'The seller''s id of the event (1 to 128 characters): a repeat is a duplicate.';
+COMMENT ON COLUMN usage_event.event_id IS
+    'The seller''s id of the event (1 to 128 characters): a repeat is a duplicate. An '
+    'event cut across packages is booked as parts: the first keeps the id, the others '
+    'get id#2, id#3... (part:md5(id)#N for an id longer than 120 characters).';
 COMMENT ON COLUMN usage_event.pkg_instance_id IS 'The package instance drawn from; '''' for none.';
-COMMENT ON COLUMN usage_event.value IS 'The amount, in the product''s metering unit; numeric, never floating point.';
+COMMENT ON COLUMN usage_event.value IS
+    'The amount, in the product''s metering unit; numeric, never floating point. At most '
+    '99999999.9999, the marketplace''s Double(12,4) (CHECK usage_event_value_max; the '
+    'intake refuses a larger value with a reason).';
 COMMENT ON COLUMN usage_event.event_time IS 'When the usage happened, as reported.';
 COMMENT ON COLUMN usage_event.window_begin IS 'The UTC hour it is booked into.';
 COMMENT ON COLUMN usage_event.shifted IS
@@ -219,7 +244,8 @@ COMMENT ON COLUMN usage_record.metering_sn IS
 COMMENT ON COLUMN usage_record.state IS
     'open: the hour takes events; pending: closed, to push; sending: claimed by a pusher '
     '(lease_until); delivered: accepted by the marketplace, or nothing to bill (0); '
-    'failed: refused by the marketplace or not pushable (fail_reason says why; '
+    'failed: refused by the marketplace, not pushable, or an hourly sum too large for '
+    'value (fail_reason says why; '
     'mkp_usage_retry puts it back); expired: older than '
     '21 days, can no longer be pushed.';
 COMMENT ON COLUMN usage_record.fail_reason IS 'failed or expired: why; delivered with 0: a note.';
@@ -248,10 +274,73 @@ COMMENT ON COLUMN usage_push.error IS 'Why it did not deliver.';
 COMMENT ON VIEW usage_hourly IS
     'Usage per instance, package and UTC hour as the events booked it, with its record''s state.';
 COMMENT ON VIEW usage_unpushed IS
-    'Records not delivered yet (open, pending, sending, failed); at_risk: in danger of '
-    'missing the marketplace''s target (two hours after the hour ends).';
+    'Records not delivered yet (open, pending, sending, failed); at_risk '
+    '(mkp_usage_at_risk): failed, or not delivered an hour after its hour ended, so near '
+    'the marketplace''s target (two hours after the hour ends).';
 COMMENT ON VIEW usage_push_history IS
     'Every push attempt: who pushed, records, outcome, HTTP status, result code, the value carried.';
+
+-- packages ---------------------------------------------------------------------
+
+COMMENT ON TABLE package IS
+    'One row per package instance (an ON_DEMAND_PKG order line): its quota and what was '
+    'drawn from it. Made by the first grant (mkp_package_grant, when the package is '
+    'provisioned); goes with its instance (debug ones by mkpctl purge --test-data).';
+COMMENT ON COLUMN package.pkg_instance_id IS 'The package''s own instance (instance.instance_id).';
+COMMENT ON COLUMN package.instance_id IS
+    'The on-demand instance it serves; NULL: not linked yet (usage cannot draw from it).';
+COMMENT ON COLUMN package.linked_by IS
+    'Who linked it: order (the one live on-demand instance of the same buyer and product '
+    'when provisioned), seller (mkpctl packages link) or event (the first usage event '
+    'naming it, same buyer).';
+COMMENT ON COLUMN package.mode IS
+    'Past the quota: stop, usage is refused (any package of the instance saying stop '
+    'wins); overflow, it is billed as plain on-demand usage. Never drawn past the quota.';
+COMMENT ON COLUMN package.unit IS 'The quota''s unit, as configured; '''' for none.';
+COMMENT ON COLUMN package.quota IS
+    'The sum of its package_grant rows, in the metering unit (numeric(20,4)).';
+COMMENT ON COLUMN package.drawn IS
+    'Usage drawn from it so far, never above quota (CHECK); remaining = quota - drawn.';
+
+COMMENT ON TABLE package_grant IS
+    'One row per order line that added quota to a package (the purchase, each renewal), '
+    'so a repeated job adds nothing twice. Written by mkp_package_grant; goes with its package.';
+COMMENT ON COLUMN package_grant.quota IS 'The quota this order line added.';
+COMMENT ON COLUMN package_grant.source IS
+    'Where the amount came from: order (the line''s productInfo linearValue) or config '
+    '(the [packages] table of mkpd.conf for its SKU).';
+
+COMMENT ON TABLE package_account IS
+    'The balance row of an on-demand instance with packages: every ingest that draws '
+    'from them takes it FOR UPDATE first, so hosts ingesting at once never over-draw. '
+    'Remembers which warnings the seller''s hook heard, so each is given once.';
+COMMENT ON COLUMN package_account.low_fired IS
+    'The highest quota_low threshold (percent of the quota drawn) given so far; lowered '
+    'when quota is added, so the new quota warns in its turn.';
+COMMENT ON COLUMN package_account.exhausted IS
+    'exhausted was given and no quota has come back since (then resumed is given).';
+
+COMMENT ON VIEW package_balance IS
+    'Every package: the instance it serves, quota, drawn, remaining, expiry and state '
+    '(ok, low, used_up, unlinked, expired, or the package instance''s state when not live).';
+
+COMMENT ON FUNCTION mkp_package_live(text, timestamptz) IS
+    'Whether a package may be drawn at that time: its instance is active or frozen and '
+    'not expired.';
+COMMENT ON FUNCTION mkp_package_hook(text, text, numeric) IS
+    'Enqueues a package_hook job (event quota_low with its threshold, exhausted or '
+    'resumed) for an on-demand instance, run_at the clock so the hook hears events in order.';
+COMMENT ON FUNCTION mkp_package_account_check(text, numeric[]) IS
+    'Re-reads the balance of an on-demand instance (its package_account row locked) and '
+    'tells the seller what changed: quota_low once per threshold crossed, exhausted when '
+    'nothing remains, resumed when quota came back; also as instance_event rows.';
+COMMENT ON FUNCTION mkp_package_link(text, text, text, numeric[]) IS
+    'Links a package to an on-demand instance (by order, seller or event): same debug '
+    'flag, and not when another instance drew from it already. Returns NULL, or why not.';
+COMMENT ON FUNCTION mkp_package_grant(text, text, text, numeric, text, text, text, numeric[]) IS
+    'A package order line provisioned or renewed: adds its quota once per order line, '
+    'making the package on the first grant and linking it to the one live on-demand '
+    'instance of the same buyer and product. Returns the instance it serves, or NULL.';
 
 COMMENT ON TABLE schema_migrations IS
     'One row per migration applied by mkpctl migrate (schema/NNN_name.sql); never edit by hand.';
@@ -293,22 +382,42 @@ COMMENT ON FUNCTION mkp_kit_org_prune(text, text, boolean, text) IS
     'After a full department sync: soft-deletes the live departments it did not list. '
     'Returns how many.';
 COMMENT ON FUNCTION mkp_kit_org_paths(text) IS
-    'Recomputes a tenant''s department paths; returns the departments whose parent is '
+    'Recomputes a tenant''s department paths, walking down from the top departments (no '
+    'parent, or a parent that is not live) in time linear in the departments; a department '
+    'on a cycle of parent codes gets NULL. Returns the departments whose parent is '
     'missing, comma-separated, or NULL.';
+COMMENT ON FUNCTION mkp_kit_orgs_set(text, text[], text[], text[], text, boolean, text, text) IS
+    'Applies a list of departments added or modified (flag 1 or 2, and every full sync) in '
+    'one statement, each with the outcome mkp_kit_org would give it; a code listed twice '
+    'takes its last listing. Deletes go through mkp_kit_org. Returns {applied, same, stale}.';
 
 COMMENT ON FUNCTION mkp_usage_metering_sn(text, text, timestamptz) IS
     'A record''s metering_sn: sha256 of instance, package instance and hour, 64 hex characters.';
 COMMENT ON FUNCTION mkp_usage_ingest_batch(text[], text[], text[], text[], timestamptz[], interval) IS
-    'Validates and books a batch of usage events in one statement (what POST /-/usage '
-    'calls). Returns a row per event not simply accepted: rejected (with the reason), '
+    'Validates and books a batch of usage events in one statement, the one checker and '
+    'booker of events (POST /-/usage reaches it through mkp_usage_ingest_packages). Returns a row per event not simply accepted: rejected (with the reason), '
     'duplicate, or shifted (booked into a later hour).';
 COMMENT ON FUNCTION mkp_usage_ingest(text, text, numeric, timestamptz, text) IS
-    'For a seller writing from its own database session: one event, the same validation. '
-    'Returns accepted, duplicate or rejected: reason.';
+    'For a seller writing from its own database session: one event, the same validation, '
+    'drawn from packages as the intake does (mkp_usage_ingest_packages, thresholds 80 and '
+    '95). Returns accepted, duplicate, rejected: reason, or accepted: reason (shifted, or '
+    'only part taken from a used-up package).';
+COMMENT ON FUNCTION mkp_usage_ingest_packages(text[], text[], text[], text[], timestamptz[],
+                                              interval, numeric[]) IS
+    'What POST /-/usage calls: draws the events of on-demand instances with packages from '
+    'them (the named package first, then oldest expiry first), cut into parts at each '
+    'package''s end; past the last one the rest is refused (stop) or booked as on-demand '
+    'usage (overflow). Then books everything through mkp_usage_ingest_batch in the same '
+    'transaction; a part not taken gives its quota back. Returns the batch''s rows plus '
+    'capped, rejected (package used up) and one quota row per instance with packages.';
 COMMENT ON FUNCTION mkp_usage_close_windows() IS
-    'Closes every open hour that has ended, summing its events (see usage_record.state), '
-    'and expires what is too old to push. Returns the number closed. Run by the usage_push job '
+    'Closes every open hour that has ended, summing its events (see usage_record.state); a '
+    'record whose sum does not fit numeric(20,4) fails alone, with the sum in fail_reason. '
+    'Expires what is too old to push. Returns the number closed. Run by the usage_push job '
     'and mkpctl usage push --now.';
+COMMENT ON FUNCTION mkp_usage_at_risk(text, timestamptz) IS
+    'Whether a record (state, window_end) is at risk: failed, or open, pending or sending '
+    'more than an hour after its hour ended.';
 COMMENT ON FUNCTION mkp_usage_claim(integer, interval, text, text) IS
     'Claims up to p_limit records to push (pending, and sending ones whose lease ran '
     'out) under one new usage_push row; returns them.';

@@ -178,22 +178,28 @@ COMMENT ON FUNCTION public.mkp_kit_org(p_tenant text, p_code text, p_name text, 
 
 CREATE FUNCTION public.mkp_kit_org_paths(p_tenant text) RETURNS text
     LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
     AS $$
 DECLARE
     v_orphans text;
 BEGIN
-    WITH RECURSIVE up (org_code, ancestor, path, depth) AS (
-        SELECT o.org_code, o.parent_code, o.name, 1 FROM org o
+    WITH RECURSIVE down (org_code, path, depth) AS (
+        SELECT o.org_code, '/' || o.name, 1 FROM org o
          WHERE o.tenant_id = p_tenant AND o.deleted_at IS NULL
+           AND (o.parent_code IS NULL
+                OR NOT EXISTS (SELECT 1 FROM org p WHERE p.tenant_id = p_tenant
+                                AND p.org_code = o.parent_code AND p.deleted_at IS NULL))
       UNION ALL
-        SELECT up.org_code, p.parent_code, p.name || '/' || up.path, up.depth + 1
-          FROM up JOIN org p ON p.tenant_id = p_tenant AND p.org_code = up.ancestor
-                            AND p.deleted_at IS NULL
-         WHERE up.depth < 64),
-    top AS (SELECT DISTINCT ON (org_code) org_code, path FROM up ORDER BY org_code, depth DESC)
-    UPDATE org o SET path = '/' || top.path FROM top
-     WHERE o.tenant_id = p_tenant AND o.org_code = top.org_code
-       AND o.path IS DISTINCT FROM '/' || top.path;
+        SELECT c.org_code, d.path || '/' || c.name, d.depth + 1
+          FROM down d JOIN org c ON c.tenant_id = p_tenant AND c.parent_code = d.org_code
+                                AND c.deleted_at IS NULL
+         WHERE d.depth < 64),
+    paths AS (
+        SELECT o.org_code, d.path FROM org o LEFT JOIN down d ON d.org_code = o.org_code
+         WHERE o.tenant_id = p_tenant AND o.deleted_at IS NULL)
+    UPDATE org o SET path = paths.path FROM paths
+     WHERE o.tenant_id = p_tenant AND o.org_code = paths.org_code
+       AND o.path IS DISTINCT FROM paths.path;
     SELECT string_agg(o.org_code, ',' ORDER BY o.org_code) INTO v_orphans
       FROM org o
      WHERE o.tenant_id = p_tenant AND o.deleted_at IS NULL AND o.parent_code IS NOT NULL
@@ -207,7 +213,7 @@ $$;
 -- Name: FUNCTION mkp_kit_org_paths(p_tenant text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.mkp_kit_org_paths(p_tenant text) IS 'Recomputes a tenant''s department paths; returns the departments whose parent is missing, comma-separated, or NULL.';
+COMMENT ON FUNCTION public.mkp_kit_org_paths(p_tenant text) IS 'Recomputes a tenant''s department paths, walking down from the top departments (no parent, or a parent that is not live) in time linear in the departments; a department on a cycle of parent codes gets NULL. Returns the departments whose parent is missing, comma-separated, or NULL.';
 
 --
 -- Name: mkp_kit_org_prune(text, text, boolean, text); Type: FUNCTION; Schema: public; Owner: -
@@ -238,6 +244,82 @@ $$;
 --
 
 COMMENT ON FUNCTION public.mkp_kit_org_prune(p_tenant text, p_stamp text, p_test boolean, p_call text) IS 'After a full department sync: soft-deletes the live departments it did not list. Returns how many.';
+
+--
+-- Name: mkp_kit_orgs_set(text, text[], text[], text[], text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_kit_orgs_set(p_tenant text, p_codes text[], p_names text[], p_parents text[], p_instance text, p_test boolean, p_stamp text, p_call text) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
+    AS $$
+DECLARE
+    v_counts bigint[];
+BEGIN
+    -- Placeholders for the departments the tenant does not have, as
+    -- mkp_kit_org makes them, then every listed row locked, in one order.
+    INSERT INTO org (tenant_id, org_code, is_test, deleted_at)
+    SELECT DISTINCT p_tenant, u.code, p_test, now() FROM unnest(p_codes) AS u(code)
+     ORDER BY 2
+    ON CONFLICT DO NOTHING;
+    -- (A join, not "= ANY (p_codes)": on a table whose statistics predate
+    -- the rows just inserted that is a scan per listed code.)
+    PERFORM 1 FROM org o JOIN (SELECT DISTINCT u.code FROM unnest(p_codes) AS u(code)) u
+                           ON o.tenant_id = p_tenant AND o.org_code = u.code
+      ORDER BY o.org_code FOR UPDATE OF o;
+    WITH l AS (
+        SELECT DISTINCT ON (u.code) u.code, u.name, u.parent
+          FROM unnest(p_codes, p_names, p_parents) WITH ORDINALITY AS u(code, name, parent, n)
+         ORDER BY u.code, u.n DESC),
+    d AS (
+        SELECT o.org_code, l.name, l.parent,
+               CASE WHEN p_stamp < o.stamp THEN 'stale'
+                    WHEN p_test AND NOT o.is_test AND (o.stamp <> '' OR o.deleted_at IS NULL)
+                        THEN 'debug'
+                    WHEN o.deleted_at IS NULL AND o.name IS NOT DISTINCT FROM l.name
+                         AND o.parent_code IS NOT DISTINCT FROM l.parent THEN 'same'
+                    WHEN o.stamp = '' THEN 'add'
+                    WHEN o.deleted_at IS NOT NULL THEN 'restore'
+                    ELSE 'modify' END AS op
+          FROM l JOIN org o ON o.tenant_id = p_tenant AND o.org_code = l.code),
+    upd AS (
+        UPDATE org o
+           SET last_call = p_call,
+               stamp = CASE WHEN d.op IN ('stale', 'debug') THEN o.stamp ELSE p_stamp END,
+               name = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN d.name
+                           ELSE o.name END,
+               parent_code = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN d.parent
+                                  ELSE o.parent_code END,
+               instance_id = CASE WHEN d.op IN ('add', 'restore', 'modify')
+                                  THEN coalesce(p_instance, o.instance_id)
+                                  ELSE o.instance_id END,
+               updated_at = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN now()
+                                 ELSE o.updated_at END,
+               is_test = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN p_test
+                              ELSE o.is_test END,
+               deleted_at = CASE WHEN d.op IN ('add', 'restore', 'modify') THEN NULL
+                                 ELSE o.deleted_at END
+          FROM d
+         WHERE o.tenant_id = p_tenant AND o.org_code = d.org_code
+        RETURNING o.org_code, d.op),
+    ev AS (
+        INSERT INTO kit_event (object, op, tenant_id, object_key, stamp, is_test, call_id)
+        SELECT 'org', upd.op, p_tenant, upd.org_code, p_stamp, p_test, p_call
+          FROM upd WHERE upd.op IN ('add', 'restore', 'modify')
+         ORDER BY upd.org_code)
+    SELECT ARRAY[count(*) FILTER (WHERE upd.op IN ('add', 'restore', 'modify')),
+                 count(*) FILTER (WHERE upd.op IN ('same', 'debug')),
+                 count(*) FILTER (WHERE upd.op = 'stale')]
+      INTO v_counts FROM upd;
+    RETURN v_counts;
+END
+$$;
+
+--
+-- Name: FUNCTION mkp_kit_orgs_set(p_tenant text, p_codes text[], p_names text[], p_parents text[], p_instance text, p_test boolean, p_stamp text, p_call text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_kit_orgs_set(p_tenant text, p_codes text[], p_names text[], p_parents text[], p_instance text, p_test boolean, p_stamp text, p_call text) IS 'Applies a list of departments added or modified (flag 1 or 2, and every full sync) in one statement, each with the outcome mkp_kit_org would give it; a code listed twice takes its last listing. Deletes go through mkp_kit_org. Returns {applied, same, stale}.';
 
 --
 -- Name: mkp_kit_tenant(text, text, text, text, text, text, boolean, integer, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -503,6 +585,237 @@ $$;
 COMMENT ON FUNCTION public.mkp_nonce_claim(p_nonce text, p_keep_secs integer, p_call_id text) IS 'Claims a nonce for a call; raises SQLSTATE MKP01 when another call holds it (a replay), which undoes the transaction it runs in. A nonce older than p_keep_secs may be claimed again.';
 
 --
+-- Name: mkp_package_account_check(text, numeric[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_package_account_check(p_instance text, p_thresholds numeric[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    a       package_account%ROWTYPE;
+    v_quota numeric;
+    v_drawn numeric;
+    v_pct   numeric;
+    v_t     numeric;
+    v_below numeric;
+BEGIN
+    SELECT * INTO a FROM package_account WHERE instance_id = p_instance FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(p.quota), 0), coalesce(sum(p.drawn), 0) INTO v_quota, v_drawn
+      FROM package p WHERE p.instance_id = p_instance AND mkp_package_live(p.pkg_instance_id, now());
+    v_pct := CASE WHEN v_quota > 0 THEN v_drawn * 100 / v_quota ELSE 100 END;
+    IF a.exhausted AND v_quota > v_drawn THEN
+        INSERT INTO instance_event (instance_id, kind, detail)
+        VALUES (p_instance, 'package_resumed',
+                jsonb_build_object('quota', v_quota, 'drawn', v_drawn));
+        PERFORM mkp_package_hook(p_instance, 'resumed', NULL);
+        a.exhausted := false;
+    END IF;
+    -- The highest threshold still reached: lower when quota was added.
+    SELECT coalesce(max(t), 0) INTO v_below FROM unnest(p_thresholds) AS t WHERE t <= v_pct;
+    IF v_below < a.low_fired THEN
+        a.low_fired := v_below;
+    END IF;
+    -- No quota at all (a package linked before its first grant): no warning.
+    FOR v_t IN SELECT t FROM unnest(p_thresholds) AS t
+                WHERE v_quota > 0 AND t > a.low_fired AND t <= v_pct AND t < 100
+                ORDER BY t LOOP
+        PERFORM mkp_package_hook(p_instance, 'quota_low', v_t);
+        a.low_fired := v_t;
+    END LOOP;
+    IF NOT a.exhausted AND v_drawn >= v_quota AND
+       EXISTS (SELECT 1 FROM package p WHERE p.instance_id = p_instance AND p.quota > 0) THEN
+        INSERT INTO instance_event (instance_id, kind, detail)
+        VALUES (p_instance, 'package_exhausted',
+                jsonb_build_object('quota', v_quota, 'drawn', v_drawn));
+        PERFORM mkp_package_hook(p_instance, 'exhausted', NULL);
+        a.exhausted := true;
+    END IF;
+    UPDATE package_account SET low_fired = a.low_fired, exhausted = a.exhausted,
+           updated_at = now()
+     WHERE instance_id = p_instance;
+END
+$$;
+
+--
+-- Name: FUNCTION mkp_package_account_check(p_instance text, p_thresholds numeric[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_package_account_check(p_instance text, p_thresholds numeric[]) IS 'Re-reads the balance of an on-demand instance (its package_account row locked) and tells the seller what changed: quota_low once per threshold crossed, exhausted when nothing remains, resumed when quota came back; also as instance_event rows.';
+
+--
+-- Name: mkp_package_grant(text, text, text, numeric, text, text, text, numeric[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_package_grant(p_pkg text, p_order text, p_line text, p_quota numeric, p_source text, p_mode text, p_unit text, p_thresholds numeric[]) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_pkg   instance%ROWTYPE;
+    v_inst  text;
+    v_n     integer;
+BEGIN
+    SELECT * INTO v_pkg FROM instance WHERE instance_id = p_pkg;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'mkp_package_grant: no instance %', p_pkg;
+    END IF;
+    INSERT INTO package (pkg_instance_id, mode, unit)
+    VALUES (p_pkg, coalesce(p_mode, 'stop'), coalesce(p_unit, ''))
+        ON CONFLICT (pkg_instance_id) DO NOTHING;
+    SELECT instance_id INTO v_inst FROM package WHERE pkg_instance_id = p_pkg;
+    IF v_inst IS NULL AND v_pkg.buyer_id IS NOT NULL THEN
+        SELECT min(i.instance_id), count(*) INTO v_inst, v_n FROM instance i
+         WHERE i.charging_mode = 'ON_DEMAND' AND i.alias_of IS NULL
+           AND i.buyer_id = v_pkg.buyer_id AND i.product_id = v_pkg.product_id
+           AND i.is_test = v_pkg.is_test AND i.state IN ('active', 'frozen');
+        IF v_n = 1 THEN
+            PERFORM mkp_package_link(p_pkg, v_inst, 'order', p_thresholds);
+        ELSE
+            v_inst := NULL;
+        END IF;
+    END IF;
+    IF v_inst IS NOT NULL THEN
+        INSERT INTO package_account (instance_id) VALUES (v_inst)
+            ON CONFLICT (instance_id) DO NOTHING;
+        PERFORM 1 FROM package_account WHERE instance_id = v_inst FOR UPDATE;
+    END IF;
+    INSERT INTO package_grant (order_id, order_line_id, pkg_instance_id, quota, source)
+    VALUES (p_order, p_line, p_pkg, p_quota, p_source)
+        ON CONFLICT (order_id, order_line_id) DO NOTHING;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    IF v_n > 0 THEN
+        UPDATE package SET quota = quota + p_quota, updated_at = now()
+         WHERE pkg_instance_id = p_pkg;
+        INSERT INTO instance_event (instance_id, kind, order_id, order_line_id, detail)
+        VALUES (p_pkg, 'package_quota', p_order, p_line,
+                jsonb_build_object('quota', p_quota, 'source', p_source, 'serves', v_inst))
+            ON CONFLICT DO NOTHING;
+    END IF;
+    IF v_inst IS NOT NULL THEN
+        PERFORM mkp_package_account_check(v_inst, p_thresholds);
+    END IF;
+    RETURN v_inst;
+END
+$$;
+
+--
+-- Name: FUNCTION mkp_package_grant(p_pkg text, p_order text, p_line text, p_quota numeric, p_source text, p_mode text, p_unit text, p_thresholds numeric[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_package_grant(p_pkg text, p_order text, p_line text, p_quota numeric, p_source text, p_mode text, p_unit text, p_thresholds numeric[]) IS 'A package order line provisioned or renewed: adds its quota once per order line, making the package on the first grant and linking it to the one live on-demand instance of the same buyer and product. Returns the instance it serves, or NULL.';
+
+--
+-- Name: mkp_package_hook(text, text, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_package_hook(p_instance text, p_event text, p_threshold numeric) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO job (kind, payload, run_at)
+    VALUES ('package_hook', jsonb_build_object('instanceId', p_instance, 'event', p_event)
+            || CASE WHEN p_threshold IS NULL THEN '{}'::jsonb
+                    ELSE jsonb_build_object('threshold', p_threshold) END,
+            clock_timestamp())
+$$;
+
+--
+-- Name: FUNCTION mkp_package_hook(p_instance text, p_event text, p_threshold numeric); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_package_hook(p_instance text, p_event text, p_threshold numeric) IS 'Enqueues a package_hook job (event quota_low with its threshold, exhausted or resumed) for an on-demand instance, run_at the clock so the hook hears events in order.';
+
+--
+-- Name: mkp_package_link(text, text, text, numeric[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_package_link(p_pkg text, p_instance text, p_by text, p_thresholds numeric[]) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_cur  text;
+    v_mode text;
+BEGIN
+    SELECT charging_mode INTO v_mode FROM instance
+     WHERE instance_id = p_instance AND alias_of IS NULL;
+    IF NOT FOUND THEN
+        RETURN 'no instance ' || p_instance;
+    ELSIF v_mode IS DISTINCT FROM 'ON_DEMAND' THEN
+        RETURN p_instance || ' is not an on-demand instance';
+    END IF;
+    SELECT instance_id INTO v_cur FROM package WHERE pkg_instance_id = p_pkg FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'no package ' || p_pkg;
+    ELSIF (SELECT is_test FROM instance WHERE instance_id = p_pkg) IS DISTINCT FROM
+          (SELECT is_test FROM instance WHERE instance_id = p_instance) THEN
+        RETURN 'a debug (testFlag 1) and a real instance are never linked';
+    ELSIF v_cur = p_instance THEN
+        RETURN NULL;
+    ELSIF v_cur IS NOT NULL AND EXISTS (SELECT 1 FROM package
+                                         WHERE pkg_instance_id = p_pkg AND drawn > 0) THEN
+        RETURN 'package ' || p_pkg || ' was drawn by ' || v_cur || ' already';
+    END IF;
+    INSERT INTO package_account (instance_id) VALUES (p_instance)
+        ON CONFLICT (instance_id) DO NOTHING;
+    PERFORM 1 FROM package_account
+      WHERE instance_id IN (p_instance, v_cur) ORDER BY instance_id FOR UPDATE;
+    UPDATE package SET instance_id = p_instance, linked_by = p_by, updated_at = now()
+     WHERE pkg_instance_id = p_pkg;
+    INSERT INTO instance_event (instance_id, kind, detail)
+    VALUES (p_instance, 'package_linked',
+            jsonb_build_object('package', p_pkg, 'by', p_by, 'before', v_cur));
+    PERFORM mkp_package_account_check(p_instance, p_thresholds);
+    IF v_cur IS NOT NULL THEN
+        PERFORM mkp_package_account_check(v_cur, p_thresholds);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: FUNCTION mkp_package_link(p_pkg text, p_instance text, p_by text, p_thresholds numeric[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_package_link(p_pkg text, p_instance text, p_by text, p_thresholds numeric[]) IS 'Links a package to an on-demand instance (by order, seller or event): same debug flag, and not when another instance drew from it already. Returns NULL, or why not.';
+
+--
+-- Name: mkp_package_live(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_package_live(p_pkg text, p_at timestamp with time zone) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce((SELECT i.state IN ('active', 'frozen')
+                            AND (i.expire_at IS NULL OR i.expire_at > p_at)
+                       FROM instance i WHERE i.instance_id = p_pkg), false)
+$$;
+
+--
+-- Name: FUNCTION mkp_package_live(p_pkg text, p_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_package_live(p_pkg text, p_at timestamp with time zone) IS 'Whether a package may be drawn at that time: its instance is active or frozen and not expired.';
+
+--
+-- Name: mkp_usage_at_risk(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_usage_at_risk(p_state text, p_window_end timestamp with time zone) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT p_state = 'failed'
+        OR (p_state IN ('open', 'pending', 'sending')
+            AND now() > p_window_end + interval '1 hour')
+$$;
+
+--
+-- Name: FUNCTION mkp_usage_at_risk(p_state text, p_window_end timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_usage_at_risk(p_state text, p_window_end timestamp with time zone) IS 'Whether a record (state, window_end) is at risk: failed, or open, pending or sending more than an hour after its hour ended.';
+
+--
 -- Name: mkp_usage_claim(integer, interval, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -567,10 +880,17 @@ BEGIN
       WHERE state = 'open' AND window_end <= now()
       ORDER BY id FOR UPDATE;
     -- ... then sum in a new statement, whose snapshot sees their events.
+    -- The sum is numeric without a bound: a record it does not fit fails
+    -- alone, with the sum as its reason.
     UPDATE usage_record r
-       SET value = s.total,
-           state = CASE WHEN s.total > 0 THEN 'pending' ELSE 'delivered' END,
-           fail_reason = CASE WHEN s.total > 0 THEN NULL ELSE 'zero usage: nothing to push' END,
+       SET value = CASE WHEN s.total > 9999999999999999.9999 THEN 0 ELSE s.total END,
+           state = CASE WHEN s.total > 9999999999999999.9999 THEN 'failed'
+                        WHEN s.total > 0 THEN 'pending' ELSE 'delivered' END,
+           fail_reason = CASE WHEN s.total > 9999999999999999.9999 THEN
+                                  'hourly sum ' || s.total::text ||
+                                  ' exceeds what a record holds (numeric(20,4))'
+                              WHEN s.total > 0 THEN NULL
+                              ELSE 'zero usage: nothing to push' END,
            record_time = now(), updated_at = now()
       FROM (SELECT r2.id, coalesce((SELECT sum(e.value) FROM usage_event e
                                      WHERE e.instance_id = r2.instance_id
@@ -592,7 +912,7 @@ $$;
 -- Name: FUNCTION mkp_usage_close_windows(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.mkp_usage_close_windows() IS 'Closes every open hour that has ended, summing its events (see usage_record.state), and expires what is too old to push. Returns the number closed. Run by the usage_push job and mkpctl usage push --now.';
+COMMENT ON FUNCTION public.mkp_usage_close_windows() IS 'Closes every open hour that has ended, summing its events (see usage_record.state); a record whose sum does not fit numeric(20,4) fails alone, with the sum in fail_reason. Expires what is too old to push. Returns the number closed. Run by the usage_push job and mkpctl usage push --now.';
 
 --
 -- Name: mkp_usage_cumulative(text, boolean); Type: FUNCTION; Schema: public; Owner: -
@@ -626,10 +946,15 @@ CREATE FUNCTION public.mkp_usage_ingest(p_id text, p_instance text, p_value nume
     LANGUAGE sql
     AS $$
     SELECT coalesce((SELECT CASE WHEN b.outcome = 'rejected' THEN 'rejected: ' || b.reason
-                                 WHEN b.outcome = 'shifted' THEN 'accepted: ' || b.reason
+                                 WHEN b.outcome IN ('shifted', 'capped')
+                                     THEN 'accepted: ' || b.reason
                                  ELSE b.outcome END
-                       FROM mkp_usage_ingest_batch(ARRAY[p_id], ARRAY[p_instance], ARRAY[p_pkg],
-                                                   ARRAY[p_value::text], ARRAY[p_time]) AS b),
+                       FROM mkp_usage_ingest_packages(ARRAY[p_id], ARRAY[p_instance],
+                                                      ARRAY[p_pkg], ARRAY[p_value::text],
+                                                      ARRAY[p_time], interval '20 days',
+                                                      '{80,95}') AS b
+                      WHERE b.outcome <> 'quota'
+                      ORDER BY b.outcome = 'capped' DESC LIMIT 1),
                     'accepted')
 $$;
 
@@ -637,7 +962,7 @@ $$;
 -- Name: FUNCTION mkp_usage_ingest(p_id text, p_instance text, p_value numeric, p_time timestamp with time zone, p_pkg text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.mkp_usage_ingest(p_id text, p_instance text, p_value numeric, p_time timestamp with time zone, p_pkg text) IS 'For a seller writing from its own database session: one event, the same validation. Returns accepted, duplicate or rejected: reason.';
+COMMENT ON FUNCTION public.mkp_usage_ingest(p_id text, p_instance text, p_value numeric, p_time timestamp with time zone, p_pkg text) IS 'For a seller writing from its own database session: one event, the same validation, drawn from packages as the intake does (mkp_usage_ingest_packages, thresholds 80 and 95). Returns accepted, duplicate, rejected: reason, or accepted: reason (shifted, or only part taken from a used-up package).';
 
 --
 -- Name: mkp_usage_ingest_batch(text[], text[], text[], text[], timestamp with time zone[], interval); Type: FUNCTION; Schema: public; Owner: -
@@ -797,7 +1122,227 @@ $_$;
 -- Name: FUNCTION mkp_usage_ingest_batch(p_ids text[], p_instances text[], p_pkgs text[], p_values text[], p_times timestamp with time zone[], p_horizon interval); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.mkp_usage_ingest_batch(p_ids text[], p_instances text[], p_pkgs text[], p_values text[], p_times timestamp with time zone[], p_horizon interval) IS 'Validates and books a batch of usage events in one statement (what POST /-/usage calls). Returns a row per event not simply accepted: rejected (with the reason), duplicate, or shifted (booked into a later hour).';
+COMMENT ON FUNCTION public.mkp_usage_ingest_batch(p_ids text[], p_instances text[], p_pkgs text[], p_values text[], p_times timestamp with time zone[], p_horizon interval) IS 'Validates and books a batch of usage events in one statement, the one checker and booker of events (POST /-/usage reaches it through mkp_usage_ingest_packages). Returns a row per event not simply accepted: rejected (with the reason), duplicate, or shifted (booked into a later hour).';
+
+--
+-- Name: mkp_usage_ingest_packages(text[], text[], text[], text[], timestamp with time zone[], interval, numeric[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_usage_ingest_packages(p_ids text[], p_instances text[], p_pkgs text[], p_values text[], p_times timestamp with time zone[], p_horizon interval, p_thresholds numeric[]) RETURNS TABLE(event_id text, outcome text, reason text, taken text)
+    LANGUAGE plpgsql
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_now     timestamptz := now();
+    n         integer := coalesce(array_length(p_ids, 1), 0);
+    -- The parts given to the batch, written by index (in place, not copied).
+    o_m       integer := 0;
+    o_ids     text[] := '{}';
+    o_inst    text[] := '{}';
+    o_pkgs    text[] := '{}';
+    o_vals    text[] := '{}';
+    o_times   timestamptz[] := '{}';
+    o_of      bigint[] := '{}';     -- the seller's event each part is of
+    o_pk      integer[] := '{}';    -- the package (index into k_*) it drew, NULL none
+    -- The packages of the locked balances, in drawing order, held here and
+    -- written once at the end: one row version per package, not per event.
+    k_id      text[];
+    k_inst    text[];
+    k_rest    numeric[];
+    k_add     numeric[];            -- drawn by this call
+    k_exp     timestamptz[];
+    k_live    boolean[];            -- its instance active or frozen
+    k_stop    boolean[];
+    v_capped  numeric[];            -- per event: taken, when less than its value
+    v_refuse  text[];               -- per event: why refused here
+    v_insts   text[];
+    e         record;
+    r         record;
+    v_left    numeric;
+    v_take    numeric;
+    v_k       integer;
+    v_j       integer;
+    v_pass    integer;
+    v_pinst   text;
+    v_stop    boolean;
+BEGIN
+    -- No package anywhere near the batch (the common case): the batch alone.
+    IF NOT EXISTS (SELECT 1 FROM package_account a
+                    WHERE a.instance_id IN (SELECT unnest(p_instances)))
+       AND NOT EXISTS (SELECT 1 FROM package k
+                        WHERE k.pkg_instance_id IN (SELECT unnest(p_pkgs))) THEN
+        RETURN QUERY SELECT b.event_id, b.outcome, b.reason, NULL::text
+                       FROM mkp_usage_ingest_batch(p_ids, p_instances, p_pkgs, p_values,
+                                                   p_times, p_horizon) AS b;
+        RETURN;
+    END IF;
+    v_capped := array_fill(NULL::numeric, ARRAY[n]);
+    v_refuse := array_fill(NULL::text, ARRAY[n]);
+    -- An event naming a known package nobody links yet links it (same buyer).
+    FOR e IN SELECT DISTINCT u.inst, u.pkg
+               FROM unnest(p_instances, p_pkgs) AS u(inst, pkg)
+               JOIN package k ON k.pkg_instance_id = u.pkg AND k.instance_id IS NULL
+               JOIN instance pi ON pi.instance_id = k.pkg_instance_id
+               JOIN instance oi ON oi.instance_id = u.inst
+              WHERE pi.buyer_id IS NOT NULL AND pi.buyer_id = oi.buyer_id LOOP
+        PERFORM mkp_package_link(e.pkg, e.inst, 'event', p_thresholds);
+    END LOOP;
+    -- The balances of every instance of the batch, locked in one order;
+    -- then their packages are read, after the lock, as they are now.
+    SELECT array_agg(a.instance_id ORDER BY a.instance_id) INTO v_insts
+      FROM (SELECT x.instance_id FROM package_account x
+             WHERE x.instance_id IN (SELECT unnest(p_instances))
+             ORDER BY x.instance_id FOR UPDATE) a;
+    v_insts := coalesce(v_insts, '{}');
+    SELECT array_agg(k.pkg_instance_id ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(k.instance_id ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(k.quota - k.drawn ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(i.expire_at ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id),
+           array_agg(i.state IN ('active', 'frozen') ORDER BY k.instance_id,
+                     i.expire_at NULLS LAST, k.created_at, k.pkg_instance_id),
+           array_agg(k.mode = 'stop' ORDER BY k.instance_id, i.expire_at NULLS LAST,
+                     k.created_at, k.pkg_instance_id)
+      INTO k_id, k_inst, k_rest, k_exp, k_live, k_stop
+      FROM package k JOIN instance i ON i.instance_id = k.pkg_instance_id
+     WHERE k.instance_id = ANY (v_insts);
+    k_id := coalesce(k_id, '{}');
+    k_add := array_fill(0::numeric, ARRAY[coalesce(array_length(k_id, 1), 0)]);
+    FOR e IN SELECT u.n, u.id, u.inst, u.pkg, u.val, u.t,
+                    u.n = min(u.n) OVER (PARTITION BY u.id) AS first
+               FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times)
+                    WITH ORDINALITY AS u(id, inst, pkg, val, t, n)
+              ORDER BY u.t NULLS LAST, u.n LOOP
+        -- Anything the batch will refuse anyway, a repeat of an id, or an
+        -- event without packages passes unchanged: it draws nothing.
+        IF NOT (e.inst = ANY (v_insts) OR (coalesce(e.pkg, '') <> '' AND
+                EXISTS (SELECT 1 FROM package k WHERE k.pkg_instance_id = e.pkg)))
+           OR e.id IS NULL OR NOT e.first
+           OR e.val IS NULL OR e.val !~ '^[0-9]{1,16}(\.[0-9]{1,4})?$'
+           OR e.t IS NULL OR e.t > v_now OR e.t < v_now - p_horizon
+           OR EXISTS (SELECT 1 FROM usage_event x WHERE x.event_id = e.id) THEN
+            o_m := o_m + 1;
+            o_ids[o_m] := e.id; o_inst[o_m] := e.inst; o_pkgs[o_m] := e.pkg;
+            o_vals[o_m] := e.val; o_times[o_m] := e.t; o_of[o_m] := e.n; o_pk[o_m] := NULL;
+            CONTINUE;
+        END IF;
+        IF coalesce(e.pkg, '') <> '' THEN
+            SELECT k.instance_id INTO v_pinst FROM package k WHERE k.pkg_instance_id = e.pkg;
+            IF v_pinst IS DISTINCT FROM e.inst THEN
+                v_refuse[e.n] := 'package instance ' || e.pkg || ' is not a package of '
+                                 || e.inst;
+                CONTINUE;
+            ELSIF NOT mkp_package_live(e.pkg, e.t) THEN
+                v_refuse[e.n] := 'package instance ' || e.pkg || ' is not live';
+                CONTINUE;
+            END IF;
+        END IF;
+        v_left := e.val::numeric;
+        v_k := 0;
+        v_stop := NULL;
+        -- Pass 1 the named package, pass 2 the others, in drawing order.
+        FOR v_pass IN 1 .. 2 LOOP
+            FOR v_j IN 1 .. coalesce(array_length(k_id, 1), 0) LOOP
+                CONTINUE WHEN k_inst[v_j] <> e.inst;
+                v_stop := coalesce(v_stop, false) OR k_stop[v_j];
+                CONTINUE WHEN (v_pass = 1) = (k_id[v_j] IS DISTINCT FROM e.pkg);
+                CONTINUE WHEN v_left <= 0 OR k_rest[v_j] <= 0 OR NOT k_live[v_j]
+                              OR (k_exp[v_j] IS NOT NULL AND k_exp[v_j] <= e.t);
+                v_take := least(v_left, k_rest[v_j]);
+                k_rest[v_j] := k_rest[v_j] - v_take;
+                k_add[v_j] := k_add[v_j] + v_take;
+                v_k := v_k + 1;
+                o_m := o_m + 1;
+                o_ids[o_m] := CASE WHEN v_k = 1 THEN e.id
+                                   WHEN length(e.id) <= 120 THEN e.id || '#' || v_k
+                                   ELSE 'part:' || md5(e.id) || '#' || v_k END;
+                o_inst[o_m] := e.inst; o_pkgs[o_m] := k_id[v_j];
+                o_vals[o_m] := v_take::text; o_times[o_m] := e.t; o_of[o_m] := e.n;
+                o_pk[o_m] := v_j;
+                v_left := v_left - v_take;
+            END LOOP;
+        END LOOP;
+        IF v_left > 0 THEN
+            -- Past every package: overflow only when no package says stop.
+            IF NOT coalesce(v_stop, true) THEN
+                v_k := v_k + 1;
+                o_m := o_m + 1;
+                o_ids[o_m] := CASE WHEN v_k = 1 THEN e.id
+                                   WHEN length(e.id) <= 120 THEN e.id || '#' || v_k
+                                   ELSE 'part:' || md5(e.id) || '#' || v_k END;
+                o_inst[o_m] := e.inst; o_pkgs[o_m] := '';
+                o_vals[o_m] := v_left::text; o_times[o_m] := e.t; o_of[o_m] := e.n;
+                o_pk[o_m] := NULL;
+            ELSIF v_k = 0 THEN
+                v_refuse[e.n] := 'package used up';
+            ELSE
+                v_capped[e.n] := e.val::numeric - v_left;
+            END IF;
+        END IF;
+    END LOOP;
+    -- The batch decides the rest; a part it did not take gives its quota
+    -- back. Its rows are matched to the parts by a hash join, not a scan
+    -- per row (a resent batch answers every event "duplicate"); a repeat
+    -- of an id in the call (copies > 1) is the batch's duplicate, not a
+    -- part's.
+    FOR r IN SELECT b.event_id, b.outcome, b.reason, m.of, m.pk, m.val,
+                    m.id = p_ids[m.of] AS first, m.copies
+               FROM mkp_usage_ingest_batch(o_ids, o_inst, o_pkgs, o_vals, o_times, p_horizon)
+                    AS b
+               LEFT JOIN (SELECT DISTINCT ON (u.id) u.id, u.of, u.pk, u.val,
+                                 count(*) OVER (PARTITION BY u.id) AS copies
+                            FROM unnest(o_ids, o_of, o_pk, o_vals) AS u(id, of, pk, val)
+                           ORDER BY u.id, u.of) m ON m.id = b.event_id LOOP
+        IF r.outcome IN ('rejected', 'duplicate') AND r.pk IS NOT NULL AND r.copies = 1 THEN
+            k_add[r.pk] := k_add[r.pk] - r.val::numeric;
+            IF r.first THEN
+                v_capped[r.of] := NULL;
+            END IF;
+        END IF;
+        IF r.first IS NOT FALSE THEN
+            event_id := r.event_id; outcome := r.outcome; reason := r.reason; taken := NULL;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    -- What was drawn, once per package (CHECK (drawn <= quota) backs the lock).
+    UPDATE package k SET drawn = k.drawn + d.add, updated_at = now()
+      FROM unnest(k_id, k_add) AS d(id, add)
+     WHERE k.pkg_instance_id = d.id AND d.add <> 0;
+    FOR v_k IN 1 .. n LOOP
+        IF v_refuse[v_k] IS NOT NULL THEN
+            event_id := p_ids[v_k]; outcome := 'rejected'; reason := v_refuse[v_k];
+            taken := NULL;
+            RETURN NEXT;
+        ELSIF v_capped[v_k] IS NOT NULL THEN
+            event_id := p_ids[v_k]; outcome := 'capped';
+            reason := 'package used up: ' || v_capped[v_k]::text || ' of ' ||
+                      p_values[v_k] || ' taken';
+            taken := v_capped[v_k]::text;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    FOR v_k IN 1 .. coalesce(array_length(v_insts, 1), 0) LOOP
+        PERFORM mkp_package_account_check(v_insts[v_k], p_thresholds);
+        event_id := v_insts[v_k]; outcome := 'quota';
+        SELECT coalesce(sum(k.quota - k.drawn) FILTER
+                        (WHERE mkp_package_live(k.pkg_instance_id, v_now)), 0)::text,
+               CASE WHEN coalesce(bool_or(k.mode = 'stop'), true) THEN 'stop'
+                    ELSE 'overflow' END
+          INTO taken, reason
+          FROM package k WHERE k.instance_id = v_insts[v_k];
+        RETURN NEXT;
+    END LOOP;
+END
+$_$;
+
+--
+-- Name: FUNCTION mkp_usage_ingest_packages(p_ids text[], p_instances text[], p_pkgs text[], p_values text[], p_times timestamp with time zone[], p_horizon interval, p_thresholds numeric[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_usage_ingest_packages(p_ids text[], p_instances text[], p_pkgs text[], p_values text[], p_times timestamp with time zone[], p_horizon interval, p_thresholds numeric[]) IS 'What POST /-/usage calls: draws the events of on-demand instances with packages from them (the named package first, then oldest expiry first), cut into parts at each package''s end; past the last one the rest is refused (stop) or booked as on-demand usage (overflow). Then books everything through mkp_usage_ingest_batch in the same transaction; a part not taken gives its quota back. Returns the batch''s rows plus capped, rejected (package used up) and one quota row per instance with packages.';
 
 --
 -- Name: mkp_usage_metering_sn(text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -1089,13 +1634,17 @@ CREATE VIEW public.failed_calls AS
     callback_log.remote_addr,
     callback_log.latency_us
    FROM public.callback_log
-  WHERE ((callback_log.result_code IS DISTINCT FROM '000000'::text) AND (callback_log.result_code IS DISTINCT FROM '000004'::text));
+  WHERE
+        CASE
+            WHEN (COALESCE(callback_log.result_code, ''::text) = ''::text) THEN (callback_log.http_status >= 400)
+            ELSE (callback_log.result_code <> ALL (ARRAY['000000'::text, '000004'::text]))
+        END;
 
 --
 -- Name: VIEW failed_calls; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.failed_calls IS 'The calls that did not succeed: when, which interface, the result code and the reason.';
+COMMENT ON VIEW public.failed_calls IS 'The calls that did not succeed: when, which interface, the result code and the reason. A call with a result code failed when it is neither 000000 nor 000004; one without (the usage intake, dialect local, answers by HTTP status) when its status is 400 or more.';
 
 --
 -- Name: instance; Type: TABLE; Schema: public; Owner: -
@@ -1125,6 +1674,9 @@ CREATE TABLE public.instance (
     released_at timestamp with time zone,
     order_info jsonb,
     alias_of text,
+    buyer_id text,
+    applied_order_at timestamp with time zone,
+    applied_order_job bigint,
     CONSTRAINT instance_app_password_check CHECK (((app_password IS NULL) OR (app_password ~~ 's1:%'::text))),
     CONSTRAINT instance_state_check CHECK ((state = ANY (ARRAY['provisioning'::text, 'active'::text, 'frozen'::text, 'released'::text, 'failed'::text])))
 );
@@ -1256,6 +1808,24 @@ COMMENT ON COLUMN public.instance.order_info IS 'The order as the marketplace''s
 COMMENT ON COLUMN public.instance.alias_of IS 'On-demand orders: the instance this order line shares (same order and product); NULL for the owner and for every other kind of order.';
 
 --
+-- Name: COLUMN instance.buyer_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.instance.buyer_id IS 'The order''s buyerInfo.customerId (NULL until provisioning has read the order): a package is linked only to an on-demand instance of the same buyer.';
+
+--
+-- Name: COLUMN instance.applied_order_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.instance.applied_order_at IS 'createTime of the order whose product, SKU, charging mode and order_info the row holds; a change job with an older order leaves them alone (expiry still only moves forward). NULL: none applied by a change job yet.';
+
+--
+-- Name: COLUMN instance.applied_order_job; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.instance.applied_order_job IS 'The change job (job.id) that applied that order: of two orders with the same createTime the later job wins.';
+
+--
 -- Name: instance_event; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1288,7 +1858,7 @@ COMMENT ON COLUMN public.instance_event.event_id IS 'Increasing; the order of th
 -- Name: COLUMN instance_event.kind; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.instance_event.kind IS 'create, provisioned, provision_failed, freeze, unfreeze, release, upgrade, or a renewal scene (trial_to_formal, renewal, unsubscribe_renewal_period, renewal_change).';
+COMMENT ON COLUMN public.instance_event.kind IS 'create, provisioned, provision_failed, freeze, unfreeze, release, upgrade, a renewal scene (trial_to_formal, renewal, unsubscribe_renewal_period, renewal_change), or a package change: package_quota (on the package instance: quota granted), package_linked, package_exhausted, package_resumed (on the on-demand instance it serves).';
 
 --
 -- Name: COLUMN instance_event.from_state; Type: COMMENT; Schema: public; Owner: -
@@ -1307,6 +1877,12 @@ COMMENT ON COLUMN public.instance_event.to_state IS 'instance.state after the ch
 --
 
 COMMENT ON COLUMN public.instance_event.order_id IS 'The order that caused an order-driven change: each is applied once per order line.';
+
+--
+-- Name: COLUMN instance_event.order_line_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.instance_event.order_line_id IS 'The order line of that order.';
 
 --
 -- Name: COLUMN instance_event.detail; Type: COMMENT; Schema: public; Owner: -
@@ -1383,13 +1959,13 @@ CREATE TABLE public.job (
 -- Name: TABLE job; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.job IS 'The job queue of the jobs child: one row per unit of background work (provision, change, usage_push, purge), enqueued in the transaction of the change that needs it. Done and dead jobs are kept.';
+COMMENT ON TABLE public.job IS 'The job queue of the jobs child: one row per unit of background work (provision, change, usage_push, package_hook, purge), enqueued in the transaction of the change that needs it. Done and dead jobs are kept.';
 
 --
 -- Name: COLUMN job.kind; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.job.kind IS 'provision, change, usage_push or purge.';
+COMMENT ON COLUMN public.job.kind IS 'provision, change, usage_push, package_hook (tells the seller''s hook of a package event: quota_low, exhausted, resumed) or purge.';
 
 --
 -- Name: COLUMN job.payload; Type: COMMENT; Schema: public; Owner: -
@@ -1517,7 +2093,7 @@ COMMENT ON COLUMN public.org.parent_code IS 'The parent department; NULL for a t
 -- Name: COLUMN org.path; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.org.path IS 'Names from the top, ''/''-separated (mkp_kit_org_paths).';
+COMMENT ON COLUMN public.org.path IS 'Names from the top, ''/''-separated (mkp_kit_org_paths); NULL for a department on a cycle of parent codes (no top department leads to it).';
 
 --
 -- Name: COLUMN org.stamp; Type: COMMENT; Schema: public; Owner: -
@@ -1816,6 +2392,176 @@ COMMENT ON COLUMN public.nonce.seen_at IS 'When it was claimed.';
 COMMENT ON COLUMN public.nonce.call_id IS 'The call that claimed it: the same call claiming again (a retried round trip) is no replay.';
 
 --
+-- Name: package; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.package (
+    pkg_instance_id text NOT NULL,
+    instance_id text,
+    linked_by text,
+    mode text DEFAULT 'stop'::text NOT NULL,
+    unit text DEFAULT ''::text NOT NULL,
+    quota numeric(20,4) DEFAULT 0 NOT NULL,
+    drawn numeric(20,4) DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT package_check CHECK ((drawn <= quota)),
+    CONSTRAINT package_check1 CHECK (((instance_id IS NULL) = (linked_by IS NULL))),
+    CONSTRAINT package_drawn_check CHECK ((drawn >= (0)::numeric)),
+    CONSTRAINT package_linked_by_check CHECK ((linked_by = ANY (ARRAY['order'::text, 'seller'::text, 'event'::text]))),
+    CONSTRAINT package_mode_check CHECK ((mode = ANY (ARRAY['stop'::text, 'overflow'::text]))),
+    CONSTRAINT package_quota_check CHECK ((quota >= (0)::numeric))
+);
+
+--
+-- Name: TABLE package; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.package IS 'One row per package instance (an ON_DEMAND_PKG order line): its quota and what was drawn from it. Made by the first grant (mkp_package_grant, when the package is provisioned); goes with its instance (debug ones by mkpctl purge --test-data).';
+
+--
+-- Name: COLUMN package.pkg_instance_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package.pkg_instance_id IS 'The package''s own instance (instance.instance_id).';
+
+--
+-- Name: COLUMN package.instance_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package.instance_id IS 'The on-demand instance it serves; NULL: not linked yet (usage cannot draw from it).';
+
+--
+-- Name: COLUMN package.linked_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package.linked_by IS 'Who linked it: order (the one live on-demand instance of the same buyer and product when provisioned), seller (mkpctl packages link) or event (the first usage event naming it, same buyer).';
+
+--
+-- Name: COLUMN package.mode; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package.mode IS 'Past the quota: stop, usage is refused (any package of the instance saying stop wins); overflow, it is billed as plain on-demand usage. Never drawn past the quota.';
+
+--
+-- Name: COLUMN package.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package.unit IS 'The quota''s unit, as configured; '''' for none.';
+
+--
+-- Name: COLUMN package.quota; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package.quota IS 'The sum of its package_grant rows, in the metering unit (numeric(20,4)).';
+
+--
+-- Name: COLUMN package.drawn; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package.drawn IS 'Usage drawn from it so far, never above quota (CHECK); remaining = quota - drawn.';
+
+--
+-- Name: package_account; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.package_account (
+    instance_id text NOT NULL,
+    low_fired numeric DEFAULT 0 NOT NULL,
+    exhausted boolean DEFAULT false NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE package_account; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.package_account IS 'The balance row of an on-demand instance with packages: every ingest that draws from them takes it FOR UPDATE first, so hosts ingesting at once never over-draw. Remembers which warnings the seller''s hook heard, so each is given once.';
+
+--
+-- Name: COLUMN package_account.low_fired; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package_account.low_fired IS 'The highest quota_low threshold (percent of the quota drawn) given so far; lowered when quota is added, so the new quota warns in its turn.';
+
+--
+-- Name: COLUMN package_account.exhausted; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package_account.exhausted IS 'exhausted was given and no quota has come back since (then resumed is given).';
+
+--
+-- Name: package_balance; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.package_balance AS
+ SELECT k.pkg_instance_id,
+    k.instance_id,
+    k.linked_by,
+    k.mode,
+    k.unit,
+    k.quota,
+    k.drawn,
+    (k.quota - k.drawn) AS remaining,
+    i.expire_at,
+    i.state AS pkg_state,
+        CASE
+            WHEN (NOT public.mkp_package_live(k.pkg_instance_id, now())) THEN
+            CASE
+                WHEN (i.state = ANY (ARRAY['active'::text, 'frozen'::text])) THEN 'expired'::text
+                ELSE i.state
+            END
+            WHEN (k.instance_id IS NULL) THEN 'unlinked'::text
+            WHEN (k.drawn >= k.quota) THEN 'used_up'::text
+            WHEN (a.low_fired > (0)::numeric) THEN 'low'::text
+            ELSE 'ok'::text
+        END AS state,
+    k.created_at,
+    k.updated_at
+   FROM ((public.package k
+     JOIN public.instance i ON ((i.instance_id = k.pkg_instance_id)))
+     LEFT JOIN public.package_account a ON ((a.instance_id = k.instance_id)));
+
+--
+-- Name: VIEW package_balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.package_balance IS 'Every package: the instance it serves, quota, drawn, remaining, expiry and state (ok, low, used_up, unlinked, expired, or the package instance''s state when not live).';
+
+--
+-- Name: package_grant; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.package_grant (
+    order_id text NOT NULL,
+    order_line_id text NOT NULL,
+    pkg_instance_id text NOT NULL,
+    quota numeric(20,4) NOT NULL,
+    source text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT package_grant_quota_check CHECK ((quota >= (0)::numeric)),
+    CONSTRAINT package_grant_source_check CHECK ((source = ANY (ARRAY['order'::text, 'config'::text])))
+);
+
+--
+-- Name: TABLE package_grant; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.package_grant IS 'One row per order line that added quota to a package (the purchase, each renewal), so a repeated job adds nothing twice. Written by mkp_package_grant; goes with its package.';
+
+--
+-- Name: COLUMN package_grant.quota; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package_grant.quota IS 'The quota this order line added.';
+
+--
+-- Name: COLUMN package_grant.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.package_grant.source IS 'Where the amount came from: order (the line''s productInfo linearValue) or config (the [packages] table of mkpd.conf for its SKU).';
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1859,7 +2605,7 @@ COMMENT ON TABLE public.usage_event IS 'One row per metered usage event the sell
 -- Name: COLUMN usage_event.event_id; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.usage_event.event_id IS 'The seller''s id of the event (1 to 128 characters): a repeat is a duplicate.';
+COMMENT ON COLUMN public.usage_event.event_id IS 'The seller''s id of the event (1 to 128 characters): a repeat is a duplicate. An event cut across packages is booked as parts: the first keeps the id, the others get id#2, id#3... (part:md5(id)#N for an id longer than 120 characters).';
 
 --
 -- Name: COLUMN usage_event.pkg_instance_id; Type: COMMENT; Schema: public; Owner: -
@@ -1871,7 +2617,7 @@ COMMENT ON COLUMN public.usage_event.pkg_instance_id IS 'The package instance dr
 -- Name: COLUMN usage_event.value; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.usage_event.value IS 'The amount, in the product''s metering unit; numeric, never floating point.';
+COMMENT ON COLUMN public.usage_event.value IS 'The amount, in the product''s metering unit; numeric, never floating point. At most 99999999.9999, the marketplace''s Double(12,4) (CHECK usage_event_value_max; the intake refuses a larger value with a reason).';
 
 --
 -- Name: COLUMN usage_event.event_time; Type: COMMENT; Schema: public; Owner: -
@@ -1940,7 +2686,7 @@ COMMENT ON COLUMN public.usage_record.metering_sn IS 'The record''s number at th
 -- Name: COLUMN usage_record.state; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.usage_record.state IS 'open: the hour takes events; pending: closed, to push; sending: claimed by a pusher (lease_until); delivered: accepted by the marketplace, or nothing to bill (0); failed: refused by the marketplace or not pushable (fail_reason says why; mkp_usage_retry puts it back); expired: older than 21 days, can no longer be pushed.';
+COMMENT ON COLUMN public.usage_record.state IS 'open: the hour takes events; pending: closed, to push; sending: claimed by a pusher (lease_until); delivered: accepted by the marketplace, or nothing to bill (0); failed: refused by the marketplace, not pushable, or an hourly sum too large for value (fail_reason says why; mkp_usage_retry puts it back); expired: older than 21 days, can no longer be pushed.';
 
 --
 -- Name: COLUMN usage_record.fail_reason; Type: COMMENT; Schema: public; Owner: -
@@ -2165,7 +2911,7 @@ CREATE VIEW public.usage_unpushed AS
     usage_record.lease_until,
     usage_record.claimed_by,
     usage_record.updated_at,
-    ((usage_record.state = ANY (ARRAY['pending'::text, 'sending'::text])) AND (now() > (usage_record.window_end + '01:00:00'::interval))) AS at_risk
+    public.mkp_usage_at_risk(usage_record.state, usage_record.window_end) AS at_risk
    FROM public.usage_record
   WHERE (usage_record.state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text, 'failed'::text]));
 
@@ -2173,7 +2919,7 @@ CREATE VIEW public.usage_unpushed AS
 -- Name: VIEW usage_unpushed; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.usage_unpushed IS 'Records not delivered yet (open, pending, sending, failed); at_risk: in danger of missing the marketplace''s target (two hours after the hour ends).';
+COMMENT ON VIEW public.usage_unpushed IS 'Records not delivered yet (open, pending, sending, failed); at_risk (mkp_usage_at_risk): failed, or not delivered an hour after its hour ended, so near the marketplace''s target (two hours after the hour ends).';
 
 --
 -- Name: instance_event event_id; Type: DEFAULT; Schema: public; Owner: -
@@ -2303,6 +3049,27 @@ ALTER TABLE ONLY public.org
     ADD CONSTRAINT org_pkey PRIMARY KEY (tenant_id, org_code);
 
 --
+-- Name: package_account package_account_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.package_account
+    ADD CONSTRAINT package_account_pkey PRIMARY KEY (instance_id);
+
+--
+-- Name: package_grant package_grant_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.package_grant
+    ADD CONSTRAINT package_grant_pkey PRIMARY KEY (order_id, order_line_id);
+
+--
+-- Name: package package_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.package
+    ADD CONSTRAINT package_pkey PRIMARY KEY (pkg_instance_id);
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2322,6 +3089,13 @@ ALTER TABLE ONLY public.tenant
 
 ALTER TABLE ONLY public.usage_event
     ADD CONSTRAINT usage_event_pkey PRIMARY KEY (event_id);
+
+--
+-- Name: usage_event usage_event_value_max; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.usage_event
+    ADD CONSTRAINT usage_event_value_max CHECK ((value <= 99999999.9999)) NOT VALID;
 
 --
 -- Name: usage_push usage_push_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2466,6 +3240,12 @@ CREATE INDEX nonce_seen_idx ON public.nonce USING btree (seen_at);
 CREATE INDEX org_parent_idx ON public.org USING btree (tenant_id, parent_code);
 
 --
+-- Name: package_instance_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX package_instance_idx ON public.package USING btree (instance_id);
+
+--
 -- Name: usage_event_window_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2545,6 +3325,34 @@ ALTER TABLE ONLY public.instance_event
 
 ALTER TABLE ONLY public.license_event
     ADD CONSTRAINT license_event_license_code_is_test_fkey FOREIGN KEY (license_code, is_test) REFERENCES public.license(license_code, is_test) ON DELETE CASCADE;
+
+--
+-- Name: package_account package_account_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.package_account
+    ADD CONSTRAINT package_account_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id) ON DELETE CASCADE;
+
+--
+-- Name: package_grant package_grant_pkg_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.package_grant
+    ADD CONSTRAINT package_grant_pkg_instance_id_fkey FOREIGN KEY (pkg_instance_id) REFERENCES public.package(pkg_instance_id) ON DELETE CASCADE;
+
+--
+-- Name: package package_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.package
+    ADD CONSTRAINT package_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id) ON DELETE CASCADE;
+
+--
+-- Name: package package_pkg_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.package
+    ADD CONSTRAINT package_pkg_instance_id_fkey FOREIGN KEY (pkg_instance_id) REFERENCES public.instance(instance_id) ON DELETE CASCADE;
 
 --
 -- Name: usage_event usage_event_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
