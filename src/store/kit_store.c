@@ -109,6 +109,27 @@ array_elem(struct buf *b, const char *s)
 	buf_putc(b, '"');
 }
 
+/*
+ * Reads the one "{inserted,updated,deleted}" array a set function returns
+ * into counts, clears res; true (a result that does not parse leaves the
+ * counts 0: they are for the log).
+ */
+static bool
+take_counts(PGresult *res, size_t counts[3])
+{
+	unsigned long	 c[3] = { 0, 0, 0 };
+
+
+	if (PQntuples(res) == 1 &&
+	    sscanf(PQgetvalue(res, 0, 0), "{%lu,%lu,%lu}", &c[0], &c[1], &c[2]) == 3) {
+		counts[0] = c[0];
+		counts[1] = c[1];
+		counts[2] = c[2];
+	}
+	PQclear(res);
+	return true;
+}
+
 bool
 kit_store_users(struct db *db, const char *tenant_id,
     const char *const (*users)[KIT_USER_NVALS], size_t n, const char *instance_id,
@@ -120,7 +141,6 @@ kit_store_users(struct db *db, const char *tenant_id,
 	const char	*v[8];
 	PGresult	*res;
 	size_t		 i, k;
-	unsigned long	 c[3] = { 0, 0, 0 };
 
 	counts[0] = counts[1] = counts[2] = 0;
 	if (n == 0)
@@ -143,14 +163,7 @@ kit_store_users(struct db *db, const char *tenant_id,
 	buf_free(&arr);
 	if (res == NULL)
 		return false;
-	if (PQntuples(res) == 1 &&
-	    sscanf(PQgetvalue(res, 0, 0), "{%lu,%lu,%lu}", &c[0], &c[1], &c[2]) == 3) {
-		counts[0] = c[0];
-		counts[1] = c[1];
-		counts[2] = c[2];
-	}
-	PQclear(res);
-	return true;
+	return take_counts(res, counts);
 }
 
 bool
@@ -178,7 +191,6 @@ kit_store_orgs_set(struct db *db, const char *tenant_id, const char *const *code
 	const char	*v[8];
 	PGresult	*res;
 	size_t		 i;
-	unsigned long	 c[3] = { 0, 0, 0 };
 	int		 k;
 
 	counts[0] = counts[1] = counts[2] = 0;
@@ -206,14 +218,7 @@ kit_store_orgs_set(struct db *db, const char *tenant_id, const char *const *code
 		buf_free(&arr[k]);
 	if (res == NULL)
 		return false;
-	if (PQntuples(res) == 1 &&
-	    sscanf(PQgetvalue(res, 0, 0), "{%lu,%lu,%lu}", &c[0], &c[1], &c[2]) == 3) {
-		counts[0] = c[0];
-		counts[1] = c[1];
-		counts[2] = c[2];
-	}
-	PQclear(res);
-	return true;
+	return take_counts(res, counts);
 }
 
 bool

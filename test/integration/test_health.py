@@ -45,8 +45,11 @@ def test_store_down_and_back(make_stack, make_sim_server, private_pg):  # noqa: 
     push_now(s)
     assert q(s, "SELECT state FROM usage_record") == "failed"
 
-    # Up: pong, the host, the failed record with its hour, units.
+    # Up: pong, the host, the failed record with its hour, units. The page's
+    # store figures are refreshed once a second by the status child.
     assert get(s, "/-/ping") == (200, "pong\n")
+    wait_for(lambda: text_fields(get(s, "/-/status")[1])["usage records failed"] == "1", 10,
+             what="the failed record on the status page")
     st, body = get(s, "/-/status")
     f = text_fields(body)
     assert f["store"] == "up" and f["store up"] == "1" and f["store down since"] == "-", body
@@ -58,8 +61,10 @@ def test_store_down_and_back(make_stack, make_sim_server, private_pg):  # noqa: 
     assert om_value(body, "mkpd_store_up") == 1
     assert om_value(body, "mkpd_usage_records_failed") == 1
 
-    # PostgreSQL stopped.
+    # PostgreSQL stopped: ping says so as soon as the status child's next
+    # refresh (once a second) finds the store gone.
     private_pg.stop("fast")
+    wait_for(lambda: get(s, "/-/ping")[0] == 503, 10, what="ping to say the store is down")
     st, body = get(s, "/-/ping")
     assert st == 503 and body.startswith("store down: "), (st, body)
     st, body = get(s, "/-/status")
@@ -84,6 +89,8 @@ def test_store_down_and_back(make_stack, make_sim_server, private_pg):  # noqa: 
     # Started again: pong, up, and the last error kept with its time.
     private_pg.start()
     wait_for(lambda: get(s, "/-/ping") == (200, "pong\n"), 20, what="pong after the restart")
+    wait_for(lambda: text_fields(get(s, "/-/status")[1])["usage records failed"] == "1", 10,
+             what="the store figures after the restart")
     st, body = get(s, "/-/status")
     f = text_fields(body)
     assert f["store"] == "up" and f["store down since"] == "-", body
