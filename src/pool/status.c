@@ -61,6 +61,7 @@ static struct {
 	struct status_worker	 w[SCOREBOARD_SLOTS];
 	long			 page_kb;
 	char			 host[256];
+	char			 store_error[160];	/* the page's copy of cache's */
 } st;
 
 /*
@@ -207,7 +208,6 @@ status_collect(struct pool_status *ps, bool full)
 	struct scoreboard_totals t;
 	struct scoreboard_slot	 s;
 	struct store_figures	 f;
-	char			 store_error[160];
 	int64_t			 mono = mono_ms();
 	uint32_t		 q, qlen;
 	int			 i;
@@ -246,11 +246,11 @@ status_collect(struct pool_status *ps, bool full)
 	f = cache.f;
 	ps->store_up = cache.store_up;
 	ps->store_down_since_wall = cache.store_down_since;
-	(void)!str_copy(store_error, sizeof(store_error), cache.store_error);
+	(void)!str_copy(st.store_error, sizeof(st.store_error), cache.store_error);
 	ps->store_error_wall = cache.store_error_wall;
 	pthread_mutex_unlock(&cache.mu);
 	ps->host = st.host;
-	ps->store_error = store_error;
+	ps->store_error = st.store_error;
 	ps->usage_failed = f.usage_failed;
 	ps->usage_failed_oldest_wall = f.usage_failed_oldest_wall;
 	ps->jobs_backlog = f.jobs_backlog;
