@@ -223,7 +223,7 @@ def keys_env(var):
     return out
 
 
-def test_quickstart_keeps_its_secrets_from_other_users(quickstart):
+def test_quickstart_secrets(quickstart):
     """The master key is read only by mkpd's master (root): root's, mode
     0600, not nobody's, whose processes (the front's workers, mkp-sim) any
     such compromise would reach; and mkp-sim's SK is not on its command
