@@ -23,21 +23,13 @@
 #include "cli/ctl_kit.h"
 #include "cli/ctl_packages.h"
 #include "cli/ctl_purge.h"
+#include "cli/ctl_statements.h"
 #include "cli/ctl_status.h"
 #include "cli/ctl_usage.h"
-#include "common/buf.h"
 #include "common/config.h"
-#include "common/json.h"
 #include "common/util.h"
-#include "store/audit.h"
 #include "store/db.h"
-#include "store/instance_store.h"
-#include "store/job_store.h"
-#include "store/kit_store.h"
 #include "store/migrate.h"
-#include "store/nonce.h"
-#include "store/status_store.h"
-#include "store/usage_store.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
@@ -71,85 +63,6 @@ verb_version(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-/*
- * Every statement the daemons prepare, as they prepare it: what a DBA
- * matches against pg_stat_statements, and what scripts/bench feeds
- * pgbench, so the store's ceiling is measured with the very SQL a call
- * sends.
- */
-static const struct db_stmt *const stmt_sets[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, job_stmts,
-	kit_store_stmts, usage_store_stmts, status_store_stmts,
-};
-
-static const struct db_stmt *
-stmt_find(const char *name)
-{
-	const struct db_stmt	*s;
-	size_t			 i;
-
-	for (i = 0; i < NELEM(stmt_sets); i++)
-		for (s = stmt_sets[i]; s->name != NULL; s++)
-			if (strcmp(s->name, name) == 0)
-				return s;
-	return NULL;
-}
-
-static void
-stmt_json(struct jw *w, const struct db_stmt *s)
-{
-	jw_obj_begin(w);
-	jw_kv_str(w, "name", s->name);
-	jw_key(w, "params");
-	jw_int(w, s->nparams);
-	jw_kv_str(w, "sql", s->sql);
-	jw_obj_end(w);
-}
-
-/*
- * statements: every prepared statement (name, parameter count, SQL), or
- * the SQL of those named, one a line, for scripts.
- */
-static int
-verb_statements(struct ctl *c, int argc, char **argv)
-{
-	const struct db_stmt	*s;
-	struct buf		 b = BUF_INIT;
-	struct jw		 w;
-	size_t			 i;
-	int			 k;
-
-	for (k = 1; k < argc; k++)
-		if (stmt_find(argv[k]) == NULL) {
-			fprintf(stderr, "mkpctl: statements: no statement named '%s'\n", argv[k]);
-			return 1;
-		}
-	if (c->json) {
-		jw_init(&w, &b);
-		jw_arr_begin(&w);
-		if (argc > 1)
-			for (k = 1; k < argc; k++)
-				stmt_json(&w, stmt_find(argv[k]));
-		else
-			for (i = 0; i < NELEM(stmt_sets); i++)
-				for (s = stmt_sets[i]; s->name != NULL; s++)
-					stmt_json(&w, s);
-		jw_arr_end(&w);
-		printf("%s\n", buf_cstr(&b));
-		buf_free(&b);
-		return 0;
-	}
-	if (argc > 1) {
-		for (k = 1; k < argc; k++)
-			printf("%s\n", stmt_find(argv[k])->sql);
-		return 0;
-	}
-	for (i = 0; i < NELEM(stmt_sets); i++)
-		for (s = stmt_sets[i]; s->name != NULL; s++)
-			printf("%-28s %2d  %s\n", s->name, s->nparams, s->sql);
-	return 0;
-}
-
 static const struct verb verbs[] = {
 	{ "callbacks", "tail [-n N] | search [--instance ID] [--order ID] [--activity A]"
 	  " [--code C] [--failed] [--since T] [--until T] | show CALL_ID",
@@ -175,7 +88,7 @@ static const struct verb verbs[] = {
 	{ "reload", "", "reload mkpd's config, replacing workers gracefully", false, ctl_reload },
 	{ "statements", "[NAME...]",
 	  "print the SQL mkpd prepares (all, or the SQL of each NAME a line)", false,
-	  verb_statements },
+	  ctl_statements },
 	{ "status", "[--json|--openmetrics|--html] [--full]",
 	  "the pool's status from mkpd's scoreboard (control_socket)", false, ctl_status },
 	{ "tenants", "", "list the Kit tenants (deleted ones flagged)", true, ctl_tenants },

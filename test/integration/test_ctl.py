@@ -432,9 +432,10 @@ def test_statements_lists_what_mkpd_prepares_and_each_prepares_on_the_schema(sta
     listed = json.loads(stack.mkpd.mkpctl("statements", "--json", check=True).stdout)
     names = [s["name"] for s in listed]
     assert len(names) == len(set(names))
-    # The statements of a V2 call, the jobs child and the status child.
+    # The statements of a V2 call, the jobs child (with its job kinds) and
+    # the status child.
     for name in ("nonce_claim_strict", "audit_record", "istore_create", "istore_fetch_one",
-                 "job_claim", "ustore_ingest", "status_figures"):
+                 "job_claim", "ustore_ingest", "pstore_grant", "status_figures"):
         assert name in names
     # Each one is valid against the migrated schema as the daemons send it
     # (untyped parameters, as PQprepare without types).
