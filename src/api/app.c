@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/call.h"
 #include "api/response.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -189,16 +190,16 @@ route(struct request *r)
 	}
 	if (is_production_path(r->path)) {
 		if (strcmp(r->method, "POST") == 0) {
-			v2_basic_handle(&app, r);
+			call_serve(&app, r, &dialect_v2_basic, NULL);
 			return;
 		}
 		if (strcmp(r->method, "GET") == 0) {
-			v1_basic_handle(&app, r);
+			call_serve(&app, r, &dialect_v1_basic, NULL);
 			return;
 		}
 	}
 	if ((kit = kit_name(r->path, &v1)) != NULL) {
-		kit_handle(&app, r, kit, v1);
+		call_serve(&app, r, v1 ? &dialect_kit_v1 : &dialect_kit_v2, kit);
 		return;
 	}
 	log_info("no route for %s %s from %s", r->method, r->path,

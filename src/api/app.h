@@ -19,17 +19,10 @@ struct app {
 	struct rsa_key		*rsa;	/* [kit] private_key_file, NULL when none */
 };
 
-/* The V2 basic dialect: POST at the production URL (api/v2_basic.c). */
-void	 v2_basic_handle(struct app *, struct request *);
-/* The legacy V1 basic dialect: GET at the production URL (api/v1_basic.c). */
-void	 v1_basic_handle(struct app *, struct request *);
-
 /*
- * The Kit dialects (api/kit.c): POST at {base_path}produceAPI/v2/NAME (V2,
- * v1 false) or {base_path}produceAPI/NAME (V1). An unknown NAME is
- * answered 404.
+ * The signed dialects of the marketplace (V2 basic, V1 basic, Kit V2, Kit
+ * V1) are served by one pipeline, api/call.h.
  */
-void	 kit_handle(struct app *, struct request *, const char *name, bool v1);
 
 /* POST /-/usage: the seller reports metered usage (api/usage_in.c). */
 void	 usage_in_handle(struct app *, struct request *);

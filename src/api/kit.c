@@ -29,47 +29,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/app.h"
-#include "api/fields.h"
+#include "api/call.h"
 #include "api/kit.h"
-#include "api/response.h"
-#include "api/verify.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/rsa.h"
 #include "crypto/sign.h"
 #include "domain/kit.h"
-#include "store/nonce.h"
 
 #define KIT_MAX_DEPTH	32
-#define KIT_NONCE_MAX	128
-#define KIT_AUDIT_MAX	16384
 #define KIT_USERS_MAX	500
 #define KIT_ORGS_MAX	20000
 #define KIT_SECRET_MAX	4096
-
-struct kit_call {
-	struct app		*app;
-	const char		*key;	/* signs the answer: kit_key or v1_key */
-	struct request		*r;
-	const struct json	*body;
-	struct dom_call		 dc;
-	struct kit_scope	 scope;
-	char			 stamp[18];
-	struct field_values	 f;
-	char			 err[200];
-};
-
-typedef void (*kit_handler)(struct kit_call *);
-
-struct kit_activity {
-	const char		*name;
-	const struct field_rule	*rules;
-	size_t			 nrules;
-	int			 max_flag;	/* -1: the call has no flag */
-	kit_handler		 run;
-};
 
 /* Field tables of spec/kit-and-v1.md §2; instanceId/orderId are empty in seller debug. */
 static const struct field_rule tenant_rules[] = {
@@ -126,26 +98,10 @@ static const struct field_rule org_rules[] = {
 	{ "parentCode", false, FK_STRING, 64, NULL },
 };
 
-static const char *
-kit_key(const struct kit_call *c)
-{
-	return c->key;
-}
-
 static void
-answer_param(struct kit_call *c, const char *msg)
+answer_param(struct call *c, const char *msg)
 {
-	reply_code(c->r, kit_key(c), RC_PARAM, msg);
-}
-
-static void
-answer_status(struct kit_call *c, enum dom_status st)
-{
-	if (c->dc.reason[0] != '\0')
-		(void)!str_copy(c->r->audit_reason, sizeof(c->r->audit_reason), c->dc.reason);
-	reply_code(c->r, kit_key(c), st == DOM_OK ? RC_SUCCESS :
-	    st == DOM_INVALID ? RC_PARAM : RC_INTERNAL,
-	    st == DOM_OK ? "success" : c->dc.reason[0] ? c->dc.reason : "failed");
+	call_reply(c, RC_PARAM, msg);
 }
 
 const char *
@@ -229,7 +185,7 @@ kit_list(const struct json *v, const char *name, size_t max, struct json **owned
 
 /* The list member name (or alt when name is absent or null). */
 static const struct json *
-get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
+get_list(struct call *c, const char *name, const char *alt, size_t max,
     struct json **owned)
 {
 	const struct json	*v = json_get(c->body, name);
@@ -242,7 +198,7 @@ get_list(struct kit_call *c, const char *name, const char *alt, size_t max,
 }
 
 static void
-run_tenant(struct kit_call *c)
+run_tenant(struct call *c)
 {
 	struct kit_tenant	t;
 
@@ -262,11 +218,11 @@ run_tenant(struct kit_call *c)
 	t.name = c->f.str[4];
 	t.domain_name = c->f.str[5];
 	t.order_id = c->f.str[2];
-	answer_status(c, kit_tenant_sync(&c->app->dom, &c->dc, &c->scope, &t));
+	call_answer(c, kit_tenant_sync(&c->app->dom, &c->dc, &c->scope, &t));
 }
 
 static void
-run_app(struct kit_call *c)
+run_app(struct call *c)
 {
 	struct kit_app	 a;
 	struct buf	 plain = BUF_INIT;
@@ -306,12 +262,12 @@ run_app(struct kit_call *c)
 	st = kit_app_sync(&c->app->dom, &c->dc, &c->scope, &a);
 	wipe_buf(&plain);
 	buf_free(&plain);
-	answer_status(c, st);
+	call_answer(c, st);
 }
 
 /* Reads one user item into u; extension text goes to ext. */
 static bool
-read_user(struct kit_call *c, size_t idx, const struct json *item, struct kit_user *u,
+read_user(struct call *c, size_t idx, const struct json *item, struct kit_user *u,
     struct buf *ext, char emp_type[24])
 {
 	struct field_values	 f;
@@ -389,7 +345,7 @@ read_user(struct kit_call *c, size_t idx, const struct json *item, struct kit_us
 }
 
 static void
-run_auth(struct kit_call *c)
+run_auth(struct call *c)
 {
 	const struct json	*list;
 	struct json		*owned = NULL;
@@ -428,7 +384,7 @@ run_auth(struct kit_call *c)
 		answer_param(c, c->err);
 		goto out;
 	}
-	answer_status(c, kit_auth_sync(&c->app->dom, &c->dc, &c->scope, c->f.str[2], sync,
+	call_answer(c, kit_auth_sync(&c->app->dom, &c->dc, &c->scope, c->f.str[2], sync,
 	    users, n));
 out:
 	for (i = 0; ext != NULL && i < n; i++)
@@ -440,7 +396,7 @@ out:
 }
 
 static void
-run_single_org(struct kit_call *c)
+run_single_org(struct call *c)
 {
 	struct kit_org	g;
 
@@ -452,7 +408,7 @@ run_single_org(struct kit_call *c)
 		answer_param(c, "orgName: missing");
 		return;
 	}
-	answer_status(c, kit_org_sync(&c->app->dom, &c->dc, &c->scope, &g, 1, false));
+	call_answer(c, kit_org_sync(&c->app->dom, &c->dc, &c->scope, &g, 1, false));
 }
 
 static int
@@ -490,7 +446,7 @@ org_repeated(const struct kit_org *orgs, size_t n)
 }
 
 static void
-run_all_org(struct kit_call *c)
+run_all_org(struct call *c)
 {
 	const struct json	*list;
 	struct json		*owned = NULL;
@@ -526,7 +482,7 @@ run_all_org(struct kit_call *c)
 		snprintf(c->err, sizeof(c->err), "orgInfoList[%zu].orgCode: repeated", k);
 		goto bad;
 	}
-	answer_status(c, kit_org_sync(&c->app->dom, &c->dc, &c->scope, orgs, n, true));
+	call_answer(c, kit_org_sync(&c->app->dom, &c->dc, &c->scope, orgs, n, true));
 	free(orgs);
 	json_free(owned);
 	return;
@@ -538,110 +494,13 @@ bad:
 
 #define ACT(name, rules, maxf, fn) { name, rules, NELEM(rules), maxf, fn }
 
-static const struct kit_activity activities[] = {
+static const struct activity activities[] = {
 	ACT("tenantSync", tenant_rules, 2, run_tenant),
 	ACT("applicationSync", app_rules, 2, run_app),
 	ACT("authSync", auth_rules, 3, run_auth),
 	ACT("singleOrgSync", single_org_rules, 2, run_single_org),
 	ACT("allOrgSync", all_org_rules, -1, run_all_org),
 };
-
-/*
- * True when each present header of the n is text (fields_param_text);
- * otherwise 000002 naming the first that is not has been answered.
- */
-static bool
-headers_text(struct request *r, const char *key, const char *const *values,
-    const char *const *names, size_t n)
-{
-	char	msg[80];
-	size_t	i;
-
-	for (i = 0; i < n; i++) {
-		if (values[i] == NULL || fields_param_text(values[i], strlen(values[i])))
-			continue;
-		snprintf(msg, sizeof(msg), "%s: holds a control character", names[i]);
-		reply_code(r, key, RC_PARAM, msg);
-		log_notice("kit call %s from %s: %s", r->call_id,
-		    r->remote_addr ? r->remote_addr : "?", msg);
-		return false;
-	}
-	return true;
-}
-
-/*
- * The time window, nonce and x-sign checks (readings 1 and 2). True when
- * the call is authentic and fresh; otherwise the answer has been sent.
- * *tree gets the parsed body (NULL when it is not JSON, answered here),
- * *used the key that verified the call: kit_key, or the previous one
- * while a rotation's overlap lasts.
- */
-static bool
-authenticate(struct app *app, struct request *r, struct json **tree, const char **used)
-{
-	const char	*key = app->cfg->kit_key, *prev;
-	const char	*sig = request_param(r, "HTTP_X_SIGN");
-	const char	*ts = request_param(r, "HTTP_X_TIMESTAMP");
-	const char	*nonce = request_param(r, "HTTP_X_NONCE");
-	char		 perr[128], msg[192];
-	bool		 match;
-	int64_t		 ts_ms, window = app->cfg->time_window * 1000;
-
-	*tree = NULL;
-	if (!headers_text(r, key, (const char *const[]){ sig, ts, nonce },
-	    (const char *const[]){ "x-sign", "x-timestamp", "x-nonce" }, 3))
-		return false;
-	if (ts == NULL || *ts == '\0') {
-		reply_code(r, key, RC_PARAM, "x-timestamp: missing");
-		return false;
-	}
-	if (!parse_i64(ts, 0, INT64_MAX / 2, &ts_ms)) {
-		reply_code(r, key, RC_PARAM, "x-timestamp: not Unix milliseconds");
-		return false;
-	}
-	if (ts_ms < r->wall_ms - window || ts_ms > r->wall_ms + window) {
-		snprintf(msg, sizeof(msg), "x-timestamp: %lld ms away from the server clock "
-		    "(allowed: %lld)", (long long)(ts_ms - r->wall_ms), (long long)window);
-		reply_code(r, key, RC_PARAM, msg);
-		return false;
-	}
-	if (nonce == NULL || *nonce == '\0') {
-		reply_code(r, key, RC_PARAM, "x-nonce: missing");
-		return false;
-	}
-	if (strlen(nonce) > KIT_NONCE_MAX) {
-		reply_code(r, key, RC_PARAM, "x-nonce: too long");
-		return false;
-	}
-	if (sig == NULL || *sig == '\0') {
-		reply_code(r, key, RC_AUTH, "x-sign: missing");
-		return false;
-	}
-	match = verify_v2(VERIFY_V2_KIT, key, r->body.data != NULL ? r->body.data : "",
-	    r->body.len, KIT_MAX_DEPTH, nonce, ts, sig, tree, perr, sizeof(perr));
-	if (!match && (prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
-	    verify_v2_tree(VERIFY_V2_KIT, prev, *tree, r->body.data != NULL ? r->body.data : "",
-	    r->body.len, nonce, ts, sig)) {
-		log_info("kit call %s from %s: verified with the previous kit key "
-		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
-		    app->cfg->previous_kit_until);
-		*used = prev;
-		match = true;
-	}
-	if (!match) {
-		reply_code(r, key, RC_AUTH, "x-sign: does not match");
-		log_notice("kit call %s from %s: x-sign does not match", r->call_id,
-		    r->remote_addr ? r->remote_addr : "?");
-		return false;
-	}
-	if (*tree == NULL) {
-		snprintf(msg, sizeof(msg), "body: not valid JSON (%s)", perr);
-		reply_code(r, key, RC_PARAM, msg);
-		return false;
-	}
-	nonce_prelude(app->db, "kit2", nonce, 2 * app->cfg->time_window, r->call_id);
-	return true;
-}
 
 void
 kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out)
@@ -694,142 +553,112 @@ kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out)
 	free(vals);
 }
 
+static bool
+kit_v1_verify(struct call *c, const char *key)
+{
+	return verify_kit_v1(key, c->body, json_get_str(c->body, "timeStamp"), c->sig);
+}
+
 /*
  * The V1 authToken check (spec/kit-and-v1.md §1.2): the blank-skipping
- * form first (Huawei's sample), then the one keeping blanks. True when
- * the call is authentic; otherwise the answer has been sent.
+ * form first (Huawei's sample), then the one keeping blanks. No nonce, no
+ * window (the spec gives none).
  */
 static bool
-authenticate_v1(struct app *app, struct request *r, struct json **tree, const char **used)
+kit_v1_authenticate(struct call *c)
 {
-	const char	*key = app->cfg->v1_key, *prev;
-	const char	*token = request_param(r, "HTTP_AUTHTOKEN");
+	const char	*token = request_param(c->r, "HTTP_AUTHTOKEN");
 	const char	*ts;
-	char		 perr[128], msg[192];
-	bool		 match = false;
+	char		 msg[192];
+	bool		 ok;
 
-	*tree = NULL;
-	if (!headers_text(r, key, (const char *const[]){ token },
-	    (const char *const[]){ "authToken" }, 1))
+	if (token != NULL && !fields_param_text(token, strlen(token))) {
+		call_reply(c, RC_PARAM, "authToken: holds a NUL or control character");
 		return false;
+	}
 	if (token == NULL || *token == '\0') {
-		reply_code(r, key, RC_AUTH, "authToken: missing");
+		call_reply(c, RC_AUTH, "authToken: missing");
 		return false;
 	}
-	*tree = json_parse(r->body.data != NULL ? r->body.data : "", r->body.len,
-	    KIT_MAX_DEPTH, perr, sizeof(perr));
-	if (*tree == NULL || (*tree)->type != JSON_OBJECT) {
-		snprintf(msg, sizeof(msg), "body: not a JSON object%s%s", *tree ? "" : " (",
-		    *tree ? "" : perr);
-		if (*tree == NULL)
-			strncat(msg, ")", sizeof(msg) - strlen(msg) - 1);
-		reply_code(r, key, RC_PARAM, msg);
+	c->body = json_parse(c->r->body.data != NULL ? c->r->body.data : "", c->r->body.len,
+	    KIT_MAX_DEPTH, c->perr, sizeof(c->perr));
+	if (c->body == NULL || c->body->type != JSON_OBJECT) {
+		snprintf(msg, sizeof(msg), "body: not a JSON object%s%s%s",
+		    c->body != NULL ? "" : " (", c->body != NULL ? "" : c->perr,
+		    c->body != NULL ? "" : ")");
+		call_reply(c, RC_PARAM, msg);
 		return false;
 	}
-	ts = json_get_str(*tree, "timeStamp");
+	ts = json_get_str(c->body, "timeStamp");
 	if (ts == NULL || *ts == '\0') {
-		reply_code(r, key, RC_PARAM, "timeStamp: missing");
+		call_reply(c, RC_PARAM, "timeStamp: missing");
 		return false;
 	}
-	if (verify_kit_v1(key, *tree, ts, token)) {
-		match = true;
-	} else if ((prev = config_previous_key(app->cfg, key, r->wall_ms)) != NULL &&
-	    verify_kit_v1(prev, *tree, ts, token)) {
-		log_info("kit v1 call %s from %s: verified with the previous v1 key "
-		    "(accepted until %s)", r->call_id, r->remote_addr ? r->remote_addr : "?",
-		    app->cfg->previous_v1_until);
-		*used = prev;
-		match = true;
-	}
-	if (!match) {
-		reply_code(r, key, RC_AUTH, "authToken: does not match");
-		log_notice("kit v1 call %s from %s: authToken does not match", r->call_id,
-		    r->remote_addr ? r->remote_addr : "?");
+	c->sig = token;
+	ok = call_verify(c, "authToken", kit_v1_verify);
+	c->sig = NULL;
+	return ok;
+}
+
+/* After the field table: the call's timeStamp and flag, its scope. */
+static bool
+kit_prepare(struct call *c)
+{
+	const char	*why;
+	char		 msg[160];
+	int64_t		 flag;
+
+	if ((why = kit_stamp(json_get(c->body, "timeStamp"), now_ms(),
+	    c->app->cfg->time_window, c->stamp)) != NULL) {
+		snprintf(msg, sizeof(msg), "timeStamp: %s", why);
+		call_reply(c, RC_PARAM, msg);
 		return false;
 	}
+	if (c->act->max_flag >= 0) {
+		if (!get_small_int(json_get(c->body, "flag"), 0, c->act->max_flag, &flag)) {
+			snprintf(msg, sizeof(msg), "flag: missing or not an integer 0..%d",
+			    c->act->max_flag);
+			call_reply(c, RC_PARAM, msg);
+			return false;
+		}
+		c->scope.flag = (int)flag;
+	}
+	c->scope.tenant_id = c->f.str[0];
+	c->scope.instance_id = c->f.str[1];
+	c->scope.stamp = c->stamp;
 	return true;
 }
 
-void
-kit_handle(struct app *app, struct request *r, const char *name, bool v1)
-{
-	const char		*key = v1 ? app->cfg->v1_key : app->cfg->kit_key;
-	const struct kit_activity *act = NULL;
-	struct json		*tree = NULL;
-	struct kit_call		 c;
-	int64_t			 flag;
-	char			 msg[160];
-	const char		*why;
-	size_t			 i;
+static const struct v2_params params = {
+	.headers = true,
+	.names = { "x-sign", "x-timestamp", "x-nonce" },
+	.fcgi = { "HTTP_X_SIGN", "HTTP_X_TIMESTAMP", "HTTP_X_NONCE" },
+	.kind = VERIFY_V2_KIT,
+};
 
-	r->audit.dialect = v1 ? "kit-v1" : "kit-v2";
-	for (i = 0; i < NELEM(activities); i++)
-		if (strcmp(name, activities[i].name) == 0)
-			act = &activities[i];
-	if (act == NULL) {
-		respond(r, 404, "text/plain", "not found\n", 10, NULL);
-		return;
-	}
-	r->audit.activity = act->name;
-	if (key == NULL || *key == '\0') {
-		reply_code(r, NULL, RC_AUTH, v1 ? "[keys] v1_key is not configured" :
-		    "[keys] kit_key is not configured");
-		return;
-	}
-	if (strcmp(r->method, "POST") != 0) {
-		reply_code(r, key, RC_PARAM, "method: Kit calls are POST");
-		return;
-	}
-	if (r->body_too_large) {
-		snprintf(msg, sizeof(msg), "body: larger than %lld bytes", (long long)r->max_body);
-		reply_code(r, key, RC_PARAM, msg);
-		return;
-	}
-	if (!(v1 ? authenticate_v1(app, r, &tree, &key) : authenticate(app, r, &tree, &key)))
-		goto out;
-	if (tree->type != JSON_OBJECT) {
-		reply_code(r, key, RC_PARAM, "body: not a JSON object");
-		goto out;
-	}
-	redact_json(tree, &r->audit_body, KIT_AUDIT_MAX);
-	r->audit.body = buf_cstr(&r->audit_body);
+const struct dialect dialect_kit_v2 = {
+	.name = "kit-v2",
+	.log = "kit",
+	.slot = KEY_KIT,
+	.post_only = true,
+	.authenticate = call_authenticate_v2,
+	.v2 = &params,
+	.replay = "kit2",
+	.replay_param = "x-nonce",
+	.test_flag_msg = "testFlag: must be 0 or 1",
+	.prepare = kit_prepare,
+	.acts = activities,
+	.nacts = NELEM(activities),
+};
 
-	memset(&c, 0, sizeof(c));
-	c.app = app;
-	c.key = key;
-	c.r = r;
-	c.body = tree;
-	c.dc.call_id = r->call_id;
-	if (!fields_test_flag(tree, &c.dc.is_test)) {
-		reply_code(r, key, RC_PARAM, "testFlag: must be 0 or 1");
-		goto out;
-	}
-	r->audit.is_test = c.dc.is_test;
-	if (!fields_check(tree, act->rules, act->nrules, &c.f, c.err, sizeof(c.err))) {
-		reply_code(r, key, RC_PARAM, c.err);
-		goto out;
-	}
-	if ((why = kit_stamp(json_get(tree, "timeStamp"), now_ms(), app->cfg->time_window,
-	    c.stamp)) != NULL) {
-		snprintf(msg, sizeof(msg), "timeStamp: %s", why);
-		reply_code(r, key, RC_PARAM, msg);
-		goto out;
-	}
-	if (act->max_flag >= 0) {
-		if (!get_small_int(json_get(tree, "flag"), 0, act->max_flag, &flag)) {
-			snprintf(msg, sizeof(msg), "flag: missing or not an integer 0..%d",
-			    act->max_flag);
-			reply_code(r, key, RC_PARAM, msg);
-			goto out;
-		}
-		c.scope.flag = (int)flag;
-	}
-	c.scope.tenant_id = c.f.str[0];
-	c.scope.instance_id = c.f.str[1];
-	c.scope.stamp = c.stamp;
-	act->run(&c);
-	reply_if_replayed(app->db, r, key, "kit", "x-nonce");
-out:
-	db_prelude_reset(app->db);
-	json_free(tree);
-}
+const struct dialect dialect_kit_v1 = {
+	.name = "kit-v1",
+	.log = "kit v1",
+	.slot = KEY_V1,
+	.post_only = true,
+	.authenticate = kit_v1_authenticate,
+	.test_flag_msg = "testFlag: must be 0 or 1",
+	.prepare = kit_prepare,
+	.acts = activities,
+	.nacts = NELEM(activities),
+};

@@ -93,7 +93,9 @@ check(struct report *rp, const char *path)
 {
 	struct config	*cfg;
 	struct seal_key	 k;
+	struct key_slot_view v;
 	char		 err[600];
+	int		 slot;
 
 	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
 		say(rp, "error", "%s", err);
@@ -112,9 +114,10 @@ check(struct report *rp, const char *path)
 		say(rp, "error", "[app] hook %s: %s", cfg->hook, strerror(errno));
 	if (cfg->basic_key[0] == '\0')
 		say(rp, "warning", "[keys] basic_key is empty: V2 basic calls are refused");
-	check_previous(rp, "basic", cfg->previous_basic_key, cfg->previous_basic_until);
-	check_previous(rp, "kit", cfg->previous_kit_key, cfg->previous_kit_until);
-	check_previous(rp, "v1", cfg->previous_v1_key, cfg->previous_v1_until);
+	for (slot = 0; slot < KEY_SLOTS; slot++) {
+		config_key_slot(cfg, (enum key_slot)slot, &v);
+		check_previous(rp, v.name, v.previous, v.until);
+	}
 	config_free(cfg);
 }
 

@@ -136,26 +136,19 @@ fingerprint(const char *key, char out[9])
 	out[8] = '\0';
 }
 
-struct dialect {
-	const char	*name;
-	char *const	*key, *const *prev, *const *until;
-};
-
 static void
-dialects(const struct config *cfg, struct dialect d[3])
+dialects(const struct config *cfg, struct key_slot_view d[KEY_SLOTS])
 {
-	d[0] = (struct dialect){ "basic", &cfg->basic_key, &cfg->previous_basic_key,
-	    &cfg->previous_basic_until };
-	d[1] = (struct dialect){ "kit", &cfg->kit_key, &cfg->previous_kit_key,
-	    &cfg->previous_kit_until };
-	d[2] = (struct dialect){ "v1", &cfg->v1_key, &cfg->previous_v1_key,
-	    &cfg->previous_v1_until };
+	int	i;
+
+	for (i = 0; i < KEY_SLOTS; i++)
+		config_key_slot(cfg, (enum key_slot)i, &d[i]);
 }
 
 static int
 status(struct ctl *c)
 {
-	struct dialect	 d[3];
+	struct key_slot_view d[KEY_SLOTS];
 	struct buf	 b = BUF_INIT;
 	struct jw	 w;
 	char		 cur[9], prev[9];
@@ -171,28 +164,28 @@ status(struct ctl *c)
 	if (!c->json)
 		printf("%-8s %-10s %-10s %-22s %s\n", "DIALECT", "CURRENT", "PREVIOUS",
 		    "UNTIL", "OVERLAP");
-	for (i = 0; i < 3; i++) {
-		fingerprint(*d[i].key, cur);
-		fingerprint(*d[i].prev, prev);
-		if ((*d[i].prev)[0] == '\0')
+	for (i = 0; i < KEY_SLOTS; i++) {
+		fingerprint(d[i].key, cur);
+		fingerprint(d[i].previous, prev);
+		if (d[i].previous[0] == '\0')
 			state = "none";
-		else if (parse_rfc3339(*d[i].until, &end) && end > now_ms())
+		else if (parse_rfc3339(d[i].until, &end) && end > now_ms())
 			state = "open";
 		else
 			state = "over";
 		jw_obj_begin(&w);
 		jw_kv_str(&w, "dialect", d[i].name);
 		jw_key(&w, "current");
-		(*d[i].key)[0] ? jw_str(&w, cur) : jw_null(&w);
+		d[i].key[0] ? jw_str(&w, cur) : jw_null(&w);
 		jw_key(&w, "previous");
-		(*d[i].prev)[0] ? jw_str(&w, prev) : jw_null(&w);
+		d[i].previous[0] ? jw_str(&w, prev) : jw_null(&w);
 		jw_key(&w, "until");
-		(*d[i].until)[0] ? jw_str(&w, *d[i].until) : jw_null(&w);
+		d[i].until[0] ? jw_str(&w, d[i].until) : jw_null(&w);
 		jw_kv_str(&w, "overlap", state);
 		jw_obj_end(&w);
 		if (!c->json)
 			printf("%-8s %-10s %-10s %-22s %s\n", d[i].name, cur, prev,
-			    (*d[i].until)[0] ? *d[i].until : "-", state);
+			    d[i].until[0] ? d[i].until : "-", state);
 	}
 	jw_arr_end(&w);
 	if (c->json)
@@ -374,15 +367,15 @@ out:
 static int
 rotate(struct ctl *c, int argc, char **argv)
 {
-	struct dialect	 d[3];
+	struct key_slot_view d[KEY_SLOTS];
 	struct buf	 text = BUF_INIT, out = BUF_INIT;
 	const char	*key_file = NULL, *names[3], *vals[3];
 	char		 key[KEY_MAX], until[32], n0[64], n1[64], n2[64], fp[9];
 	int64_t		 overlap = DEFAULT_OVERLAP, end;
 	int		 i, which = -1, rc = 1;
 
-	for (i = 0; i < 3; i++)
-		if (argc >= 1 && strcmp(argv[0], (const char *[]){ "basic", "kit", "v1" }[i]) == 0)
+	for (i = 0; i < KEY_SLOTS; i++)
+		if (argc >= 1 && strcmp(argv[0], config_key_slot_name((enum key_slot)i)) == 0)
 			which = i;
 	if (which < 0)
 		return usage();
@@ -405,7 +398,7 @@ rotate(struct ctl *c, int argc, char **argv)
 	dialects(c->cfg, d);
 	if (!read_key(key_file, key, sizeof(key)))
 		return 1;
-	if (strcmp(key, *d[which].key) == 0) {
+	if (strcmp(key, d[which].key) == 0) {
 		fprintf(stderr, "mkpctl keys rotate: that is already the current %s key\n",
 		    d[which].name);
 		goto out;
@@ -419,8 +412,8 @@ rotate(struct ctl *c, int argc, char **argv)
 	snprintf(n2, sizeof(n2), "previous_%s_until", d[which].name);
 	names[0] = n0, names[1] = n1, names[2] = n2;
 	vals[0] = key;
-	vals[1] = *d[which].key;	/* empty: nothing to keep */
-	vals[2] = (*d[which].key)[0] != '\0' ? until : "";
+	vals[1] = d[which].key;	/* empty: nothing to keep */
+	vals[2] = d[which].key[0] != '\0' ? until : "";
 	if (!read_file(c->conf_path, &text))
 		goto out;
 	rewrite(buf_cstr(&text), names, vals, &out);

@@ -838,7 +838,9 @@ cf_cross_check(struct cf_parse *p)
 {
 	const struct config	*c = p->cfg;
 	struct listen_addr	 la;
+	struct key_slot_view	 v;
 	char			 why[200];
+	int			 slot;
 
 	if (c->pm == PM_DYNAMIC) {
 		if (c->min_spare_servers > c->max_spare_servers)
@@ -876,12 +878,14 @@ cf_cross_check(struct cf_parse *p)
 		cf_cross_error(p, "marketplace", "connect_timeout",
 		    "%lld is more than timeout (%lld)",
 		    (long long)c->mkt_connect_timeout, (long long)c->mkt_timeout);
-	if (c->previous_basic_key[0] != '\0' && c->previous_basic_until[0] == '\0')
-		cf_cross_error(p, "keys", "previous_basic_key", "needs previous_basic_until");
-	if (c->previous_kit_key[0] != '\0' && c->previous_kit_until[0] == '\0')
-		cf_cross_error(p, "keys", "previous_kit_key", "needs previous_kit_until");
-	if (c->previous_v1_key[0] != '\0' && c->previous_v1_until[0] == '\0')
-		cf_cross_error(p, "keys", "previous_v1_key", "needs previous_v1_until");
+	for (slot = 0; slot < KEY_SLOTS; slot++) {
+		char	name[32];
+
+		config_key_slot(c, (enum key_slot)slot, &v);
+		snprintf(name, sizeof(name), "previous_%s_key", v.name);
+		if (v.previous[0] != '\0' && v.until[0] == '\0')
+			cf_cross_error(p, "keys", name, "needs previous_%s_until", v.name);
+	}
 	if (c->jobs_backoff_max < c->jobs_backoff_base)
 		cf_cross_error(p, "jobs", "backoff_max", "%lld is less than backoff_base (%lld)",
 		    (long long)c->jobs_backoff_max, (long long)c->jobs_backoff_base);
@@ -1147,28 +1151,45 @@ config_dump(const struct config *cfg, FILE *fp)
 	}
 }
 
-const char *
-config_previous_key(const struct config *cfg, const char *current, int64_t now)
-{
-	const char	*key, *until;
-	int64_t		 end;
+/* [keys]: where each slot's three options sit in struct config. */
+static const struct {
+	const char	*name;
+	size_t		 key, previous, until;
+} key_slots[KEY_SLOTS] = {
+	[KEY_BASIC] = { "basic", OFF(basic_key), OFF(previous_basic_key),
+	    OFF(previous_basic_until) },
+	[KEY_KIT] = { "kit", OFF(kit_key), OFF(previous_kit_key), OFF(previous_kit_until) },
+	[KEY_V1] = { "v1", OFF(v1_key), OFF(previous_v1_key), OFF(previous_v1_until) },
+};
 
-	if (current == cfg->basic_key) {
-		key = cfg->previous_basic_key;
-		until = cfg->previous_basic_until;
-	} else if (current == cfg->kit_key) {
-		key = cfg->previous_kit_key;
-		until = cfg->previous_kit_until;
-	} else if (current == cfg->v1_key) {
-		key = cfg->previous_v1_key;
-		until = cfg->previous_v1_until;
-	} else {
+#define KEY_FIELD(cfg, off)	(*(char *const *)(const void *)((const char *)(cfg) + (off)))
+
+const char *
+config_key_slot_name(enum key_slot slot)
+{
+	return key_slots[slot].name;
+}
+
+void
+config_key_slot(const struct config *cfg, enum key_slot slot, struct key_slot_view *v)
+{
+	v->name = key_slots[slot].name;
+	v->key = KEY_FIELD(cfg, key_slots[slot].key);
+	v->previous = KEY_FIELD(cfg, key_slots[slot].previous);
+	v->until = KEY_FIELD(cfg, key_slots[slot].until);
+}
+
+const char *
+config_previous_key(const struct config *cfg, enum key_slot slot, int64_t now)
+{
+	struct key_slot_view	 v;
+	int64_t			 end;
+
+	config_key_slot(cfg, slot, &v);
+	if (v.previous[0] == '\0' || !parse_rfc3339(v.until, &end) || now >= end ||
+	    strcmp(v.previous, v.key) == 0)
 		return NULL;
-	}
-	if (key[0] == '\0' || !parse_rfc3339(until, &end) || now >= end ||
-	    strcmp(key, current) == 0)
-		return NULL;
-	return key;
+	return v.previous;
 }
 
 void

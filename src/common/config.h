@@ -87,7 +87,7 @@ struct config {
 	char	*v1_key;		/* legacy V1 */
 	/*
 	 * Key rotation: the key each dialect had before, still accepted
-	 * until the RFC 3339 time beside it (config_previous_key).
+	 * until the RFC 3339 time beside it (config_key_slot).
 	 */
 	char	*previous_basic_key;
 	char	*previous_basic_until;
@@ -193,12 +193,34 @@ void	 config_keep_startup(struct config *fresh, const struct config *running);
 void	 config_dump(const struct config *, FILE *);
 
 /*
- * The previous key of the dialect whose current key is `current` (one of
- * cfg->basic_key, kit_key, v1_key, compared by address) while its overlap
- * lasts at now (ms since the epoch); NULL when there is none (unset,
- * over, or the same as the current key).
+ * The key slots of [keys], one per signing dialect: NAME_key, and during a
+ * rotation previous_NAME_key accepted until previous_NAME_until (RFC
+ * 3339). The call pipeline (api/call.c), mkpctl keys and config check
+ * read them through this one table.
  */
-const char *config_previous_key(const struct config *, const char *current, int64_t now);
+enum key_slot {
+	KEY_BASIC,	/* V2 basic */
+	KEY_KIT,	/* Kit V2 (x-sign) */
+	KEY_V1,		/* legacy V1 and Kit V1 */
+	KEY_SLOTS
+};
+
+struct key_slot_view {
+	const char	*name;		/* "basic", "kit", "v1" */
+	const char	*key;		/* never NULL ("" when unset) */
+	const char	*previous;
+	const char	*until;
+};
+
+void	 config_key_slot(const struct config *, enum key_slot, struct key_slot_view *);
+const char *config_key_slot_name(enum key_slot);
+
+/*
+ * The previous key of a slot while its overlap lasts at now (ms since the
+ * epoch); NULL when there is none (unset, over, or the same as the
+ * current key).
+ */
+const char *config_previous_key(const struct config *, enum key_slot, int64_t now);
 
 /* Calls fn for every option name as "section.name" (for the docs check). */
 void	 config_each_name(void (*fn)(const char *section, const char *name, void *), void *);

@@ -236,36 +236,34 @@ END_TEST
 /* Which previous key is accepted, and until when. */
 static const struct {
 	const char	*text;
-	int		 dialect;	/* 0 basic, 1 kit, 2 v1 */
+	enum key_slot	 slot;
 	int64_t		 now;		/* ms */
 	const char	*want;		/* NULL: none */
 } previous_cases[] = {
 	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
-	  "previous_basic_until = 2026-01-01T00:00:00Z\n", 0, 1767225599999, "old" },
+	  "previous_basic_until = 2026-01-01T00:00:00Z\n", KEY_BASIC, 1767225599999, "old" },
 	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
-	  "previous_basic_until = 2026-01-01T00:00:00Z\n", 0, 1767225600000, NULL },
+	  "previous_basic_until = 2026-01-01T00:00:00Z\n", KEY_BASIC, 1767225600000, NULL },
 	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
-	  "previous_basic_until = 2026-01-01T08:00:00+08:00\n", 0, 1767225599999, "old" },
+	  "previous_basic_until = 2026-01-01T08:00:00+08:00\n", KEY_BASIC, 1767225599999, "old" },
 	{ "[keys]\nbasic_key = new\nprevious_basic_key = old\n"
-	  "previous_basic_until = 2026-01-01T00:00:00Z\n", 1, 0, NULL },
+	  "previous_basic_until = 2026-01-01T00:00:00Z\n", KEY_KIT, 0, NULL },
 	{ "[keys]\nkit_key = new\nprevious_kit_key = old\n"
-	  "previous_kit_until = 2026-01-01T00:00:00.5Z\n", 1, 1767225600499, "old" },
+	  "previous_kit_until = 2026-01-01T00:00:00.5Z\n", KEY_KIT, 1767225600499, "old" },
 	{ "[keys]\nv1_key = same\nprevious_v1_key = same\n"
-	  "previous_v1_until = 2026-01-01T00:00:00Z\n", 2, 0, NULL },
-	{ "[keys]\nv1_key = new\n", 2, 0, NULL },
+	  "previous_v1_until = 2026-01-01T00:00:00Z\n", KEY_V1, 0, NULL },
+	{ "[keys]\nv1_key = new\n", KEY_V1, 0, NULL },
 };
 
 START_TEST(test_previous_key)
 {
 	struct config	*cfg;
-	const char	*cur, *got;
+	const char	*got;
 	char		 err[512];
 
 	cfg = load_text(previous_cases[_i].text, err, sizeof(err));
 	ck_assert_msg(cfg != NULL, "case %d: %s", _i, err);
-	cur = previous_cases[_i].dialect == 0 ? cfg->basic_key :
-	    previous_cases[_i].dialect == 1 ? cfg->kit_key : cfg->v1_key;
-	got = config_previous_key(cfg, cur, previous_cases[_i].now);
+	got = config_previous_key(cfg, previous_cases[_i].slot, previous_cases[_i].now);
 	if (previous_cases[_i].want == NULL)
 		ck_assert_msg(got == NULL, "case %d: %s", _i, got);
 	else
