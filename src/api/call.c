@@ -16,7 +16,7 @@
 #include "common/util.h"
 #include "domain/usage.h"
 #include "net/usage_wire.h"
-#include "store/nonce.h"
+#include "domain/claim.h"
 
 #define AUDIT_BODY_MAX	16384
 #define V2_MAX_DEPTH	32
@@ -44,8 +44,18 @@ call_answer(struct call *c, enum dom_status st)
 		[DOM_REFUSED] = RC_INTERNAL,
 		[DOM_STORE] = RC_INTERNAL,
 		[DOM_INVALID] = RC_PARAM,
+		[DOM_REPLAY] = RC_AUTH,
 	};
+	char	msg[200];
 
+	if (st == DOM_REPLAY || (st == DOM_INVALID && c->dc.claim_refused)) {
+		/* The replay key, not the command: nothing was applied. */
+		snprintf(msg, sizeof(msg), "%s: %s", c->d->replay_param, c->dc.reason);
+		c->r->audit_reason[0] = '\0';
+		call_reply(c, codes[st], msg);
+		log_notice("%s call %s from %s: %s", c->d->log, c->r->call_id, remote(c), msg);
+		return;
+	}
 	if (c->dc.reason[0] != '\0')
 		(void)!str_copy(c->r->audit_reason, sizeof(c->r->audit_reason), c->dc.reason);
 	call_reply(c, codes[st],
@@ -97,6 +107,8 @@ call_replay(struct call *c, const char *value)
 {
 	buf_reset(&c->replay);
 	buf_puts(&c->replay, value);
+	c->dc.replay_space = c->d->replay;
+	c->dc.replay_key = buf_cstr(&c->replay);
 }
 
 /*
@@ -293,15 +305,10 @@ call_serve(struct app *app, struct request *r, const struct dialect *d, const ch
 	}
 	if (d->prepare != NULL && !d->prepare(&c))
 		goto out;
-	/* run, answer; the replay key is claimed with the command's first statement */
-	if (d->replay != NULL)
-		nonce_prelude(app->db, d->replay, buf_cstr(&c.replay), 2 * app->cfg->time_window,
-		    r->call_id);
+	/* run, answer: the command claims the replay key with its first statement */
 	c.act->run(&c);
-	if (d->replay != NULL)
-		reply_if_replayed(app->db, r, c.key, d->log, d->replay_param);
 out:
-	db_prelude_reset(app->db);
+	dom_call_end(&app->dom, &c.dc);
 	json_free(c.body);
 	v1_params_free(&c.ps);
 	buf_free(&c.replay);

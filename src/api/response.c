@@ -9,7 +9,6 @@
 #include "common/util.h"
 #include "crypto/seal.h"
 #include "crypto/sign.h"
-#include "store/db.h"
 
 static const char *
 status_text(int status)
@@ -92,29 +91,4 @@ reply_code(struct request *r, const char *sign_key, const char *code, const char
 
 	reply_begin(&rp, r, code, msg);
 	reply_send(&rp, r, sign_key);
-}
-
-void
-reply_if_replayed(struct db *db, struct request *r, const char *sign_key,
-    const char *dialect, const char *param)
-{
-	char	msg[64];
-
-	if (db_prelude_state(db) != DB_PRELUDE_FAILED)
-		return;
-	r->audit_reason[0] = '\0';
-	if (strcmp(db_prelude_sqlstate(db), DB_SQLSTATE_REPLAY) == 0) {
-		snprintf(msg, sizeof(msg), "%s: already used (replay)", param);
-		reply_code(r, sign_key, RC_AUTH, msg);
-		log_notice("%s call %s from %s: replayed %s refused", dialect, r->call_id,
-		    r->remote_addr ? r->remote_addr : "?", param);
-	} else if (db_state_is_content(db_prelude_sqlstate(db))) {
-		snprintf(msg, sizeof(msg), "%s: refused by the store (sqlstate %s)", param,
-		    db_prelude_sqlstate(db));
-		reply_code(r, sign_key, RC_PARAM, msg);
-		log_notice("%s call %s from %s: %s", dialect, r->call_id,
-		    r->remote_addr ? r->remote_addr : "?", msg);
-	} else {
-		reply_code(r, sign_key, RC_INTERNAL, "store unavailable");
-	}
 }

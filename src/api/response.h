@@ -31,19 +31,6 @@ void	 reply_begin(struct reply *, struct request *, const char *code, const char
 void	 reply_send(struct reply *, struct request *, const char *sign_key);
 
 /* A whole answer with just a code and a message; reason goes to the audit log. */
-/*
- * After an adapter's command: a nonce seen before aborted the call's
- * transaction (nothing was applied), whatever the command then answered;
- * answer that instead (000001, "PARAM: already used (replay)"), or 000005
- * when the prelude failed for another reason. A prelude that never ran
- * claimed nothing, which is right for a call that changed nothing.
- * dialect names the call in the log ("v2", "v1", "kit"), param the field
- * that carried the nonce.
- */
-struct db;
-void	 reply_if_replayed(struct db *, struct request *, const char *sign_key,
-	    const char *dialect, const char *param);
-
 void	 reply_code(struct request *, const char *sign_key, const char *code,
 	    const char *msg);
 

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/random.h"
+#include "domain/claim.h"
 #include "domain/instance.h"
 #include "store/instance_store.h"
 #include "store/job_store.h"
@@ -73,7 +74,11 @@ say(struct dom_call *call, const char *fmt, ...)
 static enum dom_status
 store_failed(const struct dom_ctx *ctx, struct dom_call *call)
 {
+	enum dom_status	st;
+
 	db_rollback(ctx->db);
+	if (dom_claim_failed(ctx, call, &st))
+		return st;
 	if (db_state_is_content(db_sqlstate(ctx->db))) {
 		say(call, "the store refused a value of the call (sqlstate %s)",
 		    db_sqlstate(ctx->db));
@@ -212,6 +217,7 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 			n.app_password = buf_cstr(&sealed);
 			n.memo = app.memo;
 		}
+		dom_claim(ctx, call);
 		r = istore_create(ctx->db, &n, id_out, state);
 		app_info_free(&app);
 		if (r != ISTORE_ID_TAKEN)
@@ -219,8 +225,10 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 		/*
 		 * The businessId names another order line's instance already
 		 * (a reused debug id, or a racing twin of this very call):
-		 * take a fresh id; the order line decides which one wins.
+		 * take a fresh id; the order line decides which one wins. The
+		 * failed insert undid the claim it carried: the retry claims.
 		 */
+		dom_claim_undone(call);
 		rand_uuid(uuid);
 		id = uuid;
 	}
@@ -511,6 +519,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 	int		 row, rows;
 
 	*found = *ready = 0;
+	dom_claim(ctx, call);
 	if (n == 1) {
 		res = istore_fetch_one(ctx->db, ids[0]);
 	} else {
@@ -636,6 +645,7 @@ lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	bool		 is_test;
 
 	*skip = false;
+	dom_claim(ctx, call);
 	if (!db_begin(ctx->db))
 		return store_failed(ctx, call);
 	res = istore_lock(ctx->db, id);
@@ -822,10 +832,12 @@ enum dom_status
 instance_check_change(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *product_info)
 {
-	PGresult	*res = istore_peek(ctx->db, id);
+	PGresult	*res;
 	bool		 released;
 
 	(void)product_info;
+	dom_claim(ctx, call);
+	res = istore_peek(ctx->db, id);
 	if (res == NULL)
 		return store_failed(ctx, call);
 	if (PQntuples(res) != 1) {
@@ -851,6 +863,7 @@ license_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *code
 	bool		 applied;
 
 	/* Debug and real licences live in rows of their own: no guard needed. */
+	dom_claim(ctx, call);
 	if (!db_begin(ctx->db))
 		return store_failed(ctx, call);
 	if (!istore_license_renew(ctx->db, code, scene_names[scene], order_id, order_line_id,

@@ -30,6 +30,7 @@ enum dom_status {
 	DOM_REFUSED,	/* the business refuses (e.g. a change it cannot take) */
 	DOM_STORE,	/* the store failed or is unreachable */
 	DOM_INVALID,	/* the store refused a value of the call (db_state_is_content) */
+	DOM_REPLAY,	/* the call's replay key was claimed before: nothing applied */
 };
 
 /* What a command needs from its process. */
@@ -43,6 +44,14 @@ struct dom_ctx {
 struct dom_call {
 	const char	*call_id;
 	bool		 is_test;
+	/*
+	 * The replay key, claimed as "space:key" with the command's first
+	 * statement (domain/claim.h); NULL for a call without one.
+	 */
+	const char	*replay_space;
+	const char	*replay_key;
+	bool		 claimed;	/* the claim has been sent */
+	bool		 claim_refused;	/* DOM_INVALID: the store refused the key */
 	char		 reason[160];
 };
 

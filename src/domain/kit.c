@@ -1,6 +1,6 @@
 /*
  * kit.c: the Kit sync commands. One transaction per call: the nonce claim
- * rides with BEGIN (db_prelude), every object of the call is applied by its
+ * rides with BEGIN (domain/claim.h), every object of the call is applied by its
  * store function (which keeps the ordering rules of reading 7), and the
  * commit makes the answer 000000. A store failure rolls everything back:
  * the marketplace retries the whole call, which is idempotent.
@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "crypto/seal.h"
+#include "domain/claim.h"
 #include "domain/kit.h"
 #include "store/kit_store.h"
 
@@ -22,7 +23,11 @@ struct tally {
 static enum dom_status
 failed(const struct dom_ctx *ctx, struct dom_call *call)
 {
+	enum dom_status	st;
+
 	db_rollback(ctx->db);
+	if (dom_claim_failed(ctx, call, &st))
+		return st;
 	if (db_state_is_content(db_sqlstate(ctx->db))) {
 		snprintf(call->reason, sizeof(call->reason),
 		    "the store refused a value of the call (sqlstate %s)", db_sqlstate(ctx->db));
@@ -52,6 +57,7 @@ kit_tenant_sync(const struct dom_ctx *ctx, struct dom_call *call, const struct k
 	struct tally		tl = { { 0 } };
 	enum kit_outcome	o;
 
+	dom_claim(ctx, call);
 	if (!db_begin(ctx->db))
 		return failed(ctx, call);
 	if (!kit_store_tenant(ctx->db, s->tenant_id, t->tenant_code, t->name, t->domain_name,
@@ -77,6 +83,7 @@ kit_app_sync(const struct dom_ctx *ctx, struct dom_call *call, const struct kit_
 		}
 		seal(ctx->seal, a->secret, a->secret_len, &sealed);
 	}
+	dom_claim(ctx, call);
 	if (!db_begin(ctx->db)) {
 		buf_free(&sealed);
 		return failed(ctx, call);
@@ -119,6 +126,7 @@ kit_auth_sync(const struct dom_ctx *ctx, struct dom_call *call, const struct kit
 		v[i][12] = u[i].entry_date;
 		v[i][13] = u[i].extension;
 	}
+	dom_claim(ctx, call);
 	if (!db_begin(ctx->db)) {
 		free(v);
 		return failed(ctx, call);
@@ -143,6 +151,7 @@ kit_org_sync(const struct dom_ctx *ctx, struct dom_call *call, const struct kit_
 	int64_t			pruned = 0;
 	size_t			i;
 
+	dom_claim(ctx, call);
 	if (!db_begin(ctx->db))
 		return failed(ctx, call);
 	if (full || s->flag != KIT_FLAG_DELETE) {

@@ -7,6 +7,7 @@ import base64
 import concurrent.futures
 import hashlib
 import json
+import time
 import uuid
 
 import pytest
@@ -351,6 +352,22 @@ def test_replayed_nonce_undoes_the_whole_call(stack, call):
            "000001", args=["--nonce", nonce])
     assert sql(stack, "SELECT count(*) FROM instance WHERE order_id = '%s'" % order[0]) == "0"
     assert state_of(stack, iid) == "active"
+
+
+def test_replay_of_a_new_instance_under_a_fresh_id_is_refused(stack, call):
+    # The businessId names another order line's instance: the first insert
+    # fails, and the nonce claim that rode with it is undone; the retry under
+    # a fresh id must claim the nonce again, or the same request is accepted twice.
+    shared = create(call)
+    order = new_order()
+    fields = {"orderId": order[0], "orderLineId": order[1], "businessId": shared}
+    args = ["--nonce", uuid.uuid4().hex.upper(), "--timestamp", str(int(time.time() * 1000))]
+    first = expect(call, "newInstance", fields, "000000", args=args)
+    assert first["instanceId"] != shared
+    again = expect(call, "newInstance", fields, "000001", args=args)
+    assert again["resultMsg"] == "nonce: already used (replay)", again
+    assert sql(stack, "SELECT count(*) FROM instance_event WHERE instance_id = '%s'"
+               % first["instanceId"]) == "1"
 
 
 def test_malformed_json_is_refused(stack, call, tmp_path):
