@@ -20,14 +20,8 @@
 #include "common/util.h"
 #include "crypto/random.h"
 #include "crypto/sign.h"
+#include "domain/worker.h"
 #include "pool/app.h"
-#include "store/audit.h"
-#include "store/instance_store.h"
-#include "store/job_store.h"
-#include "store/kit_store.h"
-#include "store/nonce.h"
-#include "store/usage_store.h"
-#include "store/package_store.h"
 
 static struct app	 app;
 struct app_observer	 mkpd_observer;
@@ -36,12 +30,6 @@ int			 mkpd_worker_slot;
 static struct rsa_key	*kit_rsa;
 
 static void	app_named(const struct request *);
-
-/* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
-static const struct db_stmt *const worker_stmts[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, kit_store_stmts,
-	usage_store_stmts, package_store_stmts, NULL,
-};
 
 static bool
 app_prepare(const struct config *cfg, char *err, size_t errlen)
@@ -88,25 +76,15 @@ app_prepare(const struct config *cfg, char *err, size_t errlen)
 static bool
 app_init(const struct config *cfg)
 {
-	struct db_params	 p;
+	char	path[4096];
 
 	app.cfg = cfg;
-	db_params_from_config(cfg, &p);
-	app.db = db_new(cfg->dsn, &p, "mkpd", worker_stmts);
-	if (cfg->spool_dir[0] != '\0') {
-		char	path[4096];
-
+	if (cfg->spool_dir[0] != '\0')
 		snprintf(path, sizeof(path), "%s/worker-%d.spool", cfg->spool_dir,
 		    mkpd_worker_slot);
-		db_set_spool(app.db, path, cfg->spool_max);
-	}
-	app.dom.db = app.db;
-	app.dom.cfg = cfg;
-	app.dom.seal = seal_master();
+	dom_open(&app.dom, cfg, seal_master(), cfg->spool_dir[0] != '\0' ? path : NULL);
 	app.rsa = kit_rsa;
 	request_named_hook = mkpd_observer.named != NULL ? app_named : NULL;
-	/* Connect now to fail early in the log; a store that is down is not fatal. */
-	(void)!db_ensure(app.db);
 	return true;
 }
 
@@ -114,22 +92,19 @@ app_init(const struct config *cfg)
 static void
 app_idle(void)
 {
-	if (app.db != NULL)
-		db_flush(app.db);
+	dom_flush(&app.dom);
 }
 
 static bool
 app_idle_pending(void)
 {
-	return app.db != NULL && (db_deferred(app.db) > 0 || db_spool_bytes(app.db) > 0);
+	return dom_pending(&app.dom);
 }
 
 static void
 app_fini(void)
 {
-	db_free(app.db);
-	app.db = NULL;
-
+	dom_close(&app.dom);
 }
 
 /* True when path is the production URL's path (with or without a final '/'). */
@@ -221,7 +196,7 @@ audit(struct request *r)
 	a->http_status = r->status;
 	a->latency_us = request_elapsed_us(r);
 	a->reason = r->audit_reason[0] ? r->audit_reason : NULL;
-	audit_record(app.db, a);
+	dom_record(&app.dom, a);
 }
 
 /* "instance/order/line" of the ids known so far. */

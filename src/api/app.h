@@ -10,11 +10,9 @@
 #include "crypto/rsa.h"
 #include "crypto/seal.h"
 #include "domain/instance.h"
-#include "store/db.h"
 
 struct app {
 	const struct config	*cfg;
-	struct db		*db;
 	struct dom_ctx		 dom;
 	struct rsa_key		*rsa;	/* [kit] private_key_file, NULL when none */
 };

@@ -10,7 +10,7 @@
 #include "common/buf.h"
 #include "common/defs.h"
 #include "common/util.h"
-#include "store/audit.h"
+#include "domain/worker.h"
 
 struct request {
 	FCGX_Request	*fcgi;
