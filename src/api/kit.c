@@ -502,57 +502,6 @@ static const struct activity activities[] = {
 	ACT("allOrgSync", all_org_rules, -1, run_all_org),
 };
 
-void
-kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out)
-{
-	const char	**keys;
-	const struct json **vals;
-	size_t		 i, j, n = obj->u.obj.n, k = 0;
-
-	keys = xcalloc(n + 1, sizeof(*keys));
-	vals = xcalloc(n + 1, sizeof(*vals));
-	for (i = 0; i < n; i++) {
-		const char		*key = obj->u.obj.keys[i];
-		const struct json	*v = obj->u.obj.vals[i];
-
-		if (v->type == JSON_NULL)
-			continue;
-		if (skip_blank && v->type == JSON_STRING &&
-		    strspn(v->u.str.s, " \t\r\n\f\v") == v->u.str.len)
-			continue;
-		/* Insertion sort by key, byte order (the keys are few). */
-		for (j = k; j > 0 && strcmp(keys[j - 1], key) > 0; j--) {
-			keys[j] = keys[j - 1];
-			vals[j] = vals[j - 1];
-		}
-		keys[j] = key;
-		vals[j] = v;
-		k++;
-	}
-	for (i = 0; i < k; i++) {
-		if (i > 0)
-			buf_putc(out, '&');
-		buf_puts(out, keys[i]);
-		buf_putc(out, '=');
-		switch (vals[i]->type) {
-		case JSON_STRING:
-			buf_append(out, vals[i]->u.str.s, vals[i]->u.str.len);
-			break;
-		case JSON_NUMBER:
-			buf_puts(out, vals[i]->u.num);
-			break;
-		case JSON_BOOL:
-			buf_puts(out, vals[i]->u.b ? "true" : "false");
-			break;
-		default:
-			json_emit(vals[i], out);
-			break;
-		}
-	}
-	free(keys);
-	free(vals);
-}
-
 static bool
 kit_v1_verify(struct call *c, const char *key)
 {

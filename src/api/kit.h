@@ -1,5 +1,5 @@
 /*
- * kit.h: what the Kit adapter (api/kit.c) exposes beyond its handler.
+ * kit.h: what the Kit dialects (api/kit.c) expose beyond their descriptors.
  */
 #ifndef MKP_API_KIT_H
 #define MKP_API_KIT_H
@@ -8,15 +8,6 @@
 
 #include "common/buf.h"
 #include "common/json.h"
-
-/*
- * The V1 Kit authToken's signed string (spec/kit-and-v1.md §1.2): the
- * object's top-level members sorted by key (byte order) as "k=v&k=v",
- * strings as their value, numbers as received, booleans as true/false,
- * nested values as compact JSON; null members left out, and with
- * skip_blank also strings that are empty or only whitespace. Appends to out.
- */
-void	 kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out);
 
 /*
  * A Kit list member v (named name in err): a JSON array, or a string

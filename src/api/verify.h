@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "api/v1_query.h"
+#include "common/buf.h"
 #include "common/defs.h"
 #include "common/json.h"
 
@@ -43,6 +44,15 @@ bool	 verify_v2_tree(enum verify_v2_kind, const char *key, const struct json *tr
  * False when either parameter is missing or empty.
  */
 bool	 verify_v1_query(const char *key, const struct v1_params *) MUSTCHECK;
+
+/*
+ * The V1 Kit authToken's signed string (spec/kit-and-v1.md §1.2): the
+ * object's top-level members sorted by key (byte order) as "k=v&k=v",
+ * strings as their value, numbers as received, booleans as true/false,
+ * nested values as compact JSON; null members left out, and with
+ * skip_blank also strings that are empty or only whitespace. Appends to out.
+ */
+void	 kit_v1_payload(const struct json *obj, bool skip_blank, struct buf *out);
 
 /*
  * The V1 Kit authToken (§1.2) of a JSON object: the blank-skipping

@@ -37,6 +37,7 @@
 #include <curl/curl.h>
 
 #include "api/kit.h"
+#include "api/verify.h"
 #include "cli/sim_call.h"
 #include "cli/sim_v1.h"
 #include "common/buf.h"

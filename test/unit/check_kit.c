@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/kit.h"
+#include "api/verify.h"
 #include "crypto/sign.h"
 #include "unit.h"
 
