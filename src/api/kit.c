@@ -11,19 +11,14 @@
  *       time window (the spec gives none); its calls are idempotent.
  * Both share the field tables, the list parsing and the domain commands.
  *
- * V2
- * Order of checks, each with its result code:
- *	kit_key not configured ........................................ 000001
- *	body over the limit, x-timestamp missing/bad/outside the window,
- *	x-nonce missing ............................................... 000002
- *	x-sign missing or matching neither the canonical payload nor the
- *	raw bytes ..................................................... 000001
- *	body not a JSON object, a field or any list item against its
- *	table, a clientSecret nothing decrypts ........................ 000002
- *	x-nonce seen before (any host; dialect "kit2") ................ 000001
- * then the domain command (src/domain/kit.c), the whole call in one
- * transaction. Lists (userList, orgInfoList) may be arrays or strings
- * holding JSON, bare keys allowed. Answers carry Body-Sign (kit_key).
+ * The pipeline (api/call.h) checks both in its order; V2's x-nonce is the
+ * replay key ("kit2"), claimed with BEGIN of the domain command
+ * (src/domain/kit.c), the whole call one transaction. After the field
+ * table, kit_prepare checks timeStamp and flag; the run functions check
+ * each list item (one bad item: 000002, nothing applied) and decrypt a
+ * clientSecret. Lists (userList, orgInfoList) may be arrays or strings
+ * holding JSON, bare keys allowed. Answers carry Body-Sign (the key that
+ * verified the call).
  */
 #include <stdio.h>
 #include <stdlib.h>

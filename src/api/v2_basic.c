@@ -3,19 +3,11 @@
  * spec/README.md): one POST URL, the activity in the JSON body, the
  * signature, timestamp and nonce in the query string.
  *
- * Order of checks, each with its result code:
- *	body over the limit, timestamp missing/bad/outside the window,
- *	nonce missing ................................................ 000002
- *	signature missing or matching neither the canonical payload
- *	nor the raw bytes ............................................. 000001
- *	body not JSON (but correctly signed) ......................... 000002
- *	unknown activity, a field against its table .................. 000002
- *	nonce seen before (any host) ................................. 000001
- * then the domain command. The nonce is claimed with the command's first
- * statement, in its transaction: a replay undoes the call whole. The
- * checks are the pipeline's (api/call.c); this file is the dialect's data
- * (where the signature is, the activities and their field tables) and its
- * run functions.
+ * The pipeline (api/call.h) checks the call: timestamp and nonce 000002,
+ * signature over the canonical payload or the raw bytes 000001, body,
+ * activity and fields 000002; the domain command claims the nonce ("v2")
+ * with its first statement, so a replay (000001) undoes the call whole.
+ * This file is the dialect's data and its run functions.
  */
 #include <string.h>
 
