@@ -19,6 +19,7 @@
 #include "domain/instance.h"
 #include "store/instance_store.h"
 #include "store/job_store.h"
+#include "store/pg_array.h"
 
 static const char *const scene_names[] = {
 	[SCENE_TRIAL_TO_FORMAL] = "TRIAL_TO_FORMAL",
@@ -472,29 +473,6 @@ instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const cha
 	return DOM_OK;
 }
 
-/* Builds a PostgreSQL text[] literal: {"a","b"} with \ and " escaped. */
-static void
-pg_array(struct buf *out, const char *const *ids, size_t n)
-{
-	size_t	i;
-
-	buf_putc(out, '{');
-	for (i = 0; i < n; i++) {
-		const char *s;
-
-		if (i > 0)
-			buf_putc(out, ',');
-		buf_putc(out, '"');
-		for (s = ids[i]; *s != '\0'; s++) {
-			if (*s == '"' || *s == '\\')
-				buf_putc(out, '\\');
-			buf_putc(out, *s);
-		}
-		buf_putc(out, '"');
-	}
-	buf_putc(out, '}');
-}
-
 static const char *
 opt_value(PGresult *res, int row, int col)
 {
@@ -514,7 +492,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 	if (n == 1) {
 		res = istore_fetch_one(ctx->db, ids[0]);
 	} else {
-		pg_array(&lit, ids, n);
+		pg_array_text(&lit, ids, n);
 		res = istore_fetch(ctx->db, buf_cstr(&lit));
 		buf_free(&lit);
 	}

@@ -27,6 +27,7 @@
 #include "jobs/runner.h"
 #include "store/db.h"
 #include "store/job_store.h"
+#include "store/pg_array.h"
 
 #define RUNNER_CHANNEL	"mkpd_jobs"
 
@@ -80,10 +81,10 @@ runner_new(const struct config *cfg, const struct job_kind *kinds, size_t n,
 	r->kinds = kinds;
 	r->nkinds = n;
 	r->locked_by = xstrdup(locked_by);
-	buf_putc(&lit, '{');
+	pg_array_open(&lit);
 	for (i = 0; i < n; i++)
-		buf_printf(&lit, "%s\"%s\"", i ? "," : "", kinds[i].kind);
-	buf_putc(&lit, '}');
+		pg_array_elem(&lit, kinds[i].kind);
+	pg_array_close(&lit);
 	r->kinds_lit = buf_steal(&lit);
 	r->sets = xcalloc(n + 2, sizeof(*r->sets));
 	r->sets[ns++] = job_stmts;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "store/pg_array.h"
 #include "store/usage_store.h"
 
 /* One row: the counts and times of struct usage_status, in its order. */
@@ -57,25 +58,6 @@ const struct db_stmt usage_store_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-/* Appends s to an array literal under construction: quoted, or NULL. */
-static void
-ustore_array_item(struct buf *b, const char *s, bool first)
-{
-	if (!first)
-		buf_putc(b, ',');
-	if (s == NULL) {
-		buf_puts(b, "NULL");
-		return;
-	}
-	buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '"');
-}
-
 PGresult *
 ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horizon_s,
     const char *thresholds)
@@ -89,17 +71,17 @@ ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horiz
 
 	for (k = 0; k < 5; k++) {
 		buf_init(&arr[k]);
-		buf_putc(&arr[k], '{');
+		pg_array_open(&arr[k]);
 	}
 	for (i = 0; i < n; i++) {
-		ustore_array_item(&arr[0], ev[i].id, i == 0);
-		ustore_array_item(&arr[1], ev[i].instance_id, i == 0);
-		ustore_array_item(&arr[2], ev[i].pkg_instance_id, i == 0);
-		ustore_array_item(&arr[3], ev[i].value, i == 0);
-		ustore_array_item(&arr[4], ev[i].time, i == 0);
+		pg_array_elem(&arr[0], ev[i].id);
+		pg_array_elem(&arr[1], ev[i].instance_id);
+		pg_array_elem(&arr[2], ev[i].pkg_instance_id);
+		pg_array_elem(&arr[3], ev[i].value);
+		pg_array_elem(&arr[4], ev[i].time);
 	}
 	for (k = 0; k < 5; k++) {
-		buf_putc(&arr[k], '}');
+		pg_array_close(&arr[k]);
 		vals[k] = buf_cstr(&arr[k]);
 	}
 	snprintf(horizon, sizeof(horizon), "%ld", horizon_s);
