@@ -19,7 +19,6 @@
 #include "domain/instance.h"
 #include "store/instance_store.h"
 #include "store/job_store.h"
-#include "store/pg_array.h"
 
 static const char *const scene_names[] = {
 	[SCENE_TRIAL_TO_FORMAL] = "TRIAL_TO_FORMAL",
@@ -242,37 +241,30 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 	return store_failed(ctx, call);
 }
 
-static char *
-dup_value(PGresult *res, int col)
-{
-	return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
-}
-
 enum dom_status
 instance_load(const struct dom_ctx *ctx, const char *id, struct instance_row *row)
 {
-	PGresult	*res = istore_load(ctx->db, id);
-	int64_t		 ms;
+	struct istore_loaded	 l;
 
 	memset(row, 0, sizeof(*row));
 	row->expire_ms = -1;
-	if (res == NULL)
-		return DOM_STORE;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	switch (istore_load(ctx->db, id, &l)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		return DOM_STORE;
 	}
 	row->instance_id = xstrdup(id);
-	row->state = dup_value(res, 0);
-	row->is_test = PQgetvalue(res, 0, 1)[0] == 't';
-	row->order_id = dup_value(res, 2);
-	row->order_line_id = dup_value(res, 3);
-	row->product_id = dup_value(res, 4);
-	row->sku_code = dup_value(res, 5);
-	row->charging_mode = dup_value(res, 6);
-	if (!PQgetisnull(res, 0, 7) && parse_i64(PQgetvalue(res, 0, 7), INT64_MIN, INT64_MAX, &ms))
-		row->expire_ms = ms;
-	PQclear(res);
+	row->state = l.state;
+	row->is_test = l.is_test;
+	row->order_id = l.order_id;
+	row->order_line_id = l.order_line_id;
+	row->product_id = l.product_id;
+	row->sku_code = l.sku_code;
+	row->charging_mode = l.charging_mode;
+	row->expire_ms = l.expire_ms;
 	return DOM_OK;
 }
 
@@ -394,9 +386,8 @@ enum dom_status
 instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *order_id, const char *product_id, bool is_test)
 {
-	PGresult	*res;
-	char		 owner[ID_SIZE];
-	bool		 provisioning, inserted;
+	char		 owner[ID_SIZE], state[16];
+	bool		 inserted;
 
 	/*
 	 * One job at a time per product of the order (on any host): the
@@ -404,30 +395,27 @@ instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const 
 	 * runs the hook) once, and the others find it afterwards.
 	 */
 	switch (istore_on_demand_lock(ctx->db, order_id, product_id, is_test)) {
-	case 1:
+	case DB_FOUND:
 		break;
-	case 0:
+	case DB_NONE:
 		say(call, "on-demand product %s of order %s: another instance is being "
 		    "provisioned", product_id, order_id);
 		return DOM_PENDING;
-	default:
+	case DB_FAILED:
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
 	}
-	res = istore_on_demand_owner(ctx->db, order_id, product_id, is_test, id);
-	if (res == NULL) {
-		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
-		return DOM_STORE;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
+	switch (istore_on_demand_owner(ctx->db, order_id, product_id, is_test, id, owner,
+	    state)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
 	}
-	if (!str_copy(owner, sizeof(owner), PQgetvalue(res, 0, 0)))
-		owner[sizeof(owner) - 1] = '\0';
-	provisioning = strcmp(PQgetvalue(res, 0, 1), "provisioning") == 0;
-	PQclear(res);
-	if (provisioning) {
+	if (strcmp(state, "provisioning") == 0) {
 		say(call, "on-demand product %s of order %s: waiting for instance %s",
 		    product_id, order_id, owner);
 		return DOM_PENDING;
@@ -473,34 +461,20 @@ instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const cha
 	return DOM_OK;
 }
 
-static const char *
-opt_value(PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
 enum dom_status
 instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *const *ids,
     size_t n, instance_visit_fn visit, void *arg, size_t *found, size_t *ready)
 {
-	struct buf	 lit = BUF_INIT, plain = BUF_INIT;
-	PGresult	*res;
-	size_t		 i, j, provisioning = 0;
-	int		 row, rows;
+	struct buf		 plain = BUF_INIT;
+	struct istore_fetch	 f;
+	size_t			 i, j, row, provisioning = 0;
 
 	*found = *ready = 0;
-	if (n == 1) {
-		res = istore_fetch_one(ctx->db, ids[0]);
-	} else {
-		pg_array_text(&lit, ids, n);
-		res = istore_fetch(ctx->db, buf_cstr(&lit));
-		buf_free(&lit);
-	}
-	if (res == NULL)
+	if (!istore_fetch(ctx->db, ids, n, &f))
 		return store_failed(ctx, call);
-	rows = PQntuples(res);
 	for (i = 0; i < n; i++) {
-		struct instance_info info;
+		const struct istore_fetched	*r;
+		struct instance_info		 info;
 
 		/* A repeated id is answered once. */
 		for (j = 0; j < i; j++)
@@ -508,35 +482,36 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 				break;
 		if (j < i)
 			continue;
-		for (row = 0; row < rows; row++)
-			if (strcmp(PQgetvalue(res, row, 0), ids[i]) == 0)
+		for (row = 0; row < f.n; row++)
+			if (strcmp(f.rows[row].instance_id, ids[i]) == 0)
 				break;
-		if (row == rows)
+		if (row == f.n)
 			continue;
+		r = &f.rows[row];
 		(*found)++;
-		if (strcmp(PQgetvalue(res, row, 1), "provisioning") == 0)
+		if (strcmp(r->state, "provisioning") == 0)
 			provisioning++;
-		if (!state_is_ready(PQgetvalue(res, row, 1)))
+		if (!state_is_ready(r->state))
 			continue;
 		memset(&info, 0, sizeof(info));
-		info.instance_id = PQgetvalue(res, row, 0);
-		info.state = PQgetvalue(res, row, 1);
-		info.front_end_url = opt_value(res, row, 2);
-		info.admin_url = opt_value(res, row, 3);
-		info.app_user = opt_value(res, row, 4);
-		info.memo = opt_value(res, row, 6);
-		info.usage_value = opt_value(res, row, 7);
-		info.usage_time = PQgetvalue(res, row, 8);
-		info.usage_related = opt_value(res, row, 9);
+		info.instance_id = r->instance_id;
+		info.state = r->state;
+		info.front_end_url = r->front_end_url;
+		info.admin_url = r->admin_url;
+		info.app_user = r->app_user;
+		info.memo = r->memo;
+		info.usage_value = r->usage_value;
+		info.usage_time = r->usage_time;
+		info.usage_related = r->usage_related;
 		buf_reset(&plain);
-		if (opt_value(res, row, 5) != NULL) {
-			if (!unseal(ctx->seal, PQgetvalue(res, row, 5), &plain)) {
+		if (r->app_password != NULL) {
+			if (!unseal(ctx->seal, r->app_password, &plain)) {
 				/* Access data without its password would mislead the buyer. */
 				log_error("instance %s: stored password does not unseal "
 				    "(wrong master key?)", info.instance_id);
 				say(call, "stored secrets cannot be read");
 				buf_free(&plain);
-				PQclear(res);
+				istore_fetch_free(&f);
 				return DOM_STORE;
 			}
 			info.password = buf_cstr(&plain);
@@ -546,7 +521,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 		wipe_buf(&plain);
 	}
 	buf_free(&plain);
-	PQclear(res);
+	istore_fetch_free(&f);
 	if (*found == 0) {
 		say(call, "no such instance");
 	} else if (*ready == 0 && provisioning == 0) {
@@ -610,27 +585,24 @@ static enum dom_status
 lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     char state[16], bool *skip, bool *test_out)
 {
-	PGresult	*res;
-	bool		 is_test;
+	struct istore_state	 st;
 
 	*skip = false;
 	if (!db_begin(ctx->db))
 		return store_failed(ctx, call);
-	res = istore_lock(ctx->db, id);
-	if (res == NULL)
-		return store_failed(ctx, call);
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	switch (istore_lock(ctx->db, id, &st)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		db_rollback(ctx->db);
 		say(call, "no such instance");
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		return store_failed(ctx, call);
 	}
-	if (!str_copy(state, 16, PQgetvalue(res, 0, 0)))
-		state[15] = '\0';
-	is_test = PQgetvalue(res, 0, 1)[0] == 't';
-	*test_out = is_test;
-	PQclear(res);
-	if (call->is_test && !is_test) {
+	memcpy(state, st.state, 16);
+	*test_out = st.is_test;
+	if (call->is_test && !st.is_test) {
 		db_rollback(ctx->db);
 		say(call, "debug call on a real instance: not changed");
 		log_warn("debug call (testFlag=1) named real instance %s: not changed", id);
@@ -800,20 +772,19 @@ enum dom_status
 instance_check_change(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *product_info)
 {
-	PGresult	*res = istore_peek(ctx->db, id);
-	bool		 released;
+	struct istore_state	 st;
 
 	(void)product_info;
-	if (res == NULL)
-		return store_failed(ctx, call);
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	switch (istore_peek(ctx->db, id, &st)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		say(call, "no such instance");
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		return store_failed(ctx, call);
 	}
-	released = strcmp(PQgetvalue(res, 0, 0), "released") == 0;
-	PQclear(res);
-	if (released) {
+	if (strcmp(st.state, "released") == 0) {
 		say(call, "instance released");
 		return DOM_NOT_FOUND;
 	}

@@ -212,6 +212,13 @@ usage_quota_add(struct usage_outcome *out, const char *instance, const char *rem
 	q->mode = xstrdup(mode);
 }
 
+/* A NULL column as the empty string, as the answer's texts have it. */
+static const char *
+str_or_empty(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
 /* The instance of the event with that id, for the log. */
 static const char *
 ev_instance(const struct usage_event *ev, size_t n, const char *id)
@@ -227,10 +234,9 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
     struct usage_outcome *out)
 {
 	struct ustore_event	*sev;
-	PGresult		*res;
+	struct ustore_ingest	 in;
 	char			 thr[256];
 	size_t			 i, m = 0;
-	int			 row;
 
 	memset(out, 0, sizeof(*out));
 	sev = xcalloc(n > 0 ? n : 1, sizeof(*sev));
@@ -254,9 +260,8 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 		return DOM_OK;
 	}
 	package_thresholds(ctx->cfg, thr, sizeof(thr));
-	res = ustore_ingest(ctx->db, sev, m, USAGE_HORIZON_S, thr);
-	free(sev);
-	if (res == NULL) {
+	if (!ustore_ingest(ctx->db, sev, m, USAGE_HORIZON_S, thr, &in)) {
+		free(sev);
 		usage_outcome_free(out);
 		/* Each event was checked whole: this should not be its content. */
 		if (db_state_is_content(db_sqlstate(ctx->db))) {
@@ -266,35 +271,38 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 		}
 		return DOM_STORE;
 	}
+	free(sev);
 	out->accepted = m;
-	for (row = 0; row < PQntuples(res); row++) {
-		if (strcmp(PQgetvalue(res, row, 1), "quota") == 0) {
-			usage_quota_add(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 3),
-			    PQgetvalue(res, row, 2));
-			continue;
-		}
-		if (strcmp(PQgetvalue(res, row, 1), "capped") == 0) {
+	for (i = 0; i < in.n; i++) {
+		const struct ustore_ingested *r = &in.rows[i];
+
+		switch (r->outcome) {
+		case USTORE_QUOTA:
+			usage_quota_add(out, r->id, str_or_empty(r->taken), str_or_empty(r->reason));
+			break;
+		case USTORE_CAPPED:
 			/* Accepted up to its package's end; the rest refused. */
-			log_info("usage: event %s of instance %s: %s", PQgetvalue(res, row, 0),
-			    ev_instance(ev, n, PQgetvalue(res, row, 0)), PQgetvalue(res, row, 2));
-			usage_capped_add(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 3),
-			    PQgetvalue(res, row, 2));
-			continue;
-		}
-		if (strcmp(PQgetvalue(res, row, 1), "shifted") == 0) {
+			log_info("usage: event %s of instance %s: %s", r->id,
+			    ev_instance(ev, n, r->id), str_or_empty(r->reason));
+			usage_capped_add(out, r->id, str_or_empty(r->taken), str_or_empty(r->reason));
+			break;
+		case USTORE_SHIFTED:
 			/* Its hour was pushed already: counted in the next one. */
-			log_info("usage: late event %s of instance %s %s", PQgetvalue(res, row, 0),
-			    ev_instance(ev, n, PQgetvalue(res, row, 0)), PQgetvalue(res, row, 2));
+			log_info("usage: late event %s of instance %s %s", r->id,
+			    ev_instance(ev, n, r->id), str_or_empty(r->reason));
 			out->shifted++;
-			continue;
-		}
-		out->accepted--;
-		if (strcmp(PQgetvalue(res, row, 1), "duplicate") == 0)
+			break;
+		case USTORE_DUPLICATE:
+			out->accepted--;
 			out->duplicates++;
-		else
-			usage_reject(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 2));
+			break;
+		case USTORE_REJECTED:
+			out->accepted--;
+			usage_reject(out, r->id, str_or_empty(r->reason));
+			break;
+		}
 	}
-	PQclear(res);
+	ustore_ingest_free(&in);
 	return DOM_OK;
 }
 

@@ -13,7 +13,6 @@
  * to another changes nothing. A failure to record leaves the job running;
  * its lease then brings it back, which is the same outcome, later.
  */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +148,7 @@ runner_mark_dead(struct runner *r, const struct job_kind *k, const struct job_cl
 		return job_mark_dead(r->db, c, reason);
 	if (!db_begin(r->db))
 		return false;
-	if (job_lock(r->db, c) != 1) {
+	if (job_lock(r->db, c) != DB_FOUND) {
 		db_rollback(r->db);
 		return false;
 	}
@@ -260,12 +259,14 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 		return;
 	}
 	switch (job_lock(r->db, c)) {
-	case -1:
+	case DB_FOUND:
+		break;
+	case DB_FAILED:
 		db_rollback(r->db);
 		log_error("job %lld (%s): cannot lock it (%s); its lease will bring "
 		    "it back", (long long)c->id, c->kind, db_errmsg(r->db));
 		return;
-	case 0:
+	case DB_NONE:
 		db_rollback(r->db);
 		log_notice("job %lld (%s): another runner took it after our lease "
 		    "ran out; leaving it", (long long)c->id, c->kind);
@@ -300,13 +301,15 @@ runner_step(struct runner *r)
 {
 	struct job_claimed	 c;
 	const struct job_kind	*k;
-	int			 got;
 
-	got = job_claim(r->db, r->kinds_lit, (int)r->cfg->jobs_lease, r->locked_by, &c);
-	if (got < 0)
-		return RUNNER_TROUBLE;
-	if (got == 0)
+	switch (job_claim(r->db, r->kinds_lit, (int)r->cfg->jobs_lease, r->locked_by, &c)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		return RUNNER_IDLE;
+	case DB_FAILED:
+		return RUNNER_TROUBLE;
+	}
 	if ((k = runner_kind(r, c.kind)) == NULL)
 		fatalx("job %lld: claimed kind %s that is not ours", (long long)c.id, c.kind);
 	runner_run(r, k, &c);
@@ -325,23 +328,11 @@ runner_listen_fd(struct runner *r)
 			return -1;
 		r->listening = db_connects(r->db);
 	}
-	return PQsocket(db_conn(r->db));
+	return job_notify_fd(r->db);
 }
 
 bool
 runner_drain_notifies(struct runner *r)
 {
-	PGconn		*c = db_conn(r->db);
-	PGnotify	*n;
-	bool		 got = false;
-
-	if (c == NULL)
-		return false;
-	if (PQconsumeInput(c) != 1)
-		return true;	/* broken: the next claim finds out and reconnects */
-	while ((n = PQnotifies(c)) != NULL) {
-		got = true;
-		PQfreemem(n);
-	}
-	return got;
+	return job_notify_drain(r->db);
 }

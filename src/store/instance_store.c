@@ -1,12 +1,15 @@
 /*
  * instance_store.c: prepared statements for instances and licences.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/util.h"
 #include "store/instance_store.h"
+#include "store/pg_array.h"
 
 /*
  * queryInstance's fetch. usageInfo (issue 5): the cumulative usage of an
@@ -22,6 +25,22 @@
 	"  FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id" \
 	"  ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END" \
 	" FROM instance WHERE "
+/* ISTORE_FETCH's columns. */
+enum {
+	FETCH_ID, FETCH_STATE, FETCH_FRONT_END_URL, FETCH_ADMIN_URL, FETCH_APP_USER,
+	FETCH_APP_PASSWORD, FETCH_MEMO, FETCH_USAGE_VALUE, FETCH_USAGE_TIME,
+	FETCH_USAGE_RELATED,
+};
+
+/* istore_lock's and istore_peek's columns. */
+enum { STATE_STATE, STATE_IS_TEST };
+/* istore_load's columns. */
+enum {
+	LOAD_STATE, LOAD_IS_TEST, LOAD_ORDER_ID, LOAD_ORDER_LINE_ID, LOAD_PRODUCT_ID,
+	LOAD_SKU_CODE, LOAD_CHARGING_MODE, LOAD_EXPIRE_MS,
+};
+/* istore_create's, istore_find_line's and istore_on_demand_owner's columns. */
+enum { LINE_ID, LINE_STATE };
 
 const struct db_stmt instance_store_stmts[] = {
 	/*
@@ -216,8 +235,8 @@ istore_create(struct db *db, const struct istore_new *n, char id_out[ID_SIZE], c
 	if (res == NULL)
 		return strcmp(db_sqlstate(db), "23505") == 0 ? ISTORE_ID_TAKEN : ISTORE_FAILED;
 	if (PQntuples(res) == 1) {
-		copy_field(id_out, ID_SIZE, res, 0);
-		copy_field(state_out, 16, res, 1);
+		copy_field(id_out, ID_SIZE, res, LINE_ID);
+		copy_field(state_out, 16, res, LINE_STATE);
 		PQclear(res);
 		return ISTORE_CREATED;
 	}
@@ -233,22 +252,41 @@ istore_create(struct db *db, const struct istore_new *n, char id_out[ID_SIZE], c
 		PQclear(res);
 		return ISTORE_FAILED;
 	}
-	copy_field(id_out, ID_SIZE, res, 0);
-	copy_field(state_out, 16, res, 1);
+	copy_field(id_out, ID_SIZE, res, LINE_ID);
+	copy_field(state_out, 16, res, LINE_STATE);
 	PQclear(res);
 	return ISTORE_EXISTS;
 }
 
-PGresult *
-istore_lock(struct db *db, const char *id)
+/* The one row of istore_lock or istore_peek. */
+static enum db_found
+read_state(struct db *db, const char *name, const char *id, struct istore_state *st)
 {
-	return db_exec(db, "istore_lock", 1, &id);
+	PGresult	*res = db_exec(db, name, 1, &id);
+
+	memset(st, 0, sizeof(*st));
+	if (res == NULL)
+		return DB_FAILED;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return DB_NONE;
+	}
+	copy_field(st->state, sizeof(st->state), res, STATE_STATE);
+	st->is_test = PQgetvalue(res, 0, STATE_IS_TEST)[0] == 't';
+	PQclear(res);
+	return DB_FOUND;
 }
 
-PGresult *
-istore_peek(struct db *db, const char *id)
+enum db_found
+istore_lock(struct db *db, const char *id, struct istore_state *st)
 {
-	return db_exec(db, "istore_peek", 1, &id);
+	return read_state(db, "istore_lock", id, st);
+}
+
+enum db_found
+istore_peek(struct db *db, const char *id, struct istore_state *st)
+{
+	return read_state(db, "istore_peek", id, st);
 }
 
 bool
@@ -285,16 +323,56 @@ istore_renew(struct db *db, const char *id, int64_t expire_ms, const char *produ
 	return db_run(db, "istore_renew", 5, p);
 }
 
-PGresult *
-istore_fetch(struct db *db, const char *ids_array)
+/* A column of row as a string, NULL for SQL NULL; it lives as long as res. */
+static const char *
+opt_value(PGresult *res, int row, int col)
 {
-	return db_exec(db, "istore_fetch", 1, &ids_array);
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
-PGresult *
-istore_fetch_one(struct db *db, const char *id)
+bool
+istore_fetch(struct db *db, const char *const *ids, size_t n, struct istore_fetch *f)
 {
-	return db_exec(db, "istore_fetch_one", 1, &id);
+	struct buf	 lit = BUF_INIT;
+	const char	*p[1];
+	int		 row;
+
+	memset(f, 0, sizeof(*f));
+	if (n == 1) {
+		f->res = db_exec(db, "istore_fetch_one", 1, ids);
+	} else {
+		pg_array_text(&lit, ids, n);
+		p[0] = buf_cstr(&lit);
+		f->res = db_exec(db, "istore_fetch", 1, p);
+		buf_free(&lit);
+	}
+	if (f->res == NULL)
+		return false;
+	f->n = (size_t)PQntuples(f->res);
+	f->rows = xcalloc(f->n > 0 ? f->n : 1, sizeof(*f->rows));
+	for (row = 0; row < (int)f->n; row++) {
+		struct istore_fetched *r = &f->rows[row];
+
+		r->instance_id = PQgetvalue(f->res, row, FETCH_ID);
+		r->state = PQgetvalue(f->res, row, FETCH_STATE);
+		r->front_end_url = opt_value(f->res, row, FETCH_FRONT_END_URL);
+		r->admin_url = opt_value(f->res, row, FETCH_ADMIN_URL);
+		r->app_user = opt_value(f->res, row, FETCH_APP_USER);
+		r->app_password = opt_value(f->res, row, FETCH_APP_PASSWORD);
+		r->memo = opt_value(f->res, row, FETCH_MEMO);
+		r->usage_value = opt_value(f->res, row, FETCH_USAGE_VALUE);
+		r->usage_time = PQgetvalue(f->res, row, FETCH_USAGE_TIME);
+		r->usage_related = opt_value(f->res, row, FETCH_USAGE_RELATED);
+	}
+	return true;
+}
+
+void
+istore_fetch_free(struct istore_fetch *f)
+{
+	free(f->rows);
+	PQclear(f->res);
+	memset(f, 0, sizeof(*f));
 }
 
 bool
@@ -343,10 +421,38 @@ istore_license_renew(struct db *db, const char *code, const char *scene,
 	return db_run(db, "istore_license_apply", 8, p);
 }
 
-PGresult *
-istore_load(struct db *db, const char *id)
+static char *
+dup_value(PGresult *res, int col)
 {
-	return db_exec(db, "istore_load", 1, &id);
+	return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
+}
+
+enum db_found
+istore_load(struct db *db, const char *id, struct istore_loaded *row)
+{
+	PGresult	*res = db_exec(db, "istore_load", 1, &id);
+	int64_t		 ms;
+
+	memset(row, 0, sizeof(*row));
+	row->expire_ms = -1;
+	if (res == NULL)
+		return DB_FAILED;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return DB_NONE;
+	}
+	row->state = dup_value(res, LOAD_STATE);
+	row->is_test = PQgetvalue(res, 0, LOAD_IS_TEST)[0] == 't';
+	row->order_id = dup_value(res, LOAD_ORDER_ID);
+	row->order_line_id = dup_value(res, LOAD_ORDER_LINE_ID);
+	row->product_id = dup_value(res, LOAD_PRODUCT_ID);
+	row->sku_code = dup_value(res, LOAD_SKU_CODE);
+	row->charging_mode = dup_value(res, LOAD_CHARGING_MODE);
+	if (!PQgetisnull(res, 0, LOAD_EXPIRE_MS) && parse_i64(PQgetvalue(res, 0,
+	    LOAD_EXPIRE_MS), INT64_MIN, INT64_MAX, &ms))
+		row->expire_ms = ms;
+	PQclear(res);
+	return DB_FOUND;
 }
 
 bool
@@ -389,24 +495,24 @@ istore_failed(struct db *db, const char *id, const char *reason, bool *applied)
 	return true;
 }
 
-int
+enum db_found
 istore_on_demand_lock(struct db *db, const char *order_id, const char *product_id,
     bool is_test)
 {
 	struct buf	 key = BUF_INIT;
 	const char	*p[1];
 	PGresult	*res;
-	int		 got;
+	bool		 got;
 
 	buf_printf(&key, "%s/%s/%d", order_id, product_id, is_test);
 	p[0] = buf_cstr(&key);
 	res = db_exec(db, "istore_on_demand_lock", 1, p);
 	buf_free(&key);
 	if (res == NULL)
-		return -1;
+		return DB_FAILED;
 	got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	return got;
+	return got ? DB_FOUND : DB_NONE;
 }
 
 bool
@@ -437,13 +543,23 @@ istore_apply_order(struct db *db, const char *id, const char *product_id, const 
 	return true;
 }
 
-PGresult *
+enum db_found
 istore_on_demand_owner(struct db *db, const char *order_id, const char *product_id,
-    bool is_test, const char *except_id)
+    bool is_test, const char *except_id, char owner[ID_SIZE], char state[16])
 {
 	const char	*p[4] = { order_id, product_id, is_test ? "true" : "false", except_id };
+	PGresult	*res = db_exec(db, "istore_on_demand_owner", 4, p);
 
-	return db_exec(db, "istore_on_demand_owner", 4, p);
+	if (res == NULL)
+		return DB_FAILED;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return DB_NONE;
+	}
+	copy_field(owner, ID_SIZE, res, LINE_ID);
+	copy_field(state, 16, res, LINE_STATE);
+	PQclear(res);
+	return DB_FOUND;
 }
 
 bool

@@ -2,9 +2,9 @@
  * instance_store.h: the SQL behind the instance commands.
  *
  * Thin typed wrappers over prepared statements; the decisions (state
- * machine, idempotency, debug-call guard) are the domain's. Functions
- * returning PGresult hand it to the caller (PQclear) and document their
- * columns; NULL means the store failed (db_sqlstate tells how).
+ * machine, idempotency, debug-call guard) are the domain's. Rows come back
+ * as structs; DB_FAILED or false means the store failed (db_sqlstate
+ * tells how).
  */
 #ifndef MKP_INSTANCE_STORE_H
 #define MKP_INSTANCE_STORE_H
@@ -46,11 +46,19 @@ enum istore_create_result {
 enum istore_create_result istore_create(struct db *, const struct istore_new *,
 	    char id_out[ID_SIZE], char state_out[16]);
 
-/* SELECT ... FOR UPDATE: columns 0 state, 1 is_test ("t"/"f"). No row: unknown. */
-PGresult *istore_lock(struct db *, const char *instance_id) MUSTCHECK;
+/* What the state machine decides from. */
+struct istore_state {
+	char	 state[16];
+	bool	 is_test;
+};
 
-/* Looks up an instance without locking: same columns as istore_lock. */
-PGresult *istore_peek(struct db *, const char *instance_id) MUSTCHECK;
+/* SELECT ... FOR UPDATE. DB_NONE: no such instance. */
+enum db_found istore_lock(struct db *, const char *instance_id,
+	    struct istore_state *) MUSTCHECK;
+
+/* Looks up an instance without locking. */
+enum db_found istore_peek(struct db *, const char *instance_id,
+	    struct istore_state *) MUSTCHECK;
 
 /*
  * Records an event; for an event with an order id, once per (instance,
@@ -72,16 +80,34 @@ bool	 istore_set_state(struct db *, const char *instance_id, const char *state) 
 bool	 istore_renew(struct db *, const char *instance_id, int64_t expire_ms,
 	    const char *product_id, bool trial_ends, bool extend) MUSTCHECK;
 
+/* An instance as queryInstance answers it; NULL: SQL NULL. */
+struct istore_fetched {
+	const char	*instance_id;
+	const char	*state;
+	const char	*front_end_url;
+	const char	*admin_url;
+	const char	*app_user;
+	const char	*app_password;	/* sealed */
+	const char	*memo;
+	const char	*usage_value;	/* cumulative usage, numeric text: on-demand only */
+	const char	*usage_time;	/* now, yyyyMMddHHmmssSSS UTC */
+	const char	*usage_related;	/* the on-demand instance that drew on the package */
+};
+
+/* The instances found; the strings live until istore_fetch_free. */
+struct istore_fetch {
+	struct istore_fetched	*rows;
+	size_t			 n;
+	PGresult		*res;
+};
+
 /*
- * Fetches instances by id; ids_array is a PostgreSQL array literal.
- * Columns: 0 instance_id, 1 state, 2 front_end_url, 3 admin_url,
- * 4 app_user, 5 app_password (sealed), 6 memo, 7 cumulative usage
- * (numeric text; NULL unless the instance is ON_DEMAND), 8 now as
- * yyyyMMddHHmmssSSS UTC.
+ * Fetches the n instances by id (absent ones are not in the rows, a
+ * repeated id may be). False: the store failed.
  */
-PGresult *istore_fetch(struct db *, const char *ids_array) MUSTCHECK;
-/* The same for one instance id (planned once, unlike the array form). */
-PGresult *istore_fetch_one(struct db *, const char *id) MUSTCHECK;
+bool	 istore_fetch(struct db *, const char *const *ids, size_t n,
+	    struct istore_fetch *) MUSTCHECK;
+void	 istore_fetch_free(struct istore_fetch *);
 
 /*
  * Licence renewal: ensure the (code, debug or real) row, lock it, record
@@ -92,13 +118,25 @@ bool	 istore_license_renew(struct db *, const char *code, const char *scene,
 	    int64_t expire_ms, bool extend, bool is_test, const char *call_id,
 	    bool *applied) MUSTCHECK;
 
+/* An instance's order details; the strings are the caller's (free()), NULL: unset. */
+struct istore_loaded {
+	char		*state;
+	bool		 is_test;
+	char		*order_id;
+	char		*order_line_id;
+	char		*product_id;
+	char		*sku_code;
+	char		*charging_mode;
+	int64_t		 expire_ms;	/* -1: unset */
+};
+
 /*
  * Reads an instance for provisioning, without locking it (the job runs a
- * hook meanwhile, and marketplace calls must not wait for that): 0 state, 1 is_test,
- * 2 order_id, 3 order_line_id, 4 product_id, 5 sku_code, 6 charging_mode,
- * 7 expire_at in ms (NULL when unset). No row: unknown.
+ * hook meanwhile, and marketplace calls must not wait for that). DB_NONE:
+ * no such instance.
  */
-PGresult *istore_load(struct db *, const char *instance_id) MUSTCHECK;
+enum db_found istore_load(struct db *, const char *instance_id,
+	    struct istore_loaded *) MUSTCHECK;
 
 struct istore_provisioned {
 	const char	*instance_id;
@@ -133,10 +171,11 @@ bool	 istore_apply_order(struct db *, const char *instance_id, const char *produ
 
 /*
  * The instance that owns an on-demand product of an order (not except_id,
- * not an alias, not failed): 0 instance_id, 1 state; no row: none.
+ * not an alias, not failed): its id and state. DB_NONE: none.
  */
-PGresult *istore_on_demand_owner(struct db *, const char *order_id, const char *product_id,
-	    bool is_test, const char *except_id) MUSTCHECK;
+enum db_found istore_on_demand_owner(struct db *, const char *order_id,
+	    const char *product_id, bool is_test, const char *except_id,
+	    char owner[ID_SIZE], char state[16]) MUSTCHECK;
 /* Makes the instance an alias of owner_id, with its state and access data. */
 bool	 istore_make_alias(struct db *, const char *instance_id, const char *owner_id) MUSTCHECK;
 
@@ -149,9 +188,9 @@ bool	 istore_failed(struct db *, const char *instance_id, const char *reason,
 
 /*
  * Takes the transaction's advisory lock for one on-demand product of an
- * order, without waiting: 1 taken, 0 another job holds it, -1 store error.
+ * order, without waiting: DB_FOUND taken, DB_NONE another job holds it.
  */
-int	 istore_on_demand_lock(struct db *, const char *order_id, const char *product_id,
-	    bool is_test);
+enum db_found istore_on_demand_lock(struct db *, const char *order_id,
+	    const char *product_id, bool is_test) MUSTCHECK;
 
 #endif

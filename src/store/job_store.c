@@ -10,6 +10,7 @@
  * so it is skipped even after its lease ran out; only a runner that is
  * gone (its connection closed, its transaction rolled back) loses it.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ const struct db_stmt job_stmts[] = {
 	  "AND kind = ANY ($3::text[]) "
 	  "ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
 	  "RETURNING id, kind, payload::text, attempts, COALESCE(max_attempts, 0)", 3 },
+	/* job_claim's columns: the CLAIM_ constants below. */
 	{ "job_extend",
 	  "UPDATE job SET lease_until = now() + make_interval(secs => $3::int) "
 	  "WHERE id = $1 AND attempts = $2 AND state = 'running'", 3 },
@@ -94,7 +96,9 @@ job_key(const struct job_claimed *j, char id[24], char att[16])
 	snprintf(att, 16, "%d", j->attempts);
 }
 
-int
+enum { CLAIM_ID, CLAIM_KIND, CLAIM_PAYLOAD, CLAIM_ATTEMPTS, CLAIM_MAX_ATTEMPTS };
+
+enum db_found
 job_claim(struct db *db, const char *kinds, int lease_secs, const char *locked_by,
     struct job_claimed *j)
 {
@@ -109,20 +113,20 @@ job_claim(struct db *db, const char *kinds, int lease_secs, const char *locked_b
 	p[1] = locked_by;
 	p[2] = kinds;
 	if ((res = db_exec(db, "job_claim", 3, p)) == NULL)
-		return -1;
+		return DB_FAILED;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return 0;
+		return DB_NONE;
 	}
-	(void)!parse_i64(PQgetvalue(res, 0, 0), 1, INT64_MAX, &j->id);
-	j->kind = xstrdup(PQgetvalue(res, 0, 1));
-	j->payload = xstrdup(PQgetvalue(res, 0, 2));
-	if (parse_i64(PQgetvalue(res, 0, 3), 0, INT32_MAX, &n))
+	(void)!parse_i64(PQgetvalue(res, 0, CLAIM_ID), 1, INT64_MAX, &j->id);
+	j->kind = xstrdup(PQgetvalue(res, 0, CLAIM_KIND));
+	j->payload = xstrdup(PQgetvalue(res, 0, CLAIM_PAYLOAD));
+	if (parse_i64(PQgetvalue(res, 0, CLAIM_ATTEMPTS), 0, INT32_MAX, &n))
 		j->attempts = (int)n;
-	if (parse_i64(PQgetvalue(res, 0, 4), 0, INT32_MAX, &n))
+	if (parse_i64(PQgetvalue(res, 0, CLAIM_MAX_ATTEMPTS), 0, INT32_MAX, &n))
 		j->max_attempts = (int)n;
 	PQclear(res);
-	return 1;
+	return DB_FOUND;
 }
 
 void
@@ -144,20 +148,46 @@ job_extend(struct db *db, const struct job_claimed *j, int lease_secs)
 	return db_run(db, "job_extend", 3, p);
 }
 
-int
+enum db_found
 job_lock(struct db *db, const struct job_claimed *j)
 {
 	char		 id[24], att[16];
 	const char	*p[2] = { id, att };
 	PGresult	*res;
-	int		 n;
+	bool		 ours;
 
 	job_key(j, id, att);
 	if ((res = db_exec(db, "job_lock", 2, p)) == NULL)
-		return -1;
-	n = PQntuples(res) == 1;
+		return DB_FAILED;
+	ours = PQntuples(res) == 1;
 	PQclear(res);
-	return n;
+	return ours ? DB_FOUND : DB_NONE;
+}
+
+int
+job_notify_fd(struct db *db)
+{
+	PGconn	*c = db_conn(db);
+
+	return c != NULL ? PQsocket(c) : -1;
+}
+
+bool
+job_notify_drain(struct db *db)
+{
+	PGconn		*c = db_conn(db);
+	PGnotify	*n;
+	bool		 got = false;
+
+	if (c == NULL)
+		return false;
+	if (PQconsumeInput(c) != 1)
+		return true;	/* broken: the next claim finds out and reconnects */
+	while ((n = PQnotifies(c)) != NULL) {
+		got = true;
+		PQfreemem(n);
+	}
+	return got;
 }
 
 bool

@@ -10,7 +10,6 @@
 #ifndef MKP_JOB_STORE_H
 #define MKP_JOB_STORE_H
 
-#include <libpq-fe.h>
 #include <stdint.h>
 
 #include "common/defs.h"
@@ -48,11 +47,11 @@ bool	 job_enqueue(struct db *, const char *kind, const char *payload,
  * Claims the due job that has waited longest among kinds (a PostgreSQL
  * array literal, e.g. "{purge}"): a queued job whose run_at has come, or a
  * running one whose lease ran out. Autocommit: the lease is visible to
- * every host once this returns. Returns 1 and fills *j (free with
- * job_claimed_free), 0 when nothing is due, -1 on a store failure.
+ * every host once this returns. DB_FOUND fills *j (free with
+ * job_claimed_free); DB_NONE: nothing is due.
  */
-int	 job_claim(struct db *, const char *kinds, int lease_secs, const char *locked_by,
-	    struct job_claimed *j) MUSTCHECK;
+enum db_found job_claim(struct db *, const char *kinds, int lease_secs,
+	    const char *locked_by, struct job_claimed *j) MUSTCHECK;
 void	 job_claimed_free(struct job_claimed *);
 
 /* Moves the lease of a job we hold to now + lease_secs. */
@@ -61,11 +60,23 @@ bool	 job_extend(struct db *, const struct job_claimed *, int lease_secs) MUSTCH
 /*
  * Inside the job's transaction: locks the job row (other runners skip it
  * then, expired lease or not) and sets mkpd.job_id for the transaction, so
- * a trigger can tell which job made a change. 1 when the job is still
- * ours, 0 when another runner took it since (roll back, do nothing), -1 on
- * a store failure.
+ * a trigger can tell which job made a change. DB_FOUND when the job is
+ * still ours, DB_NONE when another runner took it since (roll back, do
+ * nothing).
  */
-int	 job_lock(struct db *, const struct job_claimed *) MUSTCHECK;
+enum db_found job_lock(struct db *, const struct job_claimed *) MUSTCHECK;
+
+/*
+ * The socket to poll for the NOTIFY that a job was queued, once LISTEN was
+ * sent on the connection; -1 when not connected.
+ */
+int	 job_notify_fd(struct db *);
+/*
+ * Reads what arrived on the connection and drops the notifications: true
+ * when there was one (or the connection broke: the next claim finds out
+ * and reconnects).
+ */
+bool	 job_notify_drain(struct db *);
 
 /* Inside the job's transaction, before COMMIT (autocommit for an own_tx kind): done. */
 bool	 job_mark_done(struct db *, const struct job_claimed *) MUSTCHECK;

@@ -4,6 +4,7 @@
  * the row, compares stamps, applies and writes the kit_event, so a synced
  * object costs one statement whatever happens to it.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

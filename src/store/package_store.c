@@ -3,8 +3,12 @@
  * (which package an event draws, when the seller hears of it) are in the
  * schema's functions, in the transactions that change the balance.
  */
+#include <libpq-fe.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/log.h"
+#include "common/util.h"
 #include "store/package_store.h"
 
 const struct db_stmt package_store_stmts[] = {
@@ -19,6 +23,7 @@ const struct db_stmt package_store_stmts[] = {
 	  " CASE WHEN coalesce(bool_or(mode = 'stop'), true) THEN 'stop' ELSE 'overflow' END,"
 	  " count(*) FROM package"
 	  " WHERE instance_id = $1 AND mkp_package_live(pkg_instance_id, now())", 1 },
+	/* pstore_balance's columns: the BALANCE_ constants below. */
 	{ NULL, NULL, 0 },
 };
 
@@ -41,10 +46,38 @@ pstore_grant(struct db *db, const char *pkg, const char *order_id, const char *o
 	return db_run(db, "pstore_grant", 8, vals);
 }
 
-PGresult *
-pstore_balance(struct db *db, const char *instance_id)
+enum {
+	BALANCE_QUOTA, BALANCE_DRAWN, BALANCE_REMAINING, BALANCE_UNIT, BALANCE_MODE,
+	BALANCE_PACKAGES,
+};
+
+bool
+pstore_balance(struct db *db, const char *instance_id, struct pstore_balance *b)
 {
 	const char	*vals[1] = { instance_id };
+	PGresult	*res;
 
-	return db_exec(db, "pstore_balance", 1, vals);
+	memset(b, 0, sizeof(*b));
+	if ((res = db_exec(db, "pstore_balance", 1, vals)) == NULL)
+		return false;
+	if (PQntuples(res) != 1 || !parse_i64(PQgetvalue(res, 0, BALANCE_PACKAGES), 0,
+	    INT64_MAX, &b->packages)) {
+		log_error("pstore_balance: no balance for instance %s", instance_id);
+		PQclear(res);
+		return false;
+	}
+	b->res = res;
+	b->quota = PQgetvalue(res, 0, BALANCE_QUOTA);
+	b->drawn = PQgetvalue(res, 0, BALANCE_DRAWN);
+	b->remaining = PQgetvalue(res, 0, BALANCE_REMAINING);
+	b->unit = PQgetvalue(res, 0, BALANCE_UNIT);
+	b->mode = PQgetvalue(res, 0, BALANCE_MODE);
+	return true;
+}
+
+void
+pstore_balance_free(struct pstore_balance *b)
+{
+	PQclear(b->res);
+	memset(b, 0, sizeof(*b));
 }

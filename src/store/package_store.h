@@ -4,6 +4,7 @@
 #ifndef MKP_PACKAGE_STORE_H
 #define MKP_PACKAGE_STORE_H
 
+#include <stdint.h>
 #include "store/db.h"
 
 extern const struct db_stmt package_store_stmts[];
@@ -20,10 +21,22 @@ bool	 pstore_grant(struct db *, const char *pkg, const char *order_id,
 	    const char *mode, const char *unit, const char *thresholds);
 
 /*
- * What the hook of a package event needs: the instance's balance over its
- * live packages. Row: quota, drawn, remaining, unit, mode, packages.
- * NULL on failure; the caller PQclear()s.
+ * An instance's balance over its live packages: amounts as numeric text;
+ * the strings live until pstore_balance_free.
  */
-PGresult *pstore_balance(struct db *, const char *instance_id) MUSTCHECK;
+struct pstore_balance {
+	const char	*quota;
+	const char	*drawn;
+	const char	*remaining;
+	const char	*unit;		/* "" none */
+	const char	*mode;		/* "stop" or "overflow" */
+	int64_t		 packages;	/* how many are live */
+	PGresult	*res;
+};
+
+/* What the hook of a package event needs. False on failure. */
+bool	 pstore_balance(struct db *, const char *instance_id,
+	    struct pstore_balance *) MUSTCHECK;
+void	 pstore_balance_free(struct pstore_balance *);
 
 #endif

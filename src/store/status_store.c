@@ -9,6 +9,7 @@
  * end of the oldest one's hour. Packages low and used up: the states of the
  * view package_balance (mkpctl packages).
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,11 +6,14 @@
  * mkp_usage_ingest_batch()): one round trip for up to 10 000 events rather
  * than one per event, and a single statement is one transaction.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "store/pg_array.h"
 #include "store/usage_store.h"
 
@@ -28,6 +31,19 @@
 	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
 	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push), '')" \
 	" FROM usage_record WHERE state IN ('open', 'pending', 'sending', 'failed')"
+enum {
+	STATUS_PENDING, STATUS_SENDING, STATUS_AT_RISK, STATUS_FAILED, STATUS_LAST_PUSH,
+	STATUS_LAST_OUTCOME, STATUS_LAST_ATTEMPT,
+};
+
+/* ustore_ingest's columns. */
+enum { INGEST_ID, INGEST_OUTCOME, INGEST_REASON, INGEST_TAKEN };
+/* ustore_claim's columns. */
+enum {
+	CLAIM_PUSH_ID, CLAIM_ID, CLAIM_INSTANCE_ID, CLAIM_PKG_INSTANCE_ID, CLAIM_BEGIN,
+	CLAIM_END, CLAIM_RECORD_TIME, CLAIM_VALUE, CLAIM_METERING_SN, CLAIM_AT_RISK,
+	CLAIM_ATTEMPTS,
+};
 
 const struct db_stmt usage_store_stmts[] = {
 	{ "ustore_ingest",
@@ -58,17 +74,47 @@ const struct db_stmt usage_store_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
-PGresult *
+static const struct {
+	const char		*name;
+	enum ustore_outcome	 outcome;
+} ingest_outcomes[] = {
+	{ "duplicate", USTORE_DUPLICATE },
+	{ "rejected", USTORE_REJECTED },
+	{ "shifted", USTORE_SHIFTED },
+	{ "capped", USTORE_CAPPED },
+	{ "quota", USTORE_QUOTA },
+};
+
+static enum ustore_outcome
+ingest_outcome(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < NELEM(ingest_outcomes); i++)
+		if (strcmp(s, ingest_outcomes[i].name) == 0)
+			return ingest_outcomes[i].outcome;
+	return USTORE_REJECTED;
+}
+
+/* A column of row as a string, NULL for SQL NULL; it lives as long as res. */
+static const char *
+opt_value(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+bool
 ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horizon_s,
-    const char *thresholds)
+    const char *thresholds, struct ustore_ingest *out)
 {
 	struct buf	 arr[5];
 	const char	*vals[7];
 	char		 horizon[24];
 	PGresult	*res;
 	size_t		 i;
-	int		 k;
+	int		 k, row;
 
+	memset(out, 0, sizeof(*out));
 	for (k = 0; k < 5; k++) {
 		buf_init(&arr[k]);
 		pg_array_open(&arr[k]);
@@ -90,110 +136,180 @@ ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horiz
 	res = db_exec(db, "ustore_ingest", 7, vals);
 	for (k = 0; k < 5; k++)
 		buf_free(&arr[k]);
-	return res;
-}
-
-int
-ustore_close(struct db *db)
-{
-	PGresult	*res = db_exec(db, "ustore_close", 0, NULL);
-	int		 n;
-
 	if (res == NULL)
-		return -1;
-	n = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return n;
+		return false;
+	out->res = res;
+	out->n = (size_t)PQntuples(res);
+	out->rows = xcalloc(out->n > 0 ? out->n : 1, sizeof(*out->rows));
+	for (row = 0; row < (int)out->n; row++) {
+		struct ustore_ingested *r = &out->rows[row];
+
+		r->outcome = ingest_outcome(PQgetvalue(res, row, INGEST_OUTCOME));
+		r->id = PQgetvalue(res, row, INGEST_ID);
+		r->reason = opt_value(res, row, INGEST_REASON);
+		r->taken = opt_value(res, row, INGEST_TAKEN);
+	}
+	return true;
 }
 
-PGresult *
-ustore_claim(struct db *db, int limit, long lease_s, const char *by, const char *request_id)
+void
+ustore_ingest_free(struct ustore_ingest *in)
+{
+	free(in->rows);
+	PQclear(in->res);
+	memset(in, 0, sizeof(*in));
+}
+
+/*
+ * The one integer a statement answers into *n; false (logged) when the
+ * store failed or answered something else.
+ */
+static bool
+exec_count(struct db *db, const char *name, int nparams, const char *const *vals,
+    int64_t *n)
+{
+	PGresult	*res = db_exec(db, name, nparams, vals);
+	bool		 ok;
+
+	*n = 0;
+	if (res == NULL)
+		return false;
+	ok = PQntuples(res) == 1 && parse_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, n);
+	if (!ok)
+		log_error("%s: answered no count", name);
+	PQclear(res);
+	return ok;
+}
+
+bool
+ustore_close(struct db *db, int64_t *closed)
+{
+	return exec_count(db, "ustore_close", 0, NULL, closed);
+}
+
+bool
+ustore_claim(struct db *db, int limit, long lease_s, const char *by, const char *request_id,
+    struct ustore_claim *out)
 {
 	char		 lim[16], lease[24];
 	const char	*vals[4] = { lim, lease, by, request_id };
+	PGresult	*res;
+	int		 row;
 
+	memset(out, 0, sizeof(*out));
 	snprintf(lim, sizeof(lim), "%d", limit);
 	snprintf(lease, sizeof(lease), "%ld", lease_s);
-	return db_exec(db, "ustore_claim", 4, vals);
+	if ((res = db_exec(db, "ustore_claim", 4, vals)) == NULL)
+		return false;
+	out->res = res;
+	out->n = (size_t)PQntuples(res);
+	out->rows = xcalloc(out->n > 0 ? out->n : 1, sizeof(*out->rows));
+	if (out->n > 0)
+		snprintf(out->push_id, sizeof(out->push_id), "%s",
+		    PQgetvalue(res, 0, CLAIM_PUSH_ID));
+	for (row = 0; row < (int)out->n; row++) {
+		struct ustore_claimed *r = &out->rows[row];
+
+		r->id = PQgetvalue(res, row, CLAIM_ID);
+		r->instance_id = PQgetvalue(res, row, CLAIM_INSTANCE_ID);
+		r->pkg_instance_id = PQgetvalue(res, row, CLAIM_PKG_INSTANCE_ID);
+		r->begin_time = PQgetvalue(res, row, CLAIM_BEGIN);
+		r->end_time = PQgetvalue(res, row, CLAIM_END);
+		r->record_time = PQgetvalue(res, row, CLAIM_RECORD_TIME);
+		r->value = PQgetvalue(res, row, CLAIM_VALUE);
+		r->metering_sn = PQgetvalue(res, row, CLAIM_METERING_SN);
+		r->at_risk = PQgetvalue(res, row, CLAIM_AT_RISK)[0] == 't';
+		if (!parse_i64(PQgetvalue(res, row, CLAIM_ATTEMPTS), 0, INT64_MAX, &r->attempts))
+			r->attempts = 0;	/* for the log only */
+	}
+	return true;
 }
 
-int
+void
+ustore_claim_free(struct ustore_claim *c)
+{
+	free(c->rows);
+	PQclear(c->res);
+	memset(c, 0, sizeof(*c));
+}
+
+bool
 ustore_settle(struct db *db, const char *push_id, const char *outcome, const char *reason,
-    long http_status, const char *result_code, const char *excerpt)
+    long http_status, const char *result_code, const char *excerpt, int64_t *settled)
 {
 	char		 st[16];
 	const char	*vals[6] = { push_id, outcome, reason, http_status > 0 ? st : NULL,
 			    result_code, excerpt };
-	PGresult	*res;
-	int		 n;
 
 	snprintf(st, sizeof(st), "%ld", http_status);
-	res = db_exec(db, "ustore_settle", 6, vals);
-	if (res == NULL)
-		return -1;
-	n = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return n;
+	return exec_count(db, "ustore_settle", 6, vals, settled);
 }
 
-int
+enum db_found
 ustore_more(struct db *db)
 {
 	PGresult	*res = db_exec(db, "ustore_more", 0, NULL);
-	int		 n;
+	bool		 more;
 
 	if (res == NULL)
-		return -1;
-	n = PQntuples(res) > 0;
+		return DB_FAILED;
+	more = PQntuples(res) > 0;
 	PQclear(res);
-	return n;
+	return more ? DB_FOUND : DB_NONE;
 }
 
-int64_t
-ustore_lease_wait(struct db *db)
+enum db_found
+ustore_lease_wait(struct db *db, int64_t *ms)
 {
 	PGresult	*res = db_exec(db, "ustore_lease_wait", 0, NULL);
-	int64_t		 ms;
+	enum db_found	 found = DB_FOUND;
 
+	*ms = 0;
 	if (res == NULL)
-		return -2;
+		return DB_FAILED;
 	if (PQgetisnull(res, 0, 0)) {
-		ms = -1;	/* min() of no rows: nothing is being sent */
-	} else {
-		ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		if (ms < 0)
-			ms = 0;	/* a lease already ran out */
+		found = DB_NONE;	/* min() of no rows: nothing is being sent */
+	} else if (!parse_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, ms)) {
+		log_error("ustore_lease_wait: answered no number");
+		found = DB_FAILED;
+	} else if (*ms < 0) {
+		*ms = 0;	/* a lease already ran out */
 	}
 	PQclear(res);
-	return ms;
+	return found;
 }
 
-/* Copies the one row of USTORE_STATUS_SQL into st. */
-static void
+/* Copies the one row of USTORE_STATUS_SQL into st; false if it does not read. */
+static bool
 ustore_status_fill(const PGresult *res, struct usage_status *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->us_pending = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	st->us_sending = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	st->us_at_risk = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	st->us_failed = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	snprintf(st->us_last_push, sizeof(st->us_last_push), "%s", PQgetvalue(res, 0, 4));
+	if (PQntuples(res) != 1 ||
+	    !parse_i64(PQgetvalue(res, 0, STATUS_PENDING), 0, INT64_MAX, &st->us_pending) ||
+	    !parse_i64(PQgetvalue(res, 0, STATUS_SENDING), 0, INT64_MAX, &st->us_sending) ||
+	    !parse_i64(PQgetvalue(res, 0, STATUS_AT_RISK), 0, INT64_MAX, &st->us_at_risk) ||
+	    !parse_i64(PQgetvalue(res, 0, STATUS_FAILED), 0, INT64_MAX, &st->us_failed))
+		return false;
+	snprintf(st->us_last_push, sizeof(st->us_last_push), "%s",
+	    PQgetvalue(res, 0, STATUS_LAST_PUSH));
 	snprintf(st->us_last_outcome, sizeof(st->us_last_outcome), "%s",
-	    PQgetvalue(res, 0, 5));
+	    PQgetvalue(res, 0, STATUS_LAST_OUTCOME));
 	snprintf(st->us_last_attempt, sizeof(st->us_last_attempt), "%s",
-	    PQgetvalue(res, 0, 6));
+	    PQgetvalue(res, 0, STATUS_LAST_ATTEMPT));
+	return true;
 }
 
 bool
 usage_store_status(struct db *db, struct usage_status *st)
 {
 	PGresult	*res = db_exec(db, "ustore_status", 0, NULL);
+	bool		 ok;
 
 	if (res == NULL)
 		return false;
-	ustore_status_fill(res, st);
+	ok = ustore_status_fill(res, st);
 	PQclear(res);
-	return true;
+	return ok;
 }
 
 /* A query of the admin functions: its result, or NULL (and cleared) on failure. */
@@ -213,12 +329,13 @@ bool
 usage_store_status_pq(PGconn *c, struct usage_status *st)
 {
 	PGresult	*res = ustore_admin_exec(c, USTORE_STATUS_SQL, 0, NULL);
+	bool		 ok;
 
 	if (res == NULL)
 		return false;
-	ustore_status_fill(res, st);
+	ok = ustore_status_fill(res, st);
 	PQclear(res);
-	return true;
+	return ok;
 }
 
 #define USTORE_RFC3339(col) \
@@ -269,19 +386,20 @@ ustore_admin_history(PGconn *c, int limit)
 	    " FROM usage_push_history ORDER BY id DESC LIMIT $1::integer", 1, vals);
 }
 
-int
-ustore_admin_retry(PGconn *c, int64_t id)
+bool
+ustore_admin_retry(PGconn *c, int64_t id, int64_t *n)
 {
 	char		 ids[24];
 	const char	*vals[1] = { ids };
 	PGresult	*res;
-	int		 n;
+	bool		 ok;
 
+	*n = 0;
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	res = ustore_admin_exec(c, "SELECT mkp_usage_retry(nullif($1::bigint, 0))", 1, vals);
 	if (res == NULL)
-		return -1;
-	n = atoi(PQgetvalue(res, 0, 0));
+		return false;
+	ok = PQntuples(res) == 1 && parse_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, n);
 	PQclear(res);
-	return n;
+	return ok;
 }

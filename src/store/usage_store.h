@@ -10,6 +10,7 @@
 #define MKP_USAGE_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "store/db.h"
 
 extern const struct db_stmt usage_store_stmts[];
@@ -23,55 +24,96 @@ struct ustore_event {
 	const char	*time;
 };
 
+/* What became of an event not accepted as given, or a package balance. */
+enum ustore_outcome {
+	USTORE_DUPLICATE,	/* its id was seen before */
+	USTORE_REJECTED,	/* refused: reason */
+	USTORE_SHIFTED,		/* its hour was pushed: counted in the next one */
+	USTORE_CAPPED,		/* accepted up to taken, its package's end: reason */
+	USTORE_QUOTA,		/* not an event: id is an instance with packages */
+};
+
+struct ustore_ingested {
+	enum ustore_outcome	 outcome;
+	const char		*id;		/* the event, or the instance (USTORE_QUOTA) */
+	const char		*reason;	/* NULL for a duplicate; the mode for USTORE_QUOTA */
+	const char		*taken;		/* USTORE_CAPPED: what was accepted; USTORE_QUOTA:
+						   what remains */
+};
+
+/* The rows of an ingest; the strings live until ustore_ingest_free. */
+struct ustore_ingest {
+	struct ustore_ingested	*rows;
+	size_t			 n;
+	PGresult		*res;
+};
+
 /*
  * Inserts the n events in one statement (one round trip, one transaction),
  * with horizon_s the oldest event age accepted, in seconds, drawing package
  * quotas (thresholds: the numeric[] literal of [packages] thresholds).
- * Returns the rows of the events not accepted as given: columns 0 event id,
- * 1 outcome ("duplicate", "rejected", "shifted", or "capped": accepted up to
- * column 3, taken), 2 reason (NULL for a duplicate); and one row "quota"
- * per instance with packages: 0 the instance, 2 its mode, 3 what remains.
- * Caller PQclear()s; NULL when the store failed (nothing was inserted then).
+ * Fills out with the events not accepted as given, and one USTORE_QUOTA row
+ * per instance with packages. False when the store failed (nothing was
+ * inserted then).
  */
-PGresult *ustore_ingest(struct db *, const struct ustore_event *, size_t n,
-	    long horizon_s, const char *thresholds) MUSTCHECK;
+bool	 ustore_ingest(struct db *, const struct ustore_event *, size_t n,
+	    long horizon_s, const char *thresholds, struct ustore_ingest *out) MUSTCHECK;
+void	 ustore_ingest_free(struct ustore_ingest *);
 
-/* Closes the windows whose hour ended (mkp_usage_close_windows): how many, -1 on failure. */
-int	 ustore_close(struct db *);
+/* Closes the windows whose hour ended (mkp_usage_close_windows); *closed: how many. */
+bool	 ustore_close(struct db *, int64_t *closed) MUSTCHECK;
+
+/* A record claimed for a push; strings live until ustore_claim_free. */
+struct ustore_claimed {
+	const char	*id;		/* the record */
+	const char	*instance_id;
+	const char	*pkg_instance_id;	/* "" = none */
+	const char	*begin_time;	/* the window, yyyyMMddTHHmmssZ */
+	const char	*end_time;
+	const char	*record_time;
+	const char	*value;		/* numeric text */
+	const char	*metering_sn;
+	bool		 at_risk;	/* an hour past its window: the 2-hour target */
+	int64_t		 attempts;	/* this one included */
+};
+
+struct ustore_claim {
+	char			 push_id[24];	/* the attempt row of usage_push */
+	struct ustore_claimed	*rows;
+	size_t			 n;
+	PGresult		*res;
+};
 
 /*
  * Claims up to limit records to push (mkp_usage_claim, schema 010): pending
  * ones and sending ones whose lease ran out, made sending for lease_s
  * seconds by `by` (host:pid) under one new attempt row of usage_push,
  * committed at once (autocommit: call it outside a transaction).
- * Columns: 0 push id, 1 record id, 2 instance_id, 3 pkg_instance_id
- * ("" = none), 4 begin, 5 end, 6 record_time (yyyyMMddTHHmmssZ), 7 value
- * (numeric text), 8 metering_sn, 9 "t" when more than an hour has passed
- * since the window closed (the 2-hour reporting target is at risk),
- * 10 attempts (this one included). No rows: nothing due. NULL on failure.
+ * No rows (n 0): nothing due. False on failure.
  */
-PGresult *ustore_claim(struct db *, int limit, long lease_s, const char *by,
-	    const char *request_id) MUSTCHECK;
+bool	 ustore_claim(struct db *, int limit, long lease_s, const char *by,
+	    const char *request_id, struct ustore_claim *out) MUSTCHECK;
+void	 ustore_claim_free(struct ustore_claim *);
 
 /*
  * Settles attempt push_id (mkp_usage_settle): outcome "delivered", "retry"
  * (the records are pending again) or "failed" (failed with reason);
- * http_status 0 when nothing answered. Returns the number of records
+ * http_status 0 when nothing answered. *settled: the number of records
  * settled (fewer than claimed when a lease ran out and another pusher took
- * them), -1 on failure.
+ * them). False on failure.
  */
-int	 ustore_settle(struct db *, const char *push_id, const char *outcome,
+bool	 ustore_settle(struct db *, const char *push_id, const char *outcome,
 	    const char *reason, long http_status, const char *result_code,
-	    const char *excerpt);
+	    const char *excerpt, int64_t *settled) MUSTCHECK;
 
-/* 1 when pending records remain, 0 when not, -1 on failure. */
-int	 ustore_more(struct db *);
+/* Whether pending records remain: DB_FOUND yes, DB_NONE no. */
+enum db_found ustore_more(struct db *) MUSTCHECK;
 
 /*
- * Milliseconds until the first lease of a record in "sending" runs out (0
- * when one already has), -1 when no record is being sent, -2 on failure.
+ * *ms: milliseconds until the first lease of a record in "sending" runs
+ * out (0 when one already has). DB_NONE: no record is being sent.
  */
-int64_t	 ustore_lease_wait(struct db *);
+enum db_found ustore_lease_wait(struct db *, int64_t *ms) MUSTCHECK;
 
 /* The state of the push, for status pages and `mkpctl status`. */
 struct usage_status {
@@ -108,7 +150,7 @@ PGresult *ustore_admin_records(PGconn *, const char *state, int limit) MUSTCHECK
  * 5 outcome, 6 http_status ("" none), 7 result_code, 8 error, 9 value.
  */
 PGresult *ustore_admin_history(PGconn *, int limit) MUSTCHECK;
-/* Failed records back to pending: id > 0 one, 0 all. Count, -1 on failure. */
-int	 ustore_admin_retry(PGconn *, int64_t id);
+/* Failed records back to pending: id > 0 one, 0 all; *n: how many. */
+bool	 ustore_admin_retry(PGconn *, int64_t id, int64_t *n) MUSTCHECK;
 
 #endif
