@@ -85,20 +85,6 @@ usage_check_event(const struct usage_event *ev)
 	return why;
 }
 
-/* n digits at s as a number, or -1. */
-static int
-usage_digits(const char *s, int n)
-{
-	int	 v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
 const char *
 usage_check_time(const char *t)
 {
@@ -106,21 +92,16 @@ usage_check_time(const char *t)
 	struct tm	 tm;
 	time_t		 secs;
 	const char	*p;
-	int		 y, mo, d, h, mi, s;
+	int64_t		 y, mo, d, h, mi, s;
 
 	if (t == NULL || *t == '\0')
 		return "time missing";
 	if (strlen(t) < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
 	    t[13] != ':' || t[16] != ':')
 		return bad;
-	y = usage_digits(t, 4);
-	mo = usage_digits(t + 5, 2);
-	d = usage_digits(t + 8, 2);
-	h = usage_digits(t + 11, 2);
-	mi = usage_digits(t + 14, 2);
-	s = usage_digits(t + 17, 2);
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || s < 0 || s > 59)
+	if (!parse_i64n(t, 4, 1970, 9999, &y) || !parse_i64n(t + 5, 2, 1, 12, &mo) ||
+	    !parse_i64n(t + 8, 2, 1, 31, &d) || !parse_i64n(t + 11, 2, 0, 23, &h) ||
+	    !parse_i64n(t + 14, 2, 0, 59, &mi) || !parse_i64n(t + 17, 2, 0, 59, &s))
 		return bad;
 	p = t + 19;
 	if (*p == '.') {
@@ -138,12 +119,12 @@ usage_check_time(const char *t)
 		return bad;
 	/* The day must exist (no 31 April): timegm normalises, compare back. */
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
+	tm.tm_year = (int)y - 1900;
+	tm.tm_mon = (int)mo - 1;
+	tm.tm_mday = (int)d;
+	tm.tm_hour = (int)h;
+	tm.tm_min = (int)mi;
+	tm.tm_sec = (int)s;
 	secs = timegm(&tm);
 	if (secs == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
 		return bad;

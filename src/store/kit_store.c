@@ -102,15 +102,27 @@ kit_store_app(struct db *db, const char *tenant_id, const char *app_id,
 static bool
 take_counts(PGresult *res, size_t counts[3])
 {
-	unsigned long	 c[3] = { 0, 0, 0 };
+	const char	*s, *end;
+	int64_t		 c[3];
+	int		 k;
 
-
-	if (PQntuples(res) == 1 &&
-	    sscanf(PQgetvalue(res, 0, 0), "{%lu,%lu,%lu}", &c[0], &c[1], &c[2]) == 3) {
-		counts[0] = c[0];
-		counts[1] = c[1];
-		counts[2] = c[2];
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		goto out;
+	s = PQgetvalue(res, 0, 0);
+	if (*s++ != '{')
+		goto out;
+	for (k = 0; k < 3; k++) {
+		end = s + strcspn(s, ",}");
+		if (!parse_i64n(s, (size_t)(end - s), 0, INT64_MAX, &c[k]) ||
+		    *end != (k < 2 ? ',' : '}'))
+			goto out;
+		s = end + 1;
 	}
+	if (*s != '\0')
+		goto out;
+	for (k = 0; k < 3; k++)
+		counts[k] = (size_t)c[k];
+out:
 	PQclear(res);
 	return true;
 }
@@ -203,7 +215,8 @@ kit_store_org_prune(struct db *db, const char *tenant_id, const char *stamp,
 	res = db_exec(db, "kit_org_prune", 4, v);
 	if (res == NULL)
 		return false;
-	*pruned = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	if (PQntuples(res) != 1 || !parse_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, pruned))
+		*pruned = 0;	/* for the log only */
 	PQclear(res);
 	return true;
 }
