@@ -36,9 +36,9 @@ static struct rsa_key	*kit_rsa;
 
 static void	app_named(const struct request *);
 
-/* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
+/* job_store_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, kit_store_stmts,
+	nonce_stmts, audit_stmts, instance_store_stmts, job_store_enqueue_stmts, kit_store_stmts,
 	usage_store_stmts, package_store_stmts, NULL,
 };
 

@@ -153,7 +153,7 @@ cu_hourly(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = ustore_admin_hourly(c->conn, instance, (int)limit)) == NULL)
+	if ((res = usage_store_admin_hourly(c->conn, instance, (int)limit)) == NULL)
 		return cu_failed_query(c, "report");
 	cu_print(res, cols, (int)NELEM(cols), json);
 	PQclear(res);
@@ -181,7 +181,7 @@ cu_records(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = ustore_admin_records(c->conn, argv[0], CU_LIMIT)) == NULL)
+	if ((res = usage_store_admin_records(c->conn, argv[0], CU_LIMIT)) == NULL)
 		return cu_failed_query(c, argv[0]);
 	cu_print(res, cols, (int)NELEM(cols), json);
 	PQclear(res);
@@ -211,7 +211,7 @@ cu_history(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = ustore_admin_history(c->conn, (int)limit)) == NULL)
+	if ((res = usage_store_admin_history(c->conn, (int)limit)) == NULL)
 		return cu_failed_query(c, "history");
 	cu_print(res, cols, (int)NELEM(cols), json);
 	PQclear(res);
@@ -308,7 +308,7 @@ cu_push(struct ctl *c, int argc, char **argv)
 	snprintf(by, sizeof(by), "%s:%d mkpctl", host, (int)getpid());
 	db_params_from_config(c->cfg, &p);
 	db = db_new(c->dsn, &p, "mkpctl", sets);
-	if (!ustore_close(db, &closed)) {
+	if (!usage_store_close(db, &closed)) {
 		fprintf(stderr, "mkpctl: usage push: closing windows: %s\n", db_errmsg(db));
 		db_free(db);
 		return 1;
@@ -343,7 +343,7 @@ cu_retry(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if (!ustore_admin_retry(c->conn, id, &n))
+	if (!usage_store_admin_retry(c->conn, id, &n))
 		return cu_failed_query(c, "retry");
 	if (n == 0 && id > 0) {
 		fprintf(stderr, "mkpctl: usage retry: record %lld is not failed (or is past "

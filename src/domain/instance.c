@@ -179,13 +179,13 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
     const char *order_line_id, const char *business_id, char id_out[ID_SIZE])
 {
 	const struct config	*cfg = ctx->cfg;
-	struct istore_new	 n;
+	struct instance_store_new	 n;
 	struct app_info		 app;
 	struct buf		 sealed = BUF_INIT;
 	char			 uuid[37], state[16];
 	const char		*id = business_id;
 	bool			 later = instance_provisions_later(cfg, call->is_test);
-	enum istore_create_result r;
+	enum instance_store_create_result r;
 	int			 attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -212,9 +212,9 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 			n.app_password = buf_cstr(&sealed);
 			n.memo = app.memo;
 		}
-		r = istore_create(ctx->db, &n, id_out, state);
+		r = instance_store_create(ctx->db, &n, id_out, state);
 		app_info_free(&app);
-		if (r != ISTORE_ID_TAKEN)
+		if (r != INSTANCE_STORE_ID_TAKEN)
 			break;
 		/*
 		 * The businessId names another order line's instance already
@@ -227,15 +227,15 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 	buf_free(&sealed);
 
 	switch (r) {
-	case ISTORE_CREATED:
+	case INSTANCE_STORE_CREATED:
 		log_info("instance %s created for order %s/%s%s%s", id_out, order_id,
 		    order_line_id, call->is_test ? " (debug)" : "",
 		    later ? ", provisioning in the background" : "");
 		return create_answer(call, state, "created");
-	case ISTORE_EXISTS:
+	case INSTANCE_STORE_EXISTS:
 		return create_answer(call, state, "order line already has this instance");
-	case ISTORE_ID_TAKEN:
-	case ISTORE_FAILED:
+	case INSTANCE_STORE_ID_TAKEN:
+	case INSTANCE_STORE_FAILED:
 		break;
 	}
 	return store_failed(ctx, call);
@@ -244,11 +244,11 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 enum dom_status
 instance_load(const struct dom_ctx *ctx, const char *id, struct instance_row *row)
 {
-	struct istore_loaded	 l;
+	struct instance_store_loaded	 l;
 
 	memset(row, 0, sizeof(*row));
 	row->expire_ms = -1;
-	switch (istore_load(ctx->db, id, &l)) {
+	switch (instance_store_load(ctx->db, id, &l)) {
 	case DB_FOUND:
 		break;
 	case DB_NONE:
@@ -291,7 +291,7 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
     const char *charging_mode, int64_t expire_ms, const char *order_json)
 {
 	struct instance_row		 row;
-	struct istore_provisioned	 v;
+	struct instance_store_provisioned	 v;
 	struct app_info			 made;
 	const struct app_info		*app = given;
 	struct buf			 sealed = BUF_INIT;
@@ -320,7 +320,7 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 	v.charging_mode = charging_mode;
 	v.expire_ms = expire_ms;
 	v.order_json = order_json;
-	ok = istore_provisioned(ctx->db, &v, &applied);
+	ok = instance_store_provisioned(ctx->db, &v, &applied);
 	if (ok && !applied) {
 		/*
 		 * Released (or made active) while the hook ran: leave it be. A
@@ -343,7 +343,7 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 		say(call, "instance changed meanwhile: not provisioned");
 		return DOM_OK;
 	}
-	ok = ok && istore_event(ctx->db, id, "provisioned", row.state, "active", NULL, NULL,
+	ok = ok && instance_store_event(ctx->db, id, "provisioned", row.state, "active", NULL, NULL,
 	    NULL, call->call_id, &inserted);
 	app_info_free(&made);
 	buf_free(&sealed);
@@ -365,9 +365,9 @@ instance_apply_order(const struct dom_ctx *ctx, struct dom_call *call, const cha
 {
 	bool	inserted, newer = true;
 
-	if (!istore_apply_order(ctx->db, id, product_id, sku_code, charging_mode, expire_ms,
+	if (!instance_store_apply_order(ctx->db, id, product_id, sku_code, charging_mode, expire_ms,
 	    extend, order_json, order_create_ms, job_id, &newer) ||
-	    !istore_event(ctx->db, id, "order_applied", NULL, NULL, order_id, order_line_id,
+	    !instance_store_event(ctx->db, id, "order_applied", NULL, NULL, order_id, order_line_id,
 	    NULL, call->call_id, &inserted)) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
@@ -394,7 +394,7 @@ instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const 
 	 * lock lasts until the job commits, so the owner provisions (and
 	 * runs the hook) once, and the others find it afterwards.
 	 */
-	switch (istore_on_demand_lock(ctx->db, order_id, product_id, is_test)) {
+	switch (instance_store_on_demand_lock(ctx->db, order_id, product_id, is_test)) {
 	case DB_FOUND:
 		break;
 	case DB_NONE:
@@ -405,7 +405,7 @@ instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const 
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
 	}
-	switch (istore_on_demand_owner(ctx->db, order_id, product_id, is_test, id, owner,
+	switch (instance_store_on_demand_owner(ctx->db, order_id, product_id, is_test, id, owner,
 	    state)) {
 	case DB_FOUND:
 		break;
@@ -420,8 +420,8 @@ instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const 
 		    product_id, order_id, owner);
 		return DOM_PENDING;
 	}
-	if (!istore_make_alias(ctx->db, id, owner) ||
-	    !istore_event(ctx->db, id, "alias", "provisioning", NULL, NULL, NULL, NULL,
+	if (!instance_store_make_alias(ctx->db, id, owner) ||
+	    !instance_store_event(ctx->db, id, "alias", "provisioning", NULL, NULL, NULL, NULL,
 	    call->call_id, &inserted)) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
@@ -444,8 +444,8 @@ instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const cha
 	jw_obj_begin(&w);
 	jw_kv_str(&w, "reason", reason);
 	jw_obj_end(&w);
-	ok = istore_failed(ctx->db, id, reason, &applied) &&
-	    (!applied || istore_event(ctx->db, id, "provision_failed", "provisioning",
+	ok = instance_store_failed(ctx->db, id, reason, &applied) &&
+	    (!applied || instance_store_event(ctx->db, id, "provision_failed", "provisioning",
 	    "failed", NULL, NULL, buf_cstr(&detail), call->call_id, &inserted));
 	buf_free(&detail);
 	if (!ok) {
@@ -466,14 +466,14 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
     size_t n, instance_visit_fn visit, void *arg, size_t *found, size_t *ready)
 {
 	struct buf		 plain = BUF_INIT;
-	struct istore_fetch	 f;
+	struct instance_store_fetch	 f;
 	size_t			 i, j, row, provisioning = 0;
 
 	*found = *ready = 0;
-	if (!istore_fetch(ctx->db, ids, n, &f))
+	if (!instance_store_fetch(ctx->db, ids, n, &f))
 		return store_failed(ctx, call);
 	for (i = 0; i < n; i++) {
-		const struct istore_fetched	*r;
+		const struct instance_store_fetched	*r;
 		struct instance_info		 info;
 
 		/* A repeated id is answered once. */
@@ -511,7 +511,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 				    "(wrong master key?)", info.instance_id);
 				say(call, "stored secrets cannot be read");
 				buf_free(&plain);
-				istore_fetch_free(&f);
+				instance_store_fetch_free(&f);
 				return DOM_STORE;
 			}
 			info.password = buf_cstr(&plain);
@@ -521,7 +521,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 		wipe_buf(&plain);
 	}
 	buf_free(&plain);
-	istore_fetch_free(&f);
+	instance_store_fetch_free(&f);
 	if (*found == 0) {
 		say(call, "no such instance");
 	} else if (*ready == 0 && provisioning == 0) {
@@ -570,7 +570,7 @@ queue_change(const struct dom_ctx *ctx, const char *id, bool is_test, const char
 	jw_kv_str(&w, "orderId", order_id);
 	jw_kv_str(&w, "orderLineId", order_line_id);
 	jw_obj_end(&w);
-	ok = job_enqueue(ctx->db, "change", buf_cstr(&payload), NULL, 0, 0, NULL);
+	ok = job_store_enqueue(ctx->db, "change", buf_cstr(&payload), NULL, 0, 0, NULL);
 	buf_free(&payload);
 	return ok;
 }
@@ -585,12 +585,12 @@ static enum dom_status
 lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     char state[16], bool *skip, bool *test_out)
 {
-	struct istore_state	 st;
+	struct instance_store_state	 st;
 
 	*skip = false;
 	if (!db_begin(ctx->db))
 		return store_failed(ctx, call);
-	switch (istore_lock(ctx->db, id, &st)) {
+	switch (instance_store_lock(ctx->db, id, &st)) {
 	case DB_FOUND:
 		break;
 	case DB_NONE:
@@ -627,10 +627,10 @@ transition(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 {
 	bool	inserted;
 
-	if (!istore_event(ctx->db, id, kind, from, to, order_id, order_line_id, NULL,
+	if (!instance_store_event(ctx->db, id, kind, from, to, order_id, order_line_id, NULL,
 	    call->call_id, &inserted))
 		return store_failed(ctx, call);
-	if (strcmp(from, to) != 0 && !istore_set_state(ctx->db, id, to))
+	if (strcmp(from, to) != 0 && !instance_store_set_state(ctx->db, id, to))
 		return store_failed(ctx, call);
 	if (!queue_change(ctx, id, is_test, kind, NULL, order_id, order_line_id))
 		return store_failed(ctx, call);
@@ -674,14 +674,14 @@ instance_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	jw_kv_str(&w, "expireTime", when);
 	jw_kv_str(&w, "productId", product_id);
 	jw_obj_end(&w);
-	ok = istore_event(ctx->db, id, scene_kinds[scene], state, state, order_id,
+	ok = instance_store_event(ctx->db, id, scene_kinds[scene], state, state, order_id,
 	    order_line_id, buf_cstr(&detail), call->call_id, &inserted);
 	buf_free(&detail);
 	if (!ok)
 		return store_failed(ctx, call);
 	if (!inserted)
 		return nothing_to_do(ctx, call, DOM_OK, "order line already applied");
-	if (!istore_renew(ctx->db, id, expire_ms, product_id, scene == SCENE_TRIAL_TO_FORMAL,
+	if (!instance_store_renew(ctx->db, id, expire_ms, product_id, scene == SCENE_TRIAL_TO_FORMAL,
 	    scene != SCENE_UNSUBSCRIBE_RENEWAL_PERIOD) ||
 	    !queue_change(ctx, id, is_test, "renew", scene_names[scene], order_id, order_line_id))
 		return store_failed(ctx, call);
@@ -754,7 +754,7 @@ instance_upgrade(const struct dom_ctx *ctx, struct dom_call *call, const char *i
 		return st;
 	if (strcmp(state, "released") == 0)
 		return nothing_to_do(ctx, call, DOM_NOT_FOUND, "instance released");
-	if (!istore_event(ctx->db, id, "upgrade", state, state, order_id, order_line_id,
+	if (!instance_store_event(ctx->db, id, "upgrade", state, state, order_id, order_line_id,
 	    NULL, call->call_id, &inserted))
 		return store_failed(ctx, call);
 	if (!inserted)
@@ -772,10 +772,10 @@ enum dom_status
 instance_check_change(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *product_info)
 {
-	struct istore_state	 st;
+	struct instance_store_state	 st;
 
 	(void)product_info;
-	switch (istore_peek(ctx->db, id, &st)) {
+	switch (instance_store_peek(ctx->db, id, &st)) {
 	case DB_FOUND:
 		break;
 	case DB_NONE:
@@ -802,7 +802,7 @@ license_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *code
 	/* Debug and real licences live in rows of their own: no guard needed. */
 	if (!db_begin(ctx->db))
 		return store_failed(ctx, call);
-	if (!istore_license_renew(ctx->db, code, scene_names[scene], order_id, order_line_id,
+	if (!instance_store_license_renew(ctx->db, code, scene_names[scene], order_id, order_line_id,
 	    product_id, expire_ms, scene != SCENE_UNSUBSCRIBE_RENEWAL_PERIOD, call->is_test,
 	    call->call_id, &applied))
 		return store_failed(ctx, call);

@@ -214,8 +214,8 @@ enum dom_status
 usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
     struct usage_outcome *out)
 {
-	struct ustore_event	*sev;
-	struct ustore_ingest	 in;
+	struct usage_store_event	*sev;
+	struct usage_store_ingest	 in;
 	char			 thr[256];
 	size_t			 i, m = 0;
 
@@ -241,7 +241,7 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 		return DOM_OK;
 	}
 	package_thresholds(ctx->cfg, thr, sizeof(thr));
-	if (!ustore_ingest(ctx->db, sev, m, USAGE_HORIZON_S, thr, &in)) {
+	if (!usage_store_ingest(ctx->db, sev, m, USAGE_HORIZON_S, thr, &in)) {
 		free(sev);
 		usage_outcome_free(out);
 		/* Each event was checked whole: this should not be its content. */
@@ -255,35 +255,35 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 	free(sev);
 	out->accepted = m;
 	for (i = 0; i < in.n; i++) {
-		const struct ustore_ingested *r = &in.rows[i];
+		const struct usage_store_ingested *r = &in.rows[i];
 
 		switch (r->outcome) {
-		case USTORE_QUOTA:
+		case USAGE_STORE_QUOTA:
 			usage_quota_add(out, r->id, str_or_empty(r->taken), str_or_empty(r->reason));
 			break;
-		case USTORE_CAPPED:
+		case USAGE_STORE_CAPPED:
 			/* Accepted up to its package's end; the rest refused. */
 			log_info("usage: event %s of instance %s: %s", r->id,
 			    ev_instance(ev, n, r->id), str_or_empty(r->reason));
 			usage_capped_add(out, r->id, str_or_empty(r->taken), str_or_empty(r->reason));
 			break;
-		case USTORE_SHIFTED:
+		case USAGE_STORE_SHIFTED:
 			/* Its hour was pushed already: counted in the next one. */
 			log_info("usage: late event %s of instance %s %s", r->id,
 			    ev_instance(ev, n, r->id), str_or_empty(r->reason));
 			out->shifted++;
 			break;
-		case USTORE_DUPLICATE:
+		case USAGE_STORE_DUPLICATE:
 			out->accepted--;
 			out->duplicates++;
 			break;
-		case USTORE_REJECTED:
+		case USAGE_STORE_REJECTED:
 			out->accepted--;
 			usage_reject(out, r->id, str_or_empty(r->reason));
 			break;
 		}
 	}
-	ustore_ingest_free(&in);
+	usage_store_ingest_free(&in);
 	return DOM_OK;
 }
 

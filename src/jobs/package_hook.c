@@ -40,7 +40,7 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 	struct json		*v;
 	const char		*s, *thr = NULL;
 	char			 id[65], event[16], err[128], why[256];
-	struct pstore_balance	 bal;
+	struct package_store_balance	 bal;
 	enum job_outcome	 out = JOB_RETRY;
 	enum dom_status		 st;
 
@@ -76,7 +76,7 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 		out = st == DOM_NOT_FOUND ? JOB_DEAD : JOB_RETRY;
 		goto done;
 	}
-	if (!pstore_balance(env->db, id, &bal)) {
+	if (!package_store_balance(env->db, id, &bal)) {
 		snprintf(reason, len, "store failed reading the packages of %s", id);
 		goto done;
 	}
@@ -119,7 +119,7 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 	log_info("package: hook heard %s for instance %s", event, id);
 	out = JOB_DONE;
 done:
-	pstore_balance_free(&bal);
+	package_store_balance_free(&bal);
 	if (row.instance_id != NULL)
 		instance_row_free(&row);
 	hook_result_free(&hook);

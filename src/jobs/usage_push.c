@@ -31,7 +31,7 @@
 bool
 usage_push_enqueue(struct db *db)
 {
-	return job_enqueue(db, "usage_push", NULL, "usage_push", 0, 0, NULL);
+	return job_store_enqueue(db, "usage_push", NULL, "usage_push", 0, 0, NULL);
 }
 
 static enum usage_verdict
@@ -130,7 +130,7 @@ usage_settle(struct db *db, struct usage_batch *out, enum usage_batch_result r,
 {
 	int64_t	 n;
 
-	if (!ustore_settle(db, out->ub_push_id, outcome, reason, status, code, excerpt, &n)) {
+	if (!usage_store_settle(db, out->ub_push_id, outcome, reason, status, code, excerpt, &n)) {
 		/* The lease brings the records back: sent again, kept once. */
 		snprintf(out->ub_detail, sizeof(out->ub_detail), "push %s (%s) not recorded: %s",
 		    out->ub_push_id, outcome, db_errmsg(db));
@@ -153,7 +153,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 	struct buf		 body = BUF_INIT;
 	enum usage_verdict	 v;
 	enum usage_batch_result	 r = UB_ERROR;
-	struct ustore_claim	 claim;
+	struct usage_store_claim	 claim;
 	char			(*vals)[32] = NULL;
 	char			 why[300], code[33], msg[256], request_id[37], excerpt[256];
 	int			 n, i;
@@ -162,7 +162,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 	memset(out, 0, sizeof(*out));
 	http_response_init(&resp);
 	rand_uuid(request_id);
-	if (!ustore_claim(db, (int)cfg->usage_batch_size, usage_push_lease(cfg), by,
+	if (!usage_store_claim(db, (int)cfg->usage_batch_size, usage_push_lease(cfg), by,
 	    request_id, &claim)) {
 		snprintf(out->ub_detail, sizeof(out->ub_detail), "claiming records: %s",
 		    db_errmsg(db));
@@ -170,7 +170,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 	}
 	n = (int)claim.n;
 	if (n == 0) {
-		ustore_claim_free(&claim);
+		usage_store_claim_free(&claim);
 		snprintf(out->ub_detail, sizeof(out->ub_detail), "nothing to push");
 		return UB_NONE;
 	}
@@ -179,7 +179,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 	recs = xcalloc((size_t)n, sizeof(*recs));
 	vals = xcalloc((size_t)n, sizeof(*vals));
 	for (i = 0; i < n; i++) {
-		const struct ustore_claimed *c = &claim.rows[i];
+		const struct usage_store_claimed *c = &claim.rows[i];
 
 		recs[i].instance_id = c->instance_id;
 		recs[i].pkg_instance_id = c->pkg_instance_id;
@@ -247,7 +247,7 @@ done:
 	buf_free(&body);
 	free(recs);
 	free(vals);
-	ustore_claim_free(&claim);
+	usage_store_claim_free(&claim);
 	return r;
 }
 
@@ -278,7 +278,7 @@ usage_push_after_leases(const struct job *job, struct job_env *env, char *reason
 	char	 key[48];
 	int64_t	 wait;
 
-	switch (ustore_lease_wait(env->db, &wait)) {
+	switch (usage_store_lease_wait(env->db, &wait)) {
 	case DB_FOUND:
 		break;
 	case DB_NONE:
@@ -288,7 +288,7 @@ usage_push_after_leases(const struct job *job, struct job_env *env, char *reason
 		return JOB_RETRY;
 	}
 	snprintf(key, sizeof(key), "usage_push:lease:%lld", (long long)job->id);
-	if (!job_enqueue(env->db, "usage_push", NULL, key, wait + 1000, 0, NULL)) {
+	if (!job_store_enqueue(env->db, "usage_push", NULL, key, wait + 1000, 0, NULL)) {
 		snprintf(reason, len, "queueing the push after the leases: %s",
 		    db_errmsg(env->db));
 		return JOB_RETRY;
@@ -304,7 +304,7 @@ usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t 
 	char			 by[160], key[48];
 	int64_t			 closed;
 
-	if (!ustore_close(env->db, &closed)) {
+	if (!usage_store_close(env->db, &closed)) {
 		snprintf(reason, len, "closing windows: %s", db_errmsg(env->db));
 		return JOB_RETRY;
 	}
@@ -327,9 +327,9 @@ usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t 
 		break;
 	}
 	/* A failure to tell leaves the rest to the next scheduled push. */
-	if (ustore_more(env->db) == DB_FOUND) {
+	if (usage_store_more(env->db) == DB_FOUND) {
 		snprintf(key, sizeof(key), "usage_push:after:%lld", (long long)job->id);
-		if (!job_enqueue(env->db, "usage_push", NULL, key, 0, 0, NULL)) {
+		if (!job_store_enqueue(env->db, "usage_push", NULL, key, 0, 0, NULL)) {
 			snprintf(reason, len, "queueing the next batch: %s", db_errmsg(env->db));
 			return JOB_RETRY;
 		}

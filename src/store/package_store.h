@@ -10,21 +10,21 @@
 extern const struct db_stmt package_store_stmts[];
 
 /* Sets the instance's buyer (buyerInfo.customerId). */
-bool	 pstore_set_buyer(struct db *, const char *instance_id, const char *buyer_id);
+bool	 package_store_set_buyer(struct db *, const char *instance_id, const char *buyer_id);
 
 /*
  * mkp_package_grant: quota more for package pkg, once per order line.
  * Returns false when the store failed.
  */
-bool	 pstore_grant(struct db *, const char *pkg, const char *order_id,
+bool	 package_store_grant(struct db *, const char *pkg, const char *order_id,
 	    const char *order_line_id, const char *quota, const char *source,
 	    const char *mode, const char *unit, const char *thresholds);
 
 /*
  * An instance's balance over its live packages: amounts as numeric text;
- * the strings live until pstore_balance_free.
+ * the strings live until package_store_balance_free.
  */
-struct pstore_balance {
+struct package_store_balance {
 	const char	*quota;
 	const char	*drawn;
 	const char	*remaining;
@@ -35,8 +35,8 @@ struct pstore_balance {
 };
 
 /* What the hook of a package event needs. False on failure. */
-bool	 pstore_balance(struct db *, const char *instance_id,
-	    struct pstore_balance *) MUSTCHECK;
-void	 pstore_balance_free(struct pstore_balance *);
+bool	 package_store_balance(struct db *, const char *instance_id,
+	    struct package_store_balance *) MUSTCHECK;
+void	 package_store_balance_free(struct package_store_balance *);
 
 #endif

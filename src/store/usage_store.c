@@ -18,7 +18,7 @@
 #include "store/usage_store.h"
 
 /* One row: the counts and times of struct usage_status, in its order. */
-#define USTORE_STATUS_SQL \
+#define USAGE_STORE_STATUS_SQL \
 	"SELECT count(*) FILTER (WHERE state IN ('pending', 'sending'))," \
 	" count(*) FILTER (WHERE state = 'sending')," \
 	" count(*) FILTER (WHERE state = 'failed' OR (state IN ('open', 'pending', 'sending')" \
@@ -36,9 +36,9 @@ enum {
 	STATUS_LAST_OUTCOME, STATUS_LAST_ATTEMPT,
 };
 
-/* ustore_ingest's columns. */
+/* usage_store_ingest's columns. */
 enum { INGEST_ID, INGEST_OUTCOME, INGEST_REASON, INGEST_TAKEN };
-/* ustore_claim's columns. */
+/* usage_store_claim's columns. */
 enum {
 	CLAIM_PUSH_ID, CLAIM_ID, CLAIM_INSTANCE_ID, CLAIM_PKG_INSTANCE_ID, CLAIM_BEGIN,
 	CLAIM_END, CLAIM_RECORD_TIME, CLAIM_VALUE, CLAIM_METERING_SN, CLAIM_AT_RISK,
@@ -46,29 +46,29 @@ enum {
 };
 
 const struct db_stmt usage_store_stmts[] = {
-	{ "ustore_ingest",
+	{ "usage_store_ingest",
 	  "SELECT event_id, outcome, reason, taken FROM mkp_usage_ingest_packages($1::text[],"
 	  " $2::text[], $3::text[], $4::text[], $5::timestamptz[],"
 	  " make_interval(secs => $6::bigint), $7::numeric[])", 7 },
-	{ "ustore_close", "SELECT mkp_usage_close_windows()", 0 },
+	{ "usage_store_close", "SELECT mkp_usage_close_windows()", 0 },
 	/*
 	 * The claim commits at once (state sending, a lease): another host
 	 * skips the rows while the claiming statement runs (SKIP LOCKED) and
 	 * by their state afterwards, until the lease runs out.
 	 */
-	{ "ustore_claim",
+	{ "usage_store_claim",
 	  "SELECT push_id, id, instance_id, pkg_instance_id,"
 	  " to_char(window_begin AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
 	  " to_char(window_end AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
 	  " to_char(record_time AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
 	  " value::text, metering_sn, now() > window_end + interval '1 hour', attempts"
 	  " FROM mkp_usage_claim($1::integer, make_interval(secs => $2::bigint), $3, $4)", 4 },
-	{ "ustore_settle",
+	{ "usage_store_settle",
 	  "SELECT mkp_usage_settle($1::bigint, $2, $3, $4::integer, $5, $6)", 6 },
-	{ "ustore_status", USTORE_STATUS_SQL, 0 },
-	{ "ustore_more",
+	{ "usage_store_status", USAGE_STORE_STATUS_SQL, 0 },
+	{ "usage_store_more",
 	  "SELECT 1 FROM usage_record WHERE state = 'pending' LIMIT 1", 0 },
-	{ "ustore_lease_wait",
+	{ "usage_store_lease_wait",
 	  "SELECT ceil(extract(epoch FROM min(lease_until) - now()) * 1000)::bigint"
 	  " FROM usage_record WHERE state = 'sending'", 0 },
 	{ NULL, NULL, 0 },
@@ -76,16 +76,16 @@ const struct db_stmt usage_store_stmts[] = {
 
 static const struct {
 	const char		*name;
-	enum ustore_outcome	 outcome;
+	enum usage_store_outcome	 outcome;
 } ingest_outcomes[] = {
-	{ "duplicate", USTORE_DUPLICATE },
-	{ "rejected", USTORE_REJECTED },
-	{ "shifted", USTORE_SHIFTED },
-	{ "capped", USTORE_CAPPED },
-	{ "quota", USTORE_QUOTA },
+	{ "duplicate", USAGE_STORE_DUPLICATE },
+	{ "rejected", USAGE_STORE_REJECTED },
+	{ "shifted", USAGE_STORE_SHIFTED },
+	{ "capped", USAGE_STORE_CAPPED },
+	{ "quota", USAGE_STORE_QUOTA },
 };
 
-static enum ustore_outcome
+static enum usage_store_outcome
 ingest_outcome(const char *s)
 {
 	size_t	i;
@@ -93,7 +93,7 @@ ingest_outcome(const char *s)
 	for (i = 0; i < NELEM(ingest_outcomes); i++)
 		if (strcmp(s, ingest_outcomes[i].name) == 0)
 			return ingest_outcomes[i].outcome;
-	return USTORE_REJECTED;
+	return USAGE_STORE_REJECTED;
 }
 
 /* A column of row as a string, NULL for SQL NULL; it lives as long as res. */
@@ -104,8 +104,8 @@ opt_value(PGresult *res, int row, int col)
 }
 
 bool
-ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horizon_s,
-    const char *thresholds, struct ustore_ingest *out)
+usage_store_ingest(struct db *db, const struct usage_store_event *ev, size_t n, long horizon_s,
+    const char *thresholds, struct usage_store_ingest *out)
 {
 	struct buf	 arr[5];
 	const char	*vals[7];
@@ -133,7 +133,7 @@ ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horiz
 	snprintf(horizon, sizeof(horizon), "%ld", horizon_s);
 	vals[5] = horizon;
 	vals[6] = thresholds;
-	res = db_exec(db, "ustore_ingest", 7, vals);
+	res = db_exec(db, "usage_store_ingest", 7, vals);
 	for (k = 0; k < 5; k++)
 		buf_free(&arr[k]);
 	if (res == NULL)
@@ -142,7 +142,7 @@ ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horiz
 	out->n = (size_t)PQntuples(res);
 	out->rows = xcalloc(out->n > 0 ? out->n : 1, sizeof(*out->rows));
 	for (row = 0; row < (int)out->n; row++) {
-		struct ustore_ingested *r = &out->rows[row];
+		struct usage_store_ingested *r = &out->rows[row];
 
 		r->outcome = ingest_outcome(PQgetvalue(res, row, INGEST_OUTCOME));
 		r->id = PQgetvalue(res, row, INGEST_ID);
@@ -153,7 +153,7 @@ ustore_ingest(struct db *db, const struct ustore_event *ev, size_t n, long horiz
 }
 
 void
-ustore_ingest_free(struct ustore_ingest *in)
+usage_store_ingest_free(struct usage_store_ingest *in)
 {
 	free(in->rows);
 	PQclear(in->res);
@@ -182,14 +182,14 @@ exec_count(struct db *db, const char *name, int nparams, const char *const *vals
 }
 
 bool
-ustore_close(struct db *db, int64_t *closed)
+usage_store_close(struct db *db, int64_t *closed)
 {
-	return exec_count(db, "ustore_close", 0, NULL, closed);
+	return exec_count(db, "usage_store_close", 0, NULL, closed);
 }
 
 bool
-ustore_claim(struct db *db, int limit, long lease_s, const char *by, const char *request_id,
-    struct ustore_claim *out)
+usage_store_claim(struct db *db, int limit, long lease_s, const char *by, const char *request_id,
+    struct usage_store_claim *out)
 {
 	char		 lim[16], lease[24];
 	const char	*vals[4] = { lim, lease, by, request_id };
@@ -199,7 +199,7 @@ ustore_claim(struct db *db, int limit, long lease_s, const char *by, const char 
 	memset(out, 0, sizeof(*out));
 	snprintf(lim, sizeof(lim), "%d", limit);
 	snprintf(lease, sizeof(lease), "%ld", lease_s);
-	if ((res = db_exec(db, "ustore_claim", 4, vals)) == NULL)
+	if ((res = db_exec(db, "usage_store_claim", 4, vals)) == NULL)
 		return false;
 	out->res = res;
 	out->n = (size_t)PQntuples(res);
@@ -208,7 +208,7 @@ ustore_claim(struct db *db, int limit, long lease_s, const char *by, const char 
 		snprintf(out->push_id, sizeof(out->push_id), "%s",
 		    PQgetvalue(res, 0, CLAIM_PUSH_ID));
 	for (row = 0; row < (int)out->n; row++) {
-		struct ustore_claimed *r = &out->rows[row];
+		struct usage_store_claimed *r = &out->rows[row];
 
 		r->id = PQgetvalue(res, row, CLAIM_ID);
 		r->instance_id = PQgetvalue(res, row, CLAIM_INSTANCE_ID);
@@ -226,7 +226,7 @@ ustore_claim(struct db *db, int limit, long lease_s, const char *by, const char 
 }
 
 void
-ustore_claim_free(struct ustore_claim *c)
+usage_store_claim_free(struct usage_store_claim *c)
 {
 	free(c->rows);
 	PQclear(c->res);
@@ -234,7 +234,7 @@ ustore_claim_free(struct ustore_claim *c)
 }
 
 bool
-ustore_settle(struct db *db, const char *push_id, const char *outcome, const char *reason,
+usage_store_settle(struct db *db, const char *push_id, const char *outcome, const char *reason,
     long http_status, const char *result_code, const char *excerpt, int64_t *settled)
 {
 	char		 st[16];
@@ -242,13 +242,13 @@ ustore_settle(struct db *db, const char *push_id, const char *outcome, const cha
 			    result_code, excerpt };
 
 	snprintf(st, sizeof(st), "%ld", http_status);
-	return exec_count(db, "ustore_settle", 6, vals, settled);
+	return exec_count(db, "usage_store_settle", 6, vals, settled);
 }
 
 enum db_found
-ustore_more(struct db *db)
+usage_store_more(struct db *db)
 {
-	PGresult	*res = db_exec(db, "ustore_more", 0, NULL);
+	PGresult	*res = db_exec(db, "usage_store_more", 0, NULL);
 	bool		 more;
 
 	if (res == NULL)
@@ -259,9 +259,9 @@ ustore_more(struct db *db)
 }
 
 enum db_found
-ustore_lease_wait(struct db *db, int64_t *ms)
+usage_store_lease_wait(struct db *db, int64_t *ms)
 {
-	PGresult	*res = db_exec(db, "ustore_lease_wait", 0, NULL);
+	PGresult	*res = db_exec(db, "usage_store_lease_wait", 0, NULL);
 	enum db_found	 found = DB_FOUND;
 
 	*ms = 0;
@@ -270,7 +270,7 @@ ustore_lease_wait(struct db *db, int64_t *ms)
 	if (PQgetisnull(res, 0, 0)) {
 		found = DB_NONE;	/* min() of no rows: nothing is being sent */
 	} else if (!parse_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, ms)) {
-		log_error("ustore_lease_wait: answered no number");
+		log_error("usage_store_lease_wait: answered no number");
 		found = DB_FAILED;
 	} else if (*ms < 0) {
 		*ms = 0;	/* a lease already ran out */
@@ -279,9 +279,9 @@ ustore_lease_wait(struct db *db, int64_t *ms)
 	return found;
 }
 
-/* Copies the one row of USTORE_STATUS_SQL into st; false if it does not read. */
+/* Copies the one row of USAGE_STORE_STATUS_SQL into st; false if it does not read. */
 static bool
-ustore_status_fill(const PGresult *res, struct usage_status *st)
+usage_store_status_fill(const PGresult *res, struct usage_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	if (PQntuples(res) != 1 ||
@@ -302,19 +302,19 @@ ustore_status_fill(const PGresult *res, struct usage_status *st)
 bool
 usage_store_status(struct db *db, struct usage_status *st)
 {
-	PGresult	*res = db_exec(db, "ustore_status", 0, NULL);
+	PGresult	*res = db_exec(db, "usage_store_status", 0, NULL);
 	bool		 ok;
 
 	if (res == NULL)
 		return false;
-	ok = ustore_status_fill(res, st);
+	ok = usage_store_status_fill(res, st);
 	PQclear(res);
 	return ok;
 }
 
 /* A query of the admin functions: its result, or NULL (and cleared) on failure. */
 static PGresult *
-ustore_admin_exec(PGconn *c, const char *sql, int n, const char *const *vals)
+usage_store_admin_exec(PGconn *c, const char *sql, int n, const char *const *vals)
 {
 	PGresult	*res = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
 
@@ -328,28 +328,28 @@ ustore_admin_exec(PGconn *c, const char *sql, int n, const char *const *vals)
 bool
 usage_store_status_pq(PGconn *c, struct usage_status *st)
 {
-	PGresult	*res = ustore_admin_exec(c, USTORE_STATUS_SQL, 0, NULL);
+	PGresult	*res = usage_store_admin_exec(c, USAGE_STORE_STATUS_SQL, 0, NULL);
 	bool		 ok;
 
 	if (res == NULL)
 		return false;
-	ok = ustore_status_fill(res, st);
+	ok = usage_store_status_fill(res, st);
 	PQclear(res);
 	return ok;
 }
 
-#define USTORE_RFC3339(col) \
+#define USAGE_STORE_RFC3339(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 PGresult *
-ustore_admin_hourly(PGconn *c, const char *instance, int limit)
+usage_store_admin_hourly(PGconn *c, const char *instance, int limit)
 {
 	char		 lim[16];
 	const char	*vals[2] = { instance, lim };
 
 	snprintf(lim, sizeof(lim), "%d", limit);
-	return ustore_admin_exec(c,
-	    "SELECT instance_id, pkg_instance_id, " USTORE_RFC3339("window_begin") ","
+	return usage_store_admin_exec(c,
+	    "SELECT instance_id, pkg_instance_id, " USAGE_STORE_RFC3339("window_begin") ","
 	    " value::text, events, shifted_events, coalesce(record_state, ''),"
 	    " coalesce(metering_sn, '') FROM usage_hourly"
 	    " WHERE $1::text IS NULL OR instance_id = $1"
@@ -358,14 +358,14 @@ ustore_admin_hourly(PGconn *c, const char *instance, int limit)
 }
 
 PGresult *
-ustore_admin_records(PGconn *c, const char *state, int limit)
+usage_store_admin_records(PGconn *c, const char *state, int limit)
 {
 	char		 lim[16];
 	const char	*vals[2] = { state, lim };
 
 	snprintf(lim, sizeof(lim), "%d", limit);
-	return ustore_admin_exec(c,
-	    "SELECT id, instance_id, pkg_instance_id, " USTORE_RFC3339("window_begin") ","
+	return usage_store_admin_exec(c,
+	    "SELECT id, instance_id, pkg_instance_id, " USAGE_STORE_RFC3339("window_begin") ","
 	    " value::text, state, attempts, at_risk, coalesce(fail_reason, last_error, '')"
 	    " FROM usage_unpushed"
 	    " WHERE state = $1 OR ($1 = 'pending' AND state = 'sending')"
@@ -373,21 +373,21 @@ ustore_admin_records(PGconn *c, const char *state, int limit)
 }
 
 PGresult *
-ustore_admin_history(PGconn *c, int limit)
+usage_store_admin_history(PGconn *c, int limit)
 {
 	char		 lim[16];
 	const char	*vals[1] = { lim };
 
 	snprintf(lim, sizeof(lim), "%d", limit);
-	return ustore_admin_exec(c,
-	    "SELECT id, " USTORE_RFC3339("sent_at") ", coalesce(" USTORE_RFC3339("finished_at")
+	return usage_store_admin_exec(c,
+	    "SELECT id, " USAGE_STORE_RFC3339("sent_at") ", coalesce(" USAGE_STORE_RFC3339("finished_at")
 	    ", ''), coalesce(pushed_by, ''), records, outcome, coalesce(http_status::text, ''),"
 	    " coalesce(result_code, ''), coalesce(error, ''), coalesce(value::text, '')"
 	    " FROM usage_push_history ORDER BY id DESC LIMIT $1::integer", 1, vals);
 }
 
 bool
-ustore_admin_retry(PGconn *c, int64_t id, int64_t *n)
+usage_store_admin_retry(PGconn *c, int64_t id, int64_t *n)
 {
 	char		 ids[24];
 	const char	*vals[1] = { ids };
@@ -396,7 +396,7 @@ ustore_admin_retry(PGconn *c, int64_t id, int64_t *n)
 
 	*n = 0;
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	res = ustore_admin_exec(c, "SELECT mkp_usage_retry(nullif($1::bigint, 0))", 1, vals);
+	res = usage_store_admin_exec(c, "SELECT mkp_usage_retry(nullif($1::bigint, 0))", 1, vals);
 	if (res == NULL)
 		return false;
 	ok = PQntuples(res) == 1 && parse_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, n);

@@ -16,7 +16,7 @@
 extern const struct db_stmt usage_store_stmts[];
 
 /* One event as the store takes it: all text, value a decimal string, time RFC 3339. */
-struct ustore_event {
+struct usage_store_event {
 	const char	*id;
 	const char	*instance_id;
 	const char	*pkg_instance_id;	/* NULL: no package */
@@ -25,25 +25,25 @@ struct ustore_event {
 };
 
 /* What became of an event not accepted as given, or a package balance. */
-enum ustore_outcome {
-	USTORE_DUPLICATE,	/* its id was seen before */
-	USTORE_REJECTED,	/* refused: reason */
-	USTORE_SHIFTED,		/* its hour was pushed: counted in the next one */
-	USTORE_CAPPED,		/* accepted up to taken, its package's end: reason */
-	USTORE_QUOTA,		/* not an event: id is an instance with packages */
+enum usage_store_outcome {
+	USAGE_STORE_DUPLICATE,	/* its id was seen before */
+	USAGE_STORE_REJECTED,	/* refused: reason */
+	USAGE_STORE_SHIFTED,		/* its hour was pushed: counted in the next one */
+	USAGE_STORE_CAPPED,		/* accepted up to taken, its package's end: reason */
+	USAGE_STORE_QUOTA,		/* not an event: id is an instance with packages */
 };
 
-struct ustore_ingested {
-	enum ustore_outcome	 outcome;
-	const char		*id;		/* the event, or the instance (USTORE_QUOTA) */
-	const char		*reason;	/* NULL for a duplicate; the mode for USTORE_QUOTA */
-	const char		*taken;		/* USTORE_CAPPED: what was accepted; USTORE_QUOTA:
+struct usage_store_ingested {
+	enum usage_store_outcome	 outcome;
+	const char		*id;		/* the event, or the instance (USAGE_STORE_QUOTA) */
+	const char		*reason;	/* NULL for a duplicate; the mode for USAGE_STORE_QUOTA */
+	const char		*taken;		/* USAGE_STORE_CAPPED: what was accepted; USAGE_STORE_QUOTA:
 						   what remains */
 };
 
-/* The rows of an ingest; the strings live until ustore_ingest_free. */
-struct ustore_ingest {
-	struct ustore_ingested	*rows;
+/* The rows of an ingest; the strings live until usage_store_ingest_free. */
+struct usage_store_ingest {
+	struct usage_store_ingested	*rows;
 	size_t			 n;
 	PGresult		*res;
 };
@@ -52,19 +52,19 @@ struct ustore_ingest {
  * Inserts the n events in one statement (one round trip, one transaction),
  * with horizon_s the oldest event age accepted, in seconds, drawing package
  * quotas (thresholds: the numeric[] literal of [packages] thresholds).
- * Fills out with the events not accepted as given, and one USTORE_QUOTA row
+ * Fills out with the events not accepted as given, and one USAGE_STORE_QUOTA row
  * per instance with packages. False when the store failed (nothing was
  * inserted then).
  */
-bool	 ustore_ingest(struct db *, const struct ustore_event *, size_t n,
-	    long horizon_s, const char *thresholds, struct ustore_ingest *out) MUSTCHECK;
-void	 ustore_ingest_free(struct ustore_ingest *);
+bool	 usage_store_ingest(struct db *, const struct usage_store_event *, size_t n,
+	    long horizon_s, const char *thresholds, struct usage_store_ingest *out) MUSTCHECK;
+void	 usage_store_ingest_free(struct usage_store_ingest *);
 
 /* Closes the windows whose hour ended (mkp_usage_close_windows); *closed: how many. */
-bool	 ustore_close(struct db *, int64_t *closed) MUSTCHECK;
+bool	 usage_store_close(struct db *, int64_t *closed) MUSTCHECK;
 
-/* A record claimed for a push; strings live until ustore_claim_free. */
-struct ustore_claimed {
+/* A record claimed for a push; strings live until usage_store_claim_free. */
+struct usage_store_claimed {
 	const char	*id;		/* the record */
 	const char	*instance_id;
 	const char	*pkg_instance_id;	/* "" = none */
@@ -77,9 +77,9 @@ struct ustore_claimed {
 	int64_t		 attempts;	/* this one included */
 };
 
-struct ustore_claim {
+struct usage_store_claim {
 	char			 push_id[24];	/* the attempt row of usage_push */
-	struct ustore_claimed	*rows;
+	struct usage_store_claimed	*rows;
 	size_t			 n;
 	PGresult		*res;
 };
@@ -91,9 +91,9 @@ struct ustore_claim {
  * committed at once (autocommit: call it outside a transaction).
  * No rows (n 0): nothing due. False on failure.
  */
-bool	 ustore_claim(struct db *, int limit, long lease_s, const char *by,
-	    const char *request_id, struct ustore_claim *out) MUSTCHECK;
-void	 ustore_claim_free(struct ustore_claim *);
+bool	 usage_store_claim(struct db *, int limit, long lease_s, const char *by,
+	    const char *request_id, struct usage_store_claim *out) MUSTCHECK;
+void	 usage_store_claim_free(struct usage_store_claim *);
 
 /*
  * Settles attempt push_id (mkp_usage_settle): outcome "delivered", "retry"
@@ -102,18 +102,18 @@ void	 ustore_claim_free(struct ustore_claim *);
  * settled (fewer than claimed when a lease ran out and another pusher took
  * them). False on failure.
  */
-bool	 ustore_settle(struct db *, const char *push_id, const char *outcome,
+bool	 usage_store_settle(struct db *, const char *push_id, const char *outcome,
 	    const char *reason, long http_status, const char *result_code,
 	    const char *excerpt, int64_t *settled) MUSTCHECK;
 
 /* Whether pending records remain: DB_FOUND yes, DB_NONE no. */
-enum db_found ustore_more(struct db *) MUSTCHECK;
+enum db_found usage_store_more(struct db *) MUSTCHECK;
 
 /*
  * *ms: milliseconds until the first lease of a record in "sending" runs
  * out (0 when one already has). DB_NONE: no record is being sent.
  */
-enum db_found ustore_lease_wait(struct db *, int64_t *ms) MUSTCHECK;
+enum db_found usage_store_lease_wait(struct db *, int64_t *ms) MUSTCHECK;
 
 /* The state of the push, for status pages and `mkpctl status`. */
 struct usage_status {
@@ -137,20 +137,20 @@ bool	 usage_store_status_pq(PGconn *, struct usage_status *st) MUSTCHECK;
  * 2 window_begin (RFC 3339 UTC), 3 value, 4 events, 5 shifted events,
  * 6 record state ("" while no record), 7 metering_sn. NULL on failure.
  */
-PGresult *ustore_admin_hourly(PGconn *, const char *instance, int limit) MUSTCHECK;
+PGresult *usage_store_admin_hourly(PGconn *, const char *instance, int limit) MUSTCHECK;
 /*
  * Records in state (pending: pending and sending), oldest first. Columns:
  * 0 id, 1 instance_id, 2 pkg_instance_id, 3 window_begin, 4 value, 5 state,
  * 6 attempts, 7 "t" at risk, 8 reason (fail_reason, else last_error).
  */
-PGresult *ustore_admin_records(PGconn *, const char *state, int limit) MUSTCHECK;
+PGresult *usage_store_admin_records(PGconn *, const char *state, int limit) MUSTCHECK;
 /*
  * Push attempts, newest first (usage_push_history). Columns: 0 id,
  * 1 sent_at, 2 finished_at ("" while sending), 3 pushed_by, 4 records,
  * 5 outcome, 6 http_status ("" none), 7 result_code, 8 error, 9 value.
  */
-PGresult *ustore_admin_history(PGconn *, int limit) MUSTCHECK;
+PGresult *usage_store_admin_history(PGconn *, int limit) MUSTCHECK;
 /* Failed records back to pending: id > 0 one, 0 all; *n: how many. */
-bool	 ustore_admin_retry(PGconn *, int64_t id, int64_t *n) MUSTCHECK;
+bool	 usage_store_admin_retry(PGconn *, int64_t id, int64_t *n) MUSTCHECK;
 
 #endif
