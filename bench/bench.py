@@ -353,12 +353,12 @@ def pgb_scripts(build, n_ids):
     query = (head + "\\set inst random(%d, %d)\n\\startpipeline\n" % (
         PGB_IDS + 1, PGB_IDS + n_ids) +
         audit(":actq", ":inst", ":code0", "NULL", ":bodyq") + claim +
-        pgb_bind(st, "istore_fetch_one", ":inst") + "\\endpipeline\n")
+        pgb_bind(st, "instance_store_fetch_one", ":inst") + "\\endpipeline\n")
     # newInstance with the marketplace configured: a provisioning instance,
     # its create event and its provision job (whose trigger NOTIFYs).
     new = (head + "\\startpipeline\n" +
            audit(":actn", ":cid", ":code4", ":cid", ":bodyn") + claim +
-           pgb_bind(st, "istore_create", ":cid", ":cid", ":cid", ":cid", ":prov", ":false",
+           pgb_bind(st, "instance_store_create", ":cid", ":cid", ":cid", ":cid", ":prov", ":false",
                     "NULL", "NULL", "NULL", "NULL", "NULL", ":cid", ":true") +
            "\\endpipeline\n")
     return {"query": query, "new": new}

@@ -24,7 +24,7 @@
 static const char *const job_states[] = { "queued", "running", "done", "dead" };
 
 /*
- * Rows of job_admin_list as a table for people, or as one JSON array. The
+ * Rows of job_store_admin_list as a table for people, or as one JSON array. The
  * table's ATTEMPTS is "tries so far of the most allowed": the job's own
  * limit, else the config's [jobs] max_attempts (max_default; -1 when no
  * config was read, then only the tries).
@@ -90,22 +90,22 @@ jobs_retry(struct ctl *c, const char *arg)
 		fprintf(stderr, "mkpctl: jobs retry: '%s' is not a job id\n", arg);
 		return 2;
 	}
-	switch (job_admin_requeue(c->conn, id, state, sizeof(state), err, sizeof(err))) {
-	case JOB_REQUEUED:
+	switch (job_store_admin_requeue(c->conn, id, state, sizeof(state), err, sizeof(err))) {
+	case JOB_STORE_REQUEUED:
 		printf("job %lld queued again\n", (long long)id);
 		return 0;
-	case JOB_NOT_FOUND:
+	case JOB_STORE_NOT_FOUND:
 		fprintf(stderr, "mkpctl: no job %lld\n", (long long)id);
 		return 1;
-	case JOB_NOT_DEAD:
+	case JOB_STORE_NOT_DEAD:
 		fprintf(stderr, "mkpctl: job %lld is %s, not dead: only a dead job can be "
 		    "retried\n", (long long)id, state);
 		return 1;
-	case JOB_DUPLICATE:
+	case JOB_STORE_DUPLICATE:
 		fprintf(stderr, "mkpctl: job %lld not queued: an unfinished job of the "
 		    "same kind and dedupe key is already queued or running\n", (long long)id);
 		return 1;
-	case JOB_REQUEUE_FAILED:
+	case JOB_STORE_REQUEUE_FAILED:
 		break;
 	}
 	fprintf(stderr, "mkpctl: jobs retry: %s", err);
@@ -148,7 +148,7 @@ ctl_jobs(struct ctl *c, int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((res = job_admin_list(c->conn, state, (int)limit)) == NULL) {
+	if ((res = job_store_admin_list(c->conn, state, (int)limit)) == NULL) {
 		fprintf(stderr, "mkpctl: jobs: %s", PQerrorMessage(c->conn));
 		return 1;
 	}

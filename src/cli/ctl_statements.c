@@ -25,7 +25,7 @@
 
 /* Every set of app.c's workers, jobs/kinds.c's job kinds and the status child. */
 static const struct db_stmt *const stmt_sets[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, job_stmts,
+	nonce_stmts, audit_stmts, instance_store_stmts, job_store_stmts,
 	kit_store_stmts, usage_store_stmts, package_store_stmts, status_store_stmts,
 };
 

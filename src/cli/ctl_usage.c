@@ -153,7 +153,7 @@ cu_hourly(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = ustore_admin_hourly(c->conn, instance, (int)limit)) == NULL)
+	if ((res = usage_store_admin_hourly(c->conn, instance, (int)limit)) == NULL)
 		return cu_failed_query(c, "report");
 	cu_print(res, cols, (int)NELEM(cols), json);
 	PQclear(res);
@@ -181,7 +181,7 @@ cu_records(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = ustore_admin_records(c->conn, argv[0], CU_LIMIT)) == NULL)
+	if ((res = usage_store_admin_records(c->conn, argv[0], CU_LIMIT)) == NULL)
 		return cu_failed_query(c, argv[0]);
 	cu_print(res, cols, (int)NELEM(cols), json);
 	PQclear(res);
@@ -211,7 +211,7 @@ cu_history(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = ustore_admin_history(c->conn, (int)limit)) == NULL)
+	if ((res = usage_store_admin_history(c->conn, (int)limit)) == NULL)
 		return cu_failed_query(c, "history");
 	cu_print(res, cols, (int)NELEM(cols), json);
 	PQclear(res);
@@ -287,7 +287,8 @@ cu_push(struct ctl *c, int argc, char **argv)
 	struct db_params	 p;
 	struct db		*db;
 	char			 host[128], by[200];
-	int			 closed, batches = 0, records = 0, rc = 0;
+	int64_t			 closed;
+	int			 batches = 0, records = 0, rc = 0;
 
 	(void)argv;
 	if (argc != 2 || strcmp(argv[1], "--now") != 0) {
@@ -307,12 +308,12 @@ cu_push(struct ctl *c, int argc, char **argv)
 	snprintf(by, sizeof(by), "%s:%d mkpctl", host, (int)getpid());
 	db_params_from_config(c->cfg, &p);
 	db = db_new(c->dsn, &p, "mkpctl", sets);
-	if ((closed = ustore_close(db)) < 0) {
+	if (!usage_store_close(db, &closed)) {
 		fprintf(stderr, "mkpctl: usage push: closing windows: %s\n", db_errmsg(db));
 		db_free(db);
 		return 1;
 	}
-	printf("closed %d window(s)\n", closed);
+	printf("closed %lld window(s)\n", (long long)closed);
 	for (;;) {
 		enum usage_batch_result r = usage_push_batch(db, c->cfg, by, &b);
 
@@ -335,22 +336,21 @@ cu_push(struct ctl *c, int argc, char **argv)
 static int
 cu_retry(struct ctl *c, int argc, char **argv)
 {
-	int64_t	 id = 0;
-	int	 n;
+	int64_t	 id = 0, n;
 
 	if (argc != 2 || (strcmp(argv[1], "--all") != 0 &&
 	    !parse_i64(argv[1], 1, INT64_MAX, &id))) {
 		cu_usage();
 		return 2;
 	}
-	if ((n = ustore_admin_retry(c->conn, id)) < 0)
+	if (!usage_store_admin_retry(c->conn, id, &n))
 		return cu_failed_query(c, "retry");
 	if (n == 0 && id > 0) {
 		fprintf(stderr, "mkpctl: usage retry: record %lld is not failed (or is past "
 		    "21 days: expired)\n", (long long)id);
 		return 1;
 	}
-	printf("%d record(s) pending again; the next push sends them\n", n);
+	printf("%lld record(s) pending again; the next push sends them\n", (long long)n);
 	return 0;
 }
 

@@ -50,10 +50,15 @@ verb_migrate(struct ctl *c, int argc, char **argv)
 static int
 verb_version(struct ctl *c, int argc, char **argv)
 {
-	int	cur = migrate_current(c->conn);
+	int	cur;
 
 	(void)argc;
 	(void)argv;
+	if (!migrate_current(c->conn, &cur)) {
+		fprintf(stderr, "mkpctl: reading the schema version: %s",
+		    PQerrorMessage(c->conn));
+		return 1;
+	}
 	printf("mkpctl %s\nschema: database at %d, this binary knows %d\n",
 	    PACKAGE_VERSION, cur, migrate_latest());
 	if (cur < migrate_latest()) {

@@ -184,13 +184,13 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
     const char *order_line_id, const char *business_id, char id_out[ID_SIZE])
 {
 	const struct config	*cfg = ctx->cfg;
-	struct istore_new	 n;
+	struct instance_store_new	 n;
 	struct app_info		 app;
 	struct buf		 sealed = BUF_INIT;
 	char			 uuid[37], state[16];
 	const char		*id = business_id;
 	bool			 later = instance_provisions_later(cfg, call->is_test);
-	enum istore_create_result r;
+	enum instance_store_create_result r;
 	int			 attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -218,9 +218,9 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 			n.memo = app.memo;
 		}
 		dom_claim(ctx, call);
-		r = istore_create(ctx->db, &n, id_out, state);
+		r = instance_store_create(ctx->db, &n, id_out, state);
 		app_info_free(&app);
-		if (r != ISTORE_ID_TAKEN)
+		if (r != INSTANCE_STORE_ID_TAKEN)
 			break;
 		/*
 		 * The businessId names another order line's instance already
@@ -235,51 +235,44 @@ instance_create(const struct dom_ctx *ctx, struct dom_call *call, const char *or
 	buf_free(&sealed);
 
 	switch (r) {
-	case ISTORE_CREATED:
+	case INSTANCE_STORE_CREATED:
 		log_info("instance %s created for order %s/%s%s%s", id_out, order_id,
 		    order_line_id, call->is_test ? " (debug)" : "",
 		    later ? ", provisioning in the background" : "");
 		return create_answer(call, state, "created");
-	case ISTORE_EXISTS:
+	case INSTANCE_STORE_EXISTS:
 		return create_answer(call, state, "order line already has this instance");
-	case ISTORE_ID_TAKEN:
-	case ISTORE_FAILED:
+	case INSTANCE_STORE_ID_TAKEN:
+	case INSTANCE_STORE_FAILED:
 		break;
 	}
 	return store_failed(ctx, call);
 }
 
-static char *
-dup_value(PGresult *res, int col)
-{
-	return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
-}
-
 enum dom_status
 instance_load(const struct dom_ctx *ctx, const char *id, struct instance_row *row)
 {
-	PGresult	*res = istore_load(ctx->db, id);
-	int64_t		 ms;
+	struct instance_store_loaded	 l;
 
 	memset(row, 0, sizeof(*row));
 	row->expire_ms = -1;
-	if (res == NULL)
-		return DOM_STORE;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	switch (instance_store_load(ctx->db, id, &l)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		return DOM_STORE;
 	}
 	row->instance_id = xstrdup(id);
-	row->state = dup_value(res, 0);
-	row->is_test = PQgetvalue(res, 0, 1)[0] == 't';
-	row->order_id = dup_value(res, 2);
-	row->order_line_id = dup_value(res, 3);
-	row->product_id = dup_value(res, 4);
-	row->sku_code = dup_value(res, 5);
-	row->charging_mode = dup_value(res, 6);
-	if (!PQgetisnull(res, 0, 7) && parse_i64(PQgetvalue(res, 0, 7), INT64_MIN, INT64_MAX, &ms))
-		row->expire_ms = ms;
-	PQclear(res);
+	row->state = l.state;
+	row->is_test = l.is_test;
+	row->order_id = l.order_id;
+	row->order_line_id = l.order_line_id;
+	row->product_id = l.product_id;
+	row->sku_code = l.sku_code;
+	row->charging_mode = l.charging_mode;
+	row->expire_ms = l.expire_ms;
 	return DOM_OK;
 }
 
@@ -306,7 +299,7 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
     const char *charging_mode, int64_t expire_ms, const char *order_json)
 {
 	struct instance_row		 row;
-	struct istore_provisioned	 v;
+	struct instance_store_provisioned	 v;
 	struct app_info			 made;
 	const struct app_info		*app = given;
 	struct buf			 sealed = BUF_INIT;
@@ -335,7 +328,7 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 	v.charging_mode = charging_mode;
 	v.expire_ms = expire_ms;
 	v.order_json = order_json;
-	ok = istore_provisioned(ctx->db, &v, &applied);
+	ok = instance_store_provisioned(ctx->db, &v, &applied);
 	if (ok && !applied) {
 		/*
 		 * Released (or made active) while the hook ran: leave it be. A
@@ -358,7 +351,7 @@ instance_mark_provisioned(const struct dom_ctx *ctx, struct dom_call *call, cons
 		say(call, "instance changed meanwhile: not provisioned");
 		return DOM_OK;
 	}
-	ok = ok && istore_event(ctx->db, id, "provisioned", row.state, "active", NULL, NULL,
+	ok = ok && instance_store_event(ctx->db, id, "provisioned", row.state, "active", NULL, NULL,
 	    NULL, call->call_id, &inserted);
 	app_info_free(&made);
 	buf_free(&sealed);
@@ -380,9 +373,9 @@ instance_apply_order(const struct dom_ctx *ctx, struct dom_call *call, const cha
 {
 	bool	inserted, newer = true;
 
-	if (!istore_apply_order(ctx->db, id, product_id, sku_code, charging_mode, expire_ms,
+	if (!instance_store_apply_order(ctx->db, id, product_id, sku_code, charging_mode, expire_ms,
 	    extend, order_json, order_create_ms, job_id, &newer) ||
-	    !istore_event(ctx->db, id, "order_applied", NULL, NULL, order_id, order_line_id,
+	    !instance_store_event(ctx->db, id, "order_applied", NULL, NULL, order_id, order_line_id,
 	    NULL, call->call_id, &inserted)) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
@@ -401,46 +394,42 @@ enum dom_status
 instance_join_on_demand(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *order_id, const char *product_id, bool is_test)
 {
-	PGresult	*res;
-	char		 owner[ID_SIZE];
-	bool		 provisioning, inserted;
+	char		 owner[ID_SIZE], state[16];
+	bool		 inserted;
 
 	/*
 	 * One job at a time per product of the order (on any host): the
 	 * lock lasts until the job commits, so the owner provisions (and
 	 * runs the hook) once, and the others find it afterwards.
 	 */
-	switch (istore_on_demand_lock(ctx->db, order_id, product_id, is_test)) {
-	case 1:
+	switch (instance_store_on_demand_lock(ctx->db, order_id, product_id, is_test)) {
+	case DB_FOUND:
 		break;
-	case 0:
+	case DB_NONE:
 		say(call, "on-demand product %s of order %s: another instance is being "
 		    "provisioned", product_id, order_id);
 		return DOM_PENDING;
-	default:
+	case DB_FAILED:
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
 	}
-	res = istore_on_demand_owner(ctx->db, order_id, product_id, is_test, id);
-	if (res == NULL) {
-		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
-		return DOM_STORE;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
+	switch (instance_store_on_demand_owner(ctx->db, order_id, product_id, is_test, id, owner,
+	    state)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
+		return DOM_STORE;
 	}
-	if (!str_copy(owner, sizeof(owner), PQgetvalue(res, 0, 0)))
-		owner[sizeof(owner) - 1] = '\0';
-	provisioning = strcmp(PQgetvalue(res, 0, 1), "provisioning") == 0;
-	PQclear(res);
-	if (provisioning) {
+	if (strcmp(state, "provisioning") == 0) {
 		say(call, "on-demand product %s of order %s: waiting for instance %s",
 		    product_id, order_id, owner);
 		return DOM_PENDING;
 	}
-	if (!istore_make_alias(ctx->db, id, owner) ||
-	    !istore_event(ctx->db, id, "alias", "provisioning", NULL, NULL, NULL, NULL,
+	if (!instance_store_make_alias(ctx->db, id, owner) ||
+	    !instance_store_event(ctx->db, id, "alias", "provisioning", NULL, NULL, NULL, NULL,
 	    call->call_id, &inserted)) {
 		say(call, "store failed (sqlstate %s)", db_sqlstate(ctx->db));
 		return DOM_STORE;
@@ -463,8 +452,8 @@ instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const cha
 	jw_obj_begin(&w);
 	jw_kv_str(&w, "reason", reason);
 	jw_obj_end(&w);
-	ok = istore_failed(ctx->db, id, reason, &applied) &&
-	    (!applied || istore_event(ctx->db, id, "provision_failed", "provisioning",
+	ok = instance_store_failed(ctx->db, id, reason, &applied) &&
+	    (!applied || instance_store_event(ctx->db, id, "provision_failed", "provisioning",
 	    "failed", NULL, NULL, buf_cstr(&detail), call->call_id, &inserted));
 	buf_free(&detail);
 	if (!ok) {
@@ -480,58 +469,21 @@ instance_mark_failed(const struct dom_ctx *ctx, struct dom_call *call, const cha
 	return DOM_OK;
 }
 
-/* Builds a PostgreSQL text[] literal: {"a","b"} with \ and " escaped. */
-static void
-pg_array(struct buf *out, const char *const *ids, size_t n)
-{
-	size_t	i;
-
-	buf_putc(out, '{');
-	for (i = 0; i < n; i++) {
-		const char *s;
-
-		if (i > 0)
-			buf_putc(out, ',');
-		buf_putc(out, '"');
-		for (s = ids[i]; *s != '\0'; s++) {
-			if (*s == '"' || *s == '\\')
-				buf_putc(out, '\\');
-			buf_putc(out, *s);
-		}
-		buf_putc(out, '"');
-	}
-	buf_putc(out, '}');
-}
-
-static const char *
-opt_value(PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
 enum dom_status
 instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *const *ids,
     size_t n, instance_visit_fn visit, void *arg, size_t *found, size_t *ready)
 {
-	struct buf	 lit = BUF_INIT, plain = BUF_INIT;
-	PGresult	*res;
-	size_t		 i, j, provisioning = 0;
-	int		 row, rows;
+	struct buf		 plain = BUF_INIT;
+	struct instance_store_fetch	 f;
+	size_t			 i, j, row, provisioning = 0;
 
 	*found = *ready = 0;
 	dom_claim(ctx, call);
-	if (n == 1) {
-		res = istore_fetch_one(ctx->db, ids[0]);
-	} else {
-		pg_array(&lit, ids, n);
-		res = istore_fetch(ctx->db, buf_cstr(&lit));
-		buf_free(&lit);
-	}
-	if (res == NULL)
+	if (!instance_store_fetch(ctx->db, ids, n, &f))
 		return store_failed(ctx, call);
-	rows = PQntuples(res);
 	for (i = 0; i < n; i++) {
-		struct instance_info info;
+		const struct instance_store_fetched	*r;
+		struct instance_info		 info;
 
 		/* A repeated id is answered once. */
 		for (j = 0; j < i; j++)
@@ -539,35 +491,36 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 				break;
 		if (j < i)
 			continue;
-		for (row = 0; row < rows; row++)
-			if (strcmp(PQgetvalue(res, row, 0), ids[i]) == 0)
+		for (row = 0; row < f.n; row++)
+			if (strcmp(f.rows[row].instance_id, ids[i]) == 0)
 				break;
-		if (row == rows)
+		if (row == f.n)
 			continue;
+		r = &f.rows[row];
 		(*found)++;
-		if (strcmp(PQgetvalue(res, row, 1), "provisioning") == 0)
+		if (strcmp(r->state, "provisioning") == 0)
 			provisioning++;
-		if (!state_is_ready(PQgetvalue(res, row, 1)))
+		if (!state_is_ready(r->state))
 			continue;
 		memset(&info, 0, sizeof(info));
-		info.instance_id = PQgetvalue(res, row, 0);
-		info.state = PQgetvalue(res, row, 1);
-		info.front_end_url = opt_value(res, row, 2);
-		info.admin_url = opt_value(res, row, 3);
-		info.app_user = opt_value(res, row, 4);
-		info.memo = opt_value(res, row, 6);
-		info.usage_value = opt_value(res, row, 7);
-		info.usage_time = PQgetvalue(res, row, 8);
-		info.usage_related = opt_value(res, row, 9);
+		info.instance_id = r->instance_id;
+		info.state = r->state;
+		info.front_end_url = r->front_end_url;
+		info.admin_url = r->admin_url;
+		info.app_user = r->app_user;
+		info.memo = r->memo;
+		info.usage_value = r->usage_value;
+		info.usage_time = r->usage_time;
+		info.usage_related = r->usage_related;
 		buf_reset(&plain);
-		if (opt_value(res, row, 5) != NULL) {
-			if (!unseal(ctx->seal, PQgetvalue(res, row, 5), &plain)) {
+		if (r->app_password != NULL) {
+			if (!unseal(ctx->seal, r->app_password, &plain)) {
 				/* Access data without its password would mislead the buyer. */
 				log_error("instance %s: stored password does not unseal "
 				    "(wrong master key?)", info.instance_id);
 				say(call, "stored secrets cannot be read");
 				buf_free(&plain);
-				PQclear(res);
+				instance_store_fetch_free(&f);
 				return DOM_STORE;
 			}
 			info.password = buf_cstr(&plain);
@@ -577,7 +530,7 @@ instance_query(const struct dom_ctx *ctx, struct dom_call *call, const char *con
 		wipe_buf(&plain);
 	}
 	buf_free(&plain);
-	PQclear(res);
+	instance_store_fetch_free(&f);
 	if (*found == 0) {
 		say(call, "no such instance");
 	} else if (*ready == 0 && provisioning == 0) {
@@ -626,7 +579,7 @@ queue_change(const struct dom_ctx *ctx, const char *id, bool is_test, const char
 	jw_kv_str(&w, "orderId", order_id);
 	jw_kv_str(&w, "orderLineId", order_line_id);
 	jw_obj_end(&w);
-	ok = job_enqueue(ctx->db, "change", buf_cstr(&payload), NULL, 0, 0, NULL);
+	ok = job_store_enqueue(ctx->db, "change", buf_cstr(&payload), NULL, 0, 0, NULL);
 	buf_free(&payload);
 	return ok;
 }
@@ -641,28 +594,25 @@ static enum dom_status
 lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     char state[16], bool *skip, bool *test_out)
 {
-	PGresult	*res;
-	bool		 is_test;
+	struct instance_store_state	 st;
 
 	*skip = false;
 	dom_claim(ctx, call);
 	if (!db_begin(ctx->db))
 		return store_failed(ctx, call);
-	res = istore_lock(ctx->db, id);
-	if (res == NULL)
-		return store_failed(ctx, call);
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	switch (instance_store_lock(ctx->db, id, &st)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		db_rollback(ctx->db);
 		say(call, "no such instance");
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		return store_failed(ctx, call);
 	}
-	if (!str_copy(state, 16, PQgetvalue(res, 0, 0)))
-		state[15] = '\0';
-	is_test = PQgetvalue(res, 0, 1)[0] == 't';
-	*test_out = is_test;
-	PQclear(res);
-	if (call->is_test && !is_test) {
+	memcpy(state, st.state, 16);
+	*test_out = st.is_test;
+	if (call->is_test && !st.is_test) {
 		db_rollback(ctx->db);
 		say(call, "debug call on a real instance: not changed");
 		log_warn("debug call (testFlag=1) named real instance %s: not changed", id);
@@ -687,10 +637,10 @@ transition(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 {
 	bool	inserted;
 
-	if (!istore_event(ctx->db, id, kind, from, to, order_id, order_line_id, NULL,
+	if (!instance_store_event(ctx->db, id, kind, from, to, order_id, order_line_id, NULL,
 	    call->call_id, &inserted))
 		return store_failed(ctx, call);
-	if (strcmp(from, to) != 0 && !istore_set_state(ctx->db, id, to))
+	if (strcmp(from, to) != 0 && !instance_store_set_state(ctx->db, id, to))
 		return store_failed(ctx, call);
 	if (!queue_change(ctx, id, is_test, kind, NULL, order_id, order_line_id))
 		return store_failed(ctx, call);
@@ -734,14 +684,14 @@ instance_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	jw_kv_str(&w, "expireTime", when);
 	jw_kv_str(&w, "productId", product_id);
 	jw_obj_end(&w);
-	ok = istore_event(ctx->db, id, scene_kinds[scene], state, state, order_id,
+	ok = instance_store_event(ctx->db, id, scene_kinds[scene], state, state, order_id,
 	    order_line_id, buf_cstr(&detail), call->call_id, &inserted);
 	buf_free(&detail);
 	if (!ok)
 		return store_failed(ctx, call);
 	if (!inserted)
 		return nothing_to_do(ctx, call, DOM_OK, "order line already applied");
-	if (!istore_renew(ctx->db, id, expire_ms, product_id, scene == SCENE_TRIAL_TO_FORMAL,
+	if (!instance_store_renew(ctx->db, id, expire_ms, product_id, scene == SCENE_TRIAL_TO_FORMAL,
 	    scene != SCENE_UNSUBSCRIBE_RENEWAL_PERIOD) ||
 	    !queue_change(ctx, id, is_test, "renew", scene_names[scene], order_id, order_line_id))
 		return store_failed(ctx, call);
@@ -814,7 +764,7 @@ instance_upgrade(const struct dom_ctx *ctx, struct dom_call *call, const char *i
 		return st;
 	if (strcmp(state, "released") == 0)
 		return nothing_to_do(ctx, call, DOM_NOT_FOUND, "instance released");
-	if (!istore_event(ctx->db, id, "upgrade", state, state, order_id, order_line_id,
+	if (!instance_store_event(ctx->db, id, "upgrade", state, state, order_id, order_line_id,
 	    NULL, call->call_id, &inserted))
 		return store_failed(ctx, call);
 	if (!inserted)
@@ -832,22 +782,20 @@ enum dom_status
 instance_check_change(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
     const char *product_info)
 {
-	PGresult	*res;
-	bool		 released;
+	struct instance_store_state	 st;
 
 	(void)product_info;
 	dom_claim(ctx, call);
-	res = istore_peek(ctx->db, id);
-	if (res == NULL)
-		return store_failed(ctx, call);
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	switch (instance_store_peek(ctx->db, id, &st)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		say(call, "no such instance");
 		return DOM_NOT_FOUND;
+	case DB_FAILED:
+		return store_failed(ctx, call);
 	}
-	released = strcmp(PQgetvalue(res, 0, 0), "released") == 0;
-	PQclear(res);
-	if (released) {
+	if (strcmp(st.state, "released") == 0) {
 		say(call, "instance released");
 		return DOM_NOT_FOUND;
 	}
@@ -866,7 +814,7 @@ license_renew(const struct dom_ctx *ctx, struct dom_call *call, const char *code
 	dom_claim(ctx, call);
 	if (!db_begin(ctx->db))
 		return store_failed(ctx, call);
-	if (!istore_license_renew(ctx->db, code, scene_names[scene], order_id, order_line_id,
+	if (!instance_store_license_renew(ctx->db, code, scene_names[scene], order_id, order_line_id,
 	    product_id, expire_ms, scene != SCENE_UNSUBSCRIBE_RENEWAL_PERIOD, call->is_test,
 	    call->call_id, &applied))
 		return store_failed(ctx, call);

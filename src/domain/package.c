@@ -58,7 +58,7 @@ package_on_order(const struct dom_ctx *ctx, struct dom_call *call, const char *i
 
 	if (order->buyer.present && order->buyer.customer_id != NULL &&
 	    order->buyer.customer_id[0] != '\0' &&
-	    !pstore_set_buyer(ctx->db, id, order->buyer.customer_id)) {
+	    !package_store_set_buyer(ctx->db, id, order->buyer.customer_id)) {
 		snprintf(call->reason, sizeof(call->reason), "store: %s", db_errmsg(ctx->db));
 		return DOM_STORE;
 	}
@@ -71,7 +71,7 @@ package_on_order(const struct dom_ctx *ctx, struct dom_call *call, const char *i
 		return DOM_OK;
 	}
 	package_thresholds(ctx->cfg, thr, sizeof(thr));
-	if (!pstore_grant(ctx->db, id, order->order_id, order_line_id, quota,
+	if (!package_store_grant(ctx->db, id, order->order_id, order_line_id, quota,
 	    from_config ? "config" : "order", mode, unit, thr)) {
 		snprintf(call->reason, sizeof(call->reason), "store: %s", db_errmsg(ctx->db));
 		return DOM_STORE;

@@ -85,20 +85,6 @@ usage_check_event(const struct usage_event *ev)
 	return why;
 }
 
-/* n digits at s as a number, or -1. */
-static int
-usage_digits(const char *s, int n)
-{
-	int	 v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
 const char *
 usage_check_time(const char *t)
 {
@@ -106,21 +92,16 @@ usage_check_time(const char *t)
 	struct tm	 tm;
 	time_t		 secs;
 	const char	*p;
-	int		 y, mo, d, h, mi, s;
+	int64_t		 y, mo, d, h, mi, s;
 
 	if (t == NULL || *t == '\0')
 		return "time missing";
 	if (strlen(t) < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
 	    t[13] != ':' || t[16] != ':')
 		return bad;
-	y = usage_digits(t, 4);
-	mo = usage_digits(t + 5, 2);
-	d = usage_digits(t + 8, 2);
-	h = usage_digits(t + 11, 2);
-	mi = usage_digits(t + 14, 2);
-	s = usage_digits(t + 17, 2);
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || s < 0 || s > 59)
+	if (!parse_i64n(t, 4, 1970, 9999, &y) || !parse_i64n(t + 5, 2, 1, 12, &mo) ||
+	    !parse_i64n(t + 8, 2, 1, 31, &d) || !parse_i64n(t + 11, 2, 0, 23, &h) ||
+	    !parse_i64n(t + 14, 2, 0, 59, &mi) || !parse_i64n(t + 17, 2, 0, 59, &s))
 		return bad;
 	p = t + 19;
 	if (*p == '.') {
@@ -138,12 +119,12 @@ usage_check_time(const char *t)
 		return bad;
 	/* The day must exist (no 31 April): timegm normalises, compare back. */
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
+	tm.tm_year = (int)y - 1900;
+	tm.tm_mon = (int)mo - 1;
+	tm.tm_mday = (int)d;
+	tm.tm_hour = (int)h;
+	tm.tm_min = (int)mi;
+	tm.tm_sec = (int)s;
 	secs = timegm(&tm);
 	if (secs == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
 		return bad;
@@ -212,6 +193,13 @@ usage_quota_add(struct usage_outcome *out, const char *instance, const char *rem
 	q->mode = xstrdup(mode);
 }
 
+/* A NULL column as the empty string, as the answer's texts have it. */
+static const char *
+str_or_empty(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
 /* The instance of the event with that id, for the log. */
 static const char *
 ev_instance(const struct usage_event *ev, size_t n, const char *id)
@@ -226,11 +214,10 @@ enum dom_status
 usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
     struct usage_outcome *out)
 {
-	struct ustore_event	*sev;
-	PGresult		*res;
+	struct usage_store_event	*sev;
+	struct usage_store_ingest	 in;
 	char			 thr[256];
 	size_t			 i, m = 0;
-	int			 row;
 
 	memset(out, 0, sizeof(*out));
 	sev = xcalloc(n > 0 ? n : 1, sizeof(*sev));
@@ -254,9 +241,8 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 		return DOM_OK;
 	}
 	package_thresholds(ctx->cfg, thr, sizeof(thr));
-	res = ustore_ingest(ctx->db, sev, m, USAGE_HORIZON_S, thr);
-	free(sev);
-	if (res == NULL) {
+	if (!usage_store_ingest(ctx->db, sev, m, USAGE_HORIZON_S, thr, &in)) {
+		free(sev);
 		usage_outcome_free(out);
 		/* Each event was checked whole: this should not be its content. */
 		if (db_state_is_content(db_sqlstate(ctx->db))) {
@@ -266,35 +252,38 @@ usage_ingest(const struct dom_ctx *ctx, const struct usage_event *ev, size_t n,
 		}
 		return DOM_STORE;
 	}
+	free(sev);
 	out->accepted = m;
-	for (row = 0; row < PQntuples(res); row++) {
-		if (strcmp(PQgetvalue(res, row, 1), "quota") == 0) {
-			usage_quota_add(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 3),
-			    PQgetvalue(res, row, 2));
-			continue;
-		}
-		if (strcmp(PQgetvalue(res, row, 1), "capped") == 0) {
+	for (i = 0; i < in.n; i++) {
+		const struct usage_store_ingested *r = &in.rows[i];
+
+		switch (r->outcome) {
+		case USAGE_STORE_QUOTA:
+			usage_quota_add(out, r->id, str_or_empty(r->taken), str_or_empty(r->reason));
+			break;
+		case USAGE_STORE_CAPPED:
 			/* Accepted up to its package's end; the rest refused. */
-			log_info("usage: event %s of instance %s: %s", PQgetvalue(res, row, 0),
-			    ev_instance(ev, n, PQgetvalue(res, row, 0)), PQgetvalue(res, row, 2));
-			usage_capped_add(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 3),
-			    PQgetvalue(res, row, 2));
-			continue;
-		}
-		if (strcmp(PQgetvalue(res, row, 1), "shifted") == 0) {
+			log_info("usage: event %s of instance %s: %s", r->id,
+			    ev_instance(ev, n, r->id), str_or_empty(r->reason));
+			usage_capped_add(out, r->id, str_or_empty(r->taken), str_or_empty(r->reason));
+			break;
+		case USAGE_STORE_SHIFTED:
 			/* Its hour was pushed already: counted in the next one. */
-			log_info("usage: late event %s of instance %s %s", PQgetvalue(res, row, 0),
-			    ev_instance(ev, n, PQgetvalue(res, row, 0)), PQgetvalue(res, row, 2));
+			log_info("usage: late event %s of instance %s %s", r->id,
+			    ev_instance(ev, n, r->id), str_or_empty(r->reason));
 			out->shifted++;
-			continue;
-		}
-		out->accepted--;
-		if (strcmp(PQgetvalue(res, row, 1), "duplicate") == 0)
+			break;
+		case USAGE_STORE_DUPLICATE:
+			out->accepted--;
 			out->duplicates++;
-		else
-			usage_reject(out, PQgetvalue(res, row, 0), PQgetvalue(res, row, 2));
+			break;
+		case USAGE_STORE_REJECTED:
+			out->accepted--;
+			usage_reject(out, r->id, str_or_empty(r->reason));
+			break;
+		}
 	}
-	PQclear(res);
+	usage_store_ingest_free(&in);
 	return DOM_OK;
 }
 

@@ -11,9 +11,9 @@
 #include "store/package_store.h"
 #include "store/usage_store.h"
 
-/* job_enqueue_stmts: domain commands queue jobs in their own transaction. */
+/* job_store_enqueue_stmts: domain commands queue jobs in their own transaction. */
 static const struct db_stmt *const worker_stmts[] = {
-	nonce_stmts, audit_stmts, instance_store_stmts, job_enqueue_stmts, kit_store_stmts,
+	nonce_stmts, audit_stmts, instance_store_stmts, job_store_enqueue_stmts, kit_store_stmts,
 	usage_store_stmts, package_store_stmts, NULL,
 };
 

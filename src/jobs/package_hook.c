@@ -40,10 +40,11 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 	struct json		*v;
 	const char		*s, *thr = NULL;
 	char			 id[65], event[16], err[128], why[256];
-	PGresult		*bal = NULL;
+	struct package_store_balance	 bal;
 	enum job_outcome	 out = JOB_RETRY;
 	enum dom_status		 st;
 
+	memset(&bal, 0, sizeof(bal));
 	v = json_parse(job->payload, strlen(job->payload), 4, err, sizeof(err));
 	s = v != NULL ? json_get_str(v, "instanceId") : NULL;
 	if (s == NULL || !str_copy(id, sizeof(id), s) || (s = json_get_str(v, "event")) == NULL ||
@@ -75,7 +76,7 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 		out = st == DOM_NOT_FOUND ? JOB_DEAD : JOB_RETRY;
 		goto done;
 	}
-	if ((bal = pstore_balance(env->db, id)) == NULL || PQntuples(bal) != 1) {
+	if (!package_store_balance(env->db, id, &bal)) {
 		snprintf(reason, len, "store failed reading the packages of %s", id);
 		goto done;
 	}
@@ -96,16 +97,16 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 	jw_init(&w, &doc);
 	jw_key(&w, "package");
 	jw_obj_begin(&w);
-	jw_kv_str(&w, "quota", PQgetvalue(bal, 0, 0));
-	jw_kv_str(&w, "drawn", PQgetvalue(bal, 0, 1));
-	jw_kv_str(&w, "remaining", PQgetvalue(bal, 0, 2));
-	jw_kv_str(&w, "unit", PQgetvalue(bal, 0, 3));
-	jw_kv_str(&w, "mode", PQgetvalue(bal, 0, 4));
+	jw_kv_str(&w, "quota", bal.quota);
+	jw_kv_str(&w, "drawn", bal.drawn);
+	jw_kv_str(&w, "remaining", bal.remaining);
+	jw_kv_str(&w, "unit", bal.unit);
+	jw_kv_str(&w, "mode", bal.mode);
 	jw_key(&w, "packages");
-	jw_int(&w, strtoll(PQgetvalue(bal, 0, 5), NULL, 10));
+	jw_int(&w, bal.packages);
 	if (thr != NULL) {
 		jw_key(&w, "threshold");
-		jw_int(&w, strtoll(thr, NULL, 10));
+		jw_raw(&w, thr);	/* a JSON number's text: as the payload has it */
 	}
 	jw_obj_end(&w);
 	buf_putc(&doc, '}');
@@ -118,7 +119,7 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 	log_info("package: hook heard %s for instance %s", event, id);
 	out = JOB_DONE;
 done:
-	PQclear(bal);
+	package_store_balance_free(&bal);
 	if (row.instance_id != NULL)
 		instance_row_free(&row);
 	hook_result_free(&hook);

@@ -33,5 +33,5 @@ purge_run(const struct job *j, struct job_env *env, char *reason, size_t reasonl
 bool
 purge_enqueue(struct db *db)
 {
-	return job_enqueue(db, "purge", NULL, "purge", 0, 0, NULL);
+	return job_store_enqueue(db, "purge", NULL, "purge", 0, 0, NULL);
 }

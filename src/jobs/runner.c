@@ -13,7 +13,6 @@
  * to another changes nothing. A failure to record leaves the job running;
  * its lease then brings it back, which is the same outcome, later.
  */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "jobs/runner.h"
 #include "store/db.h"
 #include "store/job_store.h"
+#include "store/pg_array.h"
 
 #define RUNNER_CHANNEL	"mkpd_jobs"
 
@@ -36,7 +36,7 @@ struct runner {
 	size_t			 nkinds;
 	char			*kinds_lit;	/* "{"a","b"}": the claim's filter */
 	char			*locked_by;
-	const struct db_stmt	**sets;		/* job_stmts, each kind's, NULL */
+	const struct db_stmt	**sets;		/* job_store_stmts, each kind's, NULL */
 	struct db		*db;
 	uint64_t		 listening;	/* db_connects() when LISTEN was sent */
 };
@@ -80,13 +80,13 @@ runner_new(const struct config *cfg, const struct job_kind *kinds, size_t n,
 	r->kinds = kinds;
 	r->nkinds = n;
 	r->locked_by = xstrdup(locked_by);
-	buf_putc(&lit, '{');
+	pg_array_open(&lit);
 	for (i = 0; i < n; i++)
-		buf_printf(&lit, "%s\"%s\"", i ? "," : "", kinds[i].kind);
-	buf_putc(&lit, '}');
+		pg_array_elem(&lit, kinds[i].kind);
+	pg_array_close(&lit);
 	r->kinds_lit = buf_steal(&lit);
 	r->sets = xcalloc(n + 2, sizeof(*r->sets));
-	r->sets[ns++] = job_stmts;
+	r->sets[ns++] = job_store_stmts;
 	for (i = 0; i < n; i++) {
 		size_t	j;
 
@@ -138,17 +138,17 @@ runner_kind(const struct runner *r, const char *kind)
  * transaction, provided this runner still holds the job.
  */
 static bool
-runner_mark_dead(struct runner *r, const struct job_kind *k, const struct job_claimed *c,
+runner_mark_dead(struct runner *r, const struct job_kind *k, const struct job_store_claimed *c,
     int max, const char *reason)
 {
 	struct job_env	 env = { r->db, r->cfg, seal_master() };
 	struct job	 j;
 
 	if (k->dead == NULL)
-		return job_mark_dead(r->db, c, reason);
+		return job_store_mark_dead(r->db, c, reason);
 	if (!db_begin(r->db))
 		return false;
-	if (job_lock(r->db, c) != 1) {
+	if (job_store_lock(r->db, c) != DB_FOUND) {
 		db_rollback(r->db);
 		return false;
 	}
@@ -158,14 +158,14 @@ runner_mark_dead(struct runner *r, const struct job_kind *k, const struct job_cl
 	j.attempts = c->attempts;
 	j.max_attempts = max;
 	k->dead(&j, &env, reason);
-	if (job_mark_dead(r->db, c, reason) && db_commit(r->db))
+	if (job_store_mark_dead(r->db, c, reason) && db_commit(r->db))
 		return true;
 	db_rollback(r->db);
 	return false;
 }
 
 static void
-runner_failed(struct runner *r, const struct job_kind *k, const struct job_claimed *c,
+runner_failed(struct runner *r, const struct job_kind *k, const struct job_store_claimed *c,
     enum job_outcome said, int max, const char *reason)
 {
 	const struct config	*cfg = r->cfg;
@@ -174,7 +174,7 @@ runner_failed(struct runner *r, const struct job_kind *k, const struct job_claim
 	if (job_after_failure(said, c->attempts, max) == JOB_RETRY) {
 		delay = job_backoff_ms(c->attempts, cfg->jobs_backoff_base * 1000,
 		    cfg->jobs_backoff_max * 1000, (uint32_t)random() * 2u + (uint32_t)(random() & 1));
-		if (!job_mark_retry(r->db, c, delay, reason)) {
+		if (!job_store_mark_retry(r->db, c, delay, reason)) {
 			log_error("job %lld (%s): cannot record the failure (%s); its "
 			    "lease will bring it back", (long long)c->id, c->kind,
 			    db_errmsg(r->db));
@@ -196,7 +196,7 @@ runner_failed(struct runner *r, const struct job_kind *k, const struct job_claim
 
 /* A kind that owns its transactions: run it, then finish it in autocommit. */
 static void
-runner_run_own(struct runner *r, const struct job_kind *k, const struct job_claimed *c,
+runner_run_own(struct runner *r, const struct job_kind *k, const struct job_store_claimed *c,
     int max)
 {
 	struct job_env		 env = { r->db, r->cfg, seal_master() };
@@ -212,7 +212,7 @@ runner_run_own(struct runner *r, const struct job_kind *k, const struct job_clai
 	reason[0] = '\0';
 	out = k->handler(&j, &env, reason, sizeof(reason));
 	if (out == JOB_DONE) {
-		if (job_mark_done(r->db, c)) {
+		if (job_store_mark_done(r->db, c)) {
 			log_info("job %lld (%s) done (attempt %d)", (long long)c->id,
 			    c->kind, c->attempts);
 			return;
@@ -227,7 +227,7 @@ runner_run_own(struct runner *r, const struct job_kind *k, const struct job_clai
 }
 
 static void
-runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed *c)
+runner_run(struct runner *r, const struct job_kind *k, const struct job_store_claimed *c)
 {
 	const struct config	*cfg = r->cfg;
 	struct job_env		 env = { r->db, cfg, seal_master() };
@@ -239,7 +239,7 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 	max = c->max_attempts > 0 ? c->max_attempts :
 	    k->max_attempts > 0 ? k->max_attempts : (int)cfg->jobs_max_attempts;
 	lease = k->lease > 0 ? k->lease : (int)cfg->jobs_lease;
-	if (lease != cfg->jobs_lease && !job_extend(r->db, c, lease))
+	if (lease != cfg->jobs_lease && !job_store_extend(r->db, c, lease))
 		log_warn("job %lld (%s): cannot set its lease to %ds", (long long)c->id,
 		    c->kind, lease);
 	if (c->attempts > max) {
@@ -258,13 +258,15 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 		    (long long)c->id, c->kind, db_errmsg(r->db));
 		return;
 	}
-	switch (job_lock(r->db, c)) {
-	case -1:
+	switch (job_store_lock(r->db, c)) {
+	case DB_FOUND:
+		break;
+	case DB_FAILED:
 		db_rollback(r->db);
 		log_error("job %lld (%s): cannot lock it (%s); its lease will bring "
 		    "it back", (long long)c->id, c->kind, db_errmsg(r->db));
 		return;
-	case 0:
+	case DB_NONE:
 		db_rollback(r->db);
 		log_notice("job %lld (%s): another runner took it after our lease "
 		    "ran out; leaving it", (long long)c->id, c->kind);
@@ -280,7 +282,7 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 	    c->kind, c->attempts, max);
 	out = k->handler(&j, &env, reason, sizeof(reason));
 	if (out == JOB_DONE) {
-		if (job_mark_done(r->db, c) && db_commit(r->db)) {
+		if (job_store_mark_done(r->db, c) && db_commit(r->db)) {
 			log_info("job %lld (%s) done (attempt %d)", (long long)c->id,
 			    c->kind, c->attempts);
 			return;
@@ -297,19 +299,21 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_claimed 
 enum runner_step
 runner_step(struct runner *r)
 {
-	struct job_claimed	 c;
+	struct job_store_claimed	 c;
 	const struct job_kind	*k;
-	int			 got;
 
-	got = job_claim(r->db, r->kinds_lit, (int)r->cfg->jobs_lease, r->locked_by, &c);
-	if (got < 0)
-		return RUNNER_TROUBLE;
-	if (got == 0)
+	switch (job_store_claim(r->db, r->kinds_lit, (int)r->cfg->jobs_lease, r->locked_by, &c)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		return RUNNER_IDLE;
+	case DB_FAILED:
+		return RUNNER_TROUBLE;
+	}
 	if ((k = runner_kind(r, c.kind)) == NULL)
 		fatalx("job %lld: claimed kind %s that is not ours", (long long)c.id, c.kind);
 	runner_run(r, k, &c);
-	job_claimed_free(&c);
+	job_store_claimed_free(&c);
 	return RUNNER_RAN;
 }
 
@@ -324,23 +328,11 @@ runner_listen_fd(struct runner *r)
 			return -1;
 		r->listening = db_connects(r->db);
 	}
-	return PQsocket(db_conn(r->db));
+	return job_store_notify_fd(r->db);
 }
 
 bool
 runner_drain_notifies(struct runner *r)
 {
-	PGconn		*c = db_conn(r->db);
-	PGnotify	*n;
-	bool		 got = false;
-
-	if (c == NULL)
-		return false;
-	if (PQconsumeInput(c) != 1)
-		return true;	/* broken: the next claim finds out and reconnects */
-	while ((n = PQnotifies(c)) != NULL) {
-		got = true;
-		PQfreemem(n);
-	}
-	return got;
+	return job_store_notify_drain(r->db);
 }

@@ -3,7 +3,7 @@
  *
  * A job kind is one entry {kind, handler, max_attempts, lease, stmts} in
  * a table the caller passes (src/jobs/kinds.c). For each job the runner:
- *   1. claims it under a lease (store/job_store.h job_claim), autocommit;
+ *   1. claims it under a lease (store/job_store.h job_store_claim), autocommit;
  *   2. opens a transaction, locks the job row (other runners skip it,
  *      whatever its lease says) and sets mkpd.job_id;
  *   3. calls the handler with the job's JSON payload and the db handle,

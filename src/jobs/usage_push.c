@@ -31,7 +31,7 @@
 bool
 usage_push_enqueue(struct db *db)
 {
-	return job_enqueue(db, "usage_push", NULL, "usage_push", 0, 0, NULL);
+	return job_store_enqueue(db, "usage_push", NULL, "usage_push", 0, 0, NULL);
 }
 
 static enum usage_verdict
@@ -128,18 +128,18 @@ usage_settle(struct db *db, struct usage_batch *out, enum usage_batch_result r,
     const char *outcome, const char *reason, long status, const char *code,
     const char *excerpt)
 {
-	int	 n = ustore_settle(db, out->ub_push_id, outcome, reason, status, code, excerpt);
+	int64_t	 n;
 
-	if (n < 0) {
+	if (!usage_store_settle(db, out->ub_push_id, outcome, reason, status, code, excerpt, &n)) {
 		/* The lease brings the records back: sent again, kept once. */
 		snprintf(out->ub_detail, sizeof(out->ub_detail), "push %s (%s) not recorded: %s",
 		    out->ub_push_id, outcome, db_errmsg(db));
 		return UB_ERROR;
 	}
-	out->ub_settled = n;
+	out->ub_settled = (int)n;
 	if (n < out->ub_records)
 		log_warn("usage: push %s: %d of %d record(s) were taken by another pusher "
-		    "after their lease ran out", out->ub_push_id, out->ub_records - n,
+		    "after their lease ran out", out->ub_push_id, out->ub_records - (int)n,
 		    out->ub_records);
 	return r;
 }
@@ -153,7 +153,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 	struct buf		 body = BUF_INIT;
 	enum usage_verdict	 v;
 	enum usage_batch_result	 r = UB_ERROR;
-	PGresult		*res;
+	struct usage_store_claim	 claim;
 	char			(*vals)[32] = NULL;
 	char			 why[300], code[33], msg[256], request_id[37], excerpt[256];
 	int			 n, i;
@@ -162,43 +162,44 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 	memset(out, 0, sizeof(*out));
 	http_response_init(&resp);
 	rand_uuid(request_id);
-	res = ustore_claim(db, (int)cfg->usage_batch_size, usage_push_lease(cfg), by,
-	    request_id);
-	if (res == NULL) {
+	if (!usage_store_claim(db, (int)cfg->usage_batch_size, usage_push_lease(cfg), by,
+	    request_id, &claim)) {
 		snprintf(out->ub_detail, sizeof(out->ub_detail), "claiming records: %s",
 		    db_errmsg(db));
 		return UB_ERROR;
 	}
-	n = PQntuples(res);
+	n = (int)claim.n;
 	if (n == 0) {
-		PQclear(res);
+		usage_store_claim_free(&claim);
 		snprintf(out->ub_detail, sizeof(out->ub_detail), "nothing to push");
 		return UB_NONE;
 	}
 	out->ub_records = n;
-	snprintf(out->ub_push_id, sizeof(out->ub_push_id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(out->ub_push_id, sizeof(out->ub_push_id), "%s", claim.push_id);
 	recs = xcalloc((size_t)n, sizeof(*recs));
 	vals = xcalloc((size_t)n, sizeof(*vals));
 	for (i = 0; i < n; i++) {
-		recs[i].instance_id = PQgetvalue(res, i, 2);
-		recs[i].pkg_instance_id = PQgetvalue(res, i, 3);
-		recs[i].begin_time = PQgetvalue(res, i, 4);
-		recs[i].end_time = PQgetvalue(res, i, 5);
-		recs[i].record_time = PQgetvalue(res, i, 6);
-		recs[i].metering_sn = PQgetvalue(res, i, 8);
-		if (!usage_wire_value(PQgetvalue(res, i, 7), vals[i], sizeof(vals[i]))) {
+		const struct usage_store_claimed *c = &claim.rows[i];
+
+		recs[i].instance_id = c->instance_id;
+		recs[i].pkg_instance_id = c->pkg_instance_id;
+		recs[i].begin_time = c->begin_time;
+		recs[i].end_time = c->end_time;
+		recs[i].record_time = c->record_time;
+		recs[i].metering_sn = c->metering_sn;
+		if (!usage_wire_value(c->value, vals[i], sizeof(vals[i]))) {
 			/* numeric(20,4) >= 0 always formats; a record that does not is refused. */
 			snprintf(why, sizeof(why), "record %s: value %s cannot be pushed",
-			    PQgetvalue(res, i, 1), PQgetvalue(res, i, 7));
+			    c->id, c->value);
 			r = usage_settle(db, out, UB_FAILED, "failed", why, 0, NULL, NULL);
 			snprintf(out->ub_detail, sizeof(out->ub_detail), "%s", why);
 			goto done;
 		}
 		recs[i].usage_value = vals[i];
-		if (PQgetvalue(res, i, 9)[0] == 't')
+		if (c->at_risk)
 			log_warn("usage ALERT: record %s (instance %s, %s) is at risk of missing "
-			    "the 2-hour reporting target (attempt %s)", PQgetvalue(res, i, 1),
-			    recs[i].instance_id, recs[i].begin_time, PQgetvalue(res, i, 10));
+			    "the 2-hour reporting target (attempt %lld)", c->id,
+			    recs[i].instance_id, recs[i].begin_time, (long long)c->attempts);
 	}
 	usage_wire_body(recs, (size_t)n, &body);
 	if (!usage_send(cfg, body.data, body.len, request_id, &resp, why, sizeof(why))) {
@@ -246,7 +247,7 @@ done:
 	buf_free(&body);
 	free(recs);
 	free(vals);
-	PQclear(res);
+	usage_store_claim_free(&claim);
 	return r;
 }
 
@@ -275,16 +276,19 @@ usage_push_after_leases(const struct job *job, struct job_env *env, char *reason
     size_t len)
 {
 	char	 key[48];
-	int64_t	 wait = ustore_lease_wait(env->db);
+	int64_t	 wait;
 
-	if (wait == -1)
+	switch (usage_store_lease_wait(env->db, &wait)) {
+	case DB_FOUND:
+		break;
+	case DB_NONE:
 		return JOB_DONE;
-	if (wait < -1) {
+	case DB_FAILED:
 		snprintf(reason, len, "reading the leases: %s", db_errmsg(env->db));
 		return JOB_RETRY;
 	}
 	snprintf(key, sizeof(key), "usage_push:lease:%lld", (long long)job->id);
-	if (!job_enqueue(env->db, "usage_push", NULL, key, wait + 1000, 0, NULL)) {
+	if (!job_store_enqueue(env->db, "usage_push", NULL, key, wait + 1000, 0, NULL)) {
 		snprintf(reason, len, "queueing the push after the leases: %s",
 		    db_errmsg(env->db));
 		return JOB_RETRY;
@@ -298,15 +302,14 @@ usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t 
 	const struct config	*cfg = env->cfg;
 	struct usage_batch	 b;
 	char			 by[160], key[48];
-	int			 closed, more;
+	int64_t			 closed;
 
-	closed = ustore_close(env->db);
-	if (closed < 0) {
+	if (!usage_store_close(env->db, &closed)) {
 		snprintf(reason, len, "closing windows: %s", db_errmsg(env->db));
 		return JOB_RETRY;
 	}
 	if (closed > 0)
-		log_info("usage: closed %d window(s)", closed);
+		log_info("usage: closed %lld window(s)", (long long)closed);
 	if (cfg->mkt_ak == NULL || cfg->mkt_ak[0] == '\0')
 		return JOB_DONE;	/* no marketplace account: records wait, pending */
 	usage_pusher(by, sizeof(by));
@@ -323,10 +326,10 @@ usage_push_run(const struct job *job, struct job_env *env, char *reason, size_t 
 	case UB_FAILED:
 		break;
 	}
-	more = ustore_more(env->db);
-	if (more > 0) {
+	/* A failure to tell leaves the rest to the next scheduled push. */
+	if (usage_store_more(env->db) == DB_FOUND) {
 		snprintf(key, sizeof(key), "usage_push:after:%lld", (long long)job->id);
-		if (!job_enqueue(env->db, "usage_push", NULL, key, 0, 0, NULL)) {
+		if (!job_store_enqueue(env->db, "usage_push", NULL, key, 0, 0, NULL)) {
 			snprintf(reason, len, "queueing the next batch: %s", db_errmsg(env->db));
 			return JOB_RETRY;
 		}

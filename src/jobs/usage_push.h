@@ -55,7 +55,7 @@ struct usage_batch {
 /*
  * Claims, sends and settles one batch (autocommit: db must not be in a
  * transaction). by names the pusher in the rows ("host:pid"). Does not
- * close windows (ustore_close first).
+ * close windows (usage_store_close first).
  */
 enum usage_batch_result usage_push_batch(struct db *, const struct config *, const char *by,
 	    struct usage_batch *out);

@@ -13,6 +13,7 @@
  * connect_timeout per host of the dsn.
  */
 #include <errno.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -43,9 +43,26 @@
 #ifndef MKP_DB_H
 #define MKP_DB_H
 
-#include <libpq-fe.h>
 #include <stdint.h>
 #include "common/defs.h"
+
+/*
+ * libpq's handles, by name only: the store (and mkpctl's reports) include
+ * libpq-fe.h; the layers above get typed rows and never do.
+ */
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+
+/*
+ * What a statement that reads (or takes) at most one thing found: a lookup
+ * by key, a lock tried without waiting, a claim. DB_FAILED: the store
+ * failed, db_sqlstate() says how.
+ */
+enum db_found {
+	DB_FOUND,
+	DB_NONE,
+	DB_FAILED,
+};
 
 /* The SQLSTATE mkp_nonce_claim() raises for a nonce seen before. */
 #define DB_SQLSTATE_REPLAY	"MKP01"

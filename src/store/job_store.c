@@ -6,10 +6,11 @@
  * any number of hosts claim side by side without blocking or taking the
  * same job; the outer UPDATE stamps the lease and the attempt in the same
  * statement, and commits at once so the lease is what other hosts see.
- * A job whose runner is inside its transaction is row-locked (job_lock),
+ * A job whose runner is inside its transaction is row-locked (job_store_lock),
  * so it is skipped even after its lease ran out; only a runner that is
  * gone (its connection closed, its transaction rolled back) loses it.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "common/util.h"
 #include "store/job_store.h"
 
-#define JOB_ENQUEUE_SQL \
+#define JOB_STORE_ENQUEUE_SQL \
 	"INSERT INTO job (kind, payload, dedupe_key, run_at, max_attempts) " \
 	"VALUES ($1, COALESCE($2::jsonb, '{}'), $3, " \
 	"now() + make_interval(secs => $4::double precision / 1000), $5::int) " \
@@ -26,14 +27,14 @@
 	"WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING " \
 	"RETURNING id"
 
-const struct db_stmt job_enqueue_stmts[] = {
-	{ "job_enqueue", JOB_ENQUEUE_SQL, 5 },
+const struct db_stmt job_store_enqueue_stmts[] = {
+	{ "job_store_enqueue", JOB_STORE_ENQUEUE_SQL, 5 },
 	{ NULL, NULL, 0 },
 };
 
-const struct db_stmt job_stmts[] = {
-	{ "job_enqueue", JOB_ENQUEUE_SQL, 5 },
-	{ "job_claim",
+const struct db_stmt job_store_stmts[] = {
+	{ "job_store_enqueue", JOB_STORE_ENQUEUE_SQL, 5 },
+	{ "job_store_claim",
 	  "UPDATE job SET state = 'running', attempts = attempts + 1, locked_by = $2, "
 	  "lease_until = now() + make_interval(secs => $1::int), updated_at = now() "
 	  "WHERE id = (SELECT id FROM job "
@@ -42,20 +43,21 @@ const struct db_stmt job_stmts[] = {
 	  "AND kind = ANY ($3::text[]) "
 	  "ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
 	  "RETURNING id, kind, payload::text, attempts, COALESCE(max_attempts, 0)", 3 },
-	{ "job_extend",
+	/* job_store_claim's columns: the CLAIM_ constants below. */
+	{ "job_store_extend",
 	  "UPDATE job SET lease_until = now() + make_interval(secs => $3::int) "
 	  "WHERE id = $1 AND attempts = $2 AND state = 'running'", 3 },
-	{ "job_lock",
+	{ "job_store_lock",
 	  "SELECT set_config('mkpd.job_id', id::text, true) FROM job "
 	  "WHERE id = $1 AND attempts = $2 AND state = 'running' FOR UPDATE", 2 },
-	{ "job_done",
+	{ "job_store_done",
 	  "UPDATE job SET state = 'done', lease_until = NULL, done_at = now(), "
 	  "updated_at = now() WHERE id = $1 AND attempts = $2 AND state = 'running'", 2 },
-	{ "job_retry",
+	{ "job_store_retry",
 	  "UPDATE job SET state = 'queued', lease_until = NULL, last_error = $4, "
 	  "run_at = now() + make_interval(secs => $3::double precision / 1000), "
 	  "updated_at = now() WHERE id = $1 AND attempts = $2 AND state = 'running'", 4 },
-	{ "job_dead",
+	{ "job_store_dead",
 	  "UPDATE job SET state = 'dead', lease_until = NULL, last_error = $3, "
 	  "done_at = now(), updated_at = now() "
 	  "WHERE id = $1 AND attempts = $2 AND state = 'running'", 3 },
@@ -63,7 +65,7 @@ const struct db_stmt job_stmts[] = {
 };
 
 bool
-job_enqueue(struct db *db, const char *kind, const char *payload, const char *dedupe_key,
+job_store_enqueue(struct db *db, const char *kind, const char *payload, const char *dedupe_key,
     int64_t delay_ms, int max_attempts, int64_t *id)
 {
 	char		 delay[24], max[16];
@@ -77,7 +79,7 @@ job_enqueue(struct db *db, const char *kind, const char *payload, const char *de
 	p[2] = dedupe_key;
 	p[3] = delay;
 	p[4] = max_attempts > 0 ? max : NULL;
-	if ((res = db_exec(db, "job_enqueue", 5, p)) == NULL)
+	if ((res = db_exec(db, "job_store_enqueue", 5, p)) == NULL)
 		return false;
 	if (id != NULL && (PQntuples(res) != 1 ||
 	    !parse_i64(PQgetvalue(res, 0, 0), 1, INT64_MAX, id)))
@@ -88,15 +90,17 @@ job_enqueue(struct db *db, const char *kind, const char *payload, const char *de
 
 /* The ownership token of every finishing statement: id and attempt. */
 static void
-job_key(const struct job_claimed *j, char id[24], char att[16])
+job_store_key(const struct job_store_claimed *j, char id[24], char att[16])
 {
 	snprintf(id, 24, "%lld", (long long)j->id);
 	snprintf(att, 16, "%d", j->attempts);
 }
 
-int
-job_claim(struct db *db, const char *kinds, int lease_secs, const char *locked_by,
-    struct job_claimed *j)
+enum { CLAIM_ID, CLAIM_KIND, CLAIM_PAYLOAD, CLAIM_ATTEMPTS, CLAIM_MAX_ATTEMPTS };
+
+enum db_found
+job_store_claim(struct db *db, const char *kinds, int lease_secs, const char *locked_by,
+    struct job_store_claimed *j)
 {
 	char		 lease[16];
 	const char	*p[3];
@@ -108,25 +112,25 @@ job_claim(struct db *db, const char *kinds, int lease_secs, const char *locked_b
 	p[0] = lease;
 	p[1] = locked_by;
 	p[2] = kinds;
-	if ((res = db_exec(db, "job_claim", 3, p)) == NULL)
-		return -1;
+	if ((res = db_exec(db, "job_store_claim", 3, p)) == NULL)
+		return DB_FAILED;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return 0;
+		return DB_NONE;
 	}
-	(void)!parse_i64(PQgetvalue(res, 0, 0), 1, INT64_MAX, &j->id);
-	j->kind = xstrdup(PQgetvalue(res, 0, 1));
-	j->payload = xstrdup(PQgetvalue(res, 0, 2));
-	if (parse_i64(PQgetvalue(res, 0, 3), 0, INT32_MAX, &n))
+	(void)!parse_i64(PQgetvalue(res, 0, CLAIM_ID), 1, INT64_MAX, &j->id);
+	j->kind = xstrdup(PQgetvalue(res, 0, CLAIM_KIND));
+	j->payload = xstrdup(PQgetvalue(res, 0, CLAIM_PAYLOAD));
+	if (parse_i64(PQgetvalue(res, 0, CLAIM_ATTEMPTS), 0, INT32_MAX, &n))
 		j->attempts = (int)n;
-	if (parse_i64(PQgetvalue(res, 0, 4), 0, INT32_MAX, &n))
+	if (parse_i64(PQgetvalue(res, 0, CLAIM_MAX_ATTEMPTS), 0, INT32_MAX, &n))
 		j->max_attempts = (int)n;
 	PQclear(res);
-	return 1;
+	return DB_FOUND;
 }
 
 void
-job_claimed_free(struct job_claimed *j)
+job_store_claimed_free(struct job_store_claimed *j)
 {
 	free(j->kind);
 	free(j->payload);
@@ -134,65 +138,91 @@ job_claimed_free(struct job_claimed *j)
 }
 
 bool
-job_extend(struct db *db, const struct job_claimed *j, int lease_secs)
+job_store_extend(struct db *db, const struct job_store_claimed *j, int lease_secs)
 {
 	char		 id[24], att[16], lease[16];
 	const char	*p[3] = { id, att, lease };
 
-	job_key(j, id, att);
+	job_store_key(j, id, att);
 	snprintf(lease, sizeof(lease), "%d", lease_secs);
-	return db_run(db, "job_extend", 3, p);
+	return db_run(db, "job_store_extend", 3, p);
 }
 
-int
-job_lock(struct db *db, const struct job_claimed *j)
+enum db_found
+job_store_lock(struct db *db, const struct job_store_claimed *j)
 {
 	char		 id[24], att[16];
 	const char	*p[2] = { id, att };
 	PGresult	*res;
-	int		 n;
+	bool		 ours;
 
-	job_key(j, id, att);
-	if ((res = db_exec(db, "job_lock", 2, p)) == NULL)
-		return -1;
-	n = PQntuples(res) == 1;
+	job_store_key(j, id, att);
+	if ((res = db_exec(db, "job_store_lock", 2, p)) == NULL)
+		return DB_FAILED;
+	ours = PQntuples(res) == 1;
 	PQclear(res);
-	return n;
+	return ours ? DB_FOUND : DB_NONE;
+}
+
+int
+job_store_notify_fd(struct db *db)
+{
+	PGconn	*c = db_conn(db);
+
+	return c != NULL ? PQsocket(c) : -1;
 }
 
 bool
-job_mark_done(struct db *db, const struct job_claimed *j)
+job_store_notify_drain(struct db *db)
+{
+	PGconn		*c = db_conn(db);
+	PGnotify	*n;
+	bool		 got = false;
+
+	if (c == NULL)
+		return false;
+	if (PQconsumeInput(c) != 1)
+		return true;	/* broken: the next claim finds out and reconnects */
+	while ((n = PQnotifies(c)) != NULL) {
+		got = true;
+		PQfreemem(n);
+	}
+	return got;
+}
+
+bool
+job_store_mark_done(struct db *db, const struct job_store_claimed *j)
 {
 	char		 id[24], att[16];
 	const char	*p[2] = { id, att };
 
-	job_key(j, id, att);
-	return db_run(db, "job_done", 2, p);
+	job_store_key(j, id, att);
+	return db_run(db, "job_store_done", 2, p);
 }
 
 bool
-job_mark_retry(struct db *db, const struct job_claimed *j, int64_t delay_ms, const char *reason)
+job_store_mark_retry(struct db *db, const struct job_store_claimed *j, int64_t delay_ms, const char *reason)
 {
 	char		 id[24], att[16], delay[24];
 	const char	*p[4] = { id, att, delay, reason };
 
-	job_key(j, id, att);
+	job_store_key(j, id, att);
 	snprintf(delay, sizeof(delay), "%lld", (long long)delay_ms);
-	return db_run(db, "job_retry", 4, p);
+	return db_run(db, "job_store_retry", 4, p);
 }
 
 bool
-job_mark_dead(struct db *db, const struct job_claimed *j, const char *reason)
+job_store_mark_dead(struct db *db, const struct job_store_claimed *j, const char *reason)
 {
 	char		 id[24], att[16];
 	const char	*p[3] = { id, att, reason };
 
-	job_key(j, id, att);
-	return db_run(db, "job_dead", 3, p);
+	job_store_key(j, id, att);
+	return db_run(db, "job_store_dead", 3, p);
 }
 
 PGresult *
-job_admin_list(PGconn *c, const char *state, int limit)
+job_store_admin_list(PGconn *c, const char *state, int limit)
 {
 	char		 lim[16];
 	const char	*p[2];
@@ -214,14 +244,14 @@ job_admin_list(PGconn *c, const char *state, int limit)
 	return res;
 }
 
-enum job_requeue
-job_admin_requeue(PGconn *c, int64_t id, char *state, size_t statesz, char *err, size_t errlen)
+enum job_store_requeue
+job_store_admin_requeue(PGconn *c, int64_t id, char *state, size_t statesz, char *err, size_t errlen)
 {
 	char		 ids[24];
 	const char	*p[1] = { ids };
 	const char	*st;
 	PGresult	*res;
-	enum job_requeue rc;
+	enum job_store_requeue rc;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	state[0] = err[0] = '\0';
@@ -238,17 +268,17 @@ job_admin_requeue(PGconn *c, int64_t id, char *state, size_t statesz, char *err,
 	    1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		rc = st != NULL && strcmp(st, "23505") == 0 ? JOB_DUPLICATE : JOB_REQUEUE_FAILED;
+		rc = st != NULL && strcmp(st, "23505") == 0 ? JOB_STORE_DUPLICATE : JOB_STORE_REQUEUE_FAILED;
 		snprintf(err, errlen, "%s", PQresultErrorMessage(res));
 		PQclear(res);
 		return rc;
 	}
 	if (PQntuples(res) == 0)
-		rc = JOB_NOT_FOUND;
+		rc = JOB_STORE_NOT_FOUND;
 	else if (strcmp(PQgetvalue(res, 0, 1), "1") == 0)
-		rc = JOB_REQUEUED;
+		rc = JOB_STORE_REQUEUED;
 	else
-		rc = JOB_NOT_DEAD;
+		rc = JOB_STORE_NOT_DEAD;
 	if (PQntuples(res) > 0)
 		snprintf(state, statesz, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);

@@ -4,6 +4,7 @@
  * the row, compares stamps, applies and writes the kit_event, so a synced
  * object costs one statement whatever happens to it.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "store/kit_store.h"
+#include "store/pg_array.h"
 
 const struct db_stmt kit_store_stmts[] = {
 	{ "kit_tenant",
@@ -92,23 +94,6 @@ kit_store_app(struct db *db, const char *tenant_id, const char *app_id,
 	return run_outcome(db, "kit_app", 10, v, out);
 }
 
-/* Appends s as an element of a PostgreSQL array literal (NULL unquoted). */
-static void
-array_elem(struct buf *b, const char *s)
-{
-	if (s == NULL) {
-		buf_puts(b, "NULL");
-		return;
-	}
-	buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, *s);
-	}
-	buf_putc(b, '"');
-}
-
 /*
  * Reads the one "{inserted,updated,deleted}" array a set function returns
  * into counts, clears res; true (a result that does not parse leaves the
@@ -117,15 +102,27 @@ array_elem(struct buf *b, const char *s)
 static bool
 take_counts(PGresult *res, size_t counts[3])
 {
-	unsigned long	 c[3] = { 0, 0, 0 };
+	const char	*s, *end;
+	int64_t		 c[3];
+	int		 k;
 
-
-	if (PQntuples(res) == 1 &&
-	    sscanf(PQgetvalue(res, 0, 0), "{%lu,%lu,%lu}", &c[0], &c[1], &c[2]) == 3) {
-		counts[0] = c[0];
-		counts[1] = c[1];
-		counts[2] = c[2];
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		goto out;
+	s = PQgetvalue(res, 0, 0);
+	if (*s++ != '{')
+		goto out;
+	for (k = 0; k < 3; k++) {
+		end = s + strcspn(s, ",}");
+		if (!parse_i64n(s, (size_t)(end - s), 0, INT64_MAX, &c[k]) ||
+		    *end != (k < 2 ? ',' : '}'))
+			goto out;
+		s = end + 1;
 	}
+	if (*s != '\0')
+		goto out;
+	for (k = 0; k < 3; k++)
+		counts[k] = (size_t)c[k];
+out:
 	PQclear(res);
 	return true;
 }
@@ -145,17 +142,14 @@ kit_store_users(struct db *db, const char *tenant_id,
 	counts[0] = counts[1] = counts[2] = 0;
 	if (n == 0)
 		return true;
-	buf_putc(&arr, '{');
+	pg_array_open(&arr);
 	for (i = 0; i < n; i++) {
-		buf_puts(&arr, i ? ",{" : "{");
-		for (k = 0; k < KIT_USER_NVALS; k++) {
-			if (k)
-				buf_putc(&arr, ',');
-			array_elem(&arr, users[i][k]);
-		}
-		buf_putc(&arr, '}');
+		pg_array_open(&arr);
+		for (k = 0; k < KIT_USER_NVALS; k++)
+			pg_array_elem(&arr, users[i][k]);
+		pg_array_close(&arr);
 	}
-	buf_putc(&arr, '}');
+	pg_array_close(&arr);
 	snprintf(fl, sizeof(fl), "%d", flag);
 	v[0] = tenant_id; v[1] = buf_cstr(&arr); v[2] = instance_id; v[3] = tf(is_test);
 	v[4] = fl; v[5] = stamp; v[6] = sync_time; v[7] = call_id;
@@ -190,26 +184,16 @@ kit_store_orgs_set(struct db *db, const char *tenant_id, const char *const *code
 	struct buf	 arr[3];
 	const char	*v[8];
 	PGresult	*res;
-	size_t		 i;
 	int		 k;
 
 	counts[0] = counts[1] = counts[2] = 0;
 	if (n == 0)
 		return true;
-	for (k = 0; k < 3; k++) {
-		buf_init(&arr[k]);
-		buf_putc(&arr[k], '{');
-	}
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < 3; k++)
-			if (i > 0)
-				buf_putc(&arr[k], ',');
-		array_elem(&arr[0], codes[i]);
-		array_elem(&arr[1], names[i]);
-		array_elem(&arr[2], parents[i]);
-	}
 	for (k = 0; k < 3; k++)
-		buf_putc(&arr[k], '}');
+		buf_init(&arr[k]);
+	pg_array_text(&arr[0], codes, n);
+	pg_array_text(&arr[1], names, n);
+	pg_array_text(&arr[2], parents, n);
 	v[0] = tenant_id; v[1] = buf_cstr(&arr[0]); v[2] = buf_cstr(&arr[1]);
 	v[3] = buf_cstr(&arr[2]); v[4] = instance_id; v[5] = tf(is_test); v[6] = stamp;
 	v[7] = call_id;
@@ -231,7 +215,8 @@ kit_store_org_prune(struct db *db, const char *tenant_id, const char *stamp,
 	res = db_exec(db, "kit_org_prune", 4, v);
 	if (res == NULL)
 		return false;
-	*pruned = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	if (PQntuples(res) != 1 || !parse_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, pruned))
+		*pruned = 0;	/* for the log only */
 	PQclear(res);
 	return true;
 }

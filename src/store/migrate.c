@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+#include "store/db.h"
 #include "store/migrate.h"
 
 /* Arbitrary constant identifying mkpd's migration lock. */
@@ -34,22 +36,25 @@ migrate_latest(void)
 	return migrations_count > 0 ? migrations[migrations_count - 1].version : 0;
 }
 
-int
-migrate_current(PGconn *c)
+bool
+migrate_current(PGconn *c, int *version)
 {
 	PGresult	*res;
-	int		 v = -1;
-
 	const char	*st;
+	int64_t		 v;
+	bool		 ok = false;
 
+	*version = 0;
 	res = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_migrations");
 	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		v = atoi(PQgetvalue(res, 0, 0));
-	else if (st != NULL && strcmp(st, "42P01") == 0)
-		v = 0;	/* no version table yet */
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		if ((ok = parse_i64(PQgetvalue(res, 0, 0), 0, INT32_MAX, &v)))
+			*version = (int)v;
+	} else if (st != NULL && strcmp(st, "42P01") == 0) {
+		ok = true;	/* no version table yet */
+	}
 	PQclear(res);
-	return v;
+	return ok;
 }
 
 static bool
@@ -84,20 +89,20 @@ apply_one(PGconn *c, const struct migration *m, FILE *out)
 	return true;
 }
 
-/* Whether version v is recorded in schema_migrations: 1 yes, 0 no, -1 error. */
-static int
+/* Whether version v is recorded in schema_migrations: DB_FOUND yes. */
+static enum db_found
 is_applied(PGconn *c, int v)
 {
 	char		 ver[16];
 	const char	*params[1] = { ver };
 	PGresult	*res;
-	int		 r = -1;
+	enum db_found	 r = DB_FAILED;
 
 	snprintf(ver, sizeof(ver), "%d", v);
 	res = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE version = $1",
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		r = PQntuples(res) == 1;
+		r = PQntuples(res) == 1 ? DB_FOUND : DB_NONE;
 	PQclear(res);
 	return r;
 }
@@ -122,18 +127,19 @@ migrate_apply(PGconn *c, FILE *out)
 		"applied_at timestamptz NOT NULL DEFAULT now())", out) ||
 	    !exec_ok(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", out))
 		return false;
-	cur = migrate_current(c);
+	if (!migrate_current(c, &cur))
+		ok = false;
 	/*
 	 * Every migration not recorded yet is applied, in order, even one
 	 * numbered below the newest applied (two lines of work that each
 	 * added one): the version table, not the highest number, is the truth.
 	 */
-	for (i = 0; i < migrations_count && ok && cur >= 0; i++) {
-		int r = is_applied(c, migrations[i].version);
+	for (i = 0; i < migrations_count && ok; i++) {
+		enum db_found r = is_applied(c, migrations[i].version);
 
-		if (r < 0) {
+		if (r == DB_FAILED) {
 			ok = false;
-		} else if (r == 0) {
+		} else if (r == DB_NONE) {
 			if (migrations[i].version < cur)
 				fprintf(out, "migrate: %s is older than the newest applied "
 				    "(%d); applying it now\n", migrations[i].name, cur);
@@ -141,8 +147,6 @@ migrate_apply(PGconn *c, FILE *out)
 			applied++;
 		}
 	}
-	if (cur < 0)
-		ok = false;
 	if (ok)
 		fprintf(out, "migrate: schema at version %d (%s)\n", migrate_latest(),
 		    applied == 0 ? "already current" : "updated");

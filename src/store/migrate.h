@@ -27,8 +27,8 @@ extern const size_t migrations_count;
  */
 bool	 migrate_apply(PGconn *, FILE *out) MUSTCHECK;
 
-/* The highest applied version, 0 for an empty database, -1 on error. */
-int	 migrate_current(PGconn *);
+/* The highest applied version into *version, 0 for an empty database. */
+bool	 migrate_current(PGconn *, int *version) MUSTCHECK;
 
 /* The highest version this binary knows. */
 int	 migrate_latest(void);

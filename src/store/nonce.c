@@ -10,6 +10,7 @@
  * key keeps one purge pending across all hosts, so no request pays for it
  * and no lock is needed to keep hosts from purging side by side.
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 
 #include "common/buf.h"

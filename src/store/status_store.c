@@ -9,11 +9,13 @@
  * end of the oldest one's hour. Packages low and used up: the states of the
  * view package_balance (mkpctl packages).
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #include "store/status_store.h"
 #include "pool/status_fmt.h"
@@ -62,7 +64,8 @@ status_store_figures(struct db *db, struct store_figures *f)
 	f->multi_host = db_multi_host(db);
 	if (PQntuples(res) == 1 && PQnfields(res) == n + 2) {
 		for (i = 0; i < n; i++)
-			*out[i] = strtoll(PQgetvalue(res, 0, i), NULL, 10);
+			if (!parse_i64(PQgetvalue(res, 0, i), INT64_MIN, INT64_MAX, out[i]))
+				*out[i] = STATUS_UNKNOWN;
 		f->sync_commit = strcmp(PQgetvalue(res, 0, n), "t") == 0;
 		snprintf(f->synchronous_commit, sizeof(f->synchronous_commit), "%s",
 		    PQgetvalue(res, 0, n + 1));

@@ -434,19 +434,19 @@ def test_statements_lists_what_mkpd_prepares_and_each_prepares_on_the_schema(sta
     assert len(names) == len(set(names))
     # The statements of a V2 call, the jobs child (with its job kinds) and
     # the status child.
-    for name in ("nonce_claim_strict", "audit_record", "istore_create", "istore_fetch_one",
-                 "job_claim", "ustore_ingest", "pstore_grant", "status_figures"):
+    for name in ("nonce_claim_strict", "audit_record", "instance_store_create", "instance_store_fetch_one",
+                 "job_store_claim", "usage_store_ingest", "package_store_grant", "status_figures"):
         assert name in names
     # Each one is valid against the migrated schema as the daemons send it
     # (untyped parameters, as PQprepare without types).
     sql = "".join("PREPARE mkp_s%d AS %s;\n" % (i, s["sql"]) for i, s in enumerate(listed))
     stack.pg.psql(sql + "SELECT count(*) FROM pg_prepared_statements;")
     counts = {s["name"]: s["params"] for s in listed}
-    assert counts["istore_fetch_one"] == 1 and counts["audit_record"] == 14
+    assert counts["instance_store_fetch_one"] == 1 and counts["audit_record"] == 14
 
-    one = stack.mkpd.mkpctl("statements", "istore_fetch_one", check=True).stdout
-    assert one.strip() == [s["sql"] for s in listed if s["name"] == "istore_fetch_one"][0]
-    missing = stack.mkpd.mkpctl("statements", "istore_fetch_one", "no_such_statement")
+    one = stack.mkpd.mkpctl("statements", "instance_store_fetch_one", check=True).stdout
+    assert one.strip() == [s["sql"] for s in listed if s["name"] == "instance_store_fetch_one"][0]
+    missing = stack.mkpd.mkpctl("statements", "instance_store_fetch_one", "no_such_statement")
     assert missing.returncode == 1 and "no_such_statement" in missing.stderr
     assert missing.stdout == ""
 # --- where the config comes from ---------------------------------------------------

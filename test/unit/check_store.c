@@ -1,7 +1,8 @@
 /*
  * check_store.c: what the store layer does without a server: a multi-host
- * dsn's connection errors split one line per host, and the audit spool's
- * file (append, read back in order, a torn tail, the size bound).
+ * dsn's connection errors split one line per host, the audit spool's file
+ * (append, read back in order, a torn tail, the size bound), and the
+ * array literals that carry lists as one parameter.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 
 #include "common/buf.h"
 #include "store/db.h"
+#include "store/pg_array.h"
 #include "store/spool.h"
 #include "unit.h"
 
@@ -51,6 +53,61 @@ START_TEST(test_conn_error_lines)
 	db_conn_error_lines(err_cases[_i].in, collect, &out);
 	ck_assert_msg(strcmp(buf_cstr(&out), err_cases[_i].want) == 0,
 	    "case %d: got [%s]", _i, buf_cstr(&out));
+	buf_free(&out);
+}
+END_TEST
+
+/*
+ * Array literals: what PostgreSQL's array input reads back as exactly the
+ * strings given (array_in: a quoted element ends at an unescaped '"', and
+ * only '\\' escapes).
+ */
+static const struct {
+	const char	*in[4];
+	size_t		 n;
+	const char	*want;
+} array_cases[] = {
+	{ { NULL }, 0, "{}" },
+	{ { NULL }, 1, "{NULL}" },
+	{ { "NULL" }, 1, "{\"NULL\"}" },
+	{ { "" }, 1, "{\"\"}" },
+	{ { "a\"b", "\"" }, 2, "{\"a\\\"b\",\"\\\"\"}" },
+	{ { "a\\b", "\\" }, 2, "{\"a\\\\b\",\"\\\\\"}" },
+	{ { "a,b", "," }, 2, "{\"a,b\",\",\"}" },
+	{ { "{x}", "}", "{" }, 3, "{\"{x}\",\"}\",\"{\"}" },
+	{ { " a b ", "\t" }, 2, "{\" a b \",\"\t\"}" },
+	{ { "\xc3\xa9t\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" }, 3,
+	  "{\"\xc3\xa9t\xc3\xa9\",\"\xe2\x82\xac\",\"\xf0\x9f\x98\x80\"}" },
+	{ { "a", NULL, "", "\\\"" }, 4, "{\"a\",NULL,\"\",\"\\\\\\\"\"}" },
+};
+
+START_TEST(test_array_text)
+{
+	struct buf	 out = BUF_INIT;
+
+	pg_array_text(&out, array_cases[_i].in, array_cases[_i].n);
+	ck_assert_msg(strcmp(buf_cstr(&out), array_cases[_i].want) == 0,
+	    "case %d: got [%s], want [%s]", _i, buf_cstr(&out), array_cases[_i].want);
+	buf_free(&out);
+}
+END_TEST
+
+/* A two-dimensional array: rows separated, elements within a row. */
+START_TEST(test_array_nested)
+{
+	struct buf	 out = BUF_INIT;
+
+	pg_array_open(&out);
+	pg_array_open(&out);
+	pg_array_elem(&out, "a");
+	pg_array_elem(&out, NULL);
+	pg_array_close(&out);
+	pg_array_open(&out);
+	pg_array_elem(&out, "}{");
+	pg_array_elem(&out, "");
+	pg_array_close(&out);
+	pg_array_close(&out);
+	ck_assert_str_eq(buf_cstr(&out), "{{\"a\",NULL},{\"}{\",\"\"}}");
 	buf_free(&out);
 }
 END_TEST
@@ -244,6 +301,8 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_conn_error_lines, 0,
 	    (int)(sizeof(err_cases) / sizeof(err_cases[0])));
+	tcase_add_loop_test(tc, test_array_text, 0, (int)NELEM(array_cases));
+	tcase_add_test(tc, test_array_nested);
 	tcase_add_test(tc, test_spool_round_trip);
 	tcase_add_test(tc, test_spool_torn_tail);
 	tcase_add_test(tc, test_spool_full);
