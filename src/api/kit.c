@@ -30,10 +30,10 @@
 #include <string.h>
 
 #include "api/app.h"
-#include "api/fields.h"
 #include "api/kit.h"
 #include "api/response.h"
 #include "api/verify.h"
+#include "common/fields.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -54,10 +54,10 @@
 
 #include "api/app.h"
 #include "api/app_info.h"
-#include "api/fields.h"
 #include "api/response.h"
 #include "api/verify.h"
 #include "api/v1_query.h"
+#include "common/fields.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -13,9 +13,9 @@
  *   - a signature made over the canonical payload, or over the raw
  *     bytes, is accepted.
  */
-#include "api/fields.h"
 #include "api/request.h"
 #include "api/verify.h"
+#include "common/fields.h"
 #include "common/json.h"
 #include "crypto/sign.h"
 #include "fuzz.h"
