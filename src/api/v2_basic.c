@@ -30,7 +30,6 @@
 #include "crypto/fieldcrypt.h"
 #include "crypto/sign.h"
 #include "domain/usage.h"
-#include "net/usage_wire.h"
 #include "store/nonce.h"
 
 #define V2_MAX_DEPTH	32
@@ -170,7 +169,7 @@ visit_instance(const struct instance_info *i, void *arg)
 	jw_obj_begin(q->w);
 	jw_kv_str(q->w, "instanceId", i->instance_id);
 	app_info_put(&q->app, i);
-	if (i->usage_value != NULL && usage_wire_value(i->usage_value, num, sizeof(num))) {
+	if (i->usage_value != NULL && fmt_decimal(i->usage_value, num, sizeof(num))) {
 		/*
 		 * On-demand: the cumulative usage; package: the amount drawn and
 		 * the on-demand instance drawing (v2-basic.md UsageInfo).

@@ -186,7 +186,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 		recs[i].end_time = PQgetvalue(res, i, 5);
 		recs[i].record_time = PQgetvalue(res, i, 6);
 		recs[i].metering_sn = PQgetvalue(res, i, 8);
-		if (!usage_wire_value(PQgetvalue(res, i, 7), vals[i], sizeof(vals[i]))) {
+		if (!fmt_decimal(PQgetvalue(res, i, 7), vals[i], sizeof(vals[i]))) {
 			/* numeric(20,4) >= 0 always formats; a record that does not is refused. */
 			snprintf(why, sizeof(why), "record %s: value %s cannot be pushed",
 			    PQgetvalue(res, i, 1), PQgetvalue(res, i, 7));

@@ -55,35 +55,6 @@ usage_wire_sign(const char *key, const char *ts, const char *nonce, const char *
 	buf_free(&msg);
 }
 
-bool
-usage_wire_value(const char *num, char *out, size_t outlen)
-{
-	const char	*dot;
-	size_t		 n, i;
-
-	if (num == NULL || num[0] == '\0')
-		return false;
-	for (i = 0; num[i] != '\0'; i++)
-		if ((num[i] < '0' || num[i] > '9') && num[i] != '.')
-			return false;
-	dot = strchr(num, '.');
-	if (dot != NULL && (dot == num || strchr(dot + 1, '.') != NULL ||
-	    strlen(dot + 1) > 4))
-		return false;
-	n = strlen(num);
-	if (dot != NULL) {
-		while (n > 0 && num[n - 1] == '0')
-			n--;
-		if (n > 0 && num[n - 1] == '.')
-			n--;
-	}
-	if (n == 0 || n + 1 > outlen)
-		return false;
-	memcpy(out, num, n);
-	out[n] = '\0';
-	return true;
-}
-
 enum usage_verdict
 usage_wire_answer(long status, const char *body, size_t len, char *code, size_t codelen,
     char *msg, size_t msglen)

@@ -23,7 +23,7 @@ struct usage_wire_record {
 	const char	*begin_time;
 	const char	*end_time;
 	const char	*record_time;
-	const char	*usage_value;		/* as usage_wire_value made it */
+	const char	*usage_value;		/* as fmt_decimal made it */
 	const char	*metering_sn;
 };
 
@@ -36,13 +36,6 @@ void	 usage_wire_body(const struct usage_wire_record *, size_t n, struct buf *ou
  */
 void	 usage_wire_sign(const char *key, const char *ts, const char *nonce,
 	    const char *body, size_t len, char out[SIGN_B64_LEN + 1]);
-
-/*
- * A numeric's text ("12.5000") as usage_value ("12.5"): trailing zeros of
- * the fraction and a bare point dropped. False when num is not a plain
- * non-negative decimal with at most 4 decimals or does not fit outlen.
- */
-bool	 usage_wire_value(const char *num, char *out, size_t outlen) MUSTCHECK;
 
 /* What an answer to a push means for its batch. */
 enum usage_verdict {
