@@ -89,14 +89,7 @@ provision_read_order(const struct config *cfg, const char *order_id,
 	struct mkt_result	 res;
 	enum mkt_status		 st;
 
-	memset(&c, 0, sizeof(c));
-	c.url = cfg->mkt_url;
-	c.fallback_url = cfg->mkt_fallback_url;
-	c.ak = cfg->mkt_ak;
-	c.sk = cfg->mkt_sk;
-	c.ca_file = cfg->mkt_ca_file;
-	c.connect_timeout_ms = cfg->mkt_connect_timeout;
-	c.timeout_ms = cfg->mkt_timeout;
+	mkt_client_config(cfg, &c);
 	st = mkt_query_order(&c, order_id, order_line_id, o, &res);
 	if (st != MKT_OK)
 		snprintf(reason, len, "order query %s/%s: %s (HTTP %ld, %s %s)", order_id,

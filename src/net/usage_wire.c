@@ -55,6 +55,25 @@ usage_wire_sign(const char *key, const char *ts, const char *nonce, const char *
 	buf_free(&msg);
 }
 
+void
+usage_wire_prepare(const char *key, int64_t now, const char *nonce, const char *request_id,
+    const char *body, size_t len, struct usage_wire_call *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->ts, sizeof(out->ts), "%lld", (long long)now);
+	usage_wire_sign(key, out->ts, nonce, body, len, out->sig);
+	out->headers[0] = (struct http_header){ "signature", out->sig };
+	out->headers[1] = (struct http_header){ "ts", out->ts };
+	out->headers[2] = (struct http_header){ "nonce", nonce };
+	out->headers[3] = (struct http_header){ "X-Request-Id", request_id };
+	out->call.method = "POST";
+	out->call.path = USAGE_PUSH_PATH;
+	out->call.body = body;
+	out->call.body_len = len;
+	out->call.extra = out->headers;
+	out->call.nextra = NELEM(out->headers);
+}
+
 enum usage_verdict
 usage_wire_answer(long status, const char *body, size_t len, char *code, size_t codelen,
     char *msg, size_t msglen)

@@ -1,7 +1,7 @@
 /*
  * check_usage_wire.c: the usage push body and its signature against the
- * usage_body_signature vector of spec/vectors.json (spec/outbound.md §1.6)
- * and what an answer to a push means.
+ * usage_body_signature vector of spec/vectors.json (spec/outbound.md §1.6),
+ * the push as a signed marketplace call, and what an answer to a push means.
  */
 #include <check.h>
 #include <string.h>
@@ -54,6 +54,40 @@ START_TEST(test_package_and_many)
 	    "\"instance_id\":\"i2\",\"metering_sn\":\"sn2\",\"record_time\":\"20260101T011000Z\","
 	    "\"usage_value\":\"2\"}]}");
 	buf_free(&b);
+}
+END_TEST
+
+/* The push as a marketplace call: the vector's body signature in its headers. */
+START_TEST(test_prepare)
+{
+	struct usage_wire_call	 p;
+	struct mkt_client	 c = { "https://mkt.example.com", "", "AK", "SK", "", 1000, 2000 };
+	struct mkt_signed	 s;
+	char			 why[200];
+
+	usage_wire_prepare("test-isv-key", 1709690865879, "6c63c221-1f6b-4141-8ff4-22f5dfe82b65",
+	    "r-1", V_BODY, strlen(V_BODY), &p);
+	ck_assert_str_eq(p.call.method, "POST");
+	ck_assert_str_eq(p.call.path, USAGE_PUSH_PATH);
+	ck_assert_ptr_eq(p.call.body, V_BODY);
+	ck_assert_uint_eq(p.call.body_len, strlen(V_BODY));
+	ck_assert_uint_eq(p.call.nextra, 4);
+	ck_assert_str_eq(p.call.extra[0].name, "signature");
+	ck_assert_str_eq(p.call.extra[0].value, "S9/njFhs6ZY2gTBES91Ex7hoIKwIZNzYf5/iFNnyFaA=");
+	ck_assert_str_eq(p.call.extra[1].name, "ts");
+	ck_assert_str_eq(p.call.extra[1].value, "1709690865879");
+	ck_assert_str_eq(p.call.extra[2].value, "6c63c221-1f6b-4141-8ff4-22f5dfe82b65");
+	ck_assert_str_eq(p.call.extra[3].name, "X-Request-Id");
+	ck_assert_str_eq(p.call.extra[3].value, "r-1");
+
+	/* Signed for the wire: the body and the body signature ride along. */
+	ck_assert_msg(mkt_sign_call(&c, c.url, &p.call, 1709690865879, &s, why, sizeof(why)),
+	    "%s", why);
+	ck_assert_str_eq(s.req.url, "https://mkt.example.com" USAGE_PUSH_PATH);
+	ck_assert_uint_eq(s.req.nheaders, 8);
+	ck_assert_str_eq(s.headers[4].value, p.sig);
+	ck_assert_str_eq((const char *)s.req.body, V_BODY);
+	mkt_signed_free(&s);
 }
 END_TEST
 
@@ -112,6 +146,7 @@ main(void)
 	Suite	*s = unit_suite("usage_wire", &tc);
 
 	tcase_add_test(tc, test_vector);
+	tcase_add_test(tc, test_prepare);
 	tcase_add_test(tc, test_package_and_many);
 	tcase_add_loop_test(tc, test_answer, 0, (int)NELEM(answers));
 	tcase_add_test(tc, test_answer_cut);
