@@ -411,7 +411,7 @@ mkt_order(const struct json *oi, struct order_info *info, struct mkt_perr *e)
 
 /* --- classification ---------------------------------------------------------- */
 
-static bool
+bool
 mkt_http_retryable(long status)
 {
 	return status == 429 || status >= 500;

@@ -43,6 +43,12 @@ enum mkt_status {
 
 const char *mkt_status_name(enum mkt_status);
 
+/*
+ * Whether an HTTP status says "try again later" whatever the body: 429
+ * and 5xx. The order query and the usage push both retry on it.
+ */
+bool	 mkt_http_retryable(long status);
+
 /* The outcome, beyond the status. Bounded; messages are cut to fit. */
 struct mkt_result {
 	enum mkt_status	 status;

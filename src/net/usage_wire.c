@@ -90,7 +90,7 @@ usage_wire_answer(long status, const char *body, size_t len, char *code, size_t 
 	json_free(tree);
 	if (status == 200 && strcmp(code, MKT_SUCCESS) == 0)
 		return UV_DELIVERED;
-	if (status >= 500 || status == 429 || strcmp(code, "MKT.0999") == 0)
+	if (mkt_http_retryable(status) || strcmp(code, "MKT.0999") == 0)
 		return UV_RETRY;
 	/*
 	 * A refusal carries the marketplace's error_code. An answer without
