@@ -15,7 +15,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "domain/usage.h"
-#include "net/usage_wire.h"
 #include "domain/claim.h"
 
 #define AUDIT_BODY_MAX	16384
@@ -329,7 +328,7 @@ put_usage(struct instances_out *q, const struct instance_info *i)
 	struct jw	*w = q->app.w;
 	char		 num[32];
 
-	if (i->usage_value == NULL || !usage_wire_value(i->usage_value, num, sizeof(num)))
+	if (i->usage_value == NULL || !fmt_decimal(i->usage_value, num, sizeof(num)))
 		return;
 	jw_key(w, "usageInfo");
 	jw_arr_begin(w);

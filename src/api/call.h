@@ -29,10 +29,10 @@
 #define MKP_API_CALL_H
 
 #include "api/app.h"
-#include "api/fields.h"
 #include "api/response.h"
 #include "api/v1_query.h"
 #include "api/verify.h"
+#include "common/fields.h"
 #include "domain/kit.h"
 
 struct call;

@@ -50,6 +50,15 @@ PGresult *ctl_query(struct ctl *, const char *sql, int nparams, const char *cons
 void	 ctl_print(FILE *, const PGresult *, bool json);
 /* One row (row 0) as "name: value" lines, or one JSON object. */
 void	 ctl_print_row(FILE *, const PGresult *, bool json);
+/*
+ * Runs sql (ctl_query) and prints what it returns (ctl_print) to stdout;
+ * ctl_show prints its one row (ctl_print_row) and says "no WHAT PARAM0"
+ * on stderr when there is none. The verb's exit status: 0, or 1 when the
+ * query failed or found nothing.
+ */
+int	 ctl_list(struct ctl *, const char *sql, int nparams, const char *const *params);
+int	 ctl_show(struct ctl *, const char *sql, int nparams, const char *const *params,
+	    const char *what);
 /* The JSON object of row i of res, appended to a writer (ctl_out.c). */
 struct jw;
 void	 ctl_json_row(struct jw *, const PGresult *, int i);

@@ -40,18 +40,6 @@ usage(void)
 }
 
 static int
-cb_print(struct ctl *c, const char *sql, int n, const char *const *p)
-{
-	PGresult	*res;
-
-	if ((res = ctl_query(c, sql, n, p)) == NULL)
-		return 1;
-	ctl_print(stdout, res, c->json);
-	PQclear(res);
-	return 0;
-}
-
-static int
 tail(struct ctl *c, int argc, char **argv)
 {
 	const char	*p[1] = { "20" };
@@ -61,7 +49,7 @@ tail(struct ctl *c, int argc, char **argv)
 		p[0] = argv[1];
 	else if (argc != 0)
 		return usage();
-	return cb_print(c, "SELECT * FROM (SELECT " CB_COLUMNS " FROM callback_log"
+	return ctl_list(c, "SELECT * FROM (SELECT " CB_COLUMNS " FROM callback_log"
 	    " ORDER BY received_at DESC, call_id LIMIT $1::int) t ORDER BY time, call_id", 1, p);
 }
 
@@ -94,7 +82,7 @@ search(struct ctl *c, int argc, char **argv)
 		else
 			return usage();
 	}
-	return cb_print(c, "SELECT " CB_COLUMNS " FROM callback_log"
+	return ctl_list(c, "SELECT " CB_COLUMNS " FROM callback_log"
 	    " WHERE ($1::text IS NULL OR instance_id = $1)"
 	    " AND ($2::text IS NULL OR order_id = $2)"
 	    " AND ($3::text IS NULL OR activity = $3)"
@@ -110,26 +98,14 @@ search(struct ctl *c, int argc, char **argv)
 int
 ctl_callbacks(struct ctl *c, int argc, char **argv)
 {
-	PGresult	*res;
-	const char	*p[1];
+	const char	*p[1] = { argc == 3 ? argv[2] : NULL };
 
 	if (argc >= 2 && strcmp(argv[1], "tail") == 0)
 		return tail(c, argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "search") == 0)
 		return search(c, argc - 2, argv + 2);
-	if (argc == 3 && strcmp(argv[1], "show") == 0) {
-		p[0] = argv[2];
-		if ((res = ctl_query(c, "SELECT " CB_COLUMNS ", remote_addr, order_line_id,"
-		    " body FROM callback_log WHERE call_id = $1", 1, p)) == NULL)
-			return 1;
-		if (PQntuples(res) == 0) {
-			fprintf(stderr, "mkpctl: no call %s\n", argv[2]);
-			PQclear(res);
-			return 1;
-		}
-		ctl_print_row(stdout, res, c->json);
-		PQclear(res);
-		return 0;
-	}
+	if (argc == 3 && strcmp(argv[1], "show") == 0)
+		return ctl_show(c, "SELECT " CB_COLUMNS ", remote_addr, order_line_id,"
+		    " body FROM callback_log WHERE call_id = $1", 1, p, "call");
 	return usage();
 }

@@ -34,26 +34,6 @@ usage(void)
 }
 
 static int
-inst_query(struct ctl *c, const char *sql, int n, const char *const *p, bool one, const char *id)
-{
-	PGresult	*res;
-
-	if ((res = ctl_query(c, sql, n, p)) == NULL)
-		return 1;
-	if (one && PQntuples(res) == 0) {
-		fprintf(stderr, "mkpctl: no instance %s\n", id);
-		PQclear(res);
-		return 1;
-	}
-	if (one)
-		ctl_print_row(stdout, res, c->json);
-	else
-		ctl_print(stdout, res, c->json);
-	PQclear(res);
-	return 0;
-}
-
-static int
 list(struct ctl *c, int argc, char **argv)
 {
 	const char	*p[3] = { NULL, NULL, INSTANCES_LIMIT };
@@ -82,13 +62,13 @@ list(struct ctl *c, int argc, char **argv)
 			return usage();
 		}
 	}
-	return inst_query(c, "SELECT instance_id, state, is_test AS test, order_id, order_line_id,"
+	return ctl_list(c, "SELECT instance_id, state, is_test AS test, order_id, order_line_id,"
 	    " product_id, charging_mode,"
 	    " to_char(expire_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expire_at,"
 	    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated_at"
 	    " FROM instance WHERE ($1::text IS NULL OR state = $1)"
 	    " AND ($2::boolean IS NULL OR is_test = $2)"
-	    " ORDER BY instance.updated_at DESC, instance_id LIMIT $3::int", 3, p, false, NULL);
+	    " ORDER BY instance.updated_at DESC, instance_id LIMIT $3::int", 3, p);
 }
 
 int
@@ -100,17 +80,17 @@ ctl_instances(struct ctl *c, int argc, char **argv)
 		if (argc != 3)
 			return usage();
 		p[0] = argv[2];
-		return inst_query(c, "SELECT instance_id, state, is_test AS test, order_id,"
+		return ctl_show(c, "SELECT instance_id, state, is_test AS test, order_id,"
 		    " order_line_id, business_id, product_id, sku_code, charging_mode, trial,"
 		    " alias_of, expire_at, front_end_url, admin_url, app_user, memo, fail_reason,"
 		    " created_at, updated_at, frozen_at, released_at"
-		    " FROM instance WHERE instance_id = $1", 1, p, true, argv[2]);
+		    " FROM instance WHERE instance_id = $1", 1, p, "instance");
 	}
 	if (argc >= 2 && strcmp(argv[1], "history") == 0) {
 		if (argc != 3)
 			return usage();
 		p[0] = argv[2];
-		return inst_query(c, "SELECT to_char(at AT TIME ZONE 'UTC',"
+		return ctl_list(c, "SELECT to_char(at AT TIME ZONE 'UTC',"
 		    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS time, source, what, detail, call_id"
 		    " FROM ("
 		    "  SELECT created_at AS at, 'event' AS source, kind AS what,"
@@ -119,7 +99,7 @@ ctl_instances(struct ctl *c, int argc, char **argv)
 		    "  UNION ALL"
 		    "  SELECT received_at, 'call', activity, concat_ws(' ', result_code, reason),"
 		    "   call_id, 0, 0 FROM callback_log WHERE instance_id = $1"
-		    " ) h ORDER BY at, o, k", 1, p, false, NULL);
+		    " ) h ORDER BY at, o, k", 1, p);
 	}
 	if (argc >= 2 && strcmp(argv[1], "list") == 0)
 		return list(c, argc - 2, argv + 2);

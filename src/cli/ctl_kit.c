@@ -8,19 +8,6 @@
 #include "cli/ctl.h"
 #include "cli/ctl_kit.h"
 
-static int
-print_rows(struct ctl *c, const char *sql, const char *tenant)
-{
-	const char	*params[1] = { tenant };
-	PGresult	*res;
-
-	if ((res = ctl_query(c, sql, 1, params)) == NULL)
-		return 1;
-	ctl_print(stdout, res, c->json);
-	PQclear(res);
-	return 0;
-}
-
 int
 ctl_tenants(struct ctl *c, int argc, char **argv)
 {
@@ -29,29 +16,33 @@ ctl_tenants(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "usage: mkpctl tenants [--json]\n");
 		return 2;
 	}
-	return print_rows(c, "SELECT tenant_id, tenant_code, name, domain_name,"
+	return ctl_list(c, "SELECT tenant_id, tenant_code, name, domain_name,"
 	    " is_test AS test, stamp, deleted_at IS NOT NULL AS deleted FROM tenant"
-	    " WHERE $1::text IS NULL ORDER BY tenant_id", NULL);
+	    " ORDER BY tenant_id", 0, NULL);
 }
 
 int
 ctl_users(struct ctl *c, int argc, char **argv)
 {
+	const char	*tenant[1] = { argc == 2 ? argv[1] : NULL };
+
 	if (argc != 2) {
 		fprintf(stderr, "usage: mkpctl users TENANT [--json]\n");
 		return 2;
 	}
-	return print_rows(c, "SELECT user_name, name, role, enabled, org_path, app_id"
-	    " FROM kit_active_users WHERE tenant_id = $1 ORDER BY user_name", argv[1]);
+	return ctl_list(c, "SELECT user_name, name, role, enabled, org_path, app_id"
+	    " FROM kit_active_users WHERE tenant_id = $1 ORDER BY user_name", 1, tenant);
 }
 
 int
 ctl_orgs(struct ctl *c, int argc, char **argv)
 {
+	const char	*tenant[1] = { argc == 2 ? argv[1] : NULL };
+
 	if (argc != 2) {
 		fprintf(stderr, "usage: mkpctl orgs TENANT [--json]\n");
 		return 2;
 	}
-	return print_rows(c, "SELECT org_code, parent_code, path, parent_missing, users"
-	    " FROM kit_org_tree WHERE tenant_id = $1 ORDER BY path", argv[1]);
+	return ctl_list(c, "SELECT org_code, parent_code, path, parent_missing, users"
+	    " FROM kit_org_tree WHERE tenant_id = $1 ORDER BY path", 1, tenant);
 }

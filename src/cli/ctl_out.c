@@ -60,6 +60,36 @@ ctl_query(struct ctl *c, const char *sql, int nparams, const char *const *params
 	return res;
 }
 
+int
+ctl_list(struct ctl *c, const char *sql, int nparams, const char *const *params)
+{
+	PGresult	*res;
+
+	if ((res = ctl_query(c, sql, nparams, params)) == NULL)
+		return 1;
+	ctl_print(stdout, res, c->json);
+	PQclear(res);
+	return 0;
+}
+
+int
+ctl_show(struct ctl *c, const char *sql, int nparams, const char *const *params,
+    const char *what)
+{
+	PGresult	*res;
+
+	if ((res = ctl_query(c, sql, nparams, params)) == NULL)
+		return 1;
+	if (PQntuples(res) == 0) {
+		fprintf(stderr, "mkpctl: no %s %s\n", what, params[0]);
+		PQclear(res);
+		return 1;
+	}
+	ctl_print_row(stdout, res, c->json);
+	PQclear(res);
+	return 0;
+}
+
 void
 ctl_json_row(struct jw *w, const PGresult *res, int i)
 {

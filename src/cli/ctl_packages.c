@@ -31,9 +31,8 @@ static int
 cp_list(struct ctl *c, const char *instance)
 {
 	const char	*vals[1] = { instance };
-	PGresult	*res;
 
-	res = ctl_query(c,
+	return ctl_list(c,
 	    "SELECT pkg_instance_id AS package, coalesce(instance_id, '') AS instance,"
 	    " quota, drawn, remaining, unit, mode,"
 	    " coalesce(to_char(expire_at AT TIME ZONE 'UTC',"
@@ -43,11 +42,6 @@ cp_list(struct ctl *c, const char *instance)
 	    " WHERE $1::text IS NULL OR instance_id = $1 OR pkg_instance_id = $1"
 	    " ORDER BY instance_id NULLS LAST, expire_at NULLS LAST, created_at,"
 	    " pkg_instance_id", 1, vals);
-	if (res == NULL)
-		return 1;
-	ctl_print(stdout, res, c->json);
-	PQclear(res);
-	return 0;
 }
 
 static int

@@ -11,6 +11,7 @@
 
 #include "cli/sim_usage.h"
 #include "common/json.h"
+#include "common/util.h"
 #include "crypto/apig.h"
 #include "crypto/sign.h"
 #include "net/usage_wire.h"
@@ -107,7 +108,7 @@ su_value_ok(const char *v)
 {
 	char	 norm[32];
 
-	if (!usage_wire_value(v, norm, sizeof(norm)))
+	if (!fmt_decimal(v, norm, sizeof(norm)))
 		return false;
 	if (strspn(norm, "0.") == strlen(norm))
 		return false;		/* zero */

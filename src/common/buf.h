@@ -34,7 +34,10 @@ void	 buf_vprintf(struct buf *, const char *, va_list) PRINTFLIKE(2, 0);
 void	 buf_put_pct(struct buf *, const char *s);
 /* The contents as a C string; "" for an empty buffer (never NULL). */
 const char *buf_cstr(const struct buf *);
-/* Hands the storage to the caller (free() it) and empties the buffer. */
+/*
+ * Hands the storage to the caller (free() it) and empties the buffer; an
+ * empty buffer gives a malloc'd "", never NULL.
+ */
 char	*buf_steal(struct buf *);
 
 /* malloc family that abort on failure (see the OOM policy above). */

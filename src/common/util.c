@@ -141,6 +141,35 @@ fmt_mkp_time(int64_t ms, char out[18])
 	out[17] = '\0';
 }
 
+bool
+fmt_decimal(const char *num, char *out, size_t outlen)
+{
+	const char	*dot;
+	size_t		 n, i;
+
+	if (num == NULL || num[0] == '\0')
+		return false;
+	for (i = 0; num[i] != '\0'; i++)
+		if ((num[i] < '0' || num[i] > '9') && num[i] != '.')
+			return false;
+	dot = strchr(num, '.');
+	if (dot != NULL && (dot == num || strchr(dot + 1, '.') != NULL ||
+	    strlen(dot + 1) > 4))
+		return false;
+	n = strlen(num);
+	if (dot != NULL) {
+		while (n > 0 && num[n - 1] == '0')
+			n--;
+		if (n > 0 && num[n - 1] == '.')
+			n--;
+	}
+	if (n == 0 || n + 1 > outlen)
+		return false;
+	memcpy(out, num, n);
+	out[n] = '\0';
+	return true;
+}
+
 static bool
 is_leap(int64_t y)
 {

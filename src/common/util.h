@@ -40,6 +40,13 @@ bool	 parse_mkp_time(const char *, int64_t *ms) MUSTCHECK;
 bool	 parse_rfc3339(const char *, int64_t *ms) MUSTCHECK;
 /* Formats as yyyyMMddHHmmssSSS (UTC): out must hold 18 bytes. */
 void	 fmt_mkp_time(int64_t ms, char out[18]);
+/*
+ * A numeric's text ("12.5000") as the marketplace wants a usage value
+ * ("12.5"): trailing zeros of the fraction and a bare point dropped. False
+ * when num is not a plain non-negative decimal with at most 4 decimals or
+ * does not fit outlen.
+ */
+bool	 fmt_decimal(const char *num, char *out, size_t outlen) MUSTCHECK;
 
 /* Characters (UTF-8 code points) in s, as the marketplace counts lengths. */
 size_t	 utf8_chars(const char *s);

@@ -216,9 +216,7 @@ apig_canon_query(const char *query, struct buf *out)
 			break;
 		}
 		pairs[n].klen = tmp.len;
-		pairs[n].k = buf_steal(&tmp);
-		if (pairs[n].k == NULL)
-			pairs[n].k = xstrdup("");
+		pairs[n].k = buf_steal(&tmp);	/* "" when empty, never NULL */
 		if (!apig_unescape(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, &tmp)) {
 			free(pairs[n].k);
 			ok = false;
@@ -226,8 +224,6 @@ apig_canon_query(const char *query, struct buf *out)
 		}
 		pairs[n].vlen = tmp.len;
 		pairs[n].v = buf_steal(&tmp);
-		if (pairs[n].v == NULL)
-			pairs[n].v = xstrdup("");
 		n++;
 		p = amp;
 	}

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "crypto/fieldcrypt.h"
 #include "crypto/random.h"
+#include "crypto/sign.h"
 
 #define FC_SHA1_LEN	20
 #define FC_IV_LEN	16
@@ -161,7 +162,7 @@ field_encrypt(const char *access_key, enum encrypt_type type, const char *iv,
 	uint8_t		 key[FC_KEY_MAX];
 	char		 ivbuf[FC_IV_LEN + 1];
 	uint8_t		*ct;
-	size_t		 keylen = 0, ctlen = 0, b64len;
+	size_t		 keylen = 0, ctlen = 0;
 	bool		 ok;
 
 	if ((cipher = fc_cipher(type, &keylen)) == NULL)
@@ -185,12 +186,8 @@ field_encrypt(const char *access_key, enum encrypt_type type, const char *iv,
 		return false;
 	}
 
-	b64len = sodium_base64_encoded_len(ctlen, sodium_base64_VARIANT_ORIGINAL);
 	buf_append(out, iv, FC_IV_LEN);
-	buf_reserve(out, b64len);
-	sodium_bin2base64(out->data + out->len, b64len, ct, ctlen,
-	    sodium_base64_VARIANT_ORIGINAL);
-	out->len += b64len - 1;		/* b64len counts the NUL */
+	sign_b64_encode(ct, ctlen, out);
 	free(ct);
 	return true;
 }

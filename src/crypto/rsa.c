@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "crypto/rsa.h"
+#include "crypto/sign.h"
 
 struct rsa_key {
 	EVP_PKEY	*pkey;
@@ -127,27 +128,22 @@ bool
 rsa_oaep_decrypt_b64_used(const struct rsa_key *k, const char *b64, struct buf *out,
     enum rsa_oaep *used)
 {
-	size_t		 n = strlen(b64), binlen = 0;
-	unsigned char	*bin;
-	const char	*end = NULL;
+	struct buf	 bin = BUF_INIT;
 	bool		 ok = false;
 	int		 p;
 
-	if (k == NULL || n == 0)
-		return false;
-	bin = xmalloc(n);
-	if (sodium_base642bin(bin, n, b64, n, " \r\n", &binlen, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || end != b64 + n) {
-		free(bin);
+	if (k == NULL || b64[0] == '\0' || !sign_b64_decode(b64, &bin)) {
+		buf_free(&bin);
 		return false;
 	}
 	for (p = 0; p < RSA_OAEP_COUNT && !ok; p++)
-		if (decrypt_one(k->pkey, (enum rsa_oaep)p, bin, binlen, out)) {
+		if (decrypt_one(k->pkey, (enum rsa_oaep)p, (const unsigned char *)bin.data,
+		    bin.len, out)) {
 			ok = true;
 			if (used != NULL)
 				*used = (enum rsa_oaep)p;
 		}
-	free(bin);
+	buf_free(&bin);
 	return ok;
 }
 
@@ -163,8 +159,7 @@ rsa_oaep_encrypt_b64(const struct rsa_key *k, enum rsa_oaep p, const void *plain
 {
 	EVP_PKEY_CTX	*ctx;
 	unsigned char	*enc = NULL;
-	char		*b64;
-	size_t		 elen = 0, blen;
+	size_t		 elen = 0;
 	bool		 ok = false;
 
 	if ((ctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL)
@@ -175,11 +170,7 @@ rsa_oaep_encrypt_b64(const struct rsa_key *k, enum rsa_oaep p, const void *plain
 	enc = xmalloc(elen);
 	if (EVP_PKEY_encrypt(ctx, enc, &elen, plain, len) <= 0)
 		goto done;
-	blen = sodium_base64_ENCODED_LEN(elen, sodium_base64_VARIANT_ORIGINAL);
-	b64 = xmalloc(blen);
-	sodium_bin2base64(b64, blen, enc, elen, sodium_base64_VARIANT_ORIGINAL);
-	buf_puts(out, b64);
-	free(b64);
+	sign_b64_encode(enc, elen, out);
 	ok = true;
 done:
 	free(enc);

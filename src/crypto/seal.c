@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "crypto/seal.h"
+#include "crypto/sign.h"
 
 #define SEAL_PREFIX	"s1:"
 #define SEAL_PREFIX_LEN	(sizeof(SEAL_PREFIX) - 1)
@@ -165,7 +166,7 @@ void
 seal(const struct seal_key *key, const void *plain, size_t len, struct buf *out)
 {
 	unsigned char	*box;
-	size_t		 boxlen, b64len;
+	size_t		 boxlen;
 
 	if (len > SIZE_MAX / 2 - SEAL_OVERHEAD)
 		abort();	/* cannot be allocated anyway (OOM policy) */
@@ -175,12 +176,8 @@ seal(const struct seal_key *key, const void *plain, size_t len, struct buf *out)
 	(void)crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, plain,
 	    len, box, key->k);
 
-	b64len = sodium_base64_encoded_len(boxlen, sodium_base64_VARIANT_ORIGINAL);
 	buf_puts(out, SEAL_PREFIX);
-	buf_reserve(out, b64len);
-	sodium_bin2base64(out->data + out->len, b64len, box, boxlen,
-	    sodium_base64_VARIANT_ORIGINAL);
-	out->len += b64len - 1;		/* b64len counts the NUL */
+	sign_b64_encode(box, boxlen, out);
 	free(box);
 }
 

@@ -243,6 +243,16 @@ sign_b64_equal(const char *expected, const char *received)
 	return sodium_memcmp(expected, received, n) == 0;
 }
 
+void
+sign_b64_encode(const void *p, size_t n, struct buf *out)
+{
+	size_t	b64len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+
+	buf_reserve(out, b64len);
+	sodium_bin2base64(out->data + out->len, b64len, p, n, sodium_base64_VARIANT_ORIGINAL);
+	out->len += b64len - 1;		/* b64len counts the NUL */
+}
+
 bool
 sign_b64_decode(const char *b64, struct buf *out)
 {

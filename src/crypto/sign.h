@@ -60,6 +60,9 @@ void	 sign_v1_token(const char *key, const char *timestamp, const void *data,
 /* True when the two base64 strings are equal; constant-time in contents. */
 bool	 sign_b64_equal(const char *expected, const char *received);
 
+/* Appends the standard base64 ('=' padding) of the n bytes at p to out. */
+void	 sign_b64_encode(const void *p, size_t n, struct buf *out);
+
 /*
  * Decodes standard base64 ('=' padding; CR, LF and spaces skipped) and
  * appends the bytes to out. False, out untouched, when it is not base64.

@@ -76,7 +76,7 @@ change_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 	struct order_info	 order;
 	struct hook_result	 hook;
 	struct buf		 doc = BUF_INIT, order_json = BUF_INIT;
-	char			 call_id[32], why[256];
+	char			 call_id[32];
 	const struct order_line	*applied_line = NULL;
 	bool			 have_order = false;
 	enum job_outcome	 out = JOB_RETRY;
@@ -86,23 +86,12 @@ change_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 		snprintf(reason, len, "payload is not a change");
 		return JOB_DEAD;
 	}
-	snprintf(call_id, sizeof(call_id), "job:%lld", (long long)job->id);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.db = env->db;
-	ctx.cfg = cfg;
-	ctx.seal = env->seal;
-	memset(&call, 0, sizeof(call));
-	call.call_id = call_id;
+	provision_dom(job, env, &ctx, &call, call_id);
 	order_info_init(&order);
 	hook_result_init(&hook);
 
-	st = instance_load(&ctx, c.instance_id, &row);
-	if (st != DOM_OK) {
-		snprintf(reason, len, st == DOM_NOT_FOUND ? "instance %s does not exist" :
-		    "store failed reading instance %s", c.instance_id);
-		out = st == DOM_NOT_FOUND ? JOB_DEAD : JOB_RETRY;
+	if (!provision_load(&ctx, c.instance_id, &row, &out, reason, len))
 		goto done;
-	}
 	if (instance_change_reads_order(cfg, row.is_test, c.event, or_null(c.scene),
 	    or_null(c.order_id))) {
 		const struct order_line	*line;
@@ -145,12 +134,8 @@ change_run(const struct job *job, struct job_env *env, char *reason, size_t len)
 		};
 
 		hook_doc_build(&doc, c.event, &hi, have_order ? &order : NULL, &ch);
-		if (!hook_run(cfg->hook, c.event, doc.data, doc.len, cfg->hook_timeout, &hook,
-		    why, sizeof(why))) {
-			snprintf(reason, len, "hook %s %s: %s", cfg->hook, c.event, why);
-			provision_add_stderr(reason, len, &hook.err);
+		if (!provision_hook(cfg, c.event, &doc, &hook, reason, len))
 			goto done;
-		}
 	}
 	/*
 	 * The order's effect last: its row lock is then held only until the

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/fields.h"
+#include "common/fields.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "crypto/seal.h"

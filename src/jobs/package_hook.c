@@ -39,10 +39,9 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 	struct jw		 w;
 	struct json		*v;
 	const char		*s, *thr = NULL;
-	char			 id[65], event[16], err[128], why[256];
+	char			 id[65], event[16], err[128];
 	struct package_store_balance	 bal;
 	enum job_outcome	 out = JOB_RETRY;
-	enum dom_status		 st;
 
 	memset(&bal, 0, sizeof(bal));
 	v = json_parse(job->payload, strlen(job->payload), 4, err, sizeof(err));
@@ -63,19 +62,10 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 		json_free(v);
 		return JOB_DONE;
 	}
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.db = env->db;
-	ctx.cfg = cfg;
-	ctx.seal = env->seal;
+	provision_dom(job, env, &ctx, NULL, NULL);
 	hook_result_init(&hook);
-	memset(&row, 0, sizeof(row));
-	st = instance_load(&ctx, id, &row);
-	if (st != DOM_OK) {
-		snprintf(reason, len, st == DOM_NOT_FOUND ? "instance %s does not exist" :
-		    "store failed reading instance %s", id);
-		out = st == DOM_NOT_FOUND ? JOB_DEAD : JOB_RETRY;
+	if (!provision_load(&ctx, id, &row, &out, reason, len))
 		goto done;
-	}
 	if (!package_store_balance(env->db, id, &bal)) {
 		snprintf(reason, len, "store failed reading the packages of %s", id);
 		goto done;
@@ -110,12 +100,8 @@ package_hook_run(const struct job *job, struct job_env *env, char *reason, size_
 	}
 	jw_obj_end(&w);
 	buf_putc(&doc, '}');
-	if (!hook_run(cfg->hook, event, doc.data, doc.len, cfg->hook_timeout, &hook, why,
-	    sizeof(why))) {
-		snprintf(reason, len, "hook %s %s: %s", cfg->hook, event, why);
-		provision_add_stderr(reason, len, &hook.err);
+	if (!provision_hook(cfg, event, &doc, &hook, reason, len))
 		goto done;
-	}
 	log_info("package: hook heard %s for instance %s", event, id);
 	out = JOB_DONE;
 done:

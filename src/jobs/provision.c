@@ -36,17 +36,38 @@ payload_instance(const char *payload, char id[65])
 	return ok;
 }
 
-static void
-dom_setup(const struct job *job, struct job_env *env, struct dom_ctx *ctx,
+void
+provision_dom(const struct job *job, const struct job_env *env, struct dom_ctx *ctx,
     struct dom_call *call, char call_id[32])
 {
-	snprintf(call_id, 32, "job:%lld", (long long)job->id);
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->db = env->db;
 	ctx->cfg = env->cfg;
 	ctx->seal = env->seal;
+	if (call == NULL)
+		return;
+	snprintf(call_id, 32, "job:%lld", (long long)job->id);
 	memset(call, 0, sizeof(*call));
 	call->call_id = call_id;
+}
+
+bool
+provision_load(const struct dom_ctx *ctx, const char *id, struct instance_row *row,
+    enum job_outcome *out, char *reason, size_t len)
+{
+	switch (instance_load(ctx, id, row)) {
+	case DOM_OK:
+		return true;
+	case DOM_NOT_FOUND:
+		snprintf(reason, len, "instance %s does not exist", id);
+		*out = JOB_DEAD;
+		return false;
+	default:
+		snprintf(reason, len, "store failed reading instance %s: %s", id,
+		    db_errmsg(ctx->db));
+		*out = JOB_RETRY;
+		return false;
+	}
 }
 
 /* Appends the tail of a hook's stderr to reason, one line, printable. */
@@ -65,6 +86,20 @@ provision_add_stderr(char *reason, size_t len, const struct buf *err)
 		reason[n++] = c < 0x20 || c == 0x7F ? ' ' : (char)c;
 	}
 	reason[n] = '\0';
+}
+
+bool
+provision_hook(const struct config *cfg, const char *event, const struct buf *doc,
+    struct hook_result *res, char *reason, size_t len)
+{
+	char	why[256];
+
+	if (hook_run(cfg->hook, event, doc->data, doc->len, cfg->hook_timeout, res, why,
+	    sizeof(why)))
+		return true;
+	snprintf(reason, len, "hook %s %s: %s", cfg->hook, event, why);
+	provision_add_stderr(reason, len, &res->err);
+	return false;
 }
 
 /* A V1 purchase's line: the one selling its product (else the only one). */
@@ -89,14 +124,7 @@ provision_read_order(const struct config *cfg, const char *order_id,
 	struct mkt_result	 res;
 	enum mkt_status		 st;
 
-	memset(&c, 0, sizeof(c));
-	c.url = cfg->mkt_url;
-	c.fallback_url = cfg->mkt_fallback_url;
-	c.ak = cfg->mkt_ak;
-	c.sk = cfg->mkt_sk;
-	c.ca_file = cfg->mkt_ca_file;
-	c.connect_timeout_ms = cfg->mkt_connect_timeout;
-	c.timeout_ms = cfg->mkt_timeout;
+	mkt_client_config(cfg, &c);
 	st = mkt_query_order(&c, order_id, order_line_id, o, &res);
 	if (st != MKT_OK)
 		snprintf(reason, len, "order query %s/%s: %s (HTTP %ld, %s %s)", order_id,
@@ -128,20 +156,12 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 		snprintf(reason, len, "payload names no instanceId");
 		return JOB_DEAD;
 	}
-	dom_setup(job, env, &ctx, &call, call_id);
+	provision_dom(job, env, &ctx, &call, call_id);
 	order_info_init(&order);
 	memset(&app, 0, sizeof(app));
 	hook_result_init(&hook);
-	st = instance_load(&ctx, id, &row);
-	if (st == DOM_NOT_FOUND) {
-		snprintf(reason, len, "instance %s does not exist", id);
-		out = JOB_DEAD;
+	if (!provision_load(&ctx, id, &row, &out, reason, len))
 		goto done;
-	}
-	if (st != DOM_OK) {
-		snprintf(reason, len, "store: %s", db_sqlstate(env->db));
-		goto done;
-	}
 	if (strcmp(row.state, "provisioning") != 0 && strcmp(row.state, "failed") != 0) {
 		log_info("instance %s is %s already: nothing to provision", id, row.state);
 		out = JOB_DONE;
@@ -204,12 +224,8 @@ provision_run(const struct job *job, struct job_env *env, char *reason, size_t l
 		};
 
 		hook_doc_build(&doc, "create", &hi, have_order ? &order : NULL, NULL);
-		if (!hook_run(cfg->hook, "create", doc.data, doc.len, cfg->hook_timeout, &hook,
-		    why, sizeof(why))) {
-			snprintf(reason, len, "hook %s: %s", cfg->hook, why);
-			provision_add_stderr(reason, len, &hook.err);
+		if (!provision_hook(cfg, "create", &doc, &hook, reason, len))
 			goto done;
-		}
 		if (!app_info_parse(buf_cstr(&hook.out), hook.out.len, &app, why, sizeof(why))) {
 			snprintf(reason, len, "hook %s: %s", cfg->hook, why);
 			provision_add_stderr(reason, len, &hook.err);
@@ -246,7 +262,7 @@ provision_dead(const struct job *job, struct job_env *env, const char *reason)
 
 	if (!payload_instance(job->payload, id))
 		return;
-	dom_setup(job, env, &ctx, &call, call_id);
+	provision_dom(job, env, &ctx, &call, call_id);
 	if (instance_mark_failed(&ctx, &call, id, reason) != DOM_OK)
 		log_error("instance %s: recording the failed provisioning: %s", id, call.reason);
 }

@@ -132,7 +132,17 @@ runner_kind(const struct runner *r, const char *kind)
 	return NULL;
 }
 
-/* Records a failed attempt: queued again after a back-off, or dead. */
+/* The job as its kind's handler sees it. */
+static void
+runner_job(const struct job_store_claimed *c, int max, struct job *j)
+{
+	j->id = c->id;
+	j->kind = c->kind;
+	j->payload = c->payload;
+	j->attempts = c->attempts;
+	j->max_attempts = max;
+}
+
 /*
  * Marks the job dead, with its kind's consequence (k->dead) in the same
  * transaction, provided this runner still holds the job.
@@ -152,11 +162,7 @@ runner_mark_dead(struct runner *r, const struct job_kind *k, const struct job_st
 		db_rollback(r->db);
 		return false;
 	}
-	j.id = c->id;
-	j.kind = c->kind;
-	j.payload = c->payload;
-	j.attempts = c->attempts;
-	j.max_attempts = max;
+	runner_job(c, max, &j);
 	k->dead(&j, &env, reason);
 	if (job_store_mark_dead(r->db, c, reason) && db_commit(r->db))
 		return true;
@@ -164,6 +170,10 @@ runner_mark_dead(struct runner *r, const struct job_kind *k, const struct job_st
 	return false;
 }
 
+/*
+ * Records a failed attempt: queued again after a back-off, or dead. reason
+ * "" is the handler's silence.
+ */
 static void
 runner_failed(struct runner *r, const struct job_kind *k, const struct job_store_claimed *c,
     enum job_outcome said, int max, const char *reason)
@@ -171,6 +181,8 @@ runner_failed(struct runner *r, const struct job_kind *k, const struct job_store
 	const struct config	*cfg = r->cfg;
 	int64_t			 delay;
 
+	if (reason[0] == '\0')
+		reason = "failed without a reason";
 	if (job_after_failure(said, c->attempts, max) == JOB_RETRY) {
 		delay = job_backoff_ms(c->attempts, cfg->jobs_backoff_base * 1000,
 		    cfg->jobs_backoff_max * 1000, (uint32_t)random() * 2u + (uint32_t)(random() & 1));
@@ -204,11 +216,7 @@ runner_run_own(struct runner *r, const struct job_kind *k, const struct job_stor
 	enum job_outcome	 out;
 	char			 reason[512];
 
-	j.id = c->id;
-	j.kind = c->kind;
-	j.payload = c->payload;
-	j.attempts = c->attempts;
-	j.max_attempts = max;
+	runner_job(c, max, &j);
 	reason[0] = '\0';
 	out = k->handler(&j, &env, reason, sizeof(reason));
 	if (out == JOB_DONE) {
@@ -221,8 +229,6 @@ runner_run_own(struct runner *r, const struct job_kind *k, const struct job_stor
 		    "will bring it back", (long long)c->id, c->kind, db_errmsg(r->db));
 		return;
 	}
-	if (reason[0] == '\0')
-		snprintf(reason, sizeof(reason), "failed without a reason");
 	runner_failed(r, k, c, out, max, reason);
 }
 
@@ -272,11 +278,7 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_store_cl
 		    "ran out; leaving it", (long long)c->id, c->kind);
 		return;
 	}
-	j.id = c->id;
-	j.kind = c->kind;
-	j.payload = c->payload;
-	j.attempts = c->attempts;
-	j.max_attempts = max;
+	runner_job(c, max, &j);
 	reason[0] = '\0';
 	log_debug("%s: job %lld (%s) attempt %d of %d", __func__, (long long)c->id,
 	    c->kind, c->attempts, max);
@@ -291,8 +293,6 @@ runner_run(struct runner *r, const struct job_kind *k, const struct job_store_cl
 		out = JOB_RETRY;
 	}
 	db_rollback(r->db);
-	if (reason[0] == '\0')
-		snprintf(reason, sizeof(reason), "failed without a reason");
 	runner_failed(r, k, c, out, max, reason);
 }
 

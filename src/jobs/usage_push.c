@@ -3,11 +3,11 @@
  *
  * Each run: close ended windows; claim one batch (committed: sending,
  * with an attempt row); build the body (usage_wire), sign it with the
- * body signature and the APIG signature, both afresh on every attempt;
- * POST it; then settle the attempt with the answer: MKT.0000 delivers the
- * batch; transport errors, HTTP 5xx, 429 and MKT.0999 make the records
- * pending again and retry the job with back-off; any other code fails the
- * batch with the reason kept.
+ * body signature and the APIG signature, both afresh on every attempt,
+ * and POST it (net/marketplace.c mkt_send); then settle the attempt with
+ * the answer: MKT.0000 delivers the batch; transport errors, HTTP 5xx,
+ * 429 and MKT.0999 make the records pending again and retry the job with
+ * back-off; any other code fails the batch with the reason kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,6 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "crypto/apig.h"
 #include "crypto/random.h"
 #include "jobs/usage_push.h"
 #include "net/http.h"
@@ -47,70 +46,24 @@ usage_classify(bool answered, const struct http_response *resp, char *code, size
 	    resp->body.len, code, codelen, msg, msglen);
 }
 
-/* Signs and sends body once; resp receives the answer. */
+/*
+ * Signs and sends body once, each signature afresh; resp receives the
+ * answer. False when nothing could be sent (why says why).
+ */
 static bool
 usage_send(const struct config *cfg, const char *body, size_t len, const char *request_id,
     struct http_response *resp, char *why, size_t whylen)
 {
 	const char	*key = cfg->usage_key[0] != '\0' ? cfg->usage_key : cfg->basic_key;
-	struct http_url	 u;
-	struct http_header h[8];
-	struct apig_request ar;
-	struct http_request req;
-	struct buf	 url = BUF_INIT, path = BUF_INIT, auth = BUF_INIT;
-	char		 date[APIG_DATE_LEN + 1], ts[24], nonce[37], sig[SIGN_B64_LEN + 1];
+	struct mkt_client c;
+	struct usage_wire_call push;
+	char		 nonce[37];
 	int64_t		 now = now_ms();
-	size_t		 blen;
-	bool		 ok = false;
 
-	if (!http_url_parse(cfg->mkt_url, &u, why, whylen))
-		return false;
-	blen = strlen(cfg->mkt_url);
-	while (blen > 0 && cfg->mkt_url[blen - 1] == '/')
-		blen--;
-	buf_printf(&url, "%.*s%s", (int)blen, cfg->mkt_url, USAGE_PUSH_PATH);
-	buf_printf(&path, "%s%s", u.path, USAGE_PUSH_PATH);
-	apig_format_date(now, date);
-	snprintf(ts, sizeof(ts), "%lld", (long long)now);
+	mkt_client_config(cfg, &c);
 	rand_uuid(nonce);
-	usage_wire_sign(key, ts, nonce, body, len, sig);
-
-	h[0] = (struct http_header){ "Content-Type", "application/json" };
-	h[1] = (struct http_header){ "Host", u.host };
-	h[2] = (struct http_header){ APIG_DATE_HEADER, date };
-	memset(&ar, 0, sizeof(ar));
-	ar.method = "POST";
-	ar.path = buf_cstr(&path);
-	ar.query = "";
-	ar.headers = (const struct apig_header *)(const void *)h;
-	ar.nheaders = 3;
-	ar.body = body;
-	ar.body_len = len;
-	if (!apig_sign(&ar, cfg->mkt_ak, cfg->mkt_sk, &auth, why, whylen))
-		goto out;
-	h[3] = (struct http_header){ "Authorization", buf_cstr(&auth) };
-	h[4] = (struct http_header){ "signature", sig };
-	h[5] = (struct http_header){ "ts", ts };
-	h[6] = (struct http_header){ "nonce", nonce };
-	h[7] = (struct http_header){ "X-Request-Id", request_id };
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = buf_cstr(&url);
-	req.headers = h;
-	req.nheaders = 8;
-	req.body = body;
-	req.body_len = len;
-	req.connect_timeout_ms = cfg->mkt_connect_timeout;
-	req.timeout_ms = cfg->mkt_timeout;
-	req.ca_file = cfg->mkt_ca_file;
-	ok = true;
-	if (!http_request(&req, resp))
-		snprintf(why, whylen, "%s", resp->error_text);
-out:
-	buf_free(&url);
-	buf_free(&path);
-	buf_free(&auth);
-	return ok;
+	usage_wire_prepare(key, now, nonce, request_id, body, len, &push);
+	return mkt_send(&c, c.url, &push.call, now, resp, why, whylen);
 }
 
 long
@@ -187,7 +140,7 @@ usage_push_batch(struct db *db, const struct config *cfg, const char *by,
 		recs[i].end_time = c->end_time;
 		recs[i].record_time = c->record_time;
 		recs[i].metering_sn = c->metering_sn;
-		if (!usage_wire_value(c->value, vals[i], sizeof(vals[i]))) {
+		if (!fmt_decimal(c->value, vals[i], sizeof(vals[i]))) {
 			/* numeric(20,4) >= 0 always formats; a record that does not is refused. */
 			snprintf(why, sizeof(why), "record %s: value %s cannot be pushed",
 			    c->id, c->value);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -410,7 +411,7 @@ mkt_order(const struct json *oi, struct order_info *info, struct mkt_perr *e)
 
 /* --- classification ---------------------------------------------------------- */
 
-static bool
+bool
 mkt_http_retryable(long status)
 {
 	return status == 429 || status >= 500;
@@ -511,10 +512,22 @@ mkt_parse_order_answer(long http_status, const char *body, size_t len,
 /* --- the request ------------------------------------------------------------- */
 
 void
+mkt_client_config(const struct config *cfg, struct mkt_client *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->url = cfg->mkt_url;
+	c->fallback_url = cfg->mkt_fallback_url;
+	c->ak = cfg->mkt_ak;
+	c->sk = cfg->mkt_sk;
+	c->ca_file = cfg->mkt_ca_file;
+	c->connect_timeout_ms = cfg->mkt_connect_timeout;
+	c->timeout_ms = cfg->mkt_timeout;
+}
+
+void
 mkt_signed_free(struct mkt_signed *s)
 {
 	buf_free(&s->url);
-	buf_free(&s->query);
 	buf_free(&s->authorization);
 	memset(s, 0, sizeof(*s));
 }
@@ -528,37 +541,52 @@ mkt_id_ok(const char *id)
 }
 
 bool
-mkt_order_request(const struct mkt_client *c, const char *base_url,
-    const char *order_id, const char *order_line_id, int64_t now,
-    struct mkt_signed *s, char *why, size_t whylen)
+mkt_order_call(const char *order_id, const char *order_line_id, struct buf *query,
+    struct mkt_call *call, char *why, size_t whylen)
 {
-	struct http_url	 u;
-	struct apig_request ar;
-	struct buf	 path = BUF_INIT;
-	size_t		 blen;
-	bool		 ok;
-
-	memset(s, 0, sizeof(*s));
+	memset(call, 0, sizeof(*call));
 	if (!mkt_id_ok(order_id) || (order_line_id != NULL && order_line_id[0] != '\0' &&
 	    !mkt_id_ok(order_line_id))) {
 		snprintf(why, whylen, "orderId and orderLineId must be 1..%d bytes", MKT_ID_MAX);
 		return false;
 	}
+	buf_puts(query, "orderId=");
+	apig_escape(query, order_id, strlen(order_id));
+	if (order_line_id != NULL && order_line_id[0] != '\0') {
+		buf_puts(query, "&orderLineId=");
+		apig_escape(query, order_line_id, strlen(order_line_id));
+	}
+	call->method = "GET";
+	call->path = MKT_ORDER_QUERY_PATH;
+	call->query = buf_cstr(query);
+	return true;
+}
+
+bool
+mkt_sign_call(const struct mkt_client *c, const char *base_url, const struct mkt_call *call,
+    int64_t now, struct mkt_signed *s, char *why, size_t whylen)
+{
+	const char	*query = call->query != NULL ? call->query : "";
+	struct http_url	 u;
+	struct apig_request ar;
+	struct buf	 path = BUF_INIT;
+	size_t		 blen, i;
+	bool		 ok;
+
+	memset(s, 0, sizeof(*s));
+	if (call->nextra > MKT_EXTRA_HEADERS) {
+		snprintf(why, whylen, "more than %d extra headers", MKT_EXTRA_HEADERS);
+		return false;
+	}
 	if (!http_url_parse(base_url, &u, why, whylen))
 		return false;
 
-	buf_puts(&s->query, "orderId=");
-	apig_escape(&s->query, order_id, strlen(order_id));
-	if (order_line_id != NULL && order_line_id[0] != '\0') {
-		buf_puts(&s->query, "&orderLineId=");
-		apig_escape(&s->query, order_line_id, strlen(order_line_id));
-	}
 	blen = strlen(base_url);
 	while (blen > 0 && base_url[blen - 1] == '/')
 		blen--;
-	buf_printf(&s->url, "%.*s%s?%s", (int)blen, base_url, MKT_ORDER_QUERY_PATH,
-	    buf_cstr(&s->query));
-	buf_printf(&path, "%s%s", u.path, MKT_ORDER_QUERY_PATH);
+	buf_printf(&s->url, "%.*s%s%s%s", (int)blen, base_url, call->path,
+	    query[0] != '\0' ? "?" : "", query);
+	buf_printf(&path, "%s%s", u.path, call->path);
 
 	snprintf(s->host, sizeof(s->host), "%s", u.host);
 	apig_format_date(now, s->date);
@@ -569,11 +597,13 @@ mkt_order_request(const struct mkt_client *c, const char *base_url,
 	_Static_assert(sizeof(struct http_header) == sizeof(struct apig_header),
 	    "the header arrays are shared");
 	memset(&ar, 0, sizeof(ar));
-	ar.method = "GET";
+	ar.method = call->method;
 	ar.path = buf_cstr(&path);
-	ar.query = buf_cstr(&s->query);
+	ar.query = query;
 	ar.headers = (const struct apig_header *)(const void *)s->headers;
 	ar.nheaders = 3;
+	ar.body = call->body;
+	ar.body_len = call->body_len;
 	ok = apig_sign(&ar, c->ak, c->sk, &s->authorization, why, whylen);
 	buf_free(&path);
 	if (!ok) {
@@ -581,13 +611,31 @@ mkt_order_request(const struct mkt_client *c, const char *base_url,
 		return false;
 	}
 	s->headers[3] = (struct http_header){ "Authorization", buf_cstr(&s->authorization) };
-	s->req.method = "GET";
+	for (i = 0; i < call->nextra; i++)
+		s->headers[4 + i] = call->extra[i];
+	s->req.method = call->method;
 	s->req.url = buf_cstr(&s->url);
 	s->req.headers = s->headers;
-	s->req.nheaders = 4;
+	s->req.nheaders = 4 + call->nextra;
+	s->req.body = call->body;
+	s->req.body_len = call->body_len;
 	s->req.connect_timeout_ms = c->connect_timeout_ms;
 	s->req.timeout_ms = c->timeout_ms;
 	s->req.ca_file = c->ca_file;
+	return true;
+}
+
+bool
+mkt_send(const struct mkt_client *c, const char *base_url, const struct mkt_call *call,
+    int64_t now, struct http_response *resp, char *why, size_t whylen)
+{
+	struct mkt_signed s;
+
+	if (!mkt_sign_call(c, base_url, call, now, &s, why, whylen))
+		return false;
+	if (!http_request(&s.req, resp))
+		snprintf(why, whylen, "%s", resp->error_text);
+	mkt_signed_free(&s);
 	return true;
 }
 
@@ -596,28 +644,23 @@ mkt_order_request(const struct mkt_client *c, const char *base_url,
  * (resp filled); false with the reason in res->message otherwise.
  */
 static bool
-mkt_attempt(const struct mkt_client *c, const char *base_url, const char *order_id,
-    const char *order_line_id, struct http_response *resp, struct mkt_result *res,
-    bool *too_large)
+mkt_attempt(const struct mkt_client *c, const char *base_url, const struct mkt_call *call,
+    struct http_response *resp, struct mkt_result *res, bool *too_large)
 {
-	struct mkt_signed s;
 	char		 why[256];
-	bool		 ok;
 
 	*too_large = false;
-	if (!mkt_order_request(c, base_url, order_id, order_line_id, now_ms(), &s,
-	    why, sizeof(why))) {
+	if (!mkt_send(c, base_url, call, now_ms(), resp, why, sizeof(why))) {
 		snprintf(res->message, sizeof(res->message), "%s: %s", base_url, why);
 		return false;
 	}
-	ok = http_request(&s.req, resp);
-	mkt_signed_free(&s);
-	if (!ok) {
+	if (resp->error != HTTP_OK) {
 		*too_large = resp->error == HTTP_ERR_TOO_LARGE;
 		snprintf(res->message, sizeof(res->message), "%s: %s", base_url,
 		    resp->error_text);
+		return false;
 	}
-	return ok;
+	return true;
 }
 
 enum mkt_status
@@ -625,6 +668,8 @@ mkt_query_order(const struct mkt_client *c, const char *order_id,
     const char *order_line_id, struct order_info *info, struct mkt_result *res)
 {
 	struct http_response resp;
+	struct mkt_call	 call;
+	struct buf	 query = BUF_INIT;
 	enum mkt_status	 st;
 	bool		 answered, too_large;
 
@@ -635,19 +680,25 @@ mkt_query_order(const struct mkt_client *c, const char *order_id,
 		    "no [marketplace] ak and sk configured");
 		return mkt_set(res, MKT_PERMANENT);
 	}
+	if (!mkt_order_call(order_id, order_line_id, &query, &call, res->message,
+	    sizeof(res->message))) {
+		log_warn("marketplace: order query %.64s: %s", order_id, res->message);
+		buf_free(&query);
+		return mkt_set(res, MKT_PERMANENT);
+	}
 	http_response_init(&resp);
-	answered = mkt_attempt(c, c->url, order_id, order_line_id, &resp, res, &too_large);
+	answered = mkt_attempt(c, c->url, &call, &resp, res, &too_large);
 	if (!answered && !too_large && c->fallback_url != NULL && c->fallback_url[0] != '\0') {
 		log_warn("marketplace: order query: %s; trying %s", res->message,
 		    c->fallback_url);
 		res->used_fallback = true;
-		answered = mkt_attempt(c, c->fallback_url, order_id, order_line_id,
-		    &resp, res, &too_large);
+		answered = mkt_attempt(c, c->fallback_url, &call, &resp, res, &too_large);
 	}
 	if (!answered) {
 		res->status = too_large ? MKT_PERMANENT : MKT_RETRYABLE;
 		log_warn("marketplace: order query %s: %s", order_id, res->message);
 		http_response_free(&resp);
+		buf_free(&query);
 		return res->status;
 	}
 
@@ -672,5 +723,6 @@ mkt_query_order(const struct mkt_client *c, const char *order_id,
 		    order_id, mkt_status_name(st), res->http_status,
 		    res->code[0] != '\0' ? res->code : "-", res->message);
 	http_response_free(&resp);
+	buf_free(&query);
 	return st;
 }

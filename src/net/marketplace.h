@@ -1,10 +1,13 @@
 /*
  * marketplace.h: mkpd's client of the marketplace open API (outbound.md):
- * for now the order query (查询订单, §3), which V2 newInstance and
- * upgradeInstance need since they carry only ids (v2-basic.md §3.9).
+ * every call it makes there is signed and sent by one builder,
+ * mkt_sign_call/mkt_send. The order query (查询订单, §3), which V2
+ * newInstance and upgradeInstance need since they carry only ids
+ * (v2-basic.md §3.9), is built and read here; the usage push (§1) is
+ * built by net/usage_wire.c and sent through mkt_send too.
  *
- * Split in three so that all but the network is a pure function:
- * mkt_order_request builds the signed request, mkt_parse_order_answer
+ * Split so that all but the network is a pure function: mkt_order_call
+ * and mkt_sign_call build the signed request, mkt_parse_order_answer
  * turns an answer's status and bytes into a struct order_info and a
  * verdict, and mkt_query_order does both around http_request, with the
  * fallback host.
@@ -16,7 +19,10 @@
 
 #include "common/buf.h"
 #include "common/defs.h"
+#include "crypto/apig.h"
 #include "net/http.h"
+
+struct config;
 
 #define MKT_ORDER_QUERY_PATH	"/api/mkp-openapi-public/global/v1/order/query"
 #define MKT_SUCCESS		"MKT.0000"
@@ -36,6 +42,12 @@ enum mkt_status {
 };
 
 const char *mkt_status_name(enum mkt_status);
+
+/*
+ * Whether an HTTP status says "try again later" whatever the body: 429
+ * and 5xx. The order query and the usage push both retry on it.
+ */
+bool	 mkt_http_retryable(long status);
 
 /* The outcome, beyond the status. Bounded; messages are cut to fit. */
 struct mkt_result {
@@ -142,7 +154,7 @@ const struct order_line *order_info_line(const struct order_info *, const char *
 enum mkt_status mkt_parse_order_answer(long http_status, const char *body, size_t len,
 	    struct order_info *info, struct mkt_result *res);
 
-/* What mkt_query_order needs; pointers borrowed (e.g. from struct config). */
+/* What a call needs; pointers borrowed (e.g. from struct config). */
 struct mkt_client {
 	const char	*url;		/* base URL, e.g. https://mkt.myhuaweicloud.com */
 	const char	*fallback_url;	/* NULL or "": none */
@@ -152,31 +164,74 @@ struct mkt_client {
 	int64_t		 timeout_ms;
 };
 
+/* The client [marketplace] configures; pointers into cfg. */
+void	 mkt_client_config(const struct config *cfg, struct mkt_client *out);
+
+#define MKT_EXTRA_HEADERS	4	/* unsigned headers a call may add */
+
 /*
- * A signed order-query request, built without I/O for base_url at time
- * now_ms. Owns its strings (mkt_signed_free). The http_request it holds
- * points into it and is valid until then.
+ * One call to the open API, before signing: what goes below the base URL.
+ * Every pointer is borrowed until the call is signed (mkt_sign_call) or
+ * sent (mkt_send).
+ */
+struct mkt_call {
+	const char		*method;	/* "GET", "POST" */
+	const char		*path;		/* below the base URL's path, e.g.
+						 * MKT_ORDER_QUERY_PATH */
+	const char		*query;		/* what follows '?', escaped with
+						 * apig_escape; NULL or "": none */
+	const void		*body;		/* NULL with body_len 0: none */
+	size_t			 body_len;
+	const struct http_header *extra;	/* sent after Authorization, not
+						 * covered by the APIG signature */
+	size_t			 nextra;	/* at most MKT_EXTRA_HEADERS */
+};
+
+/*
+ * The order query as a call: GET MKT_ORDER_QUERY_PATH
+ * ?orderId=..[&orderLineId=..], the query written to query (which out
+ * points into). order_line_id NULL or "": the whole order. False (why
+ * says why) for an id that is empty or longer than MKT_ID_MAX.
+ */
+bool	 mkt_order_call(const char *order_id, const char *order_line_id, struct buf *query,
+	    struct mkt_call *out, char *why, size_t whylen) MUSTCHECK;
+
+/*
+ * A signed request, built without I/O. Owns its strings (mkt_signed_free).
+ * The http_request it holds points into it, and into the call's body and
+ * extra headers, and is valid until then.
  */
 struct mkt_signed {
 	struct buf		 url;
-	struct buf		 query;		/* what follows '?' */
 	struct buf		 authorization;
 	char			 host[262];
-	char			 date[17];
-	struct http_header	 headers[4];	/* Content-Type, Host, X-Sdk-Date, Authorization */
+	char			 date[APIG_DATE_LEN + 1];
+	struct http_header	 headers[4 + MKT_EXTRA_HEADERS];	/* Content-Type, Host,
+						 * X-Sdk-Date, Authorization, extras */
 	struct http_request	 req;
 };
 
 /*
- * Builds GET base_url + MKT_ORDER_QUERY_PATH ?orderId=..[&orderLineId=..]
- * signed with the client's AK/SK, at now_ms. order_line_id NULL or "":
- * the whole order. False (why says why) for a bad base URL, an id that is
- * empty or longer than MKT_ID_MAX, or a signing failure.
+ * Builds call against base_url, signed (SDK-HMAC-SHA256 over Content-Type,
+ * Host and X-Sdk-Date, the path, query and body) with the client's AK/SK
+ * at now_ms, with the client's timeouts and CAs. False (why says why) for
+ * a bad base URL, too many extra headers, or a signing failure.
  */
-bool	 mkt_order_request(const struct mkt_client *, const char *base_url,
-	    const char *order_id, const char *order_line_id, int64_t now_ms,
-	    struct mkt_signed *out, char *why, size_t whylen) MUSTCHECK;
+bool	 mkt_sign_call(const struct mkt_client *, const char *base_url,
+	    const struct mkt_call *, int64_t now_ms, struct mkt_signed *out, char *why,
+	    size_t whylen) MUSTCHECK;
 void	 mkt_signed_free(struct mkt_signed *);
+
+/*
+ * Signs call at now_ms (mkt_sign_call) and sends it to base_url once;
+ * blocks for up to the client's timeouts. False, with nothing sent, when
+ * the request could not be built (why says why). True once sent: resp
+ * (initialised by the caller) then says how it went, resp->error HTTP_OK
+ * for an HTTP answer whatever its status (otherwise why holds
+ * resp->error_text too).
+ */
+bool	 mkt_send(const struct mkt_client *, const char *base_url, const struct mkt_call *,
+	    int64_t now_ms, struct http_response *resp, char *why, size_t whylen) MUSTCHECK;
 
 /*
  * Queries an order: the client's url first; its fallback_url only when

@@ -55,33 +55,23 @@ usage_wire_sign(const char *key, const char *ts, const char *nonce, const char *
 	buf_free(&msg);
 }
 
-bool
-usage_wire_value(const char *num, char *out, size_t outlen)
+void
+usage_wire_prepare(const char *key, int64_t now, const char *nonce, const char *request_id,
+    const char *body, size_t len, struct usage_wire_call *out)
 {
-	const char	*dot;
-	size_t		 n, i;
-
-	if (num == NULL || num[0] == '\0')
-		return false;
-	for (i = 0; num[i] != '\0'; i++)
-		if ((num[i] < '0' || num[i] > '9') && num[i] != '.')
-			return false;
-	dot = strchr(num, '.');
-	if (dot != NULL && (dot == num || strchr(dot + 1, '.') != NULL ||
-	    strlen(dot + 1) > 4))
-		return false;
-	n = strlen(num);
-	if (dot != NULL) {
-		while (n > 0 && num[n - 1] == '0')
-			n--;
-		if (n > 0 && num[n - 1] == '.')
-			n--;
-	}
-	if (n == 0 || n + 1 > outlen)
-		return false;
-	memcpy(out, num, n);
-	out[n] = '\0';
-	return true;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->ts, sizeof(out->ts), "%lld", (long long)now);
+	usage_wire_sign(key, out->ts, nonce, body, len, out->sig);
+	out->headers[0] = (struct http_header){ "signature", out->sig };
+	out->headers[1] = (struct http_header){ "ts", out->ts };
+	out->headers[2] = (struct http_header){ "nonce", nonce };
+	out->headers[3] = (struct http_header){ "X-Request-Id", request_id };
+	out->call.method = "POST";
+	out->call.path = USAGE_PUSH_PATH;
+	out->call.body = body;
+	out->call.body_len = len;
+	out->call.extra = out->headers;
+	out->call.nextra = NELEM(out->headers);
 }
 
 enum usage_verdict
@@ -100,7 +90,7 @@ usage_wire_answer(long status, const char *body, size_t len, char *code, size_t 
 	json_free(tree);
 	if (status == 200 && strcmp(code, MKT_SUCCESS) == 0)
 		return UV_DELIVERED;
-	if (status >= 500 || status == 429 || strcmp(code, "MKT.0999") == 0)
+	if (mkt_http_retryable(status) || strcmp(code, "MKT.0999") == 0)
 		return UV_RETRY;
 	/*
 	 * A refusal carries the marketplace's error_code. An answer without

@@ -1,6 +1,7 @@
 /*
  * usage_wire.h: the bytes of a usage push (spec/outbound.md §1.4-§1.6),
- * pure functions with no I/O, no clock, no globals.
+ * pure functions with no I/O, no clock, no globals; net/marketplace.c
+ * sends what usage_wire_prepare makes.
  *
  * The body is {"usage_records":[...]} with keys sorted in byte order at
  * every level, compact, usage_value as a string: the same bytes are sent
@@ -13,6 +14,8 @@
 #include "common/buf.h"
 #include "common/defs.h"
 #include "crypto/sign.h"
+#include "net/http.h"
+#include "net/marketplace.h"
 
 #define USAGE_PUSH_PATH	"/api/mkp-openapi-public/global/v1/isv/usage-data"
 
@@ -23,7 +26,7 @@ struct usage_wire_record {
 	const char	*begin_time;
 	const char	*end_time;
 	const char	*record_time;
-	const char	*usage_value;		/* as usage_wire_value made it */
+	const char	*usage_value;		/* as fmt_decimal made it */
 	const char	*metering_sn;
 };
 
@@ -38,11 +41,21 @@ void	 usage_wire_sign(const char *key, const char *ts, const char *nonce,
 	    const char *body, size_t len, char out[SIGN_B64_LEN + 1]);
 
 /*
- * A numeric's text ("12.5000") as usage_value ("12.5"): trailing zeros of
- * the fraction and a bare point dropped. False when num is not a plain
- * non-negative decimal with at most 4 decimals or does not fit outlen.
+ * The push of body as a marketplace call (mkt_send signs it with the
+ * AK/SK and sends it): POST USAGE_PUSH_PATH with the body signature of
+ * §1.6 under key at now_ms (headers signature, ts, nonce) and X-Request-Id,
+ * which the APIG signature does not cover. out holds ts and the signature;
+ * out->call points into out and at nonce, request_id and body.
  */
-bool	 usage_wire_value(const char *num, char *out, size_t outlen) MUSTCHECK;
+struct usage_wire_call {
+	char			 ts[24];
+	char			 sig[SIGN_B64_LEN + 1];
+	struct http_header	 headers[MKT_EXTRA_HEADERS];
+	struct mkt_call		 call;
+};
+
+void	 usage_wire_prepare(const char *key, int64_t now_ms, const char *nonce,
+	    const char *request_id, const char *body, size_t len, struct usage_wire_call *out);
 
 /* What an answer to a push means for its batch. */
 enum usage_verdict {

@@ -1,6 +1,7 @@
 /*
  * fuzz_usage_answer: the marketplace's answer to a usage push
- * (net/usage_wire.c usage_wire_answer), and the usage_value writer.
+ * (net/usage_wire.c usage_wire_answer), and the usage_value writer
+ * (common/util.c fmt_decimal).
  *
  * Input: the HTTP status as digits on the first line, the body after it.
  *
@@ -24,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	line = fuzz_line(&data, &size);
 	if (!parse_i64(line, 0, 999, &status))
 		status = 200;
-	if (usage_wire_value(line, wire, sizeof(wire)))
+	if (fmt_decimal(line, wire, sizeof(wire)))
 		FUZZ_ASSERT(wire[0] != '\0' && strlen(wire) <= strlen(line));
 	free(line);
 

@@ -7,11 +7,11 @@
  *
  * Properties: a refused body says why with a 4xx/5xx status; an accepted
  * one gives one event per item; a value usage_check_value accepts is one
- * usage_wire_value can put on the wire, without trailing zeros.
+ * fmt_decimal can put on the wire, without trailing zeros.
  */
 #include "api/usage_in.h"
+#include "common/util.h"
 #include "domain/usage.h"
-#include "net/usage_wire.h"
 #include "fuzz.h"
 
 FUZZ_QUIET_LOG()
@@ -27,7 +27,7 @@ check_event(const struct usage_event *ev)
 		(void)usage_check_time(ev->time);
 	if (ev->value == NULL || usage_check_value(ev->value) != NULL)
 		return;
-	FUZZ_ASSERT(usage_wire_value(ev->value, wire, sizeof(wire)));
+	FUZZ_ASSERT(fmt_decimal(ev->value, wire, sizeof(wire)));
 	n = strlen(wire);
 	FUZZ_ASSERT(n > 0 && wire[n - 1] != '.');
 	if (strchr(wire, '.') != NULL)

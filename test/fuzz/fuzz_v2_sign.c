@@ -2,7 +2,7 @@
  * fuzz_v2_sign: the V2 signature check (api/verify.c) of the basic and
  * the Kit V2 dialects, with what it stands on: the query-string reader
  * (query_get), the JSON parser, the canonical payload (json_canonical)
- * and the field tables (api/fields.c).
+ * and the field tables (common/fields.c).
  *
  * Input: the query string on the first line ("signature=..&timestamp=..
  * &nonce=.."), the body after it.
@@ -13,9 +13,9 @@
  *   - a signature made over the canonical payload, or over the raw
  *     bytes, is accepted.
  */
-#include "api/fields.h"
 #include "api/request.h"
 #include "api/verify.h"
+#include "common/fields.h"
 #include "common/json.h"
 #include "crypto/sign.h"
 #include "fuzz.h"

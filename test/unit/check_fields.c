@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/fields.h"
+#include "common/fields.h"
 #include "common/util.h"
 #include "store/audit.h"
 #include "unit.h"

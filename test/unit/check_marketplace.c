@@ -1,11 +1,12 @@
 /*
- * check_marketplace.c: the order-query client (spec/outbound.md §3).
+ * check_marketplace.c: the open-API client (spec/outbound.md §2, §3).
  *
  * - the answer parser, table-driven over the spec's example answers and
  *   broken ones (not JSON, no orderInfo, wrong types, gateway errors), each
  *   with the status the caller must act on;
  * - the request builder against vector E of §2.9 (the order query signed
- *   at a known time);
+ *   at a known time), and a POST with a body and unsigned headers (the
+ *   usage push's shape) as the gateway's verifier sees it;
  * - base-URL splitting for the Host header;
  * - the whole call over loopback: a forked one-shot server that checks
  *   the signature with apig_verify and answers the spec's sample, reached
@@ -291,13 +292,16 @@ START_TEST(test_request_vector_e)
 {
 	struct mkt_client	c = { "https://mkt.myhuaweicloud.com/", "", AK_A, SK_A, "",
 				    5000, 30000 };
+	struct mkt_call		call;
 	struct mkt_signed	s;
+	struct buf		q = BUF_INIT;
 	char			why[200];
 	int64_t			now;
 
 	ck_assert(apig_parse_date("20241121T090846Z", &now));
-	ck_assert_msg(mkt_order_request(&c, c.url, "MOCKPERIODYEARNEW", "MOCKPERIODYEARNEW-000001",
-	    now, &s, why, sizeof(why)), "%s", why);
+	ck_assert_msg(mkt_order_call("MOCKPERIODYEARNEW", "MOCKPERIODYEARNEW-000001", &q, &call,
+	    why, sizeof(why)), "%s", why);
+	ck_assert_msg(mkt_sign_call(&c, c.url, &call, now, &s, why, sizeof(why)), "%s", why);
 	ck_assert_str_eq(s.req.url, "https://mkt.myhuaweicloud.com/api/mkp-openapi-public/global/"
 	    "v1/order/query?orderId=MOCKPERIODYEARNEW&orderLineId=MOCKPERIODYEARNEW-000001");
 	ck_assert_str_eq(s.req.method, "GET");
@@ -309,23 +313,83 @@ START_TEST(test_request_vector_e)
 	ck_assert_str_eq(s.headers[3].value, "SDK-HMAC-SHA256 Access=" AK_A ", SignedHeaders="
 	    "content-type;host;x-sdk-date, Signature="
 	    "e37fbe6603335fd67eeca9ab532dc1c364f45d577107a4c42890630354aeed06");
+	ck_assert_ptr_null(s.req.body);
+	ck_assert_uint_eq(s.req.body_len, 0);
 	ck_assert_int_eq(s.req.connect_timeout_ms, 5000);
 	ck_assert_int_eq(s.req.timeout_ms, 30000);
 	mkt_signed_free(&s);
+	buf_free(&q);
 
 	/* A whole-order query, ids escaped; a base with a port and a path prefix. */
-	ck_assert(mkt_order_request(&c, "http://127.0.0.1:8081/mock", "A B/&", NULL, now,
-	    &s, why, sizeof(why)));
+	ck_assert(mkt_order_call("A B/&", NULL, &q, &call, why, sizeof(why)));
+	ck_assert(mkt_sign_call(&c, "http://127.0.0.1:8081/mock", &call, now, &s, why,
+	    sizeof(why)));
 	ck_assert_str_eq(s.req.url, "http://127.0.0.1:8081/mock/api/mkp-openapi-public/global/"
 	    "v1/order/query?orderId=A%20B%2F%26");
 	ck_assert_str_eq(s.headers[1].value, "127.0.0.1:8081");
-	mkt_signed_free(&s);
+	ck_assert(!mkt_sign_call(&c, "ftp://x", &call, now, &s, why, sizeof(why)));
+	buf_free(&q);
 
-	ck_assert(!mkt_order_request(&c, c.url, "", NULL, now, &s, why, sizeof(why)));
-	ck_assert(!mkt_order_request(&c, c.url,
-	    "01234567890123456789012345678901234567890123456789012345678901234", NULL, now,
-	    &s, why, sizeof(why)));
-	ck_assert(!mkt_order_request(&c, "ftp://x", "A", NULL, now, &s, why, sizeof(why)));
+	ck_assert(!mkt_order_call("", NULL, &q, &call, why, sizeof(why)));
+	ck_assert(!mkt_order_call(
+	    "01234567890123456789012345678901234567890123456789012345678901234", NULL, &q,
+	    &call, why, sizeof(why)));
+	ck_assert(mkt_order_call("A", "", &q, &call, why, sizeof(why)));
+	ck_assert_str_eq(call.query, "orderId=A");
+	buf_free(&q);
+}
+END_TEST
+
+static const char *
+lookup_a(const char *ak, void *arg)
+{
+	return strcmp(ak, AK_A) == 0 ? SK_A : NULL;
+}
+
+/*
+ * A POST with a body and headers the APIG signature does not cover (the
+ * usage push's shape): the gateway's verifier accepts it, the body is
+ * signed, and the extra headers follow Authorization unsigned.
+ */
+START_TEST(test_request_post)
+{
+	struct mkt_client	 c = { "http://127.0.0.1:8081/", "", AK_A, SK_A, "", 1000, 2000 };
+	const struct http_header extra[] = { { "signature", "sig" }, { "X-Request-Id", "r-1" } };
+	const char		*body = "{\"a\":1}";
+	struct mkt_call		 call = { "POST", "/v1/x", NULL, body, 7, extra, 2 };
+	struct mkt_signed	 s;
+	struct apig_request	 ar;
+	struct buf		 msg = BUF_INIT;
+	char			 why[200], ak[64];
+	int64_t			 now = now_ms();
+
+	ck_assert_msg(mkt_sign_call(&c, c.url, &call, now, &s, why, sizeof(why)), "%s", why);
+	ck_assert_str_eq(s.req.method, "POST");
+	ck_assert_str_eq(s.req.url, "http://127.0.0.1:8081/v1/x");
+	ck_assert_uint_eq(s.req.nheaders, 6);
+	ck_assert_str_eq(s.headers[3].name, "Authorization");
+	ck_assert_str_eq(s.headers[4].name, "signature");
+	ck_assert_str_eq(s.headers[5].value, "r-1");
+	ck_assert(strstr(s.headers[3].value, "SignedHeaders=content-type;host;x-sdk-date,") != NULL);
+	ck_assert_ptr_eq(s.req.body, body);
+	ck_assert_uint_eq(s.req.body_len, 7);
+
+	/* What the gateway sees: the path, no query, the body. */
+	memset(&ar, 0, sizeof(ar));
+	ar.method = "POST";
+	ar.path = "/v1/x";
+	ar.headers = (const struct apig_header *)(const void *)s.headers;
+	ar.nheaders = s.req.nheaders;
+	ar.body = body;
+	ar.body_len = 7;
+	ck_assert_int_eq(apig_verify(&ar, now, lookup_a, NULL, ak, sizeof(ak), &msg), APIG_OK);
+	ar.body = "{\"a\":2}";
+	ck_assert_int_eq(apig_verify(&ar, now, lookup_a, NULL, ak, sizeof(ak), &msg), APIG_MISMATCH);
+	mkt_signed_free(&s);
+	buf_free(&msg);
+
+	call.nextra = MKT_EXTRA_HEADERS + 1;
+	ck_assert(!mkt_sign_call(&c, c.url, &call, now, &s, why, sizeof(why)));
 }
 END_TEST
 
@@ -387,12 +451,6 @@ closed_port(int *fd)
 	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
 	return ntohs(a.sin_port);
-}
-
-static const char *
-lookup_a(const char *ak, void *arg)
-{
-	return strcmp(ak, AK_A) == 0 ? SK_A : NULL;
 }
 
 /*
@@ -624,6 +682,7 @@ main(void)
 	tcase_add_loop_test(tc, test_answers, 0, (int)NELEM(answers));
 	tcase_add_test(tc, test_sample_fields);
 	tcase_add_test(tc, test_request_vector_e);
+	tcase_add_test(tc, test_request_post);
 	tcase_add_loop_test(tc, test_url, 0, (int)NELEM(url_cases));
 	tcase_add_test(tc, test_query_fallback);
 	tcase_add_test(tc, test_query_unreachable);

@@ -1,6 +1,7 @@
 /*
  * check_sign.c: every signature vector of spec/v2-basic.md §7.2,
- * spec/kit-and-v1.md §5 and spec/vectors.json, and the compare functions.
+ * spec/kit-and-v1.md §5 and spec/vectors.json, the compare functions and
+ * base64.
  *
  * Each row names where its values come from; a vector printed in several
  * places is one row naming all of them.
@@ -351,6 +352,40 @@ START_TEST(test_b64_equal)
 }
 END_TEST
 
+/* RFC 4648 §10, appended after what the buffer holds; and back. */
+static const struct {
+	const char	*in;
+	const char	*out;
+} b64enc_cases[] = {
+	{ "", "" },
+	{ "f", "Zg==" },
+	{ "fo", "Zm8=" },
+	{ "foo", "Zm9v" },
+	{ "foob", "Zm9vYg==" },
+	{ "fooba", "Zm9vYmE=" },
+	{ "foobar", "Zm9vYmFy" },
+	{ "\xff\xfe\x00\x01", "//4AAQ==" },
+};
+
+START_TEST(test_b64_encode)
+{
+	const char	*in = b64enc_cases[_i].in;
+	size_t		 n = _i == (int)NELEM(b64enc_cases) - 1 ? 4 : strlen(in);
+	struct buf	 b = BUF_INIT, back = BUF_INIT;
+
+	buf_puts(&b, "s1:");
+	sign_b64_encode(in, n, &b);
+	ck_assert_uint_eq(b.len, 3 + strlen(b64enc_cases[_i].out));
+	ck_assert(strncmp(buf_cstr(&b), "s1:", 3) == 0);
+	ck_assert_str_eq(buf_cstr(&b) + 3, b64enc_cases[_i].out);
+	ck_assert(sign_b64_decode(buf_cstr(&b) + 3, &back));
+	ck_assert_uint_eq(back.len, n);
+	ck_assert(n == 0 || memcmp(back.data, in, n) == 0);
+	buf_free(&b);
+	buf_free(&back);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -368,5 +403,6 @@ main(void)
 	tcase_add_test(tc, test_kept_keys);
 	tcase_add_test(tc, test_hex_equal_every_position);
 	tcase_add_loop_test(tc, test_b64_equal, 0, (int)NELEM(b64eq_cases));
+	tcase_add_loop_test(tc, test_b64_encode, 0, (int)NELEM(b64enc_cases));
 	return unit_run(s);
 }

@@ -1,12 +1,13 @@
 /*
  * check_usage_wire.c: the usage push body and its signature against the
  * usage_body_signature vector of spec/vectors.json (spec/outbound.md §1.6),
- * usage_value formatting, and what an answer to a push means.
+ * the push as a signed marketplace call, and what an answer to a push means.
  */
 #include <check.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/util.h"
 #include "net/usage_wire.h"
 #include "unit.h"
 
@@ -24,7 +25,7 @@ START_TEST(test_vector)
 	struct buf	 b = BUF_INIT;
 	char		 v[32], sig[SIGN_B64_LEN + 1];
 
-	ck_assert(usage_wire_value("99.0000", v, sizeof(v)));
+	ck_assert(fmt_decimal("99.0000", v, sizeof(v)));
 	r.usage_value = v;
 	usage_wire_body(&r, 1, &b);
 	ck_assert_str_eq(buf_cstr(&b), V_BODY);
@@ -56,23 +57,37 @@ START_TEST(test_package_and_many)
 }
 END_TEST
 
-START_TEST(test_value)
+/* The push as a marketplace call: the vector's body signature in its headers. */
+START_TEST(test_prepare)
 {
-	char	 v[8];
+	struct usage_wire_call	 p;
+	struct mkt_client	 c = { "https://mkt.example.com", "", "AK", "SK", "", 1000, 2000 };
+	struct mkt_signed	 s;
+	char			 why[200];
 
-	ck_assert(usage_wire_value("12.5000", v, sizeof(v)));
-	ck_assert_str_eq(v, "12.5");
-	ck_assert(usage_wire_value("0.0001", v, sizeof(v)));
-	ck_assert_str_eq(v, "0.0001");
-	ck_assert(usage_wire_value("100", v, sizeof(v)));
-	ck_assert_str_eq(v, "100");
-	ck_assert(usage_wire_value("100.0000", v, sizeof(v)));
-	ck_assert_str_eq(v, "100");
-	ck_assert(!usage_wire_value("-1", v, sizeof(v)));
-	ck_assert(!usage_wire_value("1.23456", v, sizeof(v)));
-	ck_assert(!usage_wire_value("1e3", v, sizeof(v)));
-	ck_assert(!usage_wire_value("", v, sizeof(v)));
-	ck_assert(!usage_wire_value("12345678.5", v, sizeof(v)));
+	usage_wire_prepare("test-isv-key", 1709690865879, "6c63c221-1f6b-4141-8ff4-22f5dfe82b65",
+	    "r-1", V_BODY, strlen(V_BODY), &p);
+	ck_assert_str_eq(p.call.method, "POST");
+	ck_assert_str_eq(p.call.path, USAGE_PUSH_PATH);
+	ck_assert_ptr_eq(p.call.body, V_BODY);
+	ck_assert_uint_eq(p.call.body_len, strlen(V_BODY));
+	ck_assert_uint_eq(p.call.nextra, 4);
+	ck_assert_str_eq(p.call.extra[0].name, "signature");
+	ck_assert_str_eq(p.call.extra[0].value, "S9/njFhs6ZY2gTBES91Ex7hoIKwIZNzYf5/iFNnyFaA=");
+	ck_assert_str_eq(p.call.extra[1].name, "ts");
+	ck_assert_str_eq(p.call.extra[1].value, "1709690865879");
+	ck_assert_str_eq(p.call.extra[2].value, "6c63c221-1f6b-4141-8ff4-22f5dfe82b65");
+	ck_assert_str_eq(p.call.extra[3].name, "X-Request-Id");
+	ck_assert_str_eq(p.call.extra[3].value, "r-1");
+
+	/* Signed for the wire: the body and the body signature ride along. */
+	ck_assert_msg(mkt_sign_call(&c, c.url, &p.call, 1709690865879, &s, why, sizeof(why)),
+	    "%s", why);
+	ck_assert_str_eq(s.req.url, "https://mkt.example.com" USAGE_PUSH_PATH);
+	ck_assert_uint_eq(s.req.nheaders, 8);
+	ck_assert_str_eq(s.headers[4].value, p.sig);
+	ck_assert_str_eq((const char *)s.req.body, V_BODY);
+	mkt_signed_free(&s);
 }
 END_TEST
 
@@ -131,8 +146,8 @@ main(void)
 	Suite	*s = unit_suite("usage_wire", &tc);
 
 	tcase_add_test(tc, test_vector);
+	tcase_add_test(tc, test_prepare);
 	tcase_add_test(tc, test_package_and_many);
-	tcase_add_test(tc, test_value);
 	tcase_add_loop_test(tc, test_answer, 0, (int)NELEM(answers));
 	tcase_add_test(tc, test_answer_cut);
 	return unit_run(s);

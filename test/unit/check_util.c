@@ -1,5 +1,5 @@
 /*
- * check_util.c: integer parsing and marketplace time formats.
+ * check_util.c: integer parsing, marketplace time formats and usage values.
  */
 #include <check.h>
 #include <ctype.h>
@@ -108,6 +108,44 @@ START_TEST(test_parse_rfc3339)
 }
 END_TEST
 
+/* A numeric(20,4)'s text and the usage value it is sent as (outbound.md §1.5). */
+static const struct {
+	const char	*in;
+	size_t		 outlen;
+	const char	*want;		/* NULL: refused */
+} decimal_cases[] = {
+	{ "12.5000", 8, "12.5" },
+	{ "0.0001", 8, "0.0001" },
+	{ "100", 8, "100" },
+	{ "100.0000", 8, "100" },
+	{ "99.0000", 8, "99" },
+	{ "0.0000", 8, "0" },
+	{ "1.", 8, "1" },
+	{ "1234567", 8, "1234567" },
+	{ "12345678", 8, NULL },		/* the NUL does not fit */
+	{ "12345678.5", 8, NULL },
+	{ "-1", 8, NULL },
+	{ "+1", 8, NULL },
+	{ "1.23456", 8, NULL },
+	{ ".5", 8, NULL },
+	{ "1.2.3", 8, NULL },
+	{ "1e3", 8, NULL },
+	{ " 1", 8, NULL },
+	{ "", 8, NULL },
+};
+
+START_TEST(test_fmt_decimal)
+{
+	char	out[8];
+	bool	ok;
+
+	ok = fmt_decimal(decimal_cases[_i].in, out, decimal_cases[_i].outlen);
+	ck_assert_msg(ok == (decimal_cases[_i].want != NULL), "case %s", decimal_cases[_i].in);
+	if (ok)
+		ck_assert_str_eq(out, decimal_cases[_i].want);
+}
+END_TEST
+
 START_TEST(test_hex)
 {
 	char	out[9];
@@ -143,6 +181,8 @@ main(void)
 	tcase_add_loop_test(tc, test_parse_mkp_time, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_loop_test(tc, test_parse_rfc3339, 0,
 	    (int)(sizeof(rfc3339_cases) / sizeof(rfc3339_cases[0])));
+	tcase_add_loop_test(tc, test_fmt_decimal, 0,
+	    (int)(sizeof(decimal_cases) / sizeof(decimal_cases[0])));
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_hex_digit);
 	return unit_run(s);

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/fields.h"
+#include "common/fields.h"
 #include "common/util.h"
 
 static bool

@@ -1,6 +1,7 @@
 /*
  * fields.h: checking a request's members against its field table
- * (presence, type, length, enum, time format), shared by every dialect.
+ * (presence, type, length, enum, time format), shared by every dialect
+ * and by the reading of a hook's answer.
  */
 #ifndef MKP_FIELDS_H
 #define MKP_FIELDS_H
