@@ -324,9 +324,11 @@ json_uescape(const unsigned char *s, size_t n)
 
 /*
  * Second pass over text yajl accepted: every surrogate escape must be a
- * high one followed at once by a low one, and outside strings the only
- * whitespace is RFC 8259's (yajl also takes \v and \f). Returns a reason,
- * or NULL when the text is clean.
+ * high one followed at once by a low one, outside strings the only
+ * whitespace is RFC 8259's (yajl also takes \v and \f), and no string is
+ * left open at the end (yajl takes `{}"x` for a value and the start of
+ * a next one it never sees). Returns a reason, or NULL when the text is
+ * clean.
  */
 static const char *
 json_scan_raw(const unsigned char *s, size_t n)
@@ -365,7 +367,7 @@ json_scan_raw(const unsigned char *s, size_t n)
 			i += 6;
 		}
 	}
-	return NULL;
+	return in_str ? "trailing garbage" : NULL;
 }
 
 static void
