@@ -599,14 +599,14 @@ json_num_is_float(const char *text)
 }
 
 /*
- * Java's Double.toString of a finite, non-zero, positive d: the shortest
- * decimal that reads back as d (two digits when one would do and two are
- * closer, as 4.9E-324), plain for 1e-3 <= d < 1e7, else d.dddEn.
+ * Java's Double.toString of a finite, non-zero, positive d: the fewest
+ * correctly rounded digits that read back as d (two when one would do and
+ * two are closer, as 4.9E-324), plain for 1e-3 <= d < 1e7, else d.dddEn.
  */
 static void
 json_java_double(double d, struct buf *out)
 {
-	char	 e[40], e2[40], digits[24], *end;
+	char	 e[40], e2[40], digits[24];
 	int	 prec, n = 0;
 	long	 exp;
 	size_t	 i;
@@ -627,7 +627,7 @@ json_java_double(double d, struct buf *out)
 	for (i = 0; e[i] != 'e'; i++)
 		if (e[i] != '.')
 			digits[n++] = e[i];
-	exp = strtol(e + i + 1, &end, 10);
+	exp = strtol(e + i + 1, NULL, 10);
 	while (n > 1 && digits[n - 1] == '0')
 		n--;
 	if (exp >= -3 && exp < 7) {

@@ -92,8 +92,9 @@ bool	 json_canonical_form(const struct json *root, enum json_form, struct buf *o
  * after reading it into an Object: an integer keeps its digits (Integer,
  * Long, BigInteger), but -0 becomes 0; a number with a fraction or an
  * exponent becomes a double and is written as Java's Double.toString
- * does (the shortest decimal that reads back as the same double, at
- * least one digit after the point, E notation below 1e-3 and from 1e7 on):
+ * does (the fewest correctly rounded digits that read back as the same
+ * double, at least one digit after the point, E notation below 1e-3 and
+ * from 1e7 on):
  * 1e3 -> 1000.0, 1.50 -> 1.5, 2E-2 -> 0.02, 1e7 -> 1.0E7, -0.0 -> -0.0.
  * A number beyond the range of a double keeps its text. Appends to out.
  */

@@ -592,9 +592,10 @@ static const struct {
 	{ "1e16", "1.0E16" },
 	{ "1e22", "1.0E22" },
 	/*
-	 * Shortest digits: Java 19 and later; Java 17's Double.toString
-	 * writes 9.999999999999999E22 here (it can spend a digit more from
-	 * 1e16 on, never below it in 600000 random doubles).
+	 * The fewest digits that read back, as Java 19 and later; Java 17
+	 * writes 9.999999999999999E22 here. It spends a digit more on some
+	 * doubles of 16 or 17 digits (none of 600000 random doubles below
+	 * 1e16, but some powers of two: 2^-31 as 4.6566128730773926E-10).
 	 */
 	{ "1e23", "1.0E23" },
 	{ "-0.0", "-0.0" },
