@@ -41,6 +41,17 @@ verify_v2_tree(enum verify_v2_kind kind, const char *key, const struct json *tre
 		verify_sign(kind, key, body, len, nonce, ts, expected);
 		match = sign_hex_equal(expected, sig);
 	}
+	/*
+	 * Then the form Huawei's sample signs, when the body has a member
+	 * that sample writes differently (a number, a boolean): one more
+	 * HMAC for those bodies only.
+	 */
+	if (!match && tree != NULL && json_canonical_form(tree, kind == VERIFY_V2_KIT ?
+	    JSON_FORM_DOUBLES : JSON_FORM_STRINGS, &canon)) {
+		verify_sign(kind, key, canon.data, canon.len, nonce, ts, expected);
+		match = sign_hex_equal(expected, sig);
+		buf_free(&canon);
+	}
 	return match;
 }
 

@@ -23,8 +23,11 @@ enum verify_v2_kind {
  * A V2 body check (reading 1): parses the len bytes of body (not
  * necessarily NUL-terminated, never NULL) into *tree, NULL when not JSON
  * (perr says why), and compares sig with the signature of the canonical
- * payload, then with the one of the raw bytes. True when either matches;
- * *tree is set in both cases and the caller frees it.
+ * payload, then with the one of the raw bytes, then, for a body with
+ * numbers or booleans, with the payload Huawei's sample signs
+ * (json_canonical_form: JSON_FORM_STRINGS for the basic dialect,
+ * JSON_FORM_DOUBLES for Kit). True when one matches; *tree is set in
+ * every case and the caller frees it.
  */
 bool	 verify_v2(enum verify_v2_kind, const char *key, const char *body, size_t len,
 	    size_t max_depth, const char *nonce, const char *ts, const char *sig,

@@ -7,7 +7,8 @@
  * name=value / name:=json arguments (later ones win) and defaults
  * (testFlag with --test, a random businessId for newInstance), emitted with
  * its members sorted by key, compact. The signature is computed over
- * json_canonical() of that body (or its raw bytes with --sign-raw), and
+ * the canonical payload of that body (sim_canon_v2: mkp-sim's own
+ * implementation, not mkpd's) or its raw bytes with --sign-raw, and
  * travels with timestamp and nonce in the query string. --raw sends a
  * file's bytes untouched. Every --no-* / --bad-* option breaks one thing on
  * purpose, so a seller can see their endpoint refuse it.
@@ -19,7 +20,7 @@
  *
  * --kit-v1 is the same call in the V1 Kit dialect (§1.2): POST to
  * {url}produceAPI/ACTIVITY with an authToken header (sign_v1_token over
- * kit_v1_payload, blank values skipped, keyed with $MKPD_V1_KEY + the
+ * sim_canon_kit_v1, blank values skipped, keyed with $MKPD_V1_KEY + the
  * body's timeStamp); no x-* headers.
  *
  * The answer's body goes to stdout byte for byte, then a newline; stderr
@@ -36,9 +37,8 @@
 
 #include <curl/curl.h>
 
-#include "api/kit.h"
-#include "api/verify.h"
 #include "cli/sim_call.h"
+#include "cli/sim_canon.h"
 #include "cli/sim_v1.h"
 #include "common/buf.h"
 #include "common/json.h"
@@ -726,21 +726,15 @@ out:
 	return rc;
 }
 
-/* The bytes the signature covers: the canonical form, or the raw body. */
+/*
+ * The bytes the signature covers: the canonical form, or the raw body
+ * (--sign-raw, or a --raw file that is not JSON).
+ */
 static void
 signed_payload(const struct call_opts *o, const struct buf *body, struct buf *out)
 {
-	struct json	*v = NULL;
-	char		 err[256];
-
-	if (!o->sign_raw)
-		v = json_parse(body->data ? body->data : "", body->len,
-		    CALL_JSON_DEPTH, err, sizeof(err));
-	if (v != NULL)
-		json_canonical(v, out);
-	else
-		buf_append(out, body->data ? body->data : "", body->len);
-	json_free(v);
+	if (o->sign_raw || !sim_canon_v2(buf_cstr(body), body->len, out))
+		buf_append(out, buf_cstr(body), body->len);
 }
 
 /* Exit status for an answer, with the reasons on stderr. */
@@ -907,8 +901,8 @@ sim_call_main(int argc, char **argv)
 			v = json_parse(body.data ? body.data : "", body.len, CALL_JSON_DEPTH,
 			    err, sizeof(err));
 			stamp = v != NULL ? json_get_str(v, "timeStamp") : NULL;
-			if (v != NULL && v->type == JSON_OBJECT)
-				kit_v1_payload(v, true, &data);
+			if (!sim_canon_kit_v1(buf_cstr(&body), body.len, &data))
+				buf_reset(&data);
 			sign_v1_token(o.key, stamp ? stamp : "", buf_cstr(&data), data.len, tok);
 			if (o.bad_signature)
 				tok[0] = tok[0] == 'A' ? 'B' : 'A';

@@ -10,6 +10,7 @@
  * as whitespace. So decoded strings are validated again here, and the raw
  * text gets one more linear scan after yajl has accepted it.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,9 +325,11 @@ json_uescape(const unsigned char *s, size_t n)
 
 /*
  * Second pass over text yajl accepted: every surrogate escape must be a
- * high one followed at once by a low one, and outside strings the only
- * whitespace is RFC 8259's (yajl also takes \v and \f). Returns a reason,
- * or NULL when the text is clean.
+ * high one followed at once by a low one, outside strings the only
+ * whitespace is RFC 8259's (yajl also takes \v and \f), and no string is
+ * left open at the end (yajl takes `{}"x` for a value and the start of
+ * a next one it never sees). Returns a reason, or NULL when the text is
+ * clean.
  */
 static const char *
 json_scan_raw(const unsigned char *s, size_t n)
@@ -365,7 +368,7 @@ json_scan_raw(const unsigned char *s, size_t n)
 			i += 6;
 		}
 	}
-	return NULL;
+	return in_str ? "trailing garbage" : NULL;
 }
 
 static void
@@ -540,16 +543,18 @@ json_cmp_member(const void *a, const void *b)
 	    ((const struct json_member *)b)->key);
 }
 
-void
-json_canonical(const struct json *root, struct buf *out)
+static void	json_form_value(const struct json *, enum json_form, struct buf *);
+
+/*
+ * The members of root but the null ones, sorted by key, each value as
+ * json_emit writes it, or json_form_value when form is not NULL.
+ */
+static void
+json_sorted(const struct json *root, const enum json_form *form, struct buf *out)
 {
 	struct json_member	*m;
 	size_t			 i, n = 0;
 
-	if (root->type != JSON_OBJECT) {
-		json_emit(root, out);
-		return;
-	}
 	m = xmalloc(root->u.obj.n * sizeof(*m));
 	for (i = 0; i < root->u.obj.n; i++) {
 		if (root->u.obj.vals[i]->type == JSON_NULL)
@@ -566,10 +571,220 @@ json_canonical(const struct json *root, struct buf *out)
 			buf_putc(out, ',');
 		json_put_str(out, m[i].key, strlen(m[i].key));
 		buf_putc(out, ':');
-		json_emit(m[i].val, out);
+		if (form == NULL)
+			json_emit(m[i].val, out);
+		else
+			json_form_value(m[i].val, *form, out);
 	}
 	buf_putc(out, '}');
 	free(m);
+}
+
+void
+json_canonical(const struct json *root, struct buf *out)
+{
+	if (root->type != JSON_OBJECT)
+		json_emit(root, out);
+	else
+		json_sorted(root, NULL, out);
+}
+
+/* --- the forms of Huawei's Java sample ------------------------------------- */
+
+/* True when text (a number as received) has a fraction or an exponent. */
+static bool
+json_num_is_float(const char *text)
+{
+	return strpbrk(text, ".eE") != NULL;
+}
+
+/*
+ * Java's Double.toString of a finite, non-zero, positive d: the fewest
+ * correctly rounded digits that read back as d (two when one would do and
+ * two are closer, as 4.9E-324), plain for 1e-3 <= d < 1e7, else d.dddEn.
+ */
+static void
+json_java_double(double d, struct buf *out)
+{
+	char	 e[40], e2[40], digits[24];
+	int	 prec, n = 0;
+	long	 exp;
+	size_t	 i;
+
+	/* %.16e has 17 significant digits: always exact enough. */
+	for (prec = 0; prec < 16; prec++) {
+		snprintf(e, sizeof(e), "%.*e", prec, d);
+		if (strtod(e, NULL) == d)
+			break;
+	}
+	if (prec == 16)
+		snprintf(e, sizeof(e), "%.16e", d);
+	if (prec == 0) {
+		snprintf(e2, sizeof(e2), "%.1e", d);
+		if (strtod(e2, NULL) == d)
+			memcpy(e, e2, sizeof(e));
+	}
+	for (i = 0; e[i] != 'e'; i++)
+		if (e[i] != '.')
+			digits[n++] = e[i];
+	exp = strtol(e + i + 1, NULL, 10);
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	if (exp >= -3 && exp < 7) {
+		if (exp < 0) {
+			buf_puts(out, "0.");
+			for (i = 1; i < (size_t)-exp; i++)
+				buf_putc(out, '0');
+			buf_append(out, digits, (size_t)n);
+			return;
+		}
+		for (i = 0; i <= (size_t)exp; i++)
+			buf_putc(out, i < (size_t)n ? digits[i] : '0');
+		buf_putc(out, '.');
+		if ((size_t)n > i)
+			buf_append(out, digits + i, (size_t)n - i);
+		else
+			buf_putc(out, '0');
+		return;
+	}
+	buf_putc(out, digits[0]);
+	buf_putc(out, '.');
+	if (n > 1)
+		buf_append(out, digits + 1, (size_t)n - 1);
+	else
+		buf_putc(out, '0');
+	buf_printf(out, "E%ld", exp);
+}
+
+void
+json_number_java(const char *text, struct buf *out)
+{
+	double	d;
+
+	if (!json_num_is_float(text)) {
+		/* Integer, Long or BigInteger: the digits, but -0 is 0. */
+		buf_puts(out, strcmp(text, "-0") == 0 ? "0" : text);
+		return;
+	}
+	d = strtod(text, NULL);
+	if (!isfinite(d)) {
+		buf_puts(out, text);
+		return;
+	}
+	if (d == 0) {
+		buf_puts(out, signbit(d) ? "-0.0" : "0.0");
+		return;
+	}
+	if (d < 0) {
+		buf_putc(out, '-');
+		d = -d;
+	}
+	json_java_double(d, out);
+}
+
+/* True when the Java form of the number differs from its text. */
+static bool
+json_num_changes(const char *text)
+{
+	return json_num_is_float(text) || strcmp(text, "-0") == 0;
+}
+
+/* Whether form changes anything of v (a member's value at depth). */
+static bool
+json_form_changes(const struct json *v, enum json_form form, bool top)
+{
+	size_t	i;
+
+	switch (v->type) {
+	case JSON_BOOL:
+		return form == JSON_FORM_STRINGS && top;
+	case JSON_NUMBER:
+		return form == JSON_FORM_STRINGS ? top : json_num_changes(v->u.num);
+	case JSON_ARRAY:
+		if (form == JSON_FORM_STRINGS)
+			return false;
+		for (i = 0; i < v->u.arr.n; i++)
+			if (json_form_changes(v->u.arr.items[i], form, false))
+				return true;
+		return false;
+	case JSON_OBJECT:
+		if (form == JSON_FORM_STRINGS)
+			return false;
+		for (i = 0; i < v->u.obj.n; i++)
+			if (json_form_changes(v->u.obj.vals[i], form, false))
+				return true;
+		return false;
+	case JSON_NULL:
+	case JSON_STRING:
+		break;
+	}
+	return false;
+}
+
+/* json_emit with every number in its Java form (JSON_FORM_DOUBLES). */
+static void
+json_emit_java(const struct json *v, struct buf *out)
+{
+	size_t	i;
+
+	switch (v->type) {
+	case JSON_NUMBER:
+		json_number_java(v->u.num, out);
+		break;
+	case JSON_ARRAY:
+		buf_putc(out, '[');
+		for (i = 0; i < v->u.arr.n; i++) {
+			if (i > 0)
+				buf_putc(out, ',');
+			json_emit_java(v->u.arr.items[i], out);
+		}
+		buf_putc(out, ']');
+		break;
+	case JSON_OBJECT:
+		buf_putc(out, '{');
+		for (i = 0; i < v->u.obj.n; i++) {
+			if (i > 0)
+				buf_putc(out, ',');
+			json_put_str(out, v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
+			buf_putc(out, ':');
+			json_emit_java(v->u.obj.vals[i], out);
+		}
+		buf_putc(out, '}');
+		break;
+	default:
+		json_emit(v, out);
+		break;
+	}
+}
+
+/* A top-level member's value in form. */
+static void
+json_form_value(const struct json *v, enum json_form form, struct buf *out)
+{
+	if (form == JSON_FORM_DOUBLES)
+		json_emit_java(v, out);
+	else if (v->type == JSON_NUMBER)
+		json_put_str(out, v->u.num, strlen(v->u.num));
+	else if (v->type == JSON_BOOL)
+		buf_puts(out, v->u.b ? "\"true\"" : "\"false\"");
+	else
+		json_emit(v, out);
+}
+
+bool
+json_canonical_form(const struct json *root, enum json_form form, struct buf *out)
+{
+	size_t	i;
+
+	if (root->type != JSON_OBJECT)
+		return false;
+	for (i = 0; i < root->u.obj.n; i++)
+		if (json_form_changes(root->u.obj.vals[i], form, true))
+			break;
+	if (i == root->u.obj.n)
+		return false;
+	json_sorted(root, &form, out);
+	return true;
 }
 
 /* --- writer -------------------------------------------------------------- */

@@ -64,6 +64,42 @@ const char *json_get_str(const struct json *v, const char *key);
  * Appends to out. A root that is not an object is emitted as json_emit does.
  */
 void	 json_canonical(const struct json *root, struct buf *out);
+/*
+ * The payloads Huawei's Java sample signs when a body holds numbers or
+ * booleans (further candidates after the canonical form and the raw
+ * bytes, spec/README.md reading 1):
+ *
+ * JSON_FORM_STRINGS, the V2 basic sample, which binds the body to
+ * Map<String,String>: a top-level number or boolean becomes the string
+ * of its text ("x":12.50 is signed as "x":"12.50", true as "true").
+ *
+ * JSON_FORM_DOUBLES, the Kit sample, which binds it to Map<String,Object>
+ * and writes it back with Jackson: every number, at any depth, as
+ * json_number_java writes it.
+ *
+ * Otherwise as json_canonical. Appends to out and returns true only when
+ * the form differs from json_canonical's (the root is an object holding
+ * such a member); false, out untouched, when it would be the same bytes.
+ */
+enum json_form {
+	JSON_FORM_STRINGS,
+	JSON_FORM_DOUBLES,
+};
+bool	 json_canonical_form(const struct json *root, enum json_form, struct buf *out);
+
+/*
+ * A number's text (as received, valid JSON) as Jackson writes it back
+ * after reading it into an Object: an integer keeps its digits (Integer,
+ * Long, BigInteger), but -0 becomes 0; a number with a fraction or an
+ * exponent becomes a double and is written as Java's Double.toString
+ * does (the fewest correctly rounded digits that read back as the same
+ * double, at least one digit after the point, E notation below 1e-3 and
+ * from 1e7 on):
+ * 1e3 -> 1000.0, 1.50 -> 1.5, 2E-2 -> 0.02, 1e7 -> 1.0E7, -0.0 -> -0.0.
+ * A number beyond the range of a double keeps its text. Appends to out.
+ */
+void	 json_number_java(const char *text, struct buf *out);
+
 /* Compact re-emission in received order. Appends to out. */
 void	 json_emit(const struct json *v, struct buf *out);
 /*

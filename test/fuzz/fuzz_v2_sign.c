@@ -11,7 +11,9 @@
  *   - the canonical payload and the compact emission parse again, and
  *     are fixed points (canonical(parse(canonical(x))) == canonical(x));
  *   - a signature made over the canonical payload, or over the raw
- *     bytes, is accepted.
+ *     bytes, or over the form Huawei's sample signs (json_canonical_form)
+ *     is accepted;
+ *   - that form parses again and is a fixed point too.
  */
 #include "api/request.h"
 #include "api/verify.h"
@@ -85,11 +87,33 @@ check_round_trip(const struct json *tree)
 	buf_free(&e2);
 }
 
+/*
+ * The sample's form f parses again and reads the same in that form: the
+ * form of its parse, or its canonical payload when nothing is left that
+ * the form would change (-0 became 0, numbers became strings).
+ */
+static void
+check_form_again(const struct buf *f, enum json_form form)
+{
+	struct buf	 f2 = BUF_INIT;
+	struct json	*again;
+	char		 perr[128];
+
+	again = json_parse(buf_cstr(f), f->len, DEPTH, perr, sizeof(perr));
+	FUZZ_ASSERT(again != NULL);
+	if (!json_canonical_form(again, form, &f2))
+		json_canonical(again, &f2);
+	FUZZ_ASSERT(f->len == f2.len && memcmp(f->data, f2.data, f->len) == 0);
+	json_free(again);
+	buf_free(&f2);
+}
+
 static void
 check_kind(enum verify_v2_kind kind, const char *body, size_t len, const char *nonce,
     const char *ts, const char *sig)
 {
-	struct json	*tree = NULL;
+	enum json_form	 form = kind == VERIFY_V2_KIT ? JSON_FORM_DOUBLES : JSON_FORM_STRINGS;
+	struct json	*tree = NULL, *again = NULL;
 	struct buf	 canon = BUF_INIT;
 	char		 perr[128], good[SIGN_HEX_LEN + 1];
 	bool		 ok;
@@ -115,9 +139,19 @@ check_kind(enum verify_v2_kind kind, const char *body, size_t len, const char *n
 		sign_v2_kit(KEY, canon.data, canon.len, nonce, ts, good);
 	else
 		sign_v2_basic(KEY, canon.data, canon.len, nonce, ts, good);
-	json_free(tree);
-	FUZZ_ASSERT(verify_v2(kind, KEY, body, len, DEPTH, nonce, ts, good, &tree, perr,
+	FUZZ_ASSERT(verify_v2(kind, KEY, body, len, DEPTH, nonce, ts, good, &again, perr,
 	    sizeof(perr)));
+	json_free(again);
+	/* Over the sample's form, when the body has one: accepted too. */
+	buf_reset(&canon);
+	if (json_canonical_form(tree, form, &canon)) {
+		if (kind == VERIFY_V2_KIT)
+			sign_v2_kit(KEY, canon.data, canon.len, nonce, ts, good);
+		else
+			sign_v2_basic(KEY, canon.data, canon.len, nonce, ts, good);
+		FUZZ_ASSERT(verify_v2_tree(kind, KEY, tree, body, len, nonce, ts, good));
+		check_form_again(&canon, form);
+	}
 	json_free(tree);
 	buf_free(&canon);
 }

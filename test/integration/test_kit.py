@@ -46,11 +46,12 @@ def canonical(body):
 
 
 def kit_call(stack, name, body, key=None, ts=None, nonce=None, sign=None, raw=None,
-             drop=()):
+             drop=(), payload=None):
     key = key or stack.keys["kit"]
     ts = str(int(time.time() * 1000)) if ts is None else ts
     nonce = nonce or uuid.uuid4().hex.upper()
-    payload = raw if raw is not None else canonical(body)
+    if payload is None:
+        payload = raw if raw is not None else canonical(body)
     data = raw if raw is not None else json.dumps(body, ensure_ascii=False)
     sig = sign or hmac.new(key.encode(), (key + nonce + ts + payload).encode(),
                            hashlib.sha256).hexdigest().upper()
@@ -180,6 +181,34 @@ def test_raw_body_signature_is_accepted(stack):
     t = new_tenant()
     raw = json.dumps(tenant_body(t, 1))
     ok(stack, "tenantSync", None, raw=raw)
+    assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "1"
+
+
+def test_numbers_signed_as_the_java_sample_writes_them(stack):
+    """Huawei's Kit sample reads the body into a Map<String,Object> and
+    writes it back with Jackson: numbers with a fraction or an exponent
+    become Java doubles (1e3 -> 1000.0, 1.50 -> 1.5, 2E-2 -> 0.02), -0
+    the integer 0. A call signed over that is accepted; a wrong x-sign on
+    it is not."""
+    t = new_tenant()
+    ts = stamp()
+    raw = ('{"instanceId":"inst-%s","orderId":"CS1906666666ABCDE","tenantId":"%s",'
+           '"tenantCode":"acme","name":"Acme","domainName":"https://acme.example.com",'
+           '"flag":1,"testFlag":0,"timeStamp":"%s","ratio":1.50,"limits":[1e3,-0],'
+           '"rate":2E-2}' % (t[:8], t, ts))
+    java = ('{"domainName":"https://acme.example.com","flag":1,"instanceId":"inst-%s",'
+            '"limits":[1000.0,0],"name":"Acme","orderId":"CS1906666666ABCDE",'
+            '"rate":0.02,"ratio":1.5,"tenantCode":"acme","tenantId":"%s","testFlag":0,'
+            '"timeStamp":"%s"}' % (t[:8], t, ts))
+    key = stack.keys["kit"]
+    nonce = uuid.uuid4().hex.upper()
+    now = str(int(time.time() * 1000))
+    sig = hmac.new(key.encode(), (key + nonce + now + java).encode(),
+                   hashlib.sha256).hexdigest().upper()
+    wrong = sig[:10] + ("1" if sig[10] == "0" else "0") + sig[11:]
+    code(stack, "tenantSync", None, "000001", raw=raw, sign=wrong, ts=now)
+    assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "0"
+    ok(stack, "tenantSync", None, raw=raw, sign=sig, ts=now, nonce=nonce)
     assert sql(stack, "SELECT count(*) FROM tenant WHERE tenant_id = '%s'" % t) == "1"
 
 

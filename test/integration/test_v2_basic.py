@@ -324,6 +324,38 @@ def test_bad_signature_is_refused(stack, call):
              10, what="the refusals in callback_log")
 
 
+def test_numbers_and_booleans_signed_as_strings_as_the_sample_does(stack, call):
+    """Huawei's V2 sample binds the body to Map<String,String>: a member
+    sent as a number or a boolean is signed as the string of its text
+    (12.50 as "12.50", true as "true", -0 as "-0"). Such a call is
+    accepted; a wrong signature on it is not."""
+    import hmac
+    iid = create(call)
+    body = ('{"activity":"queryInstance","instanceId":"%s","testFlag":0,"amount":12.50,'
+            '"trial":true,"z":-0}' % iid)
+    payload = ('{"activity":"queryInstance","amount":"12.50","instanceId":"%s",'
+               '"testFlag":"0","trial":"true","z":"-0"}' % iid)
+    key = stack.keys["basic"]
+
+    def send(bad):
+        nonce, ts = uuid.uuid4().hex.upper(), str(int(time.time() * 1000))
+        digest = hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        sig = hmac.new(key.encode(), (key + nonce + ts + digest).encode(),
+                       hashlib.sha256).hexdigest().upper()
+        if bad:
+            sig = sig[:10] + ("1" if sig[10] == "0" else "0") + sig[11:]
+        status, _, out = stack.http("POST", "/?signature=%s&timestamp=%s&nonce=%s"
+                                    % (sig, ts, nonce), body.encode(),
+                                    {"Content-Type": "application/json"})
+        assert status == 200
+        return json.loads(out)
+
+    assert send(bad=True)["resultCode"] == "000001"
+    ans = send(bad=False)
+    assert ans["resultCode"] == "000000", ans
+    assert ans["info"][0]["instanceId"] == iid
+
+
 @pytest.mark.parametrize("args", [["--skew", "-120000"], ["--skew", "120000"],
                                   ["--no-timestamp"], ["--no-nonce"],
                                   ["--timestamp", "1680508066618"]])

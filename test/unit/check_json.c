@@ -1,7 +1,8 @@
 /*
  * check_json.c: strict parsing, the V2 canonical payload (vectors from
- * spec/vectors.json and spec/v2-basic.md §7.2), re-emission, escaping and
- * the jw writer.
+ * spec/vectors.json and spec/v2-basic.md §7.2) and the forms Huawei's
+ * Java sample signs (json_canonical_form, json_number_java), re-emission,
+ * escaping and the jw writer.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -196,6 +197,9 @@ static const struct {
 	{ "line comment", LIT("[1]//c"), MAXD },
 	{ "trailing garbage", LIT("{}x"), MAXD },
 	{ "two values", LIT("{} {}"), MAXD },
+	{ "an open string after the value", LIT("{\"a\":1}\""), MAXD },
+	{ "an open string after an array", LIT("[1] \"x"), MAXD },
+	{ "an open string after a number", LIT("1\"\\"), MAXD },
 	{ "trailing NUL", LIT("{}\0"), MAXD },
 	{ "duplicate key", LIT("{\"a\":1,\"a\":2}"), MAXD },
 	{ "duplicate key, other types", LIT("{\"a\":null,\"b\":1,\"a\":[]}"), MAXD },
@@ -551,6 +555,121 @@ START_TEST(test_bare_keys)
 }
 END_TEST
 
+/* --- the forms of Huawei's sample ---------------------------------------- */
+
+/*
+ * Jackson's re-emission of a number read into an Object. The "want"
+ * column is what `Double.toString(Double.parseDouble(text))` prints on
+ * OpenJDK 17 for a number with a fraction or an exponent, and
+ * `new BigInteger(text).toString()` for an integer (Jackson's Integer,
+ * Long or BigInteger writes the same digits), except where noted.
+ */
+static const struct {
+	const char	*text;
+	const char	*want;
+} java_cases[] = {
+	{ "1e3", "1000.0" },
+	{ "1.50", "1.5" },
+	{ "1.0000", "1.0" },
+	{ "2E-2", "0.02" },
+	{ "1E+2", "100.0" },
+	{ "12.50", "12.5" },
+	{ "0.1", "0.1" },
+	{ "100.0", "100.0" },
+	{ "9999999.0", "9999999.0" },		/* last plain one */
+	{ "10000000.0", "1.0E7" },
+	{ "1e7", "1.0E7" },
+	{ "12345678.9", "1.23456789E7" },
+	{ "0.001", "0.001" },			/* smallest plain one */
+	{ "0.000999", "9.99E-4" },
+	{ "1.0E-4", "1.0E-4" },
+	{ "123456.789e3", "1.23456789E8" },
+	{ "-1.5E-7", "-1.5E-7" },
+	{ "3.14159", "3.14159" },
+	{ "0.30000000000000004", "0.30000000000000004" },
+	{ "5e-324", "4.9E-324" },		/* two digits, as Java */
+	{ "1.7976931348623157e308", "1.7976931348623157E308" },
+	{ "1e16", "1.0E16" },
+	{ "1e22", "1.0E22" },
+	/*
+	 * The fewest digits that read back, as Java 19 and later; Java 17
+	 * writes 9.999999999999999E22 here. It spends a digit more on some
+	 * doubles of 16 or 17 digits (none of 600000 random doubles below
+	 * 1e16, but some powers of two: 2^-31 as 4.6566128730773926E-10).
+	 */
+	{ "1e23", "1.0E23" },
+	{ "-0.0", "-0.0" },
+	{ "-0e5", "-0.0" },
+	{ "0e0", "0.0" },
+	{ "1e-400", "0.0" },			/* underflows to 0, as Java */
+	{ "1e400", "1e400" },			/* no double: kept (not Java) */
+	{ "12", "12" },
+	{ "-12", "-12" },
+	{ "-0", "0" },				/* Integer 0 */
+	{ "9223372036854775807", "9223372036854775807" },
+	{ "123456789012345678901234567890", "123456789012345678901234567890" },
+};
+
+START_TEST(test_number_java)
+{
+	struct buf	 b = BUF_INIT;
+
+	json_number_java(java_cases[_i].text, &b);
+	ck_assert_msg(strcmp(buf_cstr(&b), java_cases[_i].want) == 0, "%s: got %s, want %s",
+	    java_cases[_i].text, buf_cstr(&b), java_cases[_i].want);
+	buf_free(&b);
+}
+END_TEST
+
+static const struct {
+	const char	*name;
+	enum json_form	 form;
+	const char	*body;
+	const char	*want;		/* NULL: the same as json_canonical */
+} form_cases[] = {
+	{ "strings: numbers and booleans as the strings of their text", JSON_FORM_STRINGS,
+	  "{\"z\":true,\"x\":12.50,\"n\":-0,\"a\":\"s\",\"f\":false,\"e\":1e3,\"k\":null}",
+	  "{\"a\":\"s\",\"e\":\"1e3\",\"f\":\"false\",\"n\":\"-0\",\"x\":\"12.50\",\"z\":\"true\"}" },
+	{ "strings: nested values stay as received", JSON_FORM_STRINGS,
+	  "{\"p\":{\"b\":1.50,\"a\":true},\"q\":[1,true],\"n\":7}",
+	  "{\"n\":\"7\",\"p\":{\"b\":1.50,\"a\":true},\"q\":[1,true]}" },
+	{ "strings: only strings, nothing to do", JSON_FORM_STRINGS,
+	  "{\"b\":\"1\",\"a\":\"x\",\"c\":null}", NULL },
+	{ "strings: numbers only nested, nothing to do", JSON_FORM_STRINGS,
+	  "{\"p\":{\"b\":1.50},\"q\":[1,true]}", NULL },
+	{ "doubles: every number at any depth, booleans kept", JSON_FORM_DOUBLES,
+	  "{\"x\":1e3,\"b\":true,\"a\":[1.50,{\"y\":2E-2,\"z\":-0}],\"n\":-0,\"i\":7,\"c\":\"1.50\"}",
+	  "{\"a\":[1.5,{\"y\":0.02,\"z\":0}],\"b\":true,\"c\":\"1.50\",\"i\":7,\"n\":0,\"x\":1000.0}" },
+	{ "doubles: 1.0000 and 1e7", JSON_FORM_DOUBLES,
+	  "{\"v\":1.0000,\"w\":1e7}", "{\"v\":1.0,\"w\":1.0E7}" },
+	{ "doubles: integers and booleans only, nothing to do", JSON_FORM_DOUBLES,
+	  "{\"flag\":1,\"testFlag\":0,\"ok\":true,\"l\":[1,2,{\"n\":-1}]}", NULL },
+	{ "doubles: strings only, nothing to do", JSON_FORM_DOUBLES,
+	  "{\"a\":\"1.50\"}", NULL },
+	{ "doubles: a root that is not an object", JSON_FORM_DOUBLES, "[1.50]", NULL },
+	{ "strings: a root that is not an object", JSON_FORM_STRINGS, "12.50", NULL },
+};
+
+START_TEST(test_canonical_form)
+{
+	struct json	*v = parse_ok(form_cases[_i].body, strlen(form_cases[_i].body));
+	struct buf	 b = BUF_INIT;
+	bool		 changed;
+
+	changed = json_canonical_form(v, form_cases[_i].form, &b);
+	if (form_cases[_i].want == NULL) {
+		ck_assert_msg(!changed, "%s: got %s", form_cases[_i].name, buf_cstr(&b));
+		ck_assert_uint_eq(b.len, 0);
+	} else {
+		ck_assert_msg(changed, "%s: no form", form_cases[_i].name);
+		ck_assert_msg(strcmp(buf_cstr(&b), form_cases[_i].want) == 0,
+		    "%s: got %s", form_cases[_i].name, buf_cstr(&b));
+	}
+	buf_free(&b);
+	json_free(v);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -560,6 +679,8 @@ main(void)
 	tcase_add_loop_test(tc, test_bare_keys, 0, (int)NELEM(bare_cases));
 
 	tcase_add_loop_test(tc, test_canonical, 0, (int)NELEM(canon_cases));
+	tcase_add_loop_test(tc, test_number_java, 0, (int)NELEM(java_cases));
+	tcase_add_loop_test(tc, test_canonical_form, 0, (int)NELEM(form_cases));
 	tcase_add_loop_test(tc, test_emit, 0, (int)NELEM(emit_cases));
 	tcase_add_loop_test(tc, test_emit_masked, 0, (int)NELEM(masked_cases));
 	tcase_add_test(tc, test_tree);
