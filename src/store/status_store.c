@@ -16,7 +16,6 @@
 #include "common/log.h"
 
 #include "store/status_store.h"
-#include "pool/status_fmt.h"
 
 const struct db_stmt status_store_stmts[] = {
 	{ "status_figures",
@@ -41,6 +40,17 @@ const struct db_stmt status_store_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
+void
+status_store_unknown(struct store_figures *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->jobs_backlog = f->usage_pending = f->usage_at_risk = STORE_FIGURE_UNKNOWN;
+	f->usage_last_push_wall = f->usage_failed = STORE_FIGURE_UNKNOWN;
+	f->usage_failed_oldest_wall = STORE_FIGURE_UNKNOWN;
+	f->packages_low = f->packages_used_up = STORE_FIGURE_UNKNOWN;
+	f->sync_standbys = f->sync_commit = STORE_FIGURE_UNKNOWN;
+}
+
 bool
 status_store_figures(struct db *db, struct store_figures *f)
 {
@@ -52,11 +62,7 @@ status_store_figures(struct db *db, struct store_figures *f)
 	const int	 n = (int)NELEM(out);
 	int		 i;
 
-	for (i = 0; i < n; i++)
-		*out[i] = STATUS_UNKNOWN;
-	f->sync_commit = STATUS_UNKNOWN;
-	f->synchronous_commit[0] = '\0';
-	f->multi_host = false;
+	status_store_unknown(f);
 	if (!db_ensure(db) || (res = db_exec(db, "status_figures", 0, NULL)) == NULL)
 		return false;
 	f->multi_host = db_multi_host(db);
