@@ -43,10 +43,8 @@
  * Pool sizing (pm = static | dynamic | ondemand) is pm.c's arithmetic over
  * the counts the master takes from the scoreboard.
  *
- * Request control, once a tick: a slot BUSY past request_slowlog_timeout
- * is logged once per request and counted; past request_terminate_timeout
- * the worker gets SIGUSR2, answers the caller 000005 from its handler and
- * exits (worker.c); SIGKILL M_TERM_GRACE_MS later if it has not.
+ * Request control (request_slowlog_timeout, request_terminate_timeout)
+ * is watchdog.c's, once a tick, for every live worker.
  *
  * Invariants:
  * - m.ch[i].pid != 0 exactly while scoreboard slot i belongs to a live
@@ -83,6 +81,7 @@
 #include "pool/scoreboard.h"
 #include "pool/signals.h"
 #include "pool/status.h"
+#include "pool/watchdog.h"
 #include "pool/worker.h"
 
 #define M_TICK_MS		1000	/* maintenance period */
@@ -99,7 +98,6 @@
 #define M_JOBS_HEALTHY_MS	60000	/* a jobs child that lived this long starts afresh */
 #define M_JOBS_STOP_MARGIN_MS	5000	/* master_jobs_stop_ms: the store's share */
 #define M_STATUS_DELAY_MS	1000	/* respawn delay of a crashed status child */
-#define M_TERM_GRACE_MS		2000	/* after SIGUSR2, before SIGKILL */
 
 struct child {
 	pid_t		 pid;		/* 0: this slot is free */
@@ -107,8 +105,7 @@ struct child {
 	int64_t		 spawned;	/* mono ms */
 	int64_t		 quit_sent;	/* mono ms when sent SIGQUIT, 0 = not */
 	bool		 killed;	/* we sent SIGKILL: its death is no crash */
-	int64_t		 slow_logged;	/* req_start_mono of the request logged slow */
-	int64_t		 term_sent;	/* mono ms of SIGUSR2, 0 = not */
+	struct watchdog	 wd;		/* request control's */
 };
 
 enum master_state {
@@ -411,7 +408,7 @@ master_reaped(pid_t pid, int status, int64_t now)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		log_info("worker %d exited (pid %d, generation %u, %llu requests)",
 		    i, (int)pid, c->gen, reqs);
-	} else if (c->term_sent) {
+	} else if (c->wd.term_sent) {
 		log_notice("worker %d ended by request_terminate_timeout (pid %d, "
 		    "generation %u, %llu requests)", i, (int)pid, c->gen, reqs);
 	} else if (WIFSIGNALED(status) && c->killed) {
@@ -524,59 +521,16 @@ master_maintain(int64_t now)
 		master_spawn_n(d.start, now);
 }
 
-/*
- * request_slowlog_timeout and request_terminate_timeout, for every live
- * worker (of any generation: an old one's request is as stuck).
- */
+/* Request control, for every live worker (of any generation). */
 static void
 master_requests(int64_t now)
 {
-	const struct config	*cfg = m.cfg;
-	struct scoreboard_slot	 s;
-	int64_t			 age, mono = mono_ms();
-	int			 i;
+	int	i;
 
-	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		struct child	*c = &m.ch[i];
-
-		if (c->pid == 0)
-			continue;
-		if (c->term_sent) {
-			if (!c->killed && now - c->term_sent >= M_TERM_GRACE_MS) {
-				log_warn("worker %d (pid %d) did not end %d ms after "
-				    "request_terminate_timeout: killing it", i, (int)c->pid,
-				    M_TERM_GRACE_MS);
-				master_kill_child(i);
-			}
-			continue;
-		}
-		if ((cfg->request_slowlog_timeout == 0 && cfg->request_terminate_timeout == 0) ||
-		    scoreboard_state(m.sb, i) != SLOT_BUSY || !scoreboard_read(m.sb, i, &s) ||
-		    s.state != SLOT_BUSY || s.req_start_mono == 0)
-			continue;
-		age = mono - s.req_start_mono;
-		if (cfg->request_slowlog_timeout > 0 && c->slow_logged != s.req_start_mono &&
-		    age >= cfg->request_slowlog_timeout * 1000) {
-			c->slow_logged = s.req_start_mono;
-			scoreboard_count_slow(m.sb);
-			log_warn("slow request: worker %d (pid %d) running %lld ms: %s %s "
-			    "ids %s from %s", i, (int)s.pid, (long long)age,
-			    s.dialect[0] ? s.dialect : "-", s.activity[0] ? s.activity : "-",
-			    s.ids[0] ? s.ids : "-", s.remote[0] ? s.remote : "-");
-		}
-		if (cfg->request_terminate_timeout > 0 &&
-		    age >= cfg->request_terminate_timeout * 1000) {
-			log_warn("request_terminate_timeout: worker %d (pid %d) running "
-			    "%lld ms: %s %s ids %s from %s: ending it (the caller gets 000005)",
-			    i, (int)s.pid, (long long)age, s.dialect[0] ? s.dialect : "-",
-			    s.activity[0] ? s.activity : "-", s.ids[0] ? s.ids : "-",
-			    s.remote[0] ? s.remote : "-");
-			c->term_sent = now;
-			scoreboard_count_terminated(m.sb);
-			if (kill(c->pid, SIGUSR2) < 0 && errno != ESRCH)
-				log_warn("kill(%d, SIGUSR2): %s", (int)c->pid, strerror(errno));
-		}
-	}
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.ch[i].pid != 0 && watchdog_check(m.cfg, m.sb, i, m.ch[i].pid,
+		    m.ch[i].killed, &m.ch[i].wd, now))
+			master_kill_child(i);
 }
 
 /*
