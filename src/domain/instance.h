@@ -18,7 +18,7 @@
 #define MKP_INSTANCE_H
 
 #include <stdint.h>
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/util.h"
 #include "crypto/seal.h"
 #include "store/db.h"

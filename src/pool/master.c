@@ -30,7 +30,7 @@
  * last back-off, the back-off doubles (up to 5 minutes, or crash_backoff
  * if that is longer). A reload resets this.
  *
- * The jobs child (jobs.h) and the status child (status.h) are helpers
+ * The jobs child (jobs_child.h) and the status child (status_child.h) are helpers
  * (helper.h), supervised beside the pool, not in it: no scoreboard slot,
  * no count in the pm, a respawn back-off of their own (the jobs child's
  * 1 s after a crash, doubling to a minute while it keeps dying young, so a
@@ -67,12 +67,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "pool/app.h"
+#include "pool/worker_app.h"
 #include "pool/helper.h"
-#include "pool/jobs.h"
+#include "pool/jobs_child.h"
 #include "pool/listener.h"
 #include "pool/master.h"
 #include "pool/pidfile.h"
@@ -80,7 +80,7 @@
 #include "pool/priv.h"
 #include "pool/scoreboard.h"
 #include "pool/signals.h"
-#include "pool/status.h"
+#include "pool/status_child.h"
 #include "pool/watchdog.h"
 #include "pool/worker.h"
 

@@ -1,7 +1,7 @@
 /*
  * pm.c: the pool's size (see pm.h).
  */
-#include "common/config.h"
+#include "common/conf.h"
 #include "pool/pm.h"
 
 int

@@ -5,7 +5,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "pool/scoreboard.h"

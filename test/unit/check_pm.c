@@ -6,7 +6,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "pool/pm.h"
 #include "unit.h"
 

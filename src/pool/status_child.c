@@ -1,5 +1,5 @@
 /*
- * status.c: the status child (see status.h).
+ * status_child.c: the status child (see status_child.h).
  *
  * One connection at a time, in one loop: the page is rendered from
  * memory in microseconds, so serialising is simpler than it is slow. The
@@ -35,14 +35,14 @@
 #include <fcgiapp.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "pool/child.h"
 #include "pool/listener.h"
 #include "pool/priv.h"
 #include "pool/scoreboard.h"
-#include "pool/status.h"
+#include "pool/status_child.h"
 #include "pool/status_fmt.h"
 #include "store/status_store.h"
 
