@@ -2,7 +2,7 @@
  * app.c: what a worker does with each request: route it to its dialect,
  * answer, then write the audit row.
  *
- * mkpd_app is the pool's view of this file (src/pool/app.h): prepare runs
+ * mkpd_app is the pool's view of this file (src/pool/worker_app.h): prepare runs
  * in the master (as root, before forking, at start and on every reload) and
  * loads what workers cannot read once unprivileged, the master key; init
  * runs in each worker after fork and opens its own store connection; idle
@@ -21,7 +21,7 @@
 #include "crypto/random.h"
 #include "crypto/sign.h"
 #include "domain/worker.h"
-#include "pool/app.h"
+#include "pool/worker_app.h"
 
 static struct app	 app;
 struct app_observer	 mkpd_observer;

@@ -5,7 +5,7 @@
 #define MKP_APP_H
 
 #include "api/request.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/json.h"
 #include "crypto/rsa.h"
 #include "crypto/seal.h"

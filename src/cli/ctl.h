@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <libpq-fe.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/defs.h"
 
 struct ctl {

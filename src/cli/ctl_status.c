@@ -2,7 +2,7 @@
  * ctl_status.c: mkpctl status and mkpctl reload.
  *
  * Both talk to the status child of the running mkpd over [mkpd]
- * control_socket (src/pool/status.h: one line up, the answer down, then
+ * control_socket (src/pool/status_child.h: one line up, the answer down, then
  * the connection closes), so they work while every worker is busy and
  * need no database. reload without a control socket falls back to SIGHUP
  * through pid_file; it cannot tell then whether the new config was taken.
@@ -21,7 +21,7 @@
 #include "cli/ctl.h"
 #include "cli/ctl_status.h"
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/util.h"
 
 /* Sends line to the control socket; the answer goes to out. */

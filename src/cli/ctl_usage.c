@@ -21,7 +21,7 @@
 
 #include "cli/ctl_usage.h"
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "jobs/usage_push.h"

@@ -26,7 +26,7 @@
 #include "cli/ctl_statements.h"
 #include "cli/ctl_status.h"
 #include "cli/ctl_usage.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/util.h"
 #include "store/db.h"
 #include "store/migrate.h"

@@ -2,7 +2,7 @@
  * sim_serve.c: `mkp-sim serve`, a stand-in for the marketplace's open API
  * (the API Gateway in front of mkt.myhuaweicloud.com) on loopback.
  *
- * Why: mkpd calls the marketplace (order query now, usage push next), and
+ * Why: mkpd calls the marketplace (the order query, the usage push), and
  * neither its tests nor a seller's demo can call the real one. This server
  * refuses what the gateway refuses (the APIG verifier of crypto/apig.c,
  * spec/outbound.md §2.10), answers what the marketplace answers

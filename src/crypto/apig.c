@@ -1,7 +1,7 @@
 /*
  * apig.c: the API Gateway's AK/SK signature "SDK-HMAC-SHA256"
  * (spec/outbound.md §2): the signer for mkpd's calls to the marketplace
- * open API (order query now, usage push next), and the verifier the mock
+ * open API (the order query, the usage push), and the verifier the mock
  * marketplace needs to refuse what the real gateway refuses (§2.10).
  *
  * Why one file for both sides: they must build byte-identical canonical

@@ -36,12 +36,6 @@ static const char *const scene_kinds[] = {
 	[SCENE_RENEWAL_CHANGE] = "renewal_change",
 };
 
-const char *
-renew_scene_name(enum renew_scene s)
-{
-	return scene_names[s];
-}
-
 bool
 renew_scene_parse(const char *s, bool only_renewals, enum renew_scene *out)
 {

@@ -18,7 +18,7 @@
 #define MKP_INSTANCE_H
 
 #include <stdint.h>
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/util.h"
 #include "crypto/seal.h"
 #include "store/db.h"
@@ -228,7 +228,6 @@ enum dom_status instance_mark_failed(const struct dom_ctx *, struct dom_call *,
 /* True when order_line_id is such a V1 key (not a marketplace order line). */
 bool	 instance_line_is_v1(const char *order_line_id);
 
-const char *renew_scene_name(enum renew_scene);
 /* Parses a scene name; only_renewals limits it to RENEWAL and UNSUBSCRIBE_RENEWAL_PERIOD. */
 bool	 renew_scene_parse(const char *, bool only_renewals, enum renew_scene *) MUSTCHECK;
 

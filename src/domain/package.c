@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "domain/package.h"
 #include "store/package_store.h"

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"

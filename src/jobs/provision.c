@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"

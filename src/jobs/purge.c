@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "jobs/purge.h"
 #include "store/db.h"

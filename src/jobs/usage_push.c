@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"

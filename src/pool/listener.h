@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/defs.h"
 
 struct listener {

@@ -30,23 +30,21 @@
  * last back-off, the back-off doubles (up to 5 minutes, or crash_backoff
  * if that is longer). A reload resets this.
  *
- * The jobs child (jobs.h) is supervised beside the pool, not in it: it has
- * no scoreboard slot, no generation count in the pm, and a back-off of its
- * own (1 s after a crash, doubling to a minute while it keeps dying young)
- * so a store that is down does not stop the workers from being respawned.
- * A reload asks it to finish its job and starts one with the new config;
- * a stop waits for it like for a worker, with the same escalation.
+ * The jobs child (jobs_child.h) and the status child (status_child.h) are helpers
+ * (helper.h), supervised beside the pool, not in it: no scoreboard slot,
+ * no count in the pm, a respawn back-off of their own (the jobs child's
+ * 1 s after a crash, doubling to a minute while it keeps dying young, so a
+ * store that is down does not stop the workers from being respawned; the
+ * status child's 1 s), replaced on reload, stopped like a worker. The
+ * status child's two sockets (status_listen, control_socket) and the
+ * socketpair it asks for reloads on are the master's, made at start, so
+ * they outlive every status child; the other children close them.
  *
- * The status child (status.h) is supervised the same way: no slot, its
- * own respawn delay, replaced on reload. Its two sockets (status_listen,
- * control_socket) and the socketpair it asks for reloads on are the
- * master's, made at start, so they outlive every status child; the other
- * children close them.
+ * Pool sizing (pm = static | dynamic | ondemand) is pm.c's arithmetic over
+ * the counts the master takes from the scoreboard.
  *
- * Request control, once a tick: a slot BUSY past request_slowlog_timeout
- * is logged once per request and counted; past request_terminate_timeout
- * the worker gets SIGUSR2, answers the caller 000005 from its handler and
- * exits (worker.c); SIGKILL M_TERM_GRACE_MS later if it has not.
+ * Request control (request_slowlog_timeout, request_terminate_timeout)
+ * is watchdog.c's, once a tick, for every live worker.
  *
  * Invariants:
  * - m.ch[i].pid != 0 exactly while scoreboard slot i belongs to a live
@@ -69,18 +67,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "pool/app.h"
-#include "pool/jobs.h"
+#include "pool/worker_app.h"
+#include "pool/helper.h"
+#include "pool/jobs_child.h"
 #include "pool/listener.h"
 #include "pool/master.h"
 #include "pool/pidfile.h"
+#include "pool/pm.h"
 #include "pool/priv.h"
 #include "pool/scoreboard.h"
 #include "pool/signals.h"
-#include "pool/status.h"
+#include "pool/status_child.h"
+#include "pool/watchdog.h"
 #include "pool/worker.h"
 
 #define M_TICK_MS		1000	/* maintenance period */
@@ -93,11 +94,10 @@
 #define M_SPAWN_BATCH		32	/* most forks per maintenance pass */
 #define M_CRASH_RING		1000	/* >= crash_threshold's maximum */
 #define M_JOBS_DELAY_MS		1000	/* first respawn delay of a crashed jobs child */
-#define M_JOBS_STOP_MARGIN_MS	5000	/* master_jobs_stop_ms: the store's share */
 #define M_JOBS_DELAY_CAP_MS	60000	/* longest */
 #define M_JOBS_HEALTHY_MS	60000	/* a jobs child that lived this long starts afresh */
+#define M_JOBS_STOP_MARGIN_MS	5000	/* master_jobs_stop_ms: the store's share */
 #define M_STATUS_DELAY_MS	1000	/* respawn delay of a crashed status child */
-#define M_TERM_GRACE_MS		2000	/* after SIGUSR2, before SIGKILL */
 
 struct child {
 	pid_t		 pid;		/* 0: this slot is free */
@@ -105,19 +105,13 @@ struct child {
 	int64_t		 spawned;	/* mono ms */
 	int64_t		 quit_sent;	/* mono ms when sent SIGQUIT, 0 = not */
 	bool		 killed;	/* we sent SIGKILL: its death is no crash */
-	int64_t		 slow_logged;	/* req_start_mono of the request logged slow */
-	int64_t		 term_sent;	/* mono ms of SIGUSR2, 0 = not */
+	struct watchdog	 wd;		/* request control's */
 };
 
 enum master_state {
 	MS_RUNNING,
 	MS_STOPPING,		/* graceful: waiting for the workers */
 	MS_DONE,		/* fast stop done, leave the loop */
-};
-
-/* Current-generation workers not asked to quit, by state. */
-struct pm_counts {
-	int	total, starting, idle, busy;
 };
 
 static struct {
@@ -150,32 +144,14 @@ static struct {
 	uint64_t		 reached_unwarned;
 	int64_t			 last_noslot_warn;
 
-	struct child		 jobs;		/* the jobs child; pid 0: none */
-	int64_t			 jobs_next;	/* mono ms: no jobs child before */
-	int64_t			 jobs_delay;	/* its last respawn delay */
-
+	struct helper		 jobs;		/* the jobs child */
+	struct helper		 status;	/* the status child */
 	struct listener		 status_lsn;	/* fd -1: none */
 	struct listener		 control_lsn;
 	int			 chan[2];	/* [0] ours, [1] the status child's */
-	struct child		 status;	/* the status child; pid 0: none */
-	int64_t			 status_next;
 } m;
 
 static void	master_spawn_n(int, int64_t);
-
-static int
-master_initial(const struct config *cfg)
-{
-	switch (cfg->pm) {
-	case PM_STATIC:
-		return (int)cfg->max_children;
-	case PM_DYNAMIC:
-		return (int)cfg->start_servers;
-	case PM_ONDEMAND:
-		return 0;
-	}
-	return 0;
-}
 
 static void
 master_count(struct pm_counts *c)
@@ -368,26 +344,21 @@ static void
 master_jobs_maintain(int64_t now)
 {
 	struct jobs_args	 args;
-	pid_t			 pid;
 
-	if (m.state != MS_RUNNING || !m.cfg->jobs_enabled || m.jobs.pid != 0 ||
-	    now < m.jobs_next)
+	if (m.state != MS_RUNNING || !m.cfg->jobs_enabled || !helper_due(&m.jobs, now))
 		return;
 	args.cfg = m.cfg;
 	args.lsn = m.lsn;
 	args.priv = m.priv;
 	args.master = m.pid;
-	pid = master_fork(fork_jobs, &args);
-	if (pid < 0) {
-		log_error("fork (jobs child): %s", strerror(errno));
-		m.jobs_next = now + M_JOBS_DELAY_MS;
-		return;
-	}
-	memset(&m.jobs, 0, sizeof(m.jobs));
-	m.jobs.pid = pid;
-	m.jobs.gen = m.gen;
-	m.jobs.spawned = now;
-	log_info("jobs child started (pid %d, generation %u)", (int)pid, m.gen);
+	helper_started(&m.jobs, master_fork(fork_jobs, &args), m.gen, now);
+}
+
+/* Whether a status child has anything to serve. */
+static bool
+master_status_wanted(void)
+{
+	return m.status_lsn.fd >= 0 || m.control_lsn.fd >= 0;
 }
 
 /* Starts the status child when there is one to run and none runs. */
@@ -395,10 +366,8 @@ static void
 master_status_maintain(int64_t now)
 {
 	struct status_args	 args;
-	pid_t			 pid;
 
-	if (m.state != MS_RUNNING || m.status.pid != 0 || now < m.status_next ||
-	    (m.status_lsn.fd < 0 && m.control_lsn.fd < 0))
+	if (m.state != MS_RUNNING || !master_status_wanted() || !helper_due(&m.status, now))
 		return;
 	memset(&args, 0, sizeof(args));
 	args.cfg = m.cfg;
@@ -410,106 +379,7 @@ master_status_maintain(int64_t now)
 	args.chan = m.chan[1];
 	args.master_chan = m.chan[0];
 	args.master = m.pid;
-	pid = master_fork(fork_status, &args);
-	if (pid < 0) {
-		log_error("fork (status child): %s", strerror(errno));
-		m.status_next = now + M_STATUS_DELAY_MS;
-		return;
-	}
-	memset(&m.status, 0, sizeof(m.status));
-	m.status.pid = pid;
-	m.status.gen = m.gen;
-	m.status.spawned = now;
-	log_info("status child started (pid %d, generation %u)", (int)pid, m.gen);
-}
-
-static void
-master_status_reaped(int status, int64_t now)
-{
-	struct child	*c = &m.status;
-
-	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
-	    (WIFSIGNALED(status) && c->killed)) {
-		log_info("status child %s (pid %d, generation %u)", WIFEXITED(status) ?
-		    "exited" : "killed", (int)c->pid, c->gen);
-		m.status_next = now;
-	} else {
-		log_warn("status child died (%s %d, pid %d); starting another in %d ms",
-		    WIFSIGNALED(status) ? "signal" : "status", WIFSIGNALED(status) ?
-		    WTERMSIG(status) : WEXITSTATUS(status), (int)c->pid, M_STATUS_DELAY_MS);
-		m.status_next = now + M_STATUS_DELAY_MS;
-	}
-	memset(c, 0, sizeof(*c));
-}
-
-static void
-master_status_quit(int64_t now)
-{
-	if (m.status.pid == 0 || m.status.quit_sent)
-		return;
-	m.status.quit_sent = now;
-	if (kill(m.status.pid, SIGQUIT) < 0 && errno != ESRCH)
-		log_warn("kill(%d, SIGQUIT): %s", (int)m.status.pid, strerror(errno));
-}
-
-static void
-master_status_kill(void)
-{
-	if (m.status.pid == 0)
-		return;
-	m.status.killed = true;
-	if (kill(m.status.pid, SIGKILL) < 0 && errno != ESRCH)
-		log_warn("kill(%d, SIGKILL): %s", (int)m.status.pid, strerror(errno));
-}
-
-static void
-master_jobs_reaped(int status, int64_t now)
-{
-	struct child	*c = &m.jobs;
-
-	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
-	    (WIFSIGNALED(status) && c->killed)) {
-		log_info("jobs child %s (pid %d, generation %u)", WIFEXITED(status) ?
-		    "exited" : "killed", (int)c->pid, c->gen);
-		m.jobs_next = now;
-	} else {
-		if (now - c->spawned >= M_JOBS_HEALTHY_MS || m.jobs_delay == 0)
-			m.jobs_delay = M_JOBS_DELAY_MS;
-		else if (m.jobs_delay * 2 <= M_JOBS_DELAY_CAP_MS)
-			m.jobs_delay *= 2;
-		else
-			m.jobs_delay = M_JOBS_DELAY_CAP_MS;
-		m.jobs_next = now + m.jobs_delay;
-		if (WIFSIGNALED(status))
-			log_warn("jobs child died of signal %d (%s) (pid %d); starting "
-			    "another in %lld ms", WTERMSIG(status), strsignal(WTERMSIG(status)),
-			    (int)c->pid, (long long)m.jobs_delay);
-		else
-			log_warn("jobs child exited with status %d (pid %d); starting "
-			    "another in %lld ms", WEXITSTATUS(status), (int)c->pid,
-			    (long long)m.jobs_delay);
-	}
-	memset(c, 0, sizeof(*c));
-}
-
-static void
-master_jobs_quit(int64_t now)
-{
-	if (m.jobs.pid == 0 || m.jobs.quit_sent)
-		return;
-	m.jobs.quit_sent = now;
-	if (kill(m.jobs.pid, SIGQUIT) < 0 && errno != ESRCH)
-		log_warn("kill(%d, SIGQUIT): %s", (int)m.jobs.pid, strerror(errno));
-}
-
-static void
-master_jobs_kill(void)
-{
-	if (m.jobs.pid == 0)
-		return;
-	m.jobs.killed = true;
-	if (kill(m.jobs.pid, SIGKILL) < 0 && errno != ESRCH)
-		log_warn("kill(%d, SIGKILL): %s", (int)m.jobs.pid, strerror(errno));
+	helper_started(&m.status, master_fork(fork_status, &args), m.gen, now);
 }
 
 static void
@@ -520,14 +390,9 @@ master_reaped(pid_t pid, int status, int64_t now)
 	unsigned long long	 reqs = 0;
 	int			 i;
 
-	if (pid == m.jobs.pid) {
-		master_jobs_reaped(status, now);
+	if (helper_reaped(&m.jobs, pid, status, now) ||
+	    helper_reaped(&m.status, pid, status, now))
 		return;
-	}
-	if (pid == m.status.pid) {
-		master_status_reaped(status, now);
-		return;
-	}
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
 		if (m.ch[i].pid == pid) {
 			c = &m.ch[i];
@@ -543,7 +408,7 @@ master_reaped(pid_t pid, int status, int64_t now)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		log_info("worker %d exited (pid %d, generation %u, %llu requests)",
 		    i, (int)pid, c->gen, reqs);
-	} else if (c->term_sent) {
+	} else if (c->wd.term_sent) {
 		log_notice("worker %d ended by request_terminate_timeout (pid %d, "
 		    "generation %u, %llu requests)", i, (int)pid, c->gen, reqs);
 	} else if (WIFSIGNALED(status) && c->killed) {
@@ -633,9 +498,8 @@ master_retire_idle(int64_t now)
 static void
 master_maintain(int64_t now)
 {
-	const struct config	*cfg = m.cfg;
 	struct pm_counts	 c;
-	int			 want = 0, room;
+	struct pm_decision	 d;
 
 	if (m.state != MS_RUNNING)
 		return;
@@ -650,87 +514,25 @@ master_maintain(int64_t now)
 		m.backoff_over_logged = true;
 		log_notice("crash back-off over: starting workers again");
 	}
-	room = (int)cfg->max_children - c.total;
-	switch (cfg->pm) {
-	case PM_STATIC:
-		want = room;
-		break;
-	case PM_DYNAMIC:
-		if (c.idle + c.starting < cfg->min_spare_servers)
-			want = (int)cfg->min_spare_servers - c.idle - c.starting;
-		else if (m.lsn_ready && c.idle == 0 && c.starting == 0)
-			want = 1;	/* a burst: connections wait, none idle */
-		else if (c.idle > cfg->max_spare_servers &&
-		    now - m.last_retire >= M_TICK_MS)
-			master_retire_idle(now);
-		break;
-	case PM_ONDEMAND:
-		if (m.lsn_ready && c.idle == 0 && c.starting == 0)
-			want = 1;
-		break;
-	}
-	if (want > room)
-		want = room;
-	if (want > 0)
-		master_spawn_n(want, now);
+	d = pm_decide(m.cfg, &c, m.lsn_ready);
+	if (d.retire && now - m.last_retire >= M_TICK_MS)
+		master_retire_idle(now);
+	if (d.start > 0)
+		master_spawn_n(d.start, now);
 }
 
-/*
- * request_slowlog_timeout and request_terminate_timeout, for every live
- * worker (of any generation: an old one's request is as stuck).
- */
+/* Request control, for every live worker (of any generation). */
 static void
 master_requests(int64_t now)
 {
-	const struct config	*cfg = m.cfg;
-	struct scoreboard_slot	 s;
-	int64_t			 age, mono = mono_ms();
-	int			 i;
+	int	i;
 
-	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		struct child	*c = &m.ch[i];
-
-		if (c->pid == 0)
-			continue;
-		if (c->term_sent) {
-			if (!c->killed && now - c->term_sent >= M_TERM_GRACE_MS) {
-				log_warn("worker %d (pid %d) did not end %d ms after "
-				    "request_terminate_timeout: killing it", i, (int)c->pid,
-				    M_TERM_GRACE_MS);
-				master_kill_child(i);
-			}
-			continue;
-		}
-		if ((cfg->request_slowlog_timeout == 0 && cfg->request_terminate_timeout == 0) ||
-		    scoreboard_state(m.sb, i) != SLOT_BUSY || !scoreboard_read(m.sb, i, &s) ||
-		    s.state != SLOT_BUSY || s.req_start_mono == 0)
-			continue;
-		age = mono - s.req_start_mono;
-		if (cfg->request_slowlog_timeout > 0 && c->slow_logged != s.req_start_mono &&
-		    age >= cfg->request_slowlog_timeout * 1000) {
-			c->slow_logged = s.req_start_mono;
-			scoreboard_count_slow(m.sb);
-			log_warn("slow request: worker %d (pid %d) running %lld ms: %s %s "
-			    "ids %s from %s", i, (int)s.pid, (long long)age,
-			    s.dialect[0] ? s.dialect : "-", s.activity[0] ? s.activity : "-",
-			    s.ids[0] ? s.ids : "-", s.remote[0] ? s.remote : "-");
-		}
-		if (cfg->request_terminate_timeout > 0 &&
-		    age >= cfg->request_terminate_timeout * 1000) {
-			log_warn("request_terminate_timeout: worker %d (pid %d) running "
-			    "%lld ms: %s %s ids %s from %s: ending it (the caller gets 000005)",
-			    i, (int)s.pid, (long long)age, s.dialect[0] ? s.dialect : "-",
-			    s.activity[0] ? s.activity : "-", s.ids[0] ? s.ids : "-",
-			    s.remote[0] ? s.remote : "-");
-			c->term_sent = now;
-			scoreboard_count_terminated(m.sb);
-			if (kill(c->pid, SIGUSR2) < 0 && errno != ESRCH)
-				log_warn("kill(%d, SIGUSR2): %s", (int)c->pid, strerror(errno));
-		}
-	}
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (m.ch[i].pid != 0 && watchdog_check(m.cfg, m.sb, i, m.ch[i].pid,
+		    m.ch[i].killed, &m.ch[i].wd, now))
+			master_kill_child(i);
 }
 
-/* Once a second: reap (a lost SIGCHLD), escalate, warn at max_children. */
 /*
  * How long a stopping jobs child may take: shutdown_timeout, or what its
  * longest job may need if that is more: a marketplace call to url and to
@@ -746,6 +548,7 @@ master_jobs_stop_ms(const struct config *cfg)
 	return job > cfg->shutdown_timeout * 1000 ? job : cfg->shutdown_timeout * 1000;
 }
 
+/* Once a second: reap (a lost SIGCHLD), escalate, warn at max_children. */
 static void
 master_tick(int64_t now)
 {
@@ -765,16 +568,8 @@ master_tick(int64_t now)
 			master_kill_child(i);
 		}
 	}
-	if (m.jobs.pid != 0 && m.jobs.quit_sent && !m.jobs.killed &&
-	    now - m.jobs.quit_sent >= master_jobs_stop_ms(cfg)) {
-		log_warn("jobs child (pid %d) still busy %llds after it was asked to "
-		    "finish: killing it", (int)m.jobs.pid,
-		    (long long)(master_jobs_stop_ms(cfg) / 1000));
-		master_jobs_kill();
-	}
-	if (m.status.pid != 0 && m.status.quit_sent && !m.status.killed &&
-	    now - m.status.quit_sent >= cfg->shutdown_timeout * 1000)
-		master_status_kill();
+	helper_escalate(&m.jobs, now, master_jobs_stop_ms(cfg));
+	helper_escalate(&m.status, now, cfg->shutdown_timeout * 1000);
 	master_requests(now);
 	if (m.state != MS_RUNNING)
 		return;
@@ -862,16 +657,13 @@ master_reload(int64_t now)
 	m.reload_at = now;
 	m.reload_warned = false;
 	/* The jobs child finishes its job; the next one runs the new config. */
-	master_jobs_quit(now);
-	m.jobs_delay = 0;
-	m.jobs_next = now;
+	helper_replace(&m.jobs, now);
 	/* So does the status child, which reads the store with the new dsn. */
-	master_status_quit(now);
-	m.status_next = now;
+	helper_replace(&m.status, now);
 	log_notice("reloaded: generation %u, pm=%s max_children=%lld", m.gen,
 	    pm_mode_name(m.cfg->pm), (long long)m.cfg->max_children);
 	/* Under ondemand one worker proves the new config before the old go. */
-	n = master_initial(m.cfg);
+	n = pm_initial(m.cfg);
 	master_spawn_n(n > 0 ? n : 1, now);
 	return true;
 }
@@ -891,10 +683,8 @@ master_reopen_log(void)
 	for (i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.ch[i].pid != 0)
 			kill(m.ch[i].pid, SIGUSR1);
-	if (m.jobs.pid != 0)
-		kill(m.jobs.pid, SIGUSR1);
-	if (m.status.pid != 0)
-		kill(m.status.pid, SIGUSR1);
+	helper_signal(&m.jobs, SIGUSR1);
+	helper_signal(&m.status, SIGUSR1);
 }
 
 static void
@@ -908,8 +698,8 @@ master_stop(int64_t now)
 	for (i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.ch[i].pid != 0)
 			master_quit_child(i, now);
-	master_jobs_quit(now);
-	master_status_quit(now);
+	helper_quit(&m.jobs, now);
+	helper_quit(&m.status, now);
 }
 
 static void
@@ -922,8 +712,8 @@ master_fast_stop(void)
 	for (i = 0; i < SCOREBOARD_SLOTS; i++)
 		if (m.ch[i].pid != 0)
 			master_kill_child(i);
-	master_jobs_kill();
-	master_status_kill();
+	helper_kill(&m.jobs);
+	helper_kill(&m.status);
 	while (m.nchildren > 0 || m.jobs.pid != 0 || m.status.pid != 0) {
 		pid = waitpid(-1, &status, 0);
 		if (pid < 0) {
@@ -987,7 +777,7 @@ master_poll_listener(int64_t now)
 
 	if (m.state == MS_RUNNING && m.cfg->pm != PM_STATIC && now >= m.backoff_until) {
 		master_count(&c);
-		want = c.idle == 0 && c.starting == 0 && c.total < m.cfg->max_children;
+		want = pm_watch(m.cfg, &c);
 	}
 	if (want == m.lsn_polled)
 		return;
@@ -1067,8 +857,10 @@ master_timeout(int64_t now)
 		return (int)t;
 	if (m.backoff_until > now && m.backoff_until - now < t)
 		t = m.backoff_until - now;
-	if (m.cfg->jobs_enabled && m.jobs.pid == 0 && m.jobs_next - now < t)
-		t = m.jobs_next > now ? m.jobs_next - now : 0;
+	if (m.cfg->jobs_enabled)
+		t = helper_wait(&m.jobs, now, t);
+	if (master_status_wanted())
+		t = helper_wait(&m.status, now, t);
 	/*
 	 * Nothing wakes us when the last idle worker turns busy, so a
 	 * variable pool looks ten times a second; that costs a scan of the
@@ -1093,6 +885,12 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	int			n, i;
 
 	memset(&m, 0, sizeof(m));
+	m.jobs.name = "jobs child";
+	m.jobs.delay_ms = M_JOBS_DELAY_MS;
+	m.jobs.delay_cap_ms = M_JOBS_DELAY_CAP_MS;
+	m.jobs.healthy_ms = M_JOBS_HEALTHY_MS;
+	m.status.name = "status child";
+	m.status.delay_ms = m.status.delay_cap_ms = M_STATUS_DELAY_MS;
 	m.cfg = cfg;
 	m.lsn = lsn;
 	m.priv = priv;
@@ -1120,7 +918,7 @@ master_run(struct config *cfg, struct listener *lsn, const struct priv *priv)
 	    PACKAGE_VERSION, pm_mode_name(cfg->pm), (long long)cfg->max_children,
 	    lsn->desc);
 	now = mono_ms();
-	master_spawn_n(master_initial(cfg), now);
+	master_spawn_n(pm_initial(cfg), now);
 	m.next_tick = now + M_TICK_MS;
 
 	while (m.state != MS_DONE) {

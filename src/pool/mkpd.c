@@ -34,9 +34,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
-#include "pool/app.h"
+#include "pool/worker_app.h"
 #include "pool/listener.h"
 #include "pool/master.h"
 #include "pool/pidfile.h"

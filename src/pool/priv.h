@@ -13,7 +13,7 @@
 
 #include <sys/types.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/defs.h"
 
 #define PRIV_MAX_GROUPS	64

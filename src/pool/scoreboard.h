@@ -30,7 +30,7 @@
  *   the master stores one by one: a reader may see a reload's limits half
  *   applied for an instant, never a torn number.
  *
- * Readers: the master (pm decisions) and the status child (status.h),
+ * Readers: the master (pm decisions) and the status child (status_child.h),
  * which renders the board even while every worker is busy because reading
  * takes no lock and needs no worker.
  */
@@ -40,7 +40,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/defs.h"
 
 #define SCOREBOARD_SLOTS	(2 * CONFIG_MAX_CHILDREN)

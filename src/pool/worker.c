@@ -91,10 +91,10 @@
 #include <fcgiapp.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "pool/app.h"
+#include "pool/worker_app.h"
 #include "pool/listener.h"
 #include "pool/priv.h"
 #include "pool/child.h"

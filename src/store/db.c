@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"

@@ -18,7 +18,6 @@
 #include "common/util.h"
 
 #include "store/status_store.h"
-#include "pool/status_fmt.h"
 
 const struct db_stmt status_store_stmts[] = {
 	{ "status_figures",
@@ -43,6 +42,17 @@ const struct db_stmt status_store_stmts[] = {
 	{ NULL, NULL, 0 },
 };
 
+void
+status_store_unknown(struct store_figures *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->jobs_backlog = f->usage_pending = f->usage_at_risk = STORE_FIGURE_UNKNOWN;
+	f->usage_last_push_wall = f->usage_failed = STORE_FIGURE_UNKNOWN;
+	f->usage_failed_oldest_wall = STORE_FIGURE_UNKNOWN;
+	f->packages_low = f->packages_used_up = STORE_FIGURE_UNKNOWN;
+	f->sync_standbys = f->sync_commit = STORE_FIGURE_UNKNOWN;
+}
+
 bool
 status_store_figures(struct db *db, struct store_figures *f)
 {
@@ -54,18 +64,14 @@ status_store_figures(struct db *db, struct store_figures *f)
 	const int	 n = (int)NELEM(out);
 	int		 i;
 
-	for (i = 0; i < n; i++)
-		*out[i] = STATUS_UNKNOWN;
-	f->sync_commit = STATUS_UNKNOWN;
-	f->synchronous_commit[0] = '\0';
-	f->multi_host = false;
+	status_store_unknown(f);
 	if (!db_ensure(db) || (res = db_exec(db, "status_figures", 0, NULL)) == NULL)
 		return false;
 	f->multi_host = db_multi_host(db);
 	if (PQntuples(res) == 1 && PQnfields(res) == n + 2) {
 		for (i = 0; i < n; i++)
 			if (!parse_i64(PQgetvalue(res, 0, i), INT64_MIN, INT64_MAX, out[i]))
-				*out[i] = STATUS_UNKNOWN;
+				*out[i] = STORE_FIGURE_UNKNOWN;
 		f->sync_commit = strcmp(PQgetvalue(res, 0, n), "t") == 0;
 		snprintf(f->synchronous_commit, sizeof(f->synchronous_commit), "%s",
 		    PQgetvalue(res, 0, n + 1));

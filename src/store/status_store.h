@@ -4,7 +4,7 @@
  * One statement, run by the status child on a connection of its own with
  * a short statement_timeout, so a slow store delays the page by that much
  * at most and never blocks it. A figure the store did not give stays
- * STATUS_UNKNOWN (-1).
+ * STORE_FIGURE_UNKNOWN (-1), the value the status page shows as unknown.
  */
 #ifndef MKP_STORE_STATUS_STORE_H
 #define MKP_STORE_STATUS_STORE_H
@@ -13,6 +13,8 @@
 
 #include "common/defs.h"
 #include "store/db.h"
+
+#define STORE_FIGURE_UNKNOWN	(-1)	/* the store did not answer */
 
 struct store_figures {
 	int64_t	 jobs_backlog;		/* queued jobs that are due */
@@ -38,7 +40,9 @@ struct store_figures {
 
 extern const struct db_stmt status_store_stmts[];
 
-/* Fills f; false (every figure -1) when the store did not answer. */
+/* Sets every figure of f to STORE_FIGURE_UNKNOWN (and the rest to none). */
+void	 status_store_unknown(struct store_figures *f);
+/* Fills f; false (every figure unknown) when the store did not answer. */
 bool	 status_store_figures(struct db *, struct store_figures *f);
 
 /*

@@ -1,5 +1,5 @@
 /*
- * fuzz_config: mkpd.conf as read by config_load (common/config.c, inih
+ * fuzz_config: mkpd.conf as read by config_load (common/conf.c, inih
  * underneath): sections, options, every option type and check, the
  * cross-option checks; and the listen option's own parser.
  *
@@ -8,7 +8,7 @@
  * Properties: a refused file says why; an accepted one dumps, and differs
  * from itself in no startup option.
  */
-#include "common/config.h"
+#include "common/conf.h"
 #include "fuzz.h"
 
 static FILE *null_out;

@@ -451,7 +451,7 @@ def _overridden(overrides, section, name):
 
 class Mkpd:
     """One mkpd master, run in the foreground (no -d) under a test's
-    directory. Options are the fields of struct config (src/common/config.h)
+    directory. Options are the fields of struct config (src/common/conf.h)
     by section; see defaults() for what the harness sets."""
 
     def __init__(self, build, workdir, dsn, keys, overrides=None):

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "domain/package.h"
 #include "unit.h"
 

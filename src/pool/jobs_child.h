@@ -1,5 +1,5 @@
 /*
- * jobs.h: the jobs child, from fork to exit.
+ * jobs_child.h: the jobs child, from fork to exit.
  *
  * The master forks one beside the workers when [jobs] enabled is true. It
  * holds no scoreboard slot and is no worker: the pm neither counts nor
@@ -14,8 +14,8 @@
  * reopens the log. Any other exit is a crash the master answers with a
  * respawn after a back-off.
  */
-#ifndef MKP_POOL_JOBS_H
-#define MKP_POOL_JOBS_H
+#ifndef MKP_POOL_JOBS_CHILD_H
+#define MKP_POOL_JOBS_CHILD_H
 
 #include <sys/types.h>
 

@@ -1,12 +1,12 @@
 /*
- * config.c: mkpd.conf, read with inih into a struct config.
+ * conf.c: mkpd.conf, read with inih into a struct config.
  *
  * Why one table: cf_options[] below is the only place an option exists.
  * Its section, name, type, field offset, default, bounds and flags drive
  * the parser, the defaults, config_dump, config_startup_changes,
  * config_keep_startup and config_each_name (hence `mkpd --options` and the
  * docs check in scripts/check-options). Adding an option is one line here,
- * a field in config.h and a paragraph in etc/mkpd.conf.sample; make check
+ * a field in conf.h and a paragraph in etc/mkpd.conf.sample; make check
  * fails if the paragraph is missing.
  *
  * Invariants:
@@ -31,8 +31,7 @@
  * was longer than inih's buffer.
  */
 /*
- * autoconf's header (HAVE_DECL_INI_MAX_LINE). Angle brackets: "config.h"
- * would find common/config.h, next to this file, first.
+ * autoconf's header (HAVE_DECL_INI_MAX_LINE).
  */
 #include <config.h>
 
@@ -49,7 +48,7 @@
 #include <ini.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -126,7 +125,7 @@ static bool	cf_check_thresholds(const char *, char *, size_t);
 #define SO	CF_STARTUP_ONLY
 
 /*
- * The options, in the order of config.h and etc/mkpd.conf.sample (dump
+ * The options, in the order of conf.h and etc/mkpd.conf.sample (dump
  * and --options print them in this order).
  */
 static const struct cf_option cf_options[] = {

@@ -1,5 +1,5 @@
 /*
- * status.h: the status child, which answers for the pool when no worker can.
+ * status_child.h: the status child, which answers for the pool when no worker can.
  *
  * The master forks it beside the workers (ps shows mkpd-status). It holds
  * no scoreboard slot and serves no marketplace call; it reads the
@@ -18,8 +18,8 @@
  * The reload request goes to the master over a socketpair (chan): one
  * byte 'R' up, one byte back, 'Y' (reloaded) or 'N'.
  */
-#ifndef MKP_POOL_STATUS_H
-#define MKP_POOL_STATUS_H
+#ifndef MKP_POOL_STATUS_CHILD_H
+#define MKP_POOL_STATUS_CHILD_H
 
 #include <sys/types.h>
 

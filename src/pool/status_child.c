@@ -1,5 +1,5 @@
 /*
- * status.c: the status child (see status.h).
+ * status_child.c: the status child (see status_child.h).
  *
  * One connection at a time, in one loop: the page is rendered from
  * memory in microseconds, so serialising is simpler than it is slow. The
@@ -35,14 +35,14 @@
 #include <fcgiapp.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "pool/child.h"
 #include "pool/listener.h"
 #include "pool/priv.h"
 #include "pool/scoreboard.h"
-#include "pool/status.h"
+#include "pool/status_child.h"
 #include "pool/status_fmt.h"
 #include "store/status_store.h"
 
@@ -104,15 +104,8 @@ status_store_outcome(bool ok)
 	    db_sqlstate(st.db)[0] != '\0' ? " " : "", db_errmsg(st.db));
 }
 
-static void
-store_figures_unknown(struct store_figures *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->jobs_backlog = f->usage_pending = f->usage_at_risk = STATUS_UNKNOWN;
-	f->usage_last_push_wall = f->sync_standbys = f->sync_commit = STATUS_UNKNOWN;
-	f->usage_failed = f->usage_failed_oldest_wall = STATUS_UNKNOWN;
-	f->packages_low = f->packages_used_up = STATUS_UNKNOWN;
-}
+/* The store's figures go to the page as they are. */
+_Static_assert(STORE_FIGURE_UNKNOWN == STATUS_UNKNOWN, "one value for unknown");
 
 /* The bytes of the workers' spool files (store/spool.h), -1 if unreadable. */
 static int64_t
@@ -174,7 +167,7 @@ status_refresh_start(void)
 	sigset_t	 all, old;
 	int		 e;
 
-	store_figures_unknown(&cache.f);
+	status_store_unknown(&cache.f);
 	/* The thread takes no signal: they are the main loop's. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -1,6 +1,6 @@
 /*
- * jobs.c: the jobs child's process shell around src/jobs/runner.c (see
- * jobs.h): name, privileges, signals, the periodic jobs and the wait.
+ * jobs_child.c: the jobs child's process shell around src/jobs/runner.c (see
+ * jobs_child.h): name, privileges, signals, the periodic jobs and the wait.
  *
  * Signals are blocked while a job runs and unblocked only inside ppoll,
  * as in a worker: a stop takes effect between jobs, never inside one, and
@@ -21,7 +21,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "jobs/kinds.h"
@@ -29,7 +29,7 @@
 #include "jobs/usage_push.h"
 #include "jobs/runner.h"
 #include "pool/child.h"
-#include "pool/jobs.h"
+#include "pool/jobs_child.h"
 #include "pool/listener.h"
 #include "pool/priv.h"
 #include "store/status_store.h"

@@ -1,5 +1,5 @@
 /*
- * app.h: the seam between the worker pool and the request handling code.
+ * worker_app.h: the seam between the worker pool and the request handling code.
  *
  * The pool owns processes, sockets, signals and the scoreboard; the app
  * owns what a request means. A worker calls the app through mkpd_app only:
@@ -26,8 +26,8 @@
  * The config passed to init stays valid and unchanged for the life of the
  * worker: a reload starts new workers with the new config.
  */
-#ifndef MKP_POOL_APP_H
-#define MKP_POOL_APP_H
+#ifndef MKP_POOL_WORKER_APP_H
+#define MKP_POOL_WORKER_APP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /*
- * config.h: mkpd.conf, an INI file read with inih into one struct.
+ * conf.h: mkpd.conf, an INI file read with inih into one struct.
  *
- * Every option lives in one declarative table (config.c) giving its
+ * Every option lives in one declarative table (conf.c) giving its
  * section, name, type, default, bounds and whether a reload may change it.
  * The same table validates the file, prints `mkpd -t -v`, and feeds the
  * check that every option is documented in etc/mkpd.conf.sample.
@@ -15,8 +15,8 @@
  * continuation of the previous value), each may appear once, and a value
  * may be empty only where the option says so (keys, optional paths).
  */
-#ifndef MKP_CONFIG_H
-#define MKP_CONFIG_H
+#ifndef MKP_COMMON_CONF_H
+#define MKP_COMMON_CONF_H
 
 #include <stdint.h>
 #include <stdio.h>
