@@ -131,6 +131,18 @@ cu_failed_query(struct ctl *c, const char *what)
 	return 1;
 }
 
+/* Prints the rows of a list (res NULL: its query failed) and clears them. */
+static int
+cu_list(struct ctl *c, PGresult *res, const char *what, const struct cu_col *cols,
+    int ncols, bool json)
+{
+	if (res == NULL)
+		return cu_failed_query(c, what);
+	cu_print(res, cols, ncols, json);
+	PQclear(res);
+	return 0;
+}
+
 static int
 cu_hourly(struct ctl *c, int argc, char **argv)
 {
@@ -145,7 +157,6 @@ cu_hourly(struct ctl *c, int argc, char **argv)
 		{ "meteringSn", "METERING_SN", CU_STR },
 	};
 	const char	*instance = NULL;
-	PGresult	*res;
 	int64_t		 limit = CU_LIMIT;
 	bool		 json = c->json;
 
@@ -153,11 +164,8 @@ cu_hourly(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = usage_store_admin_hourly(c->conn, instance, (int)limit)) == NULL)
-		return cu_failed_query(c, "report");
-	cu_print(res, cols, (int)NELEM(cols), json);
-	PQclear(res);
-	return 0;
+	return cu_list(c, usage_store_admin_hourly(c->conn, instance, (int)limit), "report", cols,
+	    (int)NELEM(cols), json);
 }
 
 static int
@@ -174,18 +182,14 @@ cu_records(struct ctl *c, int argc, char **argv)
 		{ "atRisk", "AT_RISK", CU_BOOL },
 		{ "reason", "REASON", CU_STR },
 	};
-	PGresult	*res;
 	bool		 json = c->json;
 
 	if (!cu_opts(argc, argv, 1, &json, NULL, NULL)) {
 		cu_usage();
 		return 2;
 	}
-	if ((res = usage_store_admin_records(c->conn, argv[0], CU_LIMIT)) == NULL)
-		return cu_failed_query(c, argv[0]);
-	cu_print(res, cols, (int)NELEM(cols), json);
-	PQclear(res);
-	return 0;
+	return cu_list(c, usage_store_admin_records(c->conn, argv[0], CU_LIMIT), argv[0], cols,
+	    (int)NELEM(cols), json);
 }
 
 static int
@@ -203,7 +207,6 @@ cu_history(struct ctl *c, int argc, char **argv)
 		{ "error", "ERROR", CU_STR },
 		{ "value", "VALUE", CU_NUM },
 	};
-	PGresult	*res;
 	int64_t		 limit = CU_LIMIT;
 	bool		 json = c->json;
 
@@ -211,11 +214,8 @@ cu_history(struct ctl *c, int argc, char **argv)
 		cu_usage();
 		return 2;
 	}
-	if ((res = usage_store_admin_history(c->conn, (int)limit)) == NULL)
-		return cu_failed_query(c, "history");
-	cu_print(res, cols, (int)NELEM(cols), json);
-	PQclear(res);
-	return 0;
+	return cu_list(c, usage_store_admin_history(c->conn, (int)limit), "history", cols,
+	    (int)NELEM(cols), json);
 }
 
 static int

@@ -1,13 +1,15 @@
 /*
- * marketplace.c: the client of the marketplace's open API, for now the
- * order query (spec/outbound.md §3; v2-basic.md §3.9). V2 newInstance and
+ * marketplace.c: the client of the marketplace's open API: every call
+ * mkpd makes there is signed and sent here (mkt_sign_call, mkt_send), the
+ * order query (spec/outbound.md §3; v2-basic.md §3.9) and the usage push
+ * (§1, whose bytes net/usage_wire.c makes). V2 newInstance and
  * upgradeInstance carry only ids; the order's details (charging mode,
- * period, SKU, linear value, expiry, buyer) come from this call.
+ * period, SKU, linear value, expiry, buyer) come from the order query.
  *
- * Why three layers: mkt_order_request (build and sign, no I/O) and
- * mkt_parse_order_answer (bytes in, verdict out) are pure, so every rule
- * is unit-tested without a network; mkt_query_order only glues them to
- * http_request and chooses the host.
+ * Why three layers: mkt_order_call and mkt_sign_call (build and sign, no
+ * I/O) and mkt_parse_order_answer (bytes in, verdict out) are pure, so
+ * every rule is unit-tested without a network; mkt_send only hands the
+ * signed request to http_request, and mkt_query_order chooses the host.
  *
  * Classifying an answer (the one place that decides retry or not):
  * - a marketplace result code (resultCode): MKT.0000 is success (with
