@@ -653,7 +653,7 @@ lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 		return store_failed(ctx, call);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		db_rollback(ctx->db);
+		dom_claim_settle(ctx, call);
 		say(call, "no such instance");
 		return DOM_NOT_FOUND;
 	}
@@ -663,7 +663,7 @@ lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	*test_out = is_test;
 	PQclear(res);
 	if (call->is_test && !is_test) {
-		db_rollback(ctx->db);
+		dom_claim_settle(ctx, call);
 		say(call, "debug call on a real instance: not changed");
 		log_warn("debug call (testFlag=1) named real instance %s: not changed", id);
 		*skip = true;
@@ -706,7 +706,7 @@ static enum dom_status
 nothing_to_do(const struct dom_ctx *ctx, struct dom_call *call, enum dom_status st,
     const char *why)
 {
-	db_rollback(ctx->db);
+	dom_claim_settle(ctx, call);
 	say(call, "%s", why);
 	return st;
 }
