@@ -8,7 +8,7 @@
  */
 #include <strings.h>
 
-#include "api/app.h"
+#include "api/router.h"
 #include "common/json.h"
 
 static const char *const secret_keys[] = {

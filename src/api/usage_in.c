@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/app.h"
+#include "api/router.h"
 #include "api/response.h"
 #include "api/usage_in.h"
 #include "common/log.h"

@@ -23,7 +23,7 @@
 #include "store/status_store.h"
 #include "store/usage_store.h"
 
-/* Every set of app.c's workers, jobs/kinds.c's job kinds and the status child. */
+/* Every set of api/router.c's workers, jobs/kinds.c's job kinds and the status child. */
 static const struct db_stmt *const stmt_sets[] = {
 	nonce_stmts, audit_stmts, instance_store_stmts, job_store_stmts,
 	kit_store_stmts, usage_store_stmts, package_store_stmts, status_store_stmts,

@@ -50,6 +50,13 @@ dom_claim_failed(const struct dom_ctx *ctx, struct dom_call *call, enum dom_stat
 }
 
 void
+dom_claim_settle(const struct dom_ctx *ctx, struct dom_call *call)
+{
+	if (call->replay_key == NULL || !call->claimed || !db_commit(ctx->db))
+		db_rollback(ctx->db);
+}
+
+void
 dom_call_end(const struct dom_ctx *ctx, struct dom_call *call)
 {
 	(void)call;

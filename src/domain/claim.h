@@ -30,6 +30,13 @@ void	 dom_claim_undone(struct dom_call *);
  */
 bool	 dom_claim_failed(const struct dom_ctx *, struct dom_call *, enum dom_status *st);
 
+/*
+ * Ends the command's transaction when it changed nothing: committed when
+ * it carries the claim (a no-op answered is claimed too, so its replay is
+ * refused like any other), rolled back otherwise.
+ */
+void	 dom_claim_settle(const struct dom_ctx *, struct dom_call *);
+
 /* The call is answered: a claim not sent is forgotten. */
 void	 dom_call_end(const struct dom_ctx *, struct dom_call *);
 

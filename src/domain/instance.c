@@ -598,7 +598,7 @@ lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	case DB_FOUND:
 		break;
 	case DB_NONE:
-		db_rollback(ctx->db);
+		dom_claim_settle(ctx, call);
 		say(call, "no such instance");
 		return DOM_NOT_FOUND;
 	case DB_FAILED:
@@ -607,7 +607,7 @@ lock_instance(const struct dom_ctx *ctx, struct dom_call *call, const char *id,
 	memcpy(state, st.state, 16);
 	*test_out = st.is_test;
 	if (call->is_test && !st.is_test) {
-		db_rollback(ctx->db);
+		dom_claim_settle(ctx, call);
 		say(call, "debug call on a real instance: not changed");
 		log_warn("debug call (testFlag=1) named real instance %s: not changed", id);
 		*skip = true;
@@ -650,7 +650,7 @@ static enum dom_status
 nothing_to_do(const struct dom_ctx *ctx, struct dom_call *call, enum dom_status st,
     const char *why)
 {
-	db_rollback(ctx->db);
+	dom_claim_settle(ctx, call);
 	say(call, "%s", why);
 	return st;
 }

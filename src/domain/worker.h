@@ -1,5 +1,5 @@
 /*
- * worker.h: the domain as a process serving calls sees it (api/app.c):
+ * worker.h: the domain as a process serving calls sees it (api/router.c):
  * one store connection with every statement the commands use prepared,
  * the record of each call (callback_log, struct audit) queued after its
  * answer, and what is still queued sent when the process is about to

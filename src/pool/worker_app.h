@@ -56,7 +56,7 @@ struct worker_app {
 	size_t	(*abort_answer)(char *buf, size_t size);
 };
 
-extern const struct worker_app mkpd_app;	/* src/api/app.c */
+extern const struct worker_app mkpd_app;	/* src/api/router.c */
 
 /*
  * The other way: what the app tells the pool about the call it serves,
@@ -81,12 +81,12 @@ struct app_observer {
 };
 
 /* Filled by the worker before init; NULL members are not called. */
-extern struct app_observer mkpd_observer;	/* src/api/app.c */
+extern struct app_observer mkpd_observer;	/* src/api/router.c */
 
 /*
  * The worker's scoreboard slot, set before init: what names the worker's
  * files that outlive it (the spool, replayed by the next worker there).
  */
-extern int mkpd_worker_slot;			/* src/api/app.c */
+extern int mkpd_worker_slot;			/* src/api/router.c */
 
 #endif

@@ -402,6 +402,21 @@ def test_replay_of_a_new_instance_under_a_fresh_id_is_refused(stack, call):
                % first["instanceId"]) == "1"
 
 
+def test_replay_of_a_call_that_changed_nothing_is_refused(stack, call):
+    # Freezing a frozen instance, or naming an unknown one, changes nothing;
+    # the nonce is claimed all the same, and the same request again is a replay.
+    iid = create(call)
+    expect(call, "updateInstanceStatus", {"instanceId": iid, "status": "FREEZE"}, "000000")
+    for fields, code in [({"instanceId": iid, "status": "FREEZE"}, "000000"),
+                         ({"instanceId": "none-" + uuid.uuid4().hex, "status": "FREEZE"},
+                          "000003")]:
+        args = ["--nonce", uuid.uuid4().hex.upper(),
+                "--timestamp", str(int(time.time() * 1000))]
+        expect(call, "updateInstanceStatus", fields, code, args=args)
+        again = expect(call, "updateInstanceStatus", fields, "000001", args=args)
+        assert again["resultMsg"] == "nonce: already used (replay)", again
+
+
 def test_malformed_json_is_refused(stack, call, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_bytes(b'{"activity":"queryInstance","instanceId":')

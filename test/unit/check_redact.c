@@ -18,7 +18,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "api/app.h"
+#include "api/router.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "unit.h"

@@ -1,8 +1,8 @@
 /*
- * app.h: what the request adapters share inside one worker process.
+ * router.h: what the request adapters share inside one worker process.
  */
-#ifndef MKP_APP_H
-#define MKP_APP_H
+#ifndef MKP_API_ROUTER_H
+#define MKP_API_ROUTER_H
 
 #include "api/request.h"
 #include "common/conf.h"

@@ -1,5 +1,5 @@
 /*
- * app.c: what a worker does with each request: route it to its dialect,
+ * router.c: what a worker does with each request: route it to its dialect,
  * answer, then write the audit row.
  *
  * mkpd_app is the pool's view of this file (src/pool/worker_app.h): prepare runs
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/app.h"
+#include "api/router.h"
 #include "api/call.h"
 #include "api/response.h"
 #include "common/log.h"
