@@ -11,6 +11,7 @@
 
 #include "api/app_info.h"
 #include "api/call.h"
+#include "api/redact.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -28,7 +28,7 @@
 #ifndef MKP_API_CALL_H
 #define MKP_API_CALL_H
 
-#include "api/router.h"
+#include "api/adapter.h"
 #include "api/response.h"
 #include "api/v1_query.h"
 #include "api/verify.h"

@@ -8,7 +8,7 @@
  */
 #include <strings.h>
 
-#include "api/router.h"
+#include "api/redact.h"
 #include "common/json.h"
 
 static const char *const secret_keys[] = {

@@ -13,9 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/router.h"
+#include "api/adapter.h"
 #include "api/call.h"
 #include "api/response.h"
+#include "api/usage_in.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/random.h"

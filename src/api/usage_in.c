@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/router.h"
+#include "api/adapter.h"
 #include "api/response.h"
 #include "api/usage_in.h"
 #include "common/log.h"

@@ -13,6 +13,12 @@
 
 #define USAGE_MAX_DEPTH	8
 
+struct app;		/* api/adapter.h */
+struct request;		/* api/request.h */
+
+/* POST /-/usage: the seller reports metered usage. */
+void	 usage_in_handle(struct app *, struct request *);
+
 /*
  * Parses body ({"events":[...]}) into *tree and one event per item in
  * *ev (n of them; strings point into *tree; an item of the wrong form

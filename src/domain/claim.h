@@ -11,7 +11,7 @@
 #ifndef MKP_DOMAIN_CLAIM_H
 #define MKP_DOMAIN_CLAIM_H
 
-#include "domain/instance.h"
+#include "domain/dom.h"
 
 /* Sends the claim with the next statement, unless it has been sent. */
 void	 dom_claim(const struct dom_ctx *, struct dom_call *);

@@ -16,9 +16,10 @@
  * a byte limit: on a character boundary, and never showing a secret.
  */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "api/router.h"
+#include "api/redact.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "unit.h"
