@@ -46,12 +46,11 @@ def canonical(body):
 
 
 def kit_call(stack, name, body, key=None, ts=None, nonce=None, sign=None, raw=None,
-             drop=(), payload=None):
+             drop=()):
     key = key or stack.keys["kit"]
     ts = str(int(time.time() * 1000)) if ts is None else ts
     nonce = nonce or uuid.uuid4().hex.upper()
-    if payload is None:
-        payload = raw if raw is not None else canonical(body)
+    payload = raw if raw is not None else canonical(body)
     data = raw if raw is not None else json.dumps(body, ensure_ascii=False)
     sig = sign or hmac.new(key.encode(), (key + nonce + ts + payload).encode(),
                            hashlib.sha256).hexdigest().upper()
