@@ -117,6 +117,13 @@ app_idle(void)
 		db_flush(app.db);
 }
 
+/* The audit journal holds a batch's worth: send it before the next request. */
+static bool
+app_flush_due(void)
+{
+	return app.db != NULL && db_journal_due(app.db);
+}
+
 static bool
 app_idle_pending(void)
 {
@@ -304,6 +311,7 @@ const struct worker_app mkpd_app = {
 	.serve = app_serve,
 	.idle = app_idle,
 	.idle_pending = app_idle_pending,
+	.flush_due = app_flush_due,
 	.fini = app_fini,
 	.abort_answer = app_abort_answer,
 };

@@ -7,6 +7,7 @@ import base64
 import concurrent.futures
 import hashlib
 import json
+import time
 import uuid
 
 import pytest
@@ -351,6 +352,22 @@ def test_replayed_nonce_undoes_the_whole_call(stack, call):
            "000001", args=["--nonce", nonce])
     assert sql(stack, "SELECT count(*) FROM instance WHERE order_id = '%s'" % order[0]) == "0"
     assert state_of(stack, iid) == "active"
+
+
+def test_replay_to_another_host_is_refused(stack, call, make_stack):
+    """The very same signed request (nonce and timestamp) replayed to
+    another host of the store is refused, and so is its replay to the first
+    (schema 018 left the nonce's key alone, only its purge index went)."""
+    iid = create(call)
+    other = make_stack(dsn=stack.dsn, keys=stack.keys, start=False)
+    other.mkpd.master_key.write_bytes(stack.mkpd.master_key.read_bytes())
+    other.start()
+    nonce = uuid.uuid4().hex.upper()
+    args = ["--nonce", nonce, "--timestamp", str(int(time.time() * 1000) - 5000)]
+    expect(call, "queryInstance", {"instanceId": iid}, "000000", args=args)
+    expect(other.call, "queryInstance", {"instanceId": iid}, "000001", args=args)
+    expect(call, "queryInstance", {"instanceId": iid}, "000001", args=args)
+    assert sql(stack, "SELECT count(*) FROM nonce WHERE nonce = 'v2:%s'" % nonce) == "1"
 
 
 def test_malformed_json_is_refused(stack, call, tmp_path):
