@@ -3,6 +3,81 @@
 -- Do not edit: change the schema with a new migration, then run scripts/schema-current.
 
 --
+-- Name: mkp_callback_log_partitions(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_callback_log_partitions(p_months_ahead integer DEFAULT 2) RETURNS integer
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    m timestamp := date_trunc('month', now() AT TIME ZONE 'UTC');
+    lo timestamptz;
+    hi timestamptz;
+    part text;
+    made integer := 0;
+BEGIN
+    -- Two hosts' purges make a month once: the second waits, then finds it.
+    LOCK TABLE ONLY callback_log IN SHARE UPDATE EXCLUSIVE MODE;
+    FOR k IN 0..p_months_ahead LOOP
+        lo := (m + make_interval(months => k)) AT TIME ZONE 'UTC';
+        hi := (m + make_interval(months => k + 1)) AT TIME ZONE 'UTC';
+        part := 'callback_log_' || to_char(m + make_interval(months => k), 'YYYYMM');
+        CONTINUE WHEN to_regclass(part) IS NOT NULL;
+        EXECUTE format('CREATE TABLE %I (LIKE callback_log INCLUDING DEFAULTS)', part);
+        EXECUTE format('WITH moved AS (DELETE FROM callback_log_default WHERE received_at >= $1 '
+                       'AND received_at < $2 RETURNING *) INSERT INTO %I SELECT * FROM moved',
+                       part) USING lo, hi;
+        EXECUTE format('ALTER TABLE callback_log ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                       part, lo, hi);
+        made := made + 1;
+    END LOOP;
+    RETURN made;
+END
+$_$;
+
+--
+-- Name: FUNCTION mkp_callback_log_partitions(p_months_ahead integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_callback_log_partitions(p_months_ahead integer) IS 'Makes the callback_log partitions of this month and the next p_months_ahead (UTC) that do not exist, moving their rows out of callback_log_default; returns how many.';
+
+--
+-- Name: mkp_callback_log_purge(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_callback_log_purge(p_before timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    r record;
+    n bigint;
+    total bigint := 0;
+BEGIN
+    FOR r IN SELECT c.relname,
+                    (to_timestamp(substring(c.relname FROM '^callback_log_(\d{6})$'), 'YYYYMM')
+                         AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC' AS upper
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'callback_log'::regclass
+                AND c.relname ~ '^callback_log_\d{6}$'
+              ORDER BY c.relname LOOP
+        CONTINUE WHEN r.upper > p_before;
+        EXECUTE format('SELECT count(*) FROM %I', r.relname) INTO n;
+        EXECUTE format('DROP TABLE %I', r.relname);
+        total := total + n;
+    END LOOP;
+    DELETE FROM callback_log WHERE received_at < p_before;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN total + n;
+END
+$_$;
+
+--
+-- Name: FUNCTION mkp_callback_log_purge(p_before timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_callback_log_purge(p_before timestamp with time zone) IS 'Drops the callback_log months wholly before p_before and deletes the older rows left in the others; returns the rows gone.';
+
+--
 -- Name: mkp_instance_event_notify(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1551,13 +1626,14 @@ CREATE TABLE public.callback_log (
     is_test boolean DEFAULT false NOT NULL,
     reason text,
     body text
-);
+)
+PARTITION BY RANGE (received_at);
 
 --
 -- Name: TABLE callback_log; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.callback_log IS 'The audit log: one row per inbound call, whatever its outcome, written by the worker after answering. Usually the largest table. Kept until mkpctl purge --audit-older-than DAYS (debug rows: --test-data).';
+COMMENT ON TABLE public.callback_log IS 'The audit log: one row per inbound call, whatever its outcome, written by the worker after answering (from its journal, in batches). Usually the largest table. Partitioned by month of received_at (callback_log_YYYYMM, UTC; callback_log_default for a month not made yet); the jobs child''s purge job makes the next months (mkp_callback_log_partitions). Kept until mkpctl purge --audit-older-than DAYS, which drops whole months (debug rows: --test-data).';
 
 --
 -- Name: COLUMN callback_log.call_id; Type: COMMENT; Schema: public; Owner: -
@@ -1569,7 +1645,7 @@ COMMENT ON COLUMN public.callback_log.call_id IS 'Unique id of the call, also in
 -- Name: COLUMN callback_log.received_at; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.callback_log.received_at IS 'When the request arrived.';
+COMMENT ON COLUMN public.callback_log.received_at IS 'When the request arrived (the partition key).';
 
 --
 -- Name: COLUMN callback_log.remote_addr; Type: COMMENT; Schema: public; Owner: -
@@ -1590,6 +1666,24 @@ COMMENT ON COLUMN public.callback_log.dialect IS 'v2, v1, kit-v2, kit-v1, or loc
 COMMENT ON COLUMN public.callback_log.activity IS 'The interface called (newInstance, tenantSync...), NULL when unknown.';
 
 --
+-- Name: COLUMN callback_log.instance_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.callback_log.instance_id IS 'The instance the call named, when it named one.';
+
+--
+-- Name: COLUMN callback_log.order_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.callback_log.order_id IS 'The order the call named, when it named one.';
+
+--
+-- Name: COLUMN callback_log.order_line_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.callback_log.order_line_id IS 'The order line the call named, when it named one.';
+
+--
 -- Name: COLUMN callback_log.result_code; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -1608,6 +1702,12 @@ COMMENT ON COLUMN public.callback_log.http_status IS 'HTTP status of the answer.
 COMMENT ON COLUMN public.callback_log.latency_us IS 'Time from arrival to answer, in microseconds.';
 
 --
+-- Name: COLUMN callback_log.is_test; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.callback_log.is_test IS 'A debug call (testFlag 1).';
+
+--
 -- Name: COLUMN callback_log.reason; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -1618,6 +1718,27 @@ COMMENT ON COLUMN public.callback_log.reason IS 'Why it was refused or failed, i
 --
 
 COMMENT ON COLUMN public.callback_log.body IS 'The request body with secrets and contact data replaced by "***" (passwords, clientSecret, tokens, mobilePhone, email...), cut at a size limit ("...(cut)").';
+
+--
+-- Name: callback_log_default; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.callback_log_default (
+    call_id text NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    remote_addr text,
+    dialect text NOT NULL,
+    activity text,
+    instance_id text,
+    order_id text,
+    order_line_id text,
+    result_code text,
+    http_status integer NOT NULL,
+    latency_us bigint NOT NULL,
+    is_test boolean DEFAULT false NOT NULL,
+    reason text,
+    body text
+);
 
 --
 -- Name: failed_calls; Type: VIEW; Schema: public; Owner: -
@@ -2371,7 +2492,7 @@ CREATE UNLOGGED TABLE public.nonce (
 -- Name: TABLE nonce; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.nonce IS 'Replay protection: one row per signed call''s nonce, shared by every host. UNLOGGED (empty after a crash; the time window still refuses stale calls). Written by the workers through mkp_nonce_claim; rows older than twice time_window are purged by the jobs child (purge job).';
+COMMENT ON TABLE public.nonce IS 'Replay protection: one row per signed call''s nonce, shared by every host. UNLOGGED (empty after a crash; the time window still refuses stale calls). Written by the workers through mkp_nonce_claim; rows older than twice time_window are purged by the jobs child (purge job), which reads the table whole: it is small, and an index on seen_at would cost every claim an insertion.';
 
 --
 -- Name: COLUMN nonce.nonce; Type: COMMENT; Schema: public; Owner: -
@@ -2922,6 +3043,12 @@ CREATE VIEW public.usage_unpushed AS
 COMMENT ON VIEW public.usage_unpushed IS 'Records not delivered yet (open, pending, sending, failed); at_risk (mkp_usage_at_risk): failed, or not delivered an hour after its hour ended, so near the marketplace''s target (two hours after the hour ends).';
 
 --
+-- Name: callback_log_default; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.callback_log ATTACH PARTITION public.callback_log_default DEFAULT;
+
+--
 -- Name: instance_event event_id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -2976,7 +3103,14 @@ ALTER TABLE ONLY public.app_user
 --
 
 ALTER TABLE ONLY public.callback_log
-    ADD CONSTRAINT callback_log_pkey PRIMARY KEY (call_id);
+    ADD CONSTRAINT callback_log_pkey PRIMARY KEY (call_id, received_at);
+
+--
+-- Name: callback_log_default callback_log_default_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.callback_log_default
+    ADD CONSTRAINT callback_log_default_pkey PRIMARY KEY (call_id, received_at);
 
 --
 -- Name: instance_event instance_event_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -3132,22 +3266,40 @@ ALTER TABLE ONLY public.usage_record
 CREATE INDEX app_user_org_idx ON public.app_user USING btree (tenant_id, org_code);
 
 --
--- Name: callback_log_failed_idx; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX callback_log_failed_idx ON public.callback_log USING btree (received_at) WHERE (result_code IS DISTINCT FROM '000000'::text);
-
---
 -- Name: callback_log_instance_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX callback_log_instance_idx ON public.callback_log USING btree (instance_id) WHERE (instance_id IS NOT NULL);
+CREATE INDEX callback_log_instance_idx ON ONLY public.callback_log USING btree (instance_id) WHERE (instance_id IS NOT NULL);
+
+--
+-- Name: callback_log_default_instance_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX callback_log_default_instance_id_idx ON public.callback_log_default USING btree (instance_id) WHERE (instance_id IS NOT NULL);
 
 --
 -- Name: callback_log_received_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX callback_log_received_idx ON public.callback_log USING btree (received_at);
+CREATE INDEX callback_log_received_idx ON ONLY public.callback_log USING btree (received_at);
+
+--
+-- Name: callback_log_default_received_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX callback_log_default_received_at_idx ON public.callback_log_default USING btree (received_at);
+
+--
+-- Name: callback_log_failed_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX callback_log_failed_idx ON ONLY public.callback_log USING btree (received_at) WHERE (result_code IS DISTINCT FROM '000000'::text);
+
+--
+-- Name: callback_log_default_received_at_idx1; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX callback_log_default_received_at_idx1 ON public.callback_log_default USING btree (received_at) WHERE (result_code IS DISTINCT FROM '000000'::text);
 
 --
 -- Name: instance_event_call_idx; Type: INDEX; Schema: public; Owner: -
@@ -3228,12 +3380,6 @@ CREATE INDEX job_state_idx ON public.job USING btree (state, id);
 CREATE INDEX kit_event_tenant_idx ON public.kit_event USING btree (tenant_id, event_id);
 
 --
--- Name: nonce_seen_idx; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX nonce_seen_idx ON public.nonce USING btree (seen_at);
-
---
 -- Name: org_parent_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -3268,6 +3414,30 @@ CREATE INDEX usage_record_push_idx ON public.usage_record USING btree (last_push
 --
 
 CREATE INDEX usage_record_unsent_idx ON public.usage_record USING btree (window_begin) WHERE (state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text]));
+
+--
+-- Name: callback_log_default_instance_id_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.callback_log_instance_idx ATTACH PARTITION public.callback_log_default_instance_id_idx;
+
+--
+-- Name: callback_log_default_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.callback_log_pkey ATTACH PARTITION public.callback_log_default_pkey;
+
+--
+-- Name: callback_log_default_received_at_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.callback_log_received_idx ATTACH PARTITION public.callback_log_default_received_at_idx;
+
+--
+-- Name: callback_log_default_received_at_idx1; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.callback_log_failed_idx ATTACH PARTITION public.callback_log_default_received_at_idx1;
 
 --
 -- Name: instance_event instance_event_notify; Type: TRIGGER; Schema: public; Owner: -

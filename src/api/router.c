@@ -96,6 +96,13 @@ app_idle(void)
 	dom_flush(&app.dom);
 }
 
+/* The audit journal holds a batch's worth: send it before the next request. */
+static bool
+app_flush_due(void)
+{
+	return dom_flush_due(&app.dom);
+}
+
 static bool
 app_idle_pending(void)
 {
@@ -281,6 +288,7 @@ const struct worker_app mkpd_app = {
 	.serve = app_serve,
 	.idle = app_idle,
 	.idle_pending = app_idle_pending,
+	.flush_due = app_flush_due,
 	.fini = app_fini,
 	.abort_answer = app_abort_answer,
 };

@@ -6,7 +6,8 @@
  * --test-data: everything debug calls (testFlag 1) made: debug instances
  * with their events, usage and aliases, debug licences, the debug Kit
  * objects and their events, and the debug calls' audit rows.
- * --audit-older-than DAYS: callback_log rows received more than DAYS ago.
+ * --audit-older-than DAYS: callback_log rows received more than DAYS ago
+ * (the months wholly older are dropped, the rest deleted).
  * --nonces: nonces past their replay window (twice [mkpd] time_window, as
  * the jobs child's purge does: store/nonce.c), for when jobs are disabled.
  *
@@ -48,8 +49,8 @@ static const struct step test_steps[] = {
 	{ "callback_log", "DELETE FROM callback_log WHERE is_test" },
 };
 static const struct step audit_step = {
-	"callback_log", "DELETE FROM callback_log"
-	" WHERE received_at < now() - make_interval(days => $1::int)"
+	/* Whole months dropped, the rest deleted (schema 018). */
+	"callback_log", "SELECT mkp_callback_log_purge(now() - make_interval(days => $1::int))"
 };
 static const struct step nonce_step = {
 	"nonce", "DELETE FROM nonce WHERE seen_at < now() - make_interval(secs => $1::int)"
@@ -77,16 +78,22 @@ static bool
 step(struct ctl *c, const struct step *s, const char *param, struct jw *w, struct buf *tbl)
 {
 	const char	*p[1] = { param };
+	const char	*rows;
 	PGresult	*res;
 
 	if ((res = ctl_query(c, s->sql, param != NULL, p)) == NULL)
 		return false;
+	/* A DELETE's count, or a function's answer. */
+	rows = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ?
+	    PQgetvalue(res, 0, 0) : PQcmdTuples(res);
+	if (rows[0] == '\0')
+		rows = "0";
 	jw_obj_begin(w);
 	jw_kv_str(w, "table", s->what);
 	jw_key(w, "rows");
-	jw_raw(w, PQcmdTuples(res)[0] ? PQcmdTuples(res) : "0");
+	jw_raw(w, rows);
 	jw_obj_end(w);
-	buf_printf(tbl, "%-20s %s\n", s->what, PQcmdTuples(res)[0] ? PQcmdTuples(res) : "0");
+	buf_printf(tbl, "%-20s %s\n", s->what, rows);
 	PQclear(res);
 	return true;
 }

@@ -53,6 +53,12 @@ dom_pending(const struct dom_ctx *ctx)
 	return ctx->db != NULL && (db_deferred(ctx->db) > 0 || db_spool_bytes(ctx->db) > 0);
 }
 
+bool
+dom_flush_due(const struct dom_ctx *ctx)
+{
+	return ctx->db != NULL && db_journal_due(ctx->db);
+}
+
 void
 dom_close(struct dom_ctx *ctx)
 {

@@ -24,6 +24,8 @@ void	 dom_record(struct dom_ctx *, const struct audit *);
 void	 dom_flush(struct dom_ctx *);
 /* True while records wait (queued, or spooled for a store that is down). */
 bool	 dom_pending(const struct dom_ctx *);
+/* True when the records waiting make a batch worth sending now. */
+bool	 dom_flush_due(const struct dom_ctx *);
 void	 dom_close(struct dom_ctx *);
 
 #endif

@@ -13,6 +13,7 @@
 #include "jobs/purge.h"
 #include "store/db.h"
 #include "store/job_store.h"
+#include "store/audit.h"
 #include "store/nonce.h"
 
 enum job_outcome
@@ -27,6 +28,11 @@ purge_run(const struct job *j, struct job_env *env, char *reason, size_t reasonl
 		return JOB_RETRY;
 	}
 	log_debug("%s: %lld nonces purged", __func__, (long long)deleted);
+	if (!audit_partitions(env->db)) {
+		snprintf(reason, reasonlen, "callback_log partitions: %s (SQLSTATE %s)",
+		    db_errmsg(env->db), db_sqlstate(env->db));
+		return JOB_RETRY;
+	}
 	return JOB_DONE;
 }
 

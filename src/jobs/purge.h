@@ -1,5 +1,6 @@
 /*
- * purge.h: the "purge" job: deletes nonces older than twice time_window.
+ * purge.h: the "purge" job: deletes nonces older than twice time_window,
+ * and makes callback_log's partitions of the months ahead.
  *
  * The jobs child queues one every [jobs] purge_interval seconds with the
  * dedupe key "purge", so however many hosts run, at most one purge is

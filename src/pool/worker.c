@@ -543,6 +543,11 @@ worker_loop(struct worker *w)
 	for (;;) {
 		if ((why = worker_should_exit(w)) != NULL)
 			return why;
+		if (mkpd_app.flush_due != NULL && mkpd_app.flush_due()) {
+			scoreboard_worker_set_state(w->a->sb, w->a->slot, SLOT_STORE);
+			mkpd_app.idle();
+			scoreboard_worker_set_state(w->a->sb, w->a->slot, SLOT_IDLE);
+		}
 		if (w->req.ipcFd >= 0) {
 			worker_wait_kept(w);
 			continue;

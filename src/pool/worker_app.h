@@ -46,6 +46,12 @@ struct worker_app {
 	 * worker held by a store that does not answer is never shown idle.
 	 */
 	bool	(*idle_pending)(void);
+	/*
+	 * Whether deferred work has piled up enough to be sent now, between
+	 * two requests, though connections wait (may be NULL): the worker
+	 * then calls idle, shown as "store". Under load it never idles.
+	 */
+	bool	(*flush_due)(void);
 	void	(*fini)(void);
 	/*
 	 * The whole CGI answer (headers and body) a caller gets when its

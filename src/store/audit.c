@@ -1,10 +1,20 @@
 /*
  * audit.c: writes callback_log rows.
  *
- * The row is queued after the answer was sent and goes to the store ahead
- * of the worker's next round trip (or when it waits idle), so auditing
- * adds neither latency nor a round trip of its own; a repeated call_id (impossible unless the
- * random source repeats) is ignored rather than failing.
+ * The row is written after the answer was sent, with one write, to the
+ * worker's spool file (its journal, store/spool.h); the journal goes to the
+ * store in batches of up to 128 rows, one statement and one commit each
+ * (audit_record_batch), when the worker waits idle or, under load (when
+ * it never waits), between two requests once the file holds 64 KiB (the slot shows "store", not "busy": request_terminate_timeout is
+ * for requests).
+ * Auditing adds no latency, and on the request path no statement, no
+ * index insertion and no commit. A worker killed keeps its rows in the
+ * file (the next worker in its slot, or any other, sends them); a row
+ * sent twice (a worker killed between the commit and the file's offset
+ * moving) is ignored by its key (call_id, received_at), so every call has
+ * its row once. Without
+ * a spool_dir the row rides ahead of the next round trip, one statement
+ * a row, as before.
  *
  * The insert commits asynchronously (set_config(..., is_local) inside the
  * statement applies to its own implicit transaction): the audit row does
@@ -29,7 +39,17 @@ const struct db_stmt audit_stmts[] = {
 	  "latency_us, is_test, reason, body) "
 	  "SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::int, "
 	  "$11::bigint, $12::boolean, $13, $14 FROM async "
-	  "ON CONFLICT (call_id) DO NOTHING", 14 },
+	  "ON CONFLICT (call_id, received_at) DO NOTHING", 14 },
+	/* Rows of the journal, many at once (store/db.c: db_replay). */
+	{ "audit_record_batch",
+	  "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
+	  "INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, "
+	  "activity, instance_id, order_id, order_line_id, result_code, http_status, "
+	  "latency_us, is_test, reason, body) "
+	  "SELECT r.* FROM async, unnest($1::text[], $2::timestamptz[], $3::text[], "
+	  "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
+	  "$10::int[], $11::bigint[], $12::boolean[], $13::text[], $14::text[]) AS r "
+	  "ON CONFLICT (call_id, received_at) DO NOTHING", 14 },
 	{ NULL, NULL, 0 },
 };
 
@@ -82,7 +102,14 @@ audit_record(struct db *db, const struct audit *a)
 		buf_init(&esc[i]);
 		p[i] = audit_text(p[i], &esc[i]);
 	}
-	db_defer(db, "audit_record", 14, p, "callback_log row");
+	db_journal(db, "audit_record", 14, p, "callback_log row");
 	for (i = 0; i < 14; i++)
 		buf_free(&esc[i]);
+}
+
+/* Its statement is in nonce_stmts, the purge job's set. */
+bool
+audit_partitions(struct db *db)
+{
+	return db_run(db, "audit_partitions", 0, NULL);
 }

@@ -41,4 +41,7 @@ const char *audit_text(const char *s, struct buf *esc);
  */
 void	 audit_record(struct db *, const struct audit *);
 
+/* Makes callback_log's partitions of this month and the next two (schema 018). */
+bool	 audit_partitions(struct db *) MUSTCHECK;
+
 #endif

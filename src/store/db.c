@@ -32,6 +32,9 @@
 #define DB_MAX_DEFERRED	16
 #define DB_REPLAY_BATCHES 64	/* of DB_MAX_DEFERRED, per db_flush */
 #define DB_ADOPT_MS	10000	/* between looks for spool files left behind */
+#define DB_JOURNAL_FLUSH (64 << 10)	/* journal bytes that make a batch worth sending */
+#define DB_BATCH_ROWS	128	/* records of one statement sent as one NAME_batch */
+#define DB_BATCH_BYTES	(1 << 20)
 
 /* A statement kept for a later round trip, with copies of its values. */
 struct db_call {
@@ -69,6 +72,9 @@ struct db {
 	uint64_t		  dropped;		/* ... and lost */
 	uint64_t		  replayed;		/* written from the spool since */
 	int64_t			  adopt_after;		/* mono ms: next look for orphans */
+	const char		 *journal_what;		/* what db_journal writes, for the log */
+	uint32_t		  deferred_failed;	/* bit i: deferred[i] failed, last pipeline */
+	uint32_t		  deferred_refused;	/* ... for its content (SQLSTATE 22, 23) */
 };
 
 static void	db_spill(struct db *, bool outage);
@@ -599,6 +605,7 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 	stmt.n = n;
 	if (n > 0)
 		memcpy(stmt.vals, values, (size_t)n * sizeof(*values));
+	db->deferred_failed = db->deferred_refused = 0;
 	if (PQenterPipelineMode(c) != 1)
 		goto lost;
 	for (i = 0; i < db->ndeferred; i++)
@@ -614,8 +621,12 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 		res = pipe_query_result(db);
 		if (res == NULL)
 			broken = true;
-		else if (!res_ok(res))
+		else if (!res_ok(res)) {
 			log_error("db: %s: %s", db->deferred[i].what, PQresultErrorMessage(res));
+			db->deferred_failed |= 1u << i;
+			if (db_state_is_content(PQresultErrorField(res, PG_DIAG_SQLSTATE)))
+				db->deferred_refused |= 1u << i;
+		}
 		PQclear(res);
 		if (broken || !pipe_sync(db))
 			goto lost;
@@ -730,6 +741,48 @@ db_defer(struct db *db, const char *name, int n, const char *const *values, cons
 }
 
 void
+db_journal(struct db *db, const char *name, int n, const char *const *values,
+    const char *what)
+{
+	struct spool_rec	 r;
+
+	if (db->spool == NULL || n > SPOOL_MAX_PARAMS) {
+		db_defer(db, name, n, values, what);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.name = (char *)name;
+	r.n = n;
+	memcpy(r.vals, values, (size_t)n * sizeof(*values));
+	if (spool_write(db->spool, &r, 1) != SPOOL_OK) {
+		/* Full or unwritable: the store may still take it, the old way. */
+		db_defer(db, name, n, values, what);
+		return;
+	}
+	db->journal_what = what;
+}
+
+bool
+db_journal_due(struct db *db)
+{
+	return db->spool != NULL && !db->in_tx && spool_pending(db->spool) >= DB_JOURNAL_FLUSH;
+}
+
+/* The store cannot take what the journal holds: said once per outage. */
+static void
+db_journal_outage(struct db *db)
+{
+	if (db->spool == NULL || spool_pending(db->spool) == 0)
+		return;
+	spool_sync(db->spool);	/* it may stay there a while: make it last */
+	if (!db->spool_logged)
+		log_warn("db: the store cannot take %s now (%s): kept in %s until it can",
+		    db->journal_what != NULL ? db->journal_what : "deferred statements",
+		    db->errmsg[0] != '\0' ? db->errmsg : "unreachable", spool_path(db->spool));
+	db->spool_logged = true;
+}
+
+void
 db_set_spool(struct db *db, const char *path, int64_t max_bytes)
 {
 	spool_free(db->spool);
@@ -811,25 +864,136 @@ db_outage_over(struct db *db)
 	db->spool_logged = db->drop_logged = false;
 }
 
+/* The registered NAME_batch of a statement (static storage), NULL if none. */
+static const char *
+db_batch_name(const struct db *db, const char *name)
+{
+	char	b[128];
+
+	if ((size_t)snprintf(b, sizeof(b), "%s_batch", name) >= sizeof(b))
+		return NULL;
+	return db_stmt_name(db, b);
+}
+
+/* One element of a PostgreSQL array literal (the "{" is already there). */
+static void
+array_put(struct buf *a, bool first, const char *v)
+{
+	size_t	n;
+
+	if (!first)
+		buf_putc(a, ',');
+	if (v == NULL) {
+		buf_puts(a, "NULL");
+		return;
+	}
+	buf_putc(a, '"');
+	while (*v != '\0') {
+		n = strcspn(v, "\"\\");
+		buf_append(a, v, n);
+		if (v[n] == '\0')
+			break;
+		buf_putc(a, '\\');
+		buf_putc(a, v[n]);
+		v += n + 1;
+	}
+	buf_putc(a, '"');
+}
+
+/* The batch being gathered by db_replay. */
+struct db_batch {
+	const char	*name;		/* NULL: none open */
+	int		 n;		/* parameters */
+	int		 rows;
+	size_t		 bytes;
+	struct buf	 arr[SPOOL_MAX_PARAMS];
+};
+
+static void
+batch_add(struct db_batch *b, const char *name, const struct spool_rec *r)
+{
+	int	i;
+
+	if (b->name == NULL) {
+		b->name = name;
+		b->n = r->n;
+		b->rows = 0;
+		b->bytes = 0;
+		for (i = 0; i < r->n; i++) {
+			buf_init(&b->arr[i]);
+			buf_putc(&b->arr[i], '{');
+		}
+	}
+	for (i = 0; i < r->n; i++) {
+		array_put(&b->arr[i], b->rows == 0, r->vals[i]);
+		b->bytes += r->vals[i] != NULL ? strlen(r->vals[i]) : 0;
+	}
+	b->rows++;
+}
+
+/* The batch as one statement of arrays, in c. */
+static void
+batch_close(struct db_batch *b, struct db_call *c)
+{
+	int	i;
+
+	c->name = c->what = b->name;
+	c->n = b->n;
+	for (i = 0; i < b->n; i++) {
+		buf_putc(&b->arr[i], '}');
+		c->vals[i] = buf_steal(&b->arr[i]);
+	}
+	b->name = NULL;
+}
+
 /*
  * Sends what the spool holds, oldest first, DB_MAX_DEFERRED statements a
  * round trip, at most DB_REPLAY_BATCHES round trips (the rest at the next
- * flush). A round trip that fails leaves its statements in the file.
+ * flush). Consecutive records of a statement that has a NAME_batch form
+ * (the same parameters, each an array) go as one of those, up to
+ * DB_BATCH_ROWS records: one insert of many rows, one commit. A batch the
+ * store refuses for its content (SQLSTATE class 22 or 23) is sent again
+ * record by record, so one bad record costs itself only (it is logged and
+ * skipped); any other failure (a lost connection, a timeout, a lock, a
+ * missing grant) leaves the statement and those after it in the file for
+ * the next flush. A record sent twice is harmless (they are idempotent).
  */
 static void
 db_replay(struct db *db, struct spool *sp)
 {
 	struct spool_rec r;
-	int64_t		 bytes, len;
-	const char	*name;
+	struct db_batch	 bt;
+	int64_t		 bytes, len, single = 0, from[DB_MAX_DEFERRED], to[DB_MAX_DEFERRED];
+	const char	*name, *bname;
+	uint64_t	 rows, nrows[DB_MAX_DEFERRED];
 	int		 b, n, i;
 
+	memset(&bt, 0, sizeof(bt));
 	for (b = 0; b < DB_REPLAY_BATCHES && spool_pending(sp) > 0; b++) {
+		rows = 0;
 		for (n = 0, bytes = 0; n < DB_MAX_DEFERRED &&
 		    (len = spool_read(sp, bytes, &r)) > 0; bytes += len) {
 			if ((name = db_stmt_name(db, r.name)) == NULL) {
 				log_error("db: spool %s: unknown statement %s skipped",
 				    spool_path(sp), r.name);
+				spool_rec_free(&r);
+				continue;
+			}
+			bname = bytes < single ? NULL : db_batch_name(db, name);
+			if (bt.name != NULL && (bname != bt.name || r.n != bt.n ||
+			    bt.rows == DB_BATCH_ROWS || bt.bytes >= DB_BATCH_BYTES)) {
+				nrows[n] = (uint64_t)bt.rows;
+				batch_close(&bt, &db->deferred[n++]);
+				if (n == DB_MAX_DEFERRED) {
+					spool_rec_free(&r);	/* read again next round */
+					break;
+				}
+			}
+			if (bname != NULL) {
+				if (bt.name == NULL)
+					from[n] = bytes;
+				batch_add(&bt, bname, &r);
+				to[n] = bytes + len;
 				spool_rec_free(&r);
 				continue;
 			}
@@ -840,8 +1004,16 @@ db_replay(struct db *db, struct spool *sp)
 				db->deferred[n].vals[i] = r.vals[i];
 			r.n = 0;	/* the values are the queue's now */
 			spool_rec_free(&r);
-			n++;
+			from[n] = bytes;
+			to[n] = bytes + len;
+			nrows[n++] = 1;
 		}
+		if (bt.name != NULL) {
+			nrows[n] = (uint64_t)bt.rows;
+			batch_close(&bt, &db->deferred[n++]);
+		}
+		if (n > 0)
+			bytes = to[n - 1];	/* a record read but not sent stays */
 		if (bytes == 0) {
 			/* Nothing readable though bytes remain: spool_read said why. */
 			spool_done(sp, spool_pending(sp));
@@ -855,11 +1027,38 @@ db_replay(struct db *db, struct spool *sp)
 			for (i = 0; i < db->ndeferred; i++)
 				call_clear(&db->deferred[i]);
 			db->ndeferred = 0;
+			if (sp == db->spool)
+				db_journal_outage(db);
 			return;
 		}
-		spool_done(sp, bytes);
-		if (sp == db->spool)
-			db->replayed += (uint64_t)n;
+		for (i = 0; i < n; i++) {
+			if ((db->deferred_failed & (1u << i)) && (nrows[i] > 1 ||
+			    !(db->deferred_refused & (1u << i))))
+				break;
+			rows += nrows[i];
+		}
+		if (i < n && !(db->deferred_refused & (1u << i))) {
+			/*
+			 * Failed, not for what it holds (a timeout, a lock, a
+			 * missing grant): kept for the next flush, from it on.
+			 */
+			spool_done(sp, from[i]);
+			if (sp == db->spool && db->spool_logged)
+				db->replayed += rows;
+			return;
+		}
+		if (i < n) {
+			/* A batch refused: its records again, one by one. */
+			log_notice("db: spool %s: a batch of %llu records refused: sent one by one",
+			    spool_path(sp), (unsigned long long)nrows[i]);
+			spool_done(sp, from[i]);
+			single = to[i] - from[i];
+		} else {
+			spool_done(sp, bytes);
+			single = single > bytes ? single - bytes : 0;
+		}
+		if (sp == db->spool && db->spool_logged)
+			db->replayed += rows;
 	}
 	if (sp == db->spool && spool_pending(sp) == 0)
 		db_outage_over(db);
@@ -896,11 +1095,14 @@ db_flush(struct db *db)
 		return;
 	if (!db_ensure(db)) {
 		db_spill(db, true);
+		db_journal_outage(db);
 		return;
 	}
 	if (spooled) {
 		db_spill(db, false);	/* behind what the file holds */
 		db_replay(db, db->spool);
+		if (spool_pending(db->spool) == 0)
+			db_adopt(db);
 		return;
 	}
 	(void)db_try_pipeline(db, NULL, 0, NULL);

@@ -165,6 +165,20 @@ void	 db_prelude_reset(struct db *);
  */
 void	 db_defer(struct db *, const char *name, int nparams, const char *const *values,
 	    const char *what);
+
+/*
+ * The same statement written to the spool (the journal) with one write
+ * instead, when the process has one (else db_defer): what the journal holds
+ * goes to the store in batches (NAME_batch, when registered: the same
+ * parameters, each an array of the records' values), by db_flush: when
+ * the process waits idle, and between two requests once db_journal_due.
+ * The records survive the process; an outage leaves them there
+ * (fdatasync()ed) until the store takes them.
+ */
+void	 db_journal(struct db *, const char *name, int nparams, const char *const *values,
+	    const char *what);
+/* The journal holds a batch's worth (64 KiB): time for db_flush. */
+bool	 db_journal_due(struct db *);
 /*
  * Runs the queued statements now (a worker about to wait idle), after
  * what the spool holds; when the store cannot take them they go to the

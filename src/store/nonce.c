@@ -21,6 +21,8 @@ const struct db_stmt nonce_stmts[] = {
 	{ "nonce_claim_strict", "SELECT mkp_nonce_claim($1, $2::int, $3)", 3 },
 	{ "nonce_purge",
 	  "DELETE FROM nonce WHERE seen_at < now() - make_interval(secs => $1::int)", 1 },
+	/* The purge job's too (store/audit.c: audit_partitions). */
+	{ "audit_partitions", "SELECT mkp_callback_log_partitions(2)", 0 },
 	{ NULL, NULL, 0 },
 };
 

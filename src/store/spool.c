@@ -34,6 +34,7 @@ struct spool {
 	int64_t	 done;
 	bool	 failed;	/* open failed: logged once, not retried */
 	bool	 adopted;	/* another worker's: never wait for its lock */
+	bool	 synced;	/* nothing written since the last fdatasync */
 };
 
 static void
@@ -219,6 +220,24 @@ spool_encode(struct buf *b, const struct spool_rec *r)
 enum spool_rc
 spool_append(struct spool *s, const struct spool_rec *recs, int n)
 {
+	enum spool_rc	 rc;
+
+	if ((rc = spool_write(s, recs, n)) == SPOOL_OK)
+		spool_sync(s);
+	return rc;
+}
+
+void
+spool_sync(struct spool *s)
+{
+	if (s->fd >= 0 && !s->synced && fdatasync(s->fd) < 0)
+		log_warn("spool %s: fdatasync: %s", s->path, strerror(errno));
+	s->synced = true;
+}
+
+enum spool_rc
+spool_write(struct spool *s, const struct spool_rec *recs, int n)
+{
 	struct buf	 b = BUF_INIT;
 	size_t		 off = 0;
 	ssize_t		 w;
@@ -246,8 +265,7 @@ spool_append(struct spool *s, const struct spool_rec *recs, int n)
 		}
 		off += (size_t)w;
 	}
-	if (fdatasync(s->fd) < 0)
-		log_warn("spool %s: fdatasync: %s", s->path, strerror(errno));
+	s->synced = false;
 	s->size += (int64_t)b.len;
 	buf_free(&b);
 	return SPOOL_OK;

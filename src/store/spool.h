@@ -2,6 +2,11 @@
  * spool.h: a local file for the deferred statements the store could not
  * take (the audit rows of calls answered while PostgreSQL was away).
  *
+ * It is also the audit journal: a worker appends each call's callback_log
+ * row here with one write (no fdatasync: the row survives the worker, as a
+ * row committed asynchronously survives it), and db.c copies what the file
+ * holds into the store in batches (store/db.c: db_journal).
+ *
  * One file per worker (by scoreboard slot, so a worker started in the
  * slot of one that died replays what it left), owned by the worker's user,
  * appended and fdatasync()ed a batch at a time, bounded in size. Records
@@ -64,6 +69,13 @@ int64_t	 spool_pending(struct spool *);
 
 /* Appends n records with one write, then fdatasync. */
 enum spool_rc spool_append(struct spool *, const struct spool_rec *, int n) MUSTCHECK;
+
+/*
+ * The same without the fdatasync: the records survive the process (the
+ * kernel has them), not the machine, until spool_sync.
+ */
+enum spool_rc spool_write(struct spool *, const struct spool_rec *, int n) MUSTCHECK;
+void	 spool_sync(struct spool *);
 
 /*
  * Reads the record at the replay offset plus skip bytes into rec (the

@@ -282,6 +282,41 @@ def test_purge_test_data_audit_and_nonces(make_stack):
     assert s.mkpd.mkpctl("purge", "--audit-older-than", "0").returncode == 2
 
 
+def test_audit_log_is_kept_in_months_the_purge_job_makes_and_drops_whole(make_stack):
+    """callback_log is partitioned by month (schema 018): the purge job
+    makes this month's partition and moves into it the rows that waited in
+    callback_log_default; mkpctl purge --audit-older-than drops a month
+    wholly older than the limit and deletes the older rows left elsewhere."""
+    s = make_stack({"jobs": {"enabled": False}}, fresh_db=True)
+    s.call("newInstance", order(), args=["--test"])
+    month = "callback_log_" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m")
+    wait_for(lambda: sql(s, "SELECT count(*) FROM callback_log_default") == "1",
+             10, what="the call's row, before any month is made")
+    sql(s, "CREATE TABLE callback_log_202001 PARTITION OF callback_log"
+           " FOR VALUES FROM ('2020-01-01 00:00Z') TO ('2020-02-01 00:00Z');"
+           "INSERT INTO callback_log (call_id, received_at, dialect, http_status, latency_us)"
+           " VALUES ('jan-1', '2020-01-05Z', 'v2', 200, 1), ('jan-2', '2020-01-06Z', 'v2', 200, 1),"
+           " ('old-default', now() - interval '40 days', 'v2', 200, 1)")
+    s.mkpd.stop()
+    s.mkpd.overrides["jobs"] = {"enabled": True}
+    s.mkpd.write_config()
+    s.mkpd.start()
+    wait_for(lambda: sql(s, "SELECT to_regclass('%s') IS NOT NULL" % month) == "t", 30,
+             what="this month's partition made by the purge job")
+    assert sql(s, "SELECT count(*) FROM %s" % month) == "1"
+    assert sql(s, "SELECT count(*) FROM ONLY callback_log_default"
+                  " WHERE received_at > now() - interval '1 day'") == "0"
+
+    dry = json.loads(s.mkpd.mkpctl("purge", "--audit-older-than", "30", "--dry-run", "--json",
+                                   check=True).stdout)
+    assert dry["deleted"] == [{"table": "callback_log", "rows": 3}]
+    assert sql(s, "SELECT to_regclass('callback_log_202001') IS NOT NULL") == "t"
+    out = s.mkpd.mkpctl("purge", "--audit-older-than", "30", check=True).stdout
+    assert re.search(r"^callback_log\s+3$", out, re.M), out
+    assert sql(s, "SELECT to_regclass('callback_log_202001') IS NULL") == "t"
+    assert sql(s, "SELECT count(*) FROM callback_log") == "1"
+
+
 # --- config check ------------------------------------------------------------------
 
 def test_config_check_reports_errors_with_lines_modes_and_the_master_key(make_stack):

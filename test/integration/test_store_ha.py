@@ -12,12 +12,13 @@ import re
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
 
 import harness
-from harness import wait_for
+from harness import new_order, wait_for
 from test_faults import (OK, RETRY, Load, check_answered_calls_are_stored, q,  # noqa: F401
                          check_stopped_clean, private_pg)
 
@@ -309,6 +310,67 @@ def test_audit_spool_worker_killed(make_stack, private_pg):
     wait_for(lambda: spooled(s) == 0, 30, what="the spool emptied")
     assert "malformed" not in s.mkpd.log()
     check_stopped_clean(s)
+
+
+class Locked:
+    """A psql session holding LOCK TABLE name IN ACCESS EXCLUSIVE MODE until
+    release()."""
+
+    def __init__(self, s, table):
+        pg = s.pg
+        self.proc = subprocess.Popen(
+            [str(pg.bindir / "psql"), "-X", "-q", "-h", pg.host, "-p", str(pg.port),
+             "-U", "postgres", "-d", q(s, "SELECT current_database()")],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            text=True)
+        self.proc.stdin.write("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n" % table)
+        self.proc.stdin.flush()
+        wait_for(lambda: q(s, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON "
+                              "c.oid = l.relation WHERE c.relname = '%s' AND "
+                              "l.mode = 'AccessExclusiveLock' AND l.granted" % table) == "1",
+                 10, what="the lock on %s" % table)
+
+    def release(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("COMMIT;\n\\q\n")
+            self.proc.stdin.close()
+            self.proc.wait(10)
+
+
+def test_audit_journal_keeps_the_rows_of_a_worker_killed_while_the_store_refuses_them(
+        make_stack):
+    """The audit row is written to the worker's journal (its spool file)
+    once the answer is out, and goes to the store in batches: while the
+    store cannot take them (callback_log locked: every insert times out)
+    they wait in the file, and a worker killed then loses none of them; the
+    worker after it sends them, each once."""
+    s = make_stack({"pool": {"pm": "static", "max_children": 1},
+                    "jobs": {"enabled": False},
+                    "store": {"statement_timeout": 500}}, fresh_db=True)
+    orders = [new_order() for _ in range(5)]
+    lock = Locked(s, "callback_log")
+    try:
+        for o in orders:
+            r = s.call("newInstance", {"orderId": o[0], "orderLineId": o[1],
+                                       "businessId": "b"}, args=["--test"])
+            assert r.result_code == OK, r
+        wait_for(lambda: spooled(s) >= 5, 20, what="the rows in the journal")
+        [worker] = s.mkpd.worker_pids()
+        os.kill(worker, signal.SIGKILL)
+        s.mkpd.wait_workers(1, timeout=30)
+    finally:
+        lock.release()
+    # Nothing asks: the new worker sends them when it waits idle after its
+    # first call, or a call's own flush.
+    o = new_order()
+    assert s.call("newInstance", {"orderId": o[0], "orderLineId": o[1], "businessId": "b"},
+                  args=["--test"]).result_code == OK
+    for o in orders:
+        wait_for(lambda: q(s, "SELECT count(*) FROM callback_log WHERE order_id = '%s'"
+                           % o[0]) == "1", 30, what="the audit row of %s" % o[0])
+    wait_for(lambda: spooled(s) == 0, 30, what="the journal emptied")
+    assert audit_rows(s) == 6
+    assert "dropped" not in s.mkpd.log()
 
 
 def test_multi_host_dsn_without_synchronous_standby_is_warned(make_stack, pg):

@@ -415,6 +415,20 @@ def test_replay_of_a_call_that_changed_nothing_is_refused(stack, call):
         expect(call, "updateInstanceStatus", fields, code, args=args)
         again = expect(call, "updateInstanceStatus", fields, "000001", args=args)
         assert again["resultMsg"] == "nonce: already used (replay)", again
+def test_replay_to_another_host_is_refused(stack, call, make_stack):
+    """The very same signed request (nonce and timestamp) replayed to
+    another host of the store is refused, and so is its replay to the first
+    (schema 018 left the nonce's key alone, only its purge index went)."""
+    iid = create(call)
+    other = make_stack(dsn=stack.dsn, keys=stack.keys, start=False)
+    other.mkpd.master_key.write_bytes(stack.mkpd.master_key.read_bytes())
+    other.start()
+    nonce = uuid.uuid4().hex.upper()
+    args = ["--nonce", nonce, "--timestamp", str(int(time.time() * 1000) - 5000)]
+    expect(call, "queryInstance", {"instanceId": iid}, "000000", args=args)
+    expect(other.call, "queryInstance", {"instanceId": iid}, "000001", args=args)
+    expect(call, "queryInstance", {"instanceId": iid}, "000001", args=args)
+    assert sql(stack, "SELECT count(*) FROM nonce WHERE nonce = 'v2:%s'" % nonce) == "1"
 
 
 def test_malformed_json_is_refused(stack, call, tmp_path):
