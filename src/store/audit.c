@@ -9,9 +9,13 @@
  * The insert commits asynchronously (set_config(..., is_local) inside the
  * statement applies to its own implicit transaction): the audit row does
  * not wait for a WAL flush, which would otherwise double the flushes of a
- * newInstance and be the only one of a queryInstance. A PostgreSQL crash
- * may lose the last fraction of a second of audit rows; never instance
- * data, whose commits stay synchronous.
+ * newInstance and be the only one of a queryInstance. The worker keeps
+ * such a row until a later commit of its connection that did wait (its
+ * twin audit_record_sync, sent by db.c for the last row before the worker
+ * waits idle, or every few rows under load) shows it durable; a connection
+ * lost before that puts the rows it kept in the spool, to be written again
+ * (ON CONFLICT: once). So a crash or a failover loses no audit row of a
+ * call that was answered, but for a worker killed with rows in memory.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,15 +25,25 @@
 #include "common/util.h"
 #include "store/audit.h"
 
+#define AUDIT_INSERT \
+	"INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, " \
+	"activity, instance_id, order_id, order_line_id, result_code, http_status, " \
+	"latency_us, is_test, reason, body) " \
+	"SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::int, " \
+	"$11::bigint, $12::boolean, $13, $14 "
+
 const struct db_stmt audit_stmts[] = {
 	{ "audit_record",
 	  "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
-	  "INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, "
-	  "activity, instance_id, order_id, order_line_id, result_code, http_status, "
-	  "latency_us, is_test, reason, body) "
-	  "SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::int, "
-	  "$11::bigint, $12::boolean, $13, $14 FROM async "
-	  "ON CONFLICT (call_id) DO NOTHING", 14 },
+	  AUDIT_INSERT "FROM async ON CONFLICT (call_id) DO NOTHING", 14 },
+	/*
+	 * The same row committed as the server commits (db.h: "_sync"). A
+	 * row already there is written again, unchanged: the commit must
+	 * write WAL to wait for the flush (and the synchronous standby) that
+	 * makes the asynchronous rows sent before it durable.
+	 */
+	{ "audit_record_sync",
+	  AUDIT_INSERT "ON CONFLICT (call_id) DO UPDATE SET call_id = EXCLUDED.call_id", 14 },
 	{ NULL, NULL, 0 },
 };
 

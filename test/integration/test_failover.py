@@ -58,8 +58,8 @@ def make_standby(sb, primary):
                        "-R", "-X", "stream", "-c", "fast", "--no-sync"])
     assert r.returncode == 0, r.stdout + r.stderr
     with open(sb.data / "postgresql.conf", "a") as f:
-        f.write("\n# the standby's own\nport = %d\nunix_socket_directories = '%s'\n"
-                % (sb.port, sb.sockdir))
+        f.write("\n# the standby's own\nlisten_addresses = '%s'\nport = %d\n"
+                "unix_socket_directories = '%s'\n" % (sb.host, sb.port, sb.sockdir))
     sb.start()
 
 
