@@ -252,7 +252,7 @@ class Phase:
         during = [d for load in self.loads for t0, d, code in load.times if t0 >= self.at]
         self.longest = max(during)
         self.retries = sum(1 for load in self.loads for t0, d, code in load.times
-                           if t0 >= self.at and code == RETRY)
+                           if t0 + d >= self.at and code == RETRY)
 
     def line(self):
         return ("%-28s %s; first 000000 of every host %.2f s after it; longest call "
