@@ -396,10 +396,11 @@ db_collect(struct db *db)
 static void
 db_wait_lost(struct db *db)
 {
-	db_drop(db);
+	/* First: what db_drop puts in the spool is logged with the reason. */
 	memcpy(db->sqlstate, "08000", 6);
 	snprintf(db->errmsg, sizeof(db->errmsg), "%s",
 	    db->timed_out ? "no answer from the store in time" : "connection lost");
+	db_drop(db);
 }
 
 static bool
