@@ -16,12 +16,19 @@
  * a spool_dir the row rides ahead of the next round trip, one statement
  * a row, as before.
  *
- * The insert commits asynchronously (set_config(..., is_local) inside the
+ * A batch of the journal commits as the server commits (one flush for up
+ * to 128 rows), so a row leaves the file only once it is durable. A row
+ * sent on its own (no spool_dir, or a record too big for the journal)
+ * commits asynchronously (set_config(..., is_local) inside the
  * statement applies to its own implicit transaction): the audit row does
  * not wait for a WAL flush, which would otherwise double the flushes of a
- * newInstance and be the only one of a queryInstance. A PostgreSQL crash
- * may lose the last fraction of a second of audit rows; never instance
- * data, whose commits stay synchronous.
+ * newInstance and be the only one of a queryInstance. The worker keeps
+ * such a row until a later commit of its connection that did wait (its
+ * twin audit_record_sync, sent by db.c for the last row before the worker
+ * waits idle, or every few rows under load) shows it durable; a connection
+ * lost before that puts the rows it kept in the spool, to be written again
+ * (ON CONFLICT: once). So a crash or a failover loses no audit row of a
+ * call that was answered, but for a worker killed with rows in memory.
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,22 +38,36 @@
 #include "common/util.h"
 #include "store/audit.h"
 
+#define AUDIT_INSERT \
+	"INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, " \
+	"activity, instance_id, order_id, order_line_id, result_code, http_status, " \
+	"latency_us, is_test, reason, body) " \
+	"SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::int, " \
+	"$11::bigint, $12::boolean, $13, $14 "
+
 const struct db_stmt audit_stmts[] = {
 	{ "audit_record",
 	  "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
-	  "INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, "
-	  "activity, instance_id, order_id, order_line_id, result_code, http_status, "
-	  "latency_us, is_test, reason, body) "
-	  "SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10::int, "
-	  "$11::bigint, $12::boolean, $13, $14 FROM async "
-	  "ON CONFLICT (call_id, received_at) DO NOTHING", 14 },
-	/* Rows of the journal, many at once (store/db.c: db_replay). */
+	  AUDIT_INSERT "FROM async ON CONFLICT (call_id, received_at) DO NOTHING", 14 },
+	/*
+	 * The same row committed as the server commits (db.h: "_sync"). A
+	 * row already there is written again, unchanged: the commit must
+	 * write WAL to wait for the flush (and the synchronous standby) that
+	 * makes the asynchronous rows sent before it durable.
+	 */
+	{ "audit_record_sync",
+	  AUDIT_INSERT "ON CONFLICT (call_id, received_at) DO UPDATE SET call_id = EXCLUDED.call_id",
+	  14 },
+	/*
+	 * Rows of the journal, many at once (store/db.c: db_replay). It
+	 * commits as the server commits: the rows leave the journal once it
+	 * has, so they are durable before they leave (one flush a batch).
+	 */
 	{ "audit_record_batch",
-	  "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
 	  "INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, "
 	  "activity, instance_id, order_id, order_line_id, result_code, http_status, "
 	  "latency_us, is_test, reason, body) "
-	  "SELECT r.* FROM async, unnest($1::text[], $2::timestamptz[], $3::text[], "
+	  "SELECT r.* FROM unnest($1::text[], $2::timestamptz[], $3::text[], "
 	  "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
 	  "$10::int[], $11::bigint[], $12::boolean[], $13::text[], $14::text[]) AS r "
 	  "ON CONFLICT (call_id, received_at) DO NOTHING", 14 },

@@ -35,11 +35,14 @@
 #define DB_JOURNAL_FLUSH (64 << 10)	/* journal bytes that make a batch worth sending */
 #define DB_BATCH_ROWS	128	/* records of one statement sent as one NAME_batch */
 #define DB_BATCH_BYTES	(1 << 20)
+#define DB_MAX_UNCONFIRMED (2 * DB_MAX_DEFERRED)
+#define DB_SYNC_SUFFIX	"_sync"	/* the synchronous twin of a statement (db.h) */
 
 /* A statement kept for a later round trip, with copies of its values. */
 struct db_call {
 	const char	*name;
 	const char	*what;
+	const char	*sync;		/* its synchronous twin, NULL: none */
 	int		 n;
 	char		*vals[DB_MAX_PARAMS];
 };
@@ -75,9 +78,16 @@ struct db {
 	const char		 *journal_what;		/* what db_journal writes, for the log */
 	uint32_t		  deferred_failed;	/* bit i: deferred[i] failed, last pipeline */
 	uint32_t		  deferred_refused;	/* ... for its content (SQLSTATE 22, 23) */
+	/* Committed asynchronously on this connection, not yet shown durable. */
+	struct db_call		  unconfirmed[DB_MAX_UNCONFIRMED];
+	int			  nunconfirmed;
+	const char		 *sync_of;		/* the last db_sync_twin lookup */
+	const char		 *sync_is;
+	bool			  closing;		/* db_free: confirm what is kept */
 };
 
 static void	db_spill(struct db *, bool outage);
+static void	db_spill_calls(struct db *, struct db_call *, int *, bool outage);
 
 static const struct db_stmt db_tx_stmts[] = {
 	{ "db_begin", "BEGIN", 0 },
@@ -220,6 +230,11 @@ db_new(const char *dsn, const struct db_params *p, const char *app_name,
 	return db;
 }
 
+/*
+ * The connection goes: the statements it committed asynchronously and no
+ * later commit showed durable may be lost with the server (a crash, a
+ * failover): they go to the spool, to be written again.
+ */
 static void
 db_drop(struct db *db)
 {
@@ -227,6 +242,8 @@ db_drop(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->in_tx = false;
+	if (db->nunconfirmed > 0)
+		db_spill_calls(db, db->unconfirmed, &db->nunconfirmed, true);
 }
 
 static void
@@ -239,6 +256,7 @@ call_set(struct db_call *c, const char *name, int n, const char *const *vals,
 		fatalx("db: %s takes %d parameters, more than %d", name, n, DB_MAX_PARAMS);
 	c->name = name;
 	c->what = what;
+	c->sync = NULL;
 	c->n = n;
 	for (i = 0; i < n; i++)
 		c->vals[i] = vals[i] != NULL ? xstrdup(vals[i]) : NULL;
@@ -262,7 +280,8 @@ db_free(struct db *db)
 
 	if (db == NULL)
 		return;
-	if (db->ndeferred > 0 || db_spool_bytes(db) > 0)
+	db->closing = true;
+	if (db->ndeferred > 0 || db->nunconfirmed > 0 || db_spool_bytes(db) > 0)
 		db_flush(db);
 	if (db->ndeferred > 0)
 		db_spill(db, true);
@@ -270,6 +289,8 @@ db_free(struct db *db)
 		call_clear(&db->deferred[i]);
 	call_clear(&db->prelude);
 	db_drop(db);
+	for (i = 0; i < db->nunconfirmed; i++)
+		call_clear(&db->unconfirmed[i]);
 	spool_free(db->spool);
 	free(db->dsn);
 	free(db);
@@ -382,10 +403,11 @@ db_collect(struct db *db)
 static void
 db_wait_lost(struct db *db)
 {
-	db_drop(db);
+	/* First: what db_drop puts in the spool is logged with the reason. */
 	memcpy(db->sqlstate, "08000", 6);
 	snprintf(db->errmsg, sizeof(db->errmsg), "%s",
 	    db->timed_out ? "no answer from the store in time" : "connection lost");
+	db_drop(db);
 }
 
 static bool
@@ -584,10 +606,47 @@ pipe_send(PGconn *c, const struct db_call *call)
 }
 
 /*
+ * The deferred statements have run: those committed asynchronously wait
+ * in unconfirmed for a commit that shows them durable (confirmed: this
+ * round trip's), the others are done with. ok[i]: deferred[i] succeeded.
+ */
+static void
+db_deferred_done(struct db *db, const bool *ok, bool confirmed)
+{
+	int	i;
+
+	if (confirmed)
+		for (; db->nunconfirmed > 0; db->nunconfirmed--)
+			call_clear(&db->unconfirmed[db->nunconfirmed - 1]);
+	for (i = 0; i < db->ndeferred; i++) {
+		if (confirmed || db->deferred[i].sync == NULL || !ok[i]) {
+			call_clear(&db->deferred[i]);
+			continue;
+		}
+		/* Kept for good in the spool when the twin keeps failing. */
+		if (db->nunconfirmed == DB_MAX_UNCONFIRMED)
+			db_spill_calls(db, db->unconfirmed, &db->nunconfirmed, false);
+		db->unconfirmed[db->nunconfirmed++] = db->deferred[i];
+		db->deferred[i].n = 0;
+		db->deferred[i].name = NULL;
+	}
+	db->ndeferred = 0;
+}
+
+/*
  * One round trip in pipeline mode: the deferred statements, each followed
  * by a sync (its own transaction), then (when name is set) the prelude and
  * the statement, then a sync. Returns the statement's result as db_try
  * does. On a lost connection everything stays queued for the retry.
+ *
+ * Of the deferred statements that commit asynchronously, the last one is
+ * sent as its synchronous twin once DB_MAX_DEFERRED of them wait for it
+ * (half as many when the round trip is the worker's own: it is about to
+ * wait idle, or replays the spool; any at db_free): its commit waits for
+ * the flush (and the synchronous standby), which covers every commit
+ * before it. Until then they are kept (unconfirmed): a connection lost
+ * meanwhile puts them in the spool (db_drop). So a commit's wait is paid
+ * once per DB_MAX_DEFERRED / 2 calls, mostly while the worker is idle.
  */
 static PGresult *
 db_try_pipeline(struct db *db, const char *name, int n, const char *const *values)
@@ -596,8 +655,8 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 	struct db_call	 stmt;
 	PGresult	*res, *out = NULL;
 	bool		 prelude = name != NULL && db->prelude_state == DB_PRELUDE_PENDING;
-	bool		 broken = false;
-	int		 i;
+	bool		 broken = false, confirmed = false, ok[DB_MAX_DEFERRED];
+	int		 i, confirm = -1, nasync = 0;
 
 	if (n > DB_MAX_PARAMS)
 		fatalx("db: %s takes %d parameters, more than %d", name, n, DB_MAX_PARAMS);
@@ -606,11 +665,24 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 	if (n > 0)
 		memcpy(stmt.vals, values, (size_t)n * sizeof(*values));
 	db->deferred_failed = db->deferred_refused = 0;
+	for (i = 0; i < db->ndeferred; i++)
+		if (db->deferred[i].sync != NULL) {
+			confirm = i;
+			nasync++;
+		}
+	if (db->nunconfirmed + nasync < (name != NULL ? DB_MAX_DEFERRED :
+	    db->closing ? 1 : DB_MAX_DEFERRED / 2))
+		confirm = -1;
 	if (PQenterPipelineMode(c) != 1)
 		goto lost;
-	for (i = 0; i < db->ndeferred; i++)
-		if (!pipe_send(c, &db->deferred[i]) || PQpipelineSync(c) != 1)
+	for (i = 0; i < db->ndeferred; i++) {
+		struct db_call	 d = db->deferred[i];
+
+		if (i == confirm)
+			d.name = d.sync;
+		if (!pipe_send(c, &d) || PQpipelineSync(c) != 1)
 			goto lost;
+	}
 	if (name != NULL) {
 		if ((prelude && !pipe_send(c, &db->prelude)) || !pipe_send(c, &stmt) ||
 		    PQpipelineSync(c) != 1)
@@ -619,14 +691,16 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 
 	for (i = 0; i < db->ndeferred; i++) {
 		res = pipe_query_result(db);
+		ok[i] = res != NULL && res_ok(res);
 		if (res == NULL)
 			broken = true;
-		else if (!res_ok(res)) {
+		else if (!ok[i]) {
 			log_error("db: %s: %s", db->deferred[i].what, PQresultErrorMessage(res));
 			db->deferred_failed |= 1u << i;
 			if (db_state_is_content(PQresultErrorField(res, PG_DIAG_SQLSTATE)))
 				db->deferred_refused |= 1u << i;
-		}
+		} else if (i == confirm)
+			confirmed = true;
 		PQclear(res);
 		if (broken || !pipe_sync(db))
 			goto lost;
@@ -663,9 +737,7 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 	}
 	if (PQexitPipelineMode(c) != 1)
 		goto lost;
-	for (i = 0; i < db->ndeferred; i++)
-		call_clear(&db->deferred[i]);
-	db->ndeferred = 0;
+	db_deferred_done(db, ok, confirmed);
 	if (prelude)
 		call_clear(&db->prelude);
 	return out;
@@ -727,6 +799,34 @@ db_prelude_reset(struct db *db)
 	db->prelude_sqlstate[0] = '\0';
 }
 
+/* The registered statement of that name (static storage), NULL if none. */
+static const char *
+db_stmt_name(const struct db *db, const char *name)
+{
+	const struct db_stmt *const *set;
+	const struct db_stmt *s;
+
+	for (set = db->sets; set != NULL && *set != NULL; set++)
+		for (s = *set; s->name != NULL; s++)
+			if (strcmp(s->name, name) == 0)
+				return s->name;
+	return NULL;
+}
+
+/* name's synchronous twin (name DB_SYNC_SUFFIX), NULL when it has none. */
+static const char *
+db_sync_twin(struct db *db, const char *name)
+{
+	char	 twin[128];
+
+	if (db->sync_of != NULL && strcmp(db->sync_of, name) == 0)
+		return db->sync_is;
+	snprintf(twin, sizeof(twin), "%s" DB_SYNC_SUFFIX, name);
+	db->sync_of = db_stmt_name(db, name);
+	db->sync_is = db_stmt_name(db, twin);
+	return db->sync_is;
+}
+
 void
 db_defer(struct db *db, const char *name, int n, const char *const *values, const char *what)
 {
@@ -737,7 +837,8 @@ db_defer(struct db *db, const char *name, int n, const char *const *values, cons
 		if (db->ndeferred == DB_MAX_DEFERRED)
 			db_spill(db, db_spool_bytes(db) == 0);
 	}
-	call_set(&db->deferred[db->ndeferred++], name, n, values, what);
+	call_set(&db->deferred[db->ndeferred], name, n, values, what);
+	db->deferred[db->ndeferred++].sync = db_sync_twin(db, name);
 }
 
 void
@@ -804,16 +905,22 @@ db_spool_bytes(struct db *db)
 static void
 db_spill(struct db *db, bool outage)
 {
-	struct spool_rec	 recs[DB_MAX_DEFERRED];
+	db_spill_calls(db, db->deferred, &db->ndeferred, outage);
+}
+
+static void
+db_spill_calls(struct db *db, struct db_call *calls, int *ncalls, bool outage)
+{
+	struct spool_rec	 recs[DB_MAX_UNCONFIRMED];
 	enum spool_rc		 rc = SPOOL_ERROR;
-	int			 i, n = db->ndeferred;
+	int			 i, n = *ncalls;
 
 	if (n == 0)
 		return;
 	for (i = 0; i < n; i++) {
-		recs[i].name = (char *)db->deferred[i].name;
-		recs[i].n = db->deferred[i].n;
-		memcpy(recs[i].vals, db->deferred[i].vals, sizeof(recs[i].vals));
+		recs[i].name = (char *)calls[i].name;
+		recs[i].n = calls[i].n;
+		memcpy(recs[i].vals, calls[i].vals, sizeof(recs[i].vals));
 	}
 	if (db->spool != NULL)
 		rc = spool_append(db->spool, recs, n);
@@ -821,35 +928,21 @@ db_spill(struct db *db, bool outage)
 		db->spooled += (uint64_t)n;
 		if (outage && !db->spool_logged)
 			log_warn("db: the store cannot take %s now (%s): kept in %s until it can",
-			    db->deferred[0].what, db->errmsg[0] != '\0' ? db->errmsg :
+			    calls[0].what, db->errmsg[0] != '\0' ? db->errmsg :
 			    "unreachable", spool_path(db->spool));
 		db->spool_logged = true;
 	} else {
 		db->dropped += (uint64_t)n;
 		if (!db->drop_logged)
 			log_error("db: %s dropped: the store is unreachable and %s",
-			    db->deferred[0].what, db->spool == NULL ? "no [store] spool_dir is set" :
+			    calls[0].what, db->spool == NULL ? "no [store] spool_dir is set" :
 			    rc == SPOOL_FULL ? "the spool is full (spool_max)" :
 			    "the spool cannot be written");
 		db->drop_logged = true;
 	}
 	for (i = 0; i < n; i++)
-		call_clear(&db->deferred[i]);
-	db->ndeferred = 0;
-}
-
-/* The registered statement of that name (static storage), NULL if none. */
-static const char *
-db_stmt_name(const struct db *db, const char *name)
-{
-	const struct db_stmt *const *set;
-	const struct db_stmt *s;
-
-	for (set = db->sets; set != NULL && *set != NULL; set++)
-		for (s = *set; s->name != NULL; s++)
-			if (strcmp(s->name, name) == 0)
-				return s->name;
-	return NULL;
+		call_clear(&calls[i]);
+	*ncalls = 0;
 }
 
 /* The end of an outage: one line for all of it. */
@@ -938,6 +1031,7 @@ batch_close(struct db_batch *b, struct db_call *c)
 	int	i;
 
 	c->name = c->what = b->name;
+	c->sync = NULL;	/* a batch commits as the server commits (audit.c) */
 	c->n = b->n;
 	for (i = 0; i < b->n; i++) {
 		buf_putc(&b->arr[i], '}');
@@ -999,6 +1093,7 @@ db_replay(struct db *db, struct spool *sp)
 			}
 			db->deferred[n].name = name;
 			db->deferred[n].what = name;
+			db->deferred[n].sync = db_sync_twin(db, name);
 			db->deferred[n].n = r.n;
 			for (i = 0; i < r.n; i++)
 				db->deferred[n].vals[i] = r.vals[i];
@@ -1091,8 +1186,20 @@ db_flush(struct db *db)
 	if (db->in_tx)
 		return;
 	spooled = db_spool_bytes(db) > 0;
-	if (db->ndeferred == 0 && !spooled)
-		return;
+	if (db->ndeferred == 0 && !spooled) {
+		if (db->nunconfirmed == 0 || db->conn == NULL)
+			return;
+		if (!db->closing) {
+			/* A server gone since (a crash, a failover): keep them now. */
+			if (PQconsumeInput(db->conn) != 1 || PQstatus(db->conn) != CONNECTION_OK) {
+				log_warn("db: connection lost while idle");
+				db_drop(db);
+			}
+			return;
+		}
+		/* Leaving: the last of them again, as its twin, shows them durable. */
+		db->deferred[db->ndeferred++] = db->unconfirmed[--db->nunconfirmed];
+	}
 	if (!db_ensure(db)) {
 		db_spill(db, true);
 		db_journal_outage(db);

@@ -39,6 +39,13 @@
  * log line per outage; they are replayed, oldest first, by the next
  * db_flush that finds the store back. While the spool holds anything,
  * new deferred statements queue behind it, never ahead.
+ *
+ * A deferred statement X may commit asynchronously when a statement
+ * "X_sync" is registered too: the same, committing as the server commits,
+ * and writing WAL even when it changes nothing. X is then kept after it
+ * ran until a later X_sync of the connection succeeded (its commit covers
+ * every earlier one); a connection lost before that puts what is kept in
+ * the spool, so a crash or a failover of the store loses none of them.
  */
 #ifndef MKP_DB_H
 #define MKP_DB_H
