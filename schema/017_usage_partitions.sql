@@ -740,3 +740,88 @@ CREATE OR REPLACE FUNCTION mkp_usage_cumulative(p_instance text, p_package boole
              WHERE (NOT p_package AND c.instance_id = p_instance)
                 OR (p_package AND c.pkg_instance_id = p_instance))
 $$;
+
+-- Closing the hours and claiming records join usage_record by id: with the
+-- hour too, each reads the partitions of its hours only.
+CREATE OR REPLACE FUNCTION mkp_usage_close_windows() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    -- Wait for ingests still booking into these windows (FOR SHARE) ...
+    PERFORM 1 FROM usage_record
+      WHERE state = 'open' AND window_end <= now()
+      ORDER BY id FOR UPDATE;
+    -- ... then sum in a new statement, whose snapshot sees their events.
+    -- The sum is numeric without a bound: a record it does not fit fails
+    -- alone, with the sum as its reason.
+    UPDATE usage_record r
+       SET value = CASE WHEN s.total > 9999999999999999.9999 THEN 0 ELSE s.total END,
+           state = CASE WHEN s.total > 9999999999999999.9999 THEN 'failed'
+                        WHEN s.total > 0 THEN 'pending' ELSE 'delivered' END,
+           fail_reason = CASE WHEN s.total > 9999999999999999.9999 THEN
+                                  'hourly sum ' || s.total::text ||
+                                  ' exceeds what a record holds (numeric(20,4))'
+                              WHEN s.total > 0 THEN NULL
+                              ELSE 'zero usage: nothing to push' END,
+           record_time = now(), updated_at = now()
+      FROM (SELECT r2.id, r2.window_begin, coalesce((SELECT sum(e.value) FROM usage_event e
+                                     WHERE e.instance_id = r2.instance_id
+                                       AND e.pkg_instance_id = r2.pkg_instance_id
+                                       AND e.window_begin = r2.window_begin), 0) AS total
+              FROM usage_record r2
+             WHERE r2.state = 'open' AND r2.window_end <= now()) AS s
+     WHERE r.id = s.id AND r.window_begin = s.window_begin;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    UPDATE usage_record SET state = 'expired', updated_at = now(), lease_until = NULL,
+           fail_reason = 'begin_time older than 21 days'
+     WHERE (state = 'pending' OR (state = 'sending' AND lease_until < now()))
+       AND window_begin < now() - interval '21 days';
+    RETURN v_n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mkp_usage_claim(p_limit integer, p_lease interval, p_by text, p_request_id text) RETURNS TABLE(push_id bigint, id bigint, instance_id text, pkg_instance_id text, window_begin timestamp with time zone, window_end timestamp with time zone, record_time timestamp with time zone, value numeric, metering_sn text, attempts integer)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids  bigint[];
+    v_push bigint;
+    v_lo   timestamptz;
+    v_hi   timestamptz;
+BEGIN
+    SELECT array_agg(c.id ORDER BY c.window_begin, c.id), min(c.window_begin),
+           max(c.window_begin) INTO v_ids, v_lo, v_hi
+      FROM (SELECT r.id, r.window_begin FROM usage_record r
+             WHERE r.state = 'pending' OR (r.state = 'sending' AND r.lease_until < now())
+             ORDER BY r.window_begin, r.id
+             LIMIT p_limit FOR UPDATE SKIP LOCKED) c;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- The attempts whose pusher stopped before the answer end here.
+    UPDATE usage_push p
+       SET outcome = 'retry', finished_at = now(),
+           error = 'no answer recorded: the pusher stopped, its claim ran out'
+     WHERE p.outcome = 'sending'
+       AND p.id IN (SELECT r.last_push_id FROM usage_record r
+                     WHERE r.id = ANY (v_ids) AND r.state = 'sending'
+                       AND r.window_begin BETWEEN v_lo AND v_hi);
+    INSERT INTO usage_push (records, record_ids, request_id, pushed_by, outcome)
+         VALUES (cardinality(v_ids), v_ids, p_request_id, p_by, 'sending')
+      RETURNING usage_push.id INTO v_push;
+    RETURN QUERY
+        WITH u AS (
+            UPDATE usage_record r
+               SET state = 'sending', lease_until = now() + p_lease, claimed_by = p_by,
+                   attempts = r.attempts + 1, last_push_id = v_push, updated_at = now()
+             WHERE r.id = ANY (v_ids) AND r.window_begin BETWEEN v_lo AND v_hi
+            RETURNING r.id, r.instance_id, r.pkg_instance_id, r.window_begin, r.window_end,
+                      r.record_time, r.value, r.metering_sn, r.attempts)
+        SELECT v_push, u.id, u.instance_id, u.pkg_instance_id, u.window_begin, u.window_end,
+               u.record_time, u.value::numeric, u.metering_sn, u.attempts
+          FROM u ORDER BY u.window_begin, u.id;
+END
+$$;

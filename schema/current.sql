@@ -915,8 +915,11 @@ CREATE FUNCTION public.mkp_usage_claim(p_limit integer, p_lease interval, p_by t
 DECLARE
     v_ids  bigint[];
     v_push bigint;
+    v_lo   timestamptz;
+    v_hi   timestamptz;
 BEGIN
-    SELECT array_agg(c.id ORDER BY c.window_begin, c.id) INTO v_ids
+    SELECT array_agg(c.id ORDER BY c.window_begin, c.id), min(c.window_begin),
+           max(c.window_begin) INTO v_ids, v_lo, v_hi
       FROM (SELECT r.id, r.window_begin FROM usage_record r
              WHERE r.state = 'pending' OR (r.state = 'sending' AND r.lease_until < now())
              ORDER BY r.window_begin, r.id
@@ -930,7 +933,8 @@ BEGIN
            error = 'no answer recorded: the pusher stopped, its claim ran out'
      WHERE p.outcome = 'sending'
        AND p.id IN (SELECT r.last_push_id FROM usage_record r
-                     WHERE r.id = ANY (v_ids) AND r.state = 'sending');
+                     WHERE r.id = ANY (v_ids) AND r.state = 'sending'
+                       AND r.window_begin BETWEEN v_lo AND v_hi);
     INSERT INTO usage_push (records, record_ids, request_id, pushed_by, outcome)
          VALUES (cardinality(v_ids), v_ids, p_request_id, p_by, 'sending')
       RETURNING usage_push.id INTO v_push;
@@ -939,7 +943,7 @@ BEGIN
             UPDATE usage_record r
                SET state = 'sending', lease_until = now() + p_lease, claimed_by = p_by,
                    attempts = r.attempts + 1, last_push_id = v_push, updated_at = now()
-             WHERE r.id = ANY (v_ids)
+             WHERE r.id = ANY (v_ids) AND r.window_begin BETWEEN v_lo AND v_hi
             RETURNING r.id, r.instance_id, r.pkg_instance_id, r.window_begin, r.window_end,
                       r.record_time, r.value, r.metering_sn, r.attempts)
         SELECT v_push, u.id, u.instance_id, u.pkg_instance_id, u.window_begin, u.window_end,
@@ -981,13 +985,13 @@ BEGIN
                               WHEN s.total > 0 THEN NULL
                               ELSE 'zero usage: nothing to push' END,
            record_time = now(), updated_at = now()
-      FROM (SELECT r2.id, coalesce((SELECT sum(e.value) FROM usage_event e
+      FROM (SELECT r2.id, r2.window_begin, coalesce((SELECT sum(e.value) FROM usage_event e
                                      WHERE e.instance_id = r2.instance_id
                                        AND e.pkg_instance_id = r2.pkg_instance_id
                                        AND e.window_begin = r2.window_begin), 0) AS total
               FROM usage_record r2
              WHERE r2.state = 'open' AND r2.window_end <= now()) AS s
-     WHERE r.id = s.id;
+     WHERE r.id = s.id AND r.window_begin = s.window_begin;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     UPDATE usage_record SET state = 'expired', updated_at = now(), lease_until = NULL,
            fail_reason = 'begin_time older than 21 days'
