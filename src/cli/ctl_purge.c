@@ -2,7 +2,7 @@
  * ctl_purge.c: mkpctl purge, retention by hand.
  *
  *	purge [--test-data] [--audit-older-than DAYS] [--usage-older-than DAYS]
- *	    [--nonces] [--dry-run]
+ *	    [--jobs-older-than DAYS] [--nonces] [--dry-run]
  *
  * --test-data: everything debug calls (testFlag 1) made: debug instances
  * with their events, usage and aliases, debug licences, the debug Kit
@@ -12,6 +12,8 @@
  * ended more than DAYS (at least 22) ago, detached and dropped whole
  * (mkp_usage_drop_before, schema 017); a month with a record not final yet
  * is kept and printed as such.
+ * --jobs-older-than DAYS: jobs done more than DAYS ago (the purge job alone
+ * leaves one a minute); dead jobs stay until retried or looked at.
  * --nonces: nonces past their replay window (twice [mkpd] time_window, as
  * the jobs child's purge does: store/nonce.c), for when jobs are disabled.
  *
@@ -58,6 +60,10 @@ static const struct step audit_step = {
 	"callback_log", "DELETE FROM callback_log"
 	" WHERE received_at < now() - make_interval(days => $1::int)"
 };
+static const struct step job_step = {
+	"job", "DELETE FROM job WHERE state = 'done'"
+	" AND done_at < now() - make_interval(days => $1::int)"
+};
 static const struct step nonce_step = {
 	"nonce", "DELETE FROM nonce WHERE seen_at < now() - make_interval(secs => $1::int)"
 };
@@ -66,7 +72,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: mkpctl purge [--test-data] [--audit-older-than DAYS] "
-	    "[--usage-older-than DAYS] [--nonces] [--dry-run] [--json]\n");
+	    "[--usage-older-than DAYS] [--jobs-older-than DAYS] [--nonces] [--dry-run] "
+	    "[--json]\n");
 	return 2;
 }
 
@@ -135,7 +142,7 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 {
 	struct buf	 out = BUF_INIT, tbl = BUF_INIT;
 	struct jw	 w;
-	const char	*days = NULL, *usage_days = NULL;
+	const char	*days = NULL, *usage_days = NULL, *job_days = NULL;
 	char		 keep[32];
 	bool		 test = false, nonces = false, dry = false, ok = false;
 	int64_t		 n, window = 60;
@@ -155,12 +162,15 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 		else if (strcmp(argv[i], "--usage-older-than") == 0 && i + 1 < argc &&
 		    parse_i64(argv[i + 1], 22, 100000, &n))
 			usage_days = argv[++i];
+		else if (strcmp(argv[i], "--jobs-older-than") == 0 && i + 1 < argc &&
+		    parse_i64(argv[i + 1], 1, 100000, &n))
+			job_days = argv[++i];
 		else
 			return usage();
 	}
-	if (!test && !nonces && days == NULL && usage_days == NULL) {
+	if (!test && !nonces && days == NULL && usage_days == NULL && job_days == NULL) {
 		fprintf(stderr, "mkpctl purge: say what: --test-data, --audit-older-than DAYS, "
-		    "--usage-older-than DAYS, --nonces\n");
+		    "--usage-older-than DAYS, --jobs-older-than DAYS, --nonces\n");
 		return usage();
 	}
 	if (nonces && c->cfg != NULL)
@@ -183,6 +193,8 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 	if (nonces && !step(c, &nonce_step, keep, &w, &tbl))
 		goto out;
 	if (usage_days != NULL && !usage_step(c, usage_days, &w, &tbl))
+		goto out;
+	if (job_days != NULL && !step(c, &job_step, job_days, &w, &tbl))
 		goto out;
 	if (dry ? !purge_exec(c, "ROLLBACK") : !purge_exec(c, "COMMIT"))
 		goto out;

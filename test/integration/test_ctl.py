@@ -282,6 +282,20 @@ def test_purge_test_data_audit_and_nonces(make_stack):
     assert s.mkpd.mkpctl("purge", "--audit-older-than", "0").returncode == 2
 
 
+def test_purge_jobs_deletes_old_done_jobs_only(make_stack):
+    s = make_stack({"jobs": {"enabled": False}}, fresh_db=True)
+    sql(s, "INSERT INTO job (kind, state, done_at) VALUES"
+           " ('purge', 'done', now() - interval '40 days'),"
+           " ('purge', 'done', now() - interval '2 days'),"
+           " ('provision', 'dead', now() - interval '40 days'),"
+           " ('provision', 'queued', NULL)")
+    out = s.mkpd.mkpctl("purge", "--jobs-older-than", "30", check=True).stdout
+    assert re.search(r"^job\s+1$", out, re.M), out
+    assert sql(s, "SELECT string_agg(state || ':' || kind, ',' ORDER BY id) FROM job") == \
+        "done:purge,dead:provision,queued:provision"
+    assert s.mkpd.mkpctl("purge", "--jobs-older-than", "0").returncode == 2
+
+
 def test_purge_usage_drops_whole_months_and_keeps_the_cumulative_usage(make_stack):
     s = make_stack({"jobs": {"enabled": False}}, fresh_db=True)
     # Two old months delivered, one old month with a record never pushed,
