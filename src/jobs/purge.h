@@ -1,5 +1,7 @@
 /*
- * purge.h: the "purge" job: deletes nonces older than twice time_window.
+ * purge.h: the "purge" job: deletes nonces older than twice time_window,
+ * and keeps the month partitions of the usage tables made ahead
+ * (mkp_partitions_ensure, schema 017).
  *
  * The jobs child queues one every [jobs] purge_interval seconds with the
  * dedupe key "purge", so however many hosts run, at most one purge is
