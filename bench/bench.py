@@ -43,11 +43,27 @@ every phase. Targets: queryInstance >= 0.65 of the ceiling, newInstance
 usage ingest >= 0.8 of COPY. `--only usage` runs just the usage phases (no
 wrk needed), `--only http` all but them.
 
+The Kit at scale: authSync of 500 users (above) and allOrgSync of 10 000
+departments (--org-calls calls, one at a time), each with its p99 against
+2 s, well inside the marketplace's 20 s time-out. Closing the hours the
+usage phase booked (mkp_usage_close_windows) is a row of its own, events
+summed per second, and the last row is worker RSS after every phase
+(--soak N adds N more calls).
+
+--populate then fills the store to two years' size (1 million instances
+with their events and jobs, 10 million audit rows, 50 million usage events
+in their hourly records, 5 million nonces; --scale 0.01 for a quick try),
+all in SQL, runs the phases again and adds one row per figure: populated
+against empty, target >= 0.9. It prints the time the filling took, each
+table's size (pg_total_relation_size) per row, and the closing sum's
+EXPLAIN ANALYZE on both stores (it must read the hours' events only).
+
 A figure is a Row; a phase appends its rows to the list print_table()
 prints, so a new figure is one more append.
 """
 
 import argparse
+import calendar
 import concurrent.futures
 import hashlib
 import hmac
@@ -219,10 +235,11 @@ class Row:
         return all(checks) and not self.bad
 
 
-def phase_row(name, r, **kw):
+def phase_row(name, r, note="", **kw):
     """A Row from a run_wrk or run_pgbench result (with its "rss" list, KB)."""
     rss = max(r["rss"]) / 1024.0 if r.get("rss") else None
-    note = " (requests ran out: raise --rate-bound)" if r.get("wrapped") else ""
+    if r.get("wrapped"):
+        note += " (requests ran out: raise --rate-bound)"
     return Row(name, r["rps"], p50=r["p50"], p99=r["p99"], rss=rss, bad=r["bad"],
                note=note, **kw)
 
@@ -440,6 +457,14 @@ def main():
                     help="POST /-/usage calls under way at once")
     ap.add_argument("--usage-records", type=int, default=10000,
                     help="records pushed by the usage phase")
+    ap.add_argument("--org-calls", type=int, default=10,
+                    help="allOrgSync calls of 10 000 departments, one at a time, for its p99")
+    ap.add_argument("--populate", action="store_true",
+                    help="then fill the store to two years' size (--scale) and run the phases "
+                         "again: every figure populated against empty")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="of the populated store: 1 (default) is 1 million instances, 10 "
+                         "million audit rows, 50 million usage events, 5 million nonces")
     args = ap.parse_args()
 
     build = Path(os.environ.get("MKPD_BUILD", ROOT / "build"))
@@ -462,13 +487,15 @@ USAGE_KEY = "bench-usage-key"
 USAGE_CALL = 10000      # events per POST /-/usage, its maximum
 
 
-def usage_ingest(args, pg, front):
+def usage_ingest(args, pg, front, tag=""):
     """events/s through POST /-/usage, and through a raw COPY of the same
-    rows into usage_event: {"ingest": eps, "copy": eps, "bad": n}."""
+    rows into usage_event: {"ingest": eps, "copy": eps, "bad": n}. tag
+    makes the instances and event ids of a second run new ones."""
     n_inst = 100
     pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
-            " charging_mode, state) SELECT 'ub-' || i, 'uo-' || i, 'ul-' || i, 'ubz-' || i,"
-            " 'ON_DEMAND', 'active' FROM generate_series(1, %d) i" % n_inst)
+            " charging_mode, state) SELECT 'ub%s-' || i, 'uo%s-' || i, 'ul%s-' || i,"
+            " 'ubz%s-' || i, 'ON_DEMAND', 'active' FROM generate_series(1, %d) i" % (
+                tag, tag, tag, tag, n_inst))
     # Events over the last 3 closed hours: the windows already exist after
     # the first calls, as in the steady state.
     now = int(time.time())
@@ -476,7 +503,7 @@ def usage_ingest(args, pg, front):
     rows = []
     for i in range(args.usage_events):
         t = top - 3 * 3600 + (i * 7919) % (3 * 3600)
-        rows.append(("e%d" % i, "ub-%d" % (1 + i % n_inst), "%d.%04d" % (i % 10, i % 10000),
+        rows.append(("e%s%d" % (tag, i), "ub%s-%d" % (tag, 1 + i % n_inst), "%d.%04d" % (i % 10, i % 10000),
                      time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
                      time.strftime("%Y-%m-%d %H:00:00+00", time.gmtime(t - t % 3600))))
     bodies = [json.dumps({"events": [{"id": "in-" + r[0], "instanceId": r[1], "value": r[2],
@@ -511,27 +538,27 @@ def usage_ingest(args, pg, front):
     return {"ingest": len(rows) / ingest_s, "copy": len(rows) / copy_s, "bad": bad}
 
 
-def usage_push(args, pg, mkpd):
+def usage_push(args, pg, mkpd, tag=""):
     """records/s `mkpctl usage push --now` delivers in batches of 1000."""
     n = args.usage_records
     hours = 20
     per_hour = (n + hours - 1) // hours
     pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
-            " charging_mode, state) SELECT 'up-' || i, 'upo-' || i, 'upl-' || i, 'upb-' || i,"
-            " 'ON_DEMAND', 'active' FROM generate_series(1, %d) i;"
+            " charging_mode, state) SELECT 'up%s-' || i, 'upo%s-' || i, 'upl%s-' || i,"
+            " 'upb%s-' || i, 'ON_DEMAND', 'active' FROM generate_series(1, %d) i;"
             "INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
             " metering_sn, state)"
-            " SELECT 'up-' || i, date_trunc('hour', now()) - make_interval(hours => 4 + h),"
+            " SELECT 'up%s-' || i, date_trunc('hour', now()) - make_interval(hours => 4 + h),"
             " date_trunc('hour', now()) - make_interval(hours => 3 + h), 1.5 + i %% 7,"
-            " mkp_usage_metering_sn('up-' || i, '', date_trunc('hour', now())"
+            " mkp_usage_metering_sn('up%s-' || i, '', date_trunc('hour', now())"
             "   - make_interval(hours => 4 + h)), 'pending'"
             " FROM generate_series(1, %d) i, generate_series(0, %d) h"
-            " LIMIT %d" % (per_hour, per_hour, hours - 1, n))
+            " LIMIT %d" % (tag, tag, tag, tag, per_hour, tag, tag, per_hour, hours - 1, n))
     t0 = time.monotonic()
     r = mkpd.mkpctl("usage", "push", "--now")
     push_s = time.monotonic() - t0
     delivered = pg.psql("SELECT count(*) FROM usage_record WHERE state = 'delivered'"
-                        " AND instance_id LIKE 'up-%'")
+                        " AND instance_id LIKE 'up%s-%%'" % tag)
     bad = 0 if r.returncode == 0 and delivered == str(n) else 1
     if bad:
         print("usage push: %s delivered of %d\n%s%s" % (delivered, n, r.stdout, r.stderr))
@@ -585,7 +612,7 @@ def set_jobs(mkpd, on, timeout=30):
                      what="the jobs child to %s" % ("start" if on else "stop"))
 
 
-def provisioning(pg, mkpd, seconds):
+def provisioning(pg, mkpd, seconds, stop_timeout=120):
     """Provisioning throughput: the jobs child switched on over the
     instances newInstance left provisioning (order query to mkp-sim, the
     instance made active), for at most 3 x seconds. Returns a result with
@@ -603,7 +630,7 @@ def provisioning(pg, mkpd, seconds):
         time.sleep(0.2)
     elapsed = time.monotonic() - t0
     left, active = (int(x) for x in pg.psql(count).split("|"))
-    set_jobs(mkpd, False)
+    set_jobs(mkpd, False, stop_timeout)
     failed = int(pg.psql("SELECT count(*) FROM instance WHERE state = 'failed'"))
     return {"rps": (active - active0) / elapsed, "p50": None, "p99": None,
             "bad": failed, "left": left}
@@ -633,7 +660,7 @@ def run_store(args, build, work, store):
     n = args.seconds * args.rate_bound
     # Every newInstance is a new line of an order mkp-sim knows, so its
     # provisioning can succeed and queryInstance read active instances.
-    lines = bench_orders(work / "orders.json", n)
+    lines = bench_orders(work / "orders.json", n * (2 if args.populate else 1))
     sim = harness.SimServer(build, work / "sim", orders=work / "orders.json",
                             args=["--usage-key", USAGE_KEY]).start()
     # The jobs child is off while calls are measured: provisioning is a
@@ -643,7 +670,11 @@ def run_store(args, build, work, store):
                  "listen_owner": None, "listen_group": None},
         "pool": {"pm": "static", "max_children": args.workers,
                  "max_requests": 0},
-        "jobs": {"enabled": "false"},
+        # No scheduled purge: provisioning measures provisioning alone.
+        "jobs": {"enabled": "false", "purge_interval": 0},
+        # Ingest calls of 10 000 events and allOrgSync of 10 000 departments
+        # take more than the default 2 s on a busy machine: slower, not refused.
+        "store": {"statement_timeout": 20000},
         "usage": {"token": USAGE_TOKEN, "usage_key": USAGE_KEY, "push_interval": 0,
                   "batch_size": 1000},
         "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
@@ -670,7 +701,7 @@ def run_store(args, build, work, store):
     reqfile = work / "new.req"
     write_requests(reqfile, keys["basic"], ({
         "activity": "newInstance", "orderId": o, "orderLineId": line,
-        "businessId": str(uuid.uuid4())} for o, line in lines))
+        "businessId": str(uuid.uuid4())} for o, line in lines[:n]))
     mkpd_cpu = {"front": tree(front.proc.pid), "app": tree(mkpd.pid),
                 "store": tree(pg.proc.pid)}
     results["newInstance"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
@@ -703,8 +734,10 @@ def run_store(args, build, work, store):
     results["authSync"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
                                    args.connections, "ok")
     results["authSync"]["rss"] = rss_kb(mkpd.worker_pids())
-    for n in (5000, 20000):
-        results["allOrgSync %d" % n] = org_sync_once(front.url, keys["kit"], n)
+    for k in (5000, 20000):
+        results["allOrgSync %d" % k] = org_sync_once(front.url, keys["kit"], k)
+    results["allOrgSync 10000"] = org_sync_calls(front.url, keys["kit"], 10000, args.org_calls)
+    results["allOrgSync 10000"]["calls"] = args.org_calls
 
     # The store's ceilings, with mkpd idle and its jobs child off: as many
     # connections as workers. Instances PGB_IDS + 1.., copies of one mkpd
@@ -757,7 +790,9 @@ def run_store(args, build, work, store):
             prov["rps"], unit="instances/s", bad=prov["bad"],
             note=" (%d still provisioning at the phase's end)" % prov["left"]
             if prov["left"] else ""),
-        phase_row("authSync, 500 users a call", results["authSync"], unit="calls/s"),
+    ]
+    rows += kit_rows(results)
+    rows += [
         # One call each: linear in the departments, inside the time-out.
         Row("allOrgSync, 5 000 departments (one call)", results["allOrgSync 5000"]["rps"],
             unit="calls/s", p50=results["allOrgSync 5000"]["p50"],
@@ -769,9 +804,26 @@ def run_store(args, build, work, store):
             bad=results["allOrgSync 20000"]["bad"]),
     ]
     if args.only != "http":
-        rows += usage_rows(args, pg, front, mkpd)
+        rows += usage_rows(args, pg, front, mkpd, raw=results)
+    served = sum(results[k].get("good", 0) + results[k].get("bad", 0)
+                 for k in ("newInstance", "queryInstance", "authSync"))
+    rows.append(rss_row(mkpd, served))
+    pop = None
+    if args.populate:
+        more, pop = populated_rows(args, {
+            "pg": pg, "mkpd": mkpd, "front": front, "keys": keys, "results": results,
+            "n": n, "lines": lines, "ids": ids, "work": work, "cpu": mkpd_cpu,
+            "scripts": scripts})
+        rows += more
     print_header(args, pg, store)
     print_table(rows)
+    if pop is not None:
+        print_sizes(pop)
+        print()
+        for when, r in (("empty", results), ("populated", pop["usage"])):
+            if "usage close" in r:
+                print("Closing the hours, %s store, the sum's EXPLAIN ANALYZE: %s" % (
+                    when, r["usage close"]["plan"]))
     print_cpu([(name, results[key]) for name, key in (
         ("ceiling: hello-fcgi", "ceiling"), ("queryInstance", "queryInstance"),
         ("newInstance", "newInstance"), ("authSync, 500 users a call", "authSync"))])
@@ -808,19 +860,410 @@ def print_header(args, pg, store):
         pg.psql("SHOW server_version"), store, settings))
 
 
-def usage_rows(args, pg, front, mkpd):
-    """The rows of metered usage: raw COPY (the ceiling), ingest, push."""
-    ing = usage_ingest(args, pg, front)
-    push = usage_push(args, pg, mkpd)
+def close_hours(pg):
+    """Closes the hours the ingest booked into (their events summed into
+    their records), as the push does first: events summed per second."""
+    events = int(pg.psql("SELECT count(*) FROM usage_event e JOIN usage_record r"
+                         " USING (instance_id, pkg_instance_id, window_begin)"
+                         " WHERE r.state = 'open' AND r.window_end <= now()"))
+    # The plan first (it reads what the close reads; both runs alike).
+    plan = pg.psql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)"
+                   " SELECT r2.id, coalesce((SELECT sum(e.value) FROM usage_event e"
+                   "  WHERE e.instance_id = r2.instance_id"
+                   "    AND e.pkg_instance_id = r2.pkg_instance_id"
+                   "    AND e.window_begin = r2.window_begin), 0) AS total"
+                   " FROM usage_record r2 WHERE r2.state = 'open' AND r2.window_end <= now()")
+    t0 = time.monotonic()
+    closed = int(pg.psql("SELECT mkp_usage_close_windows()"))
+    s = time.monotonic() - t0
+    plan = json.loads(plan)[0]
+    top = plan["Plan"]
+    plan = ("%d records, %d events: %d buffers (%d read), %.1f ms; planning %d buffers,"
+            " %.1f ms" % (top["Actual Rows"], events, top["Shared Hit Blocks"] +
+                          top["Shared Read Blocks"], top["Shared Read Blocks"],
+                          plan["Execution Time"], plan.get("Planning", {}).get(
+                              "Shared Hit Blocks", 0), plan["Planning Time"]))
+    return {"rps": events / s, "events": events, "records": closed, "ms": s * 1000.0,
+            "bad": 0, "plan": plan}
+
+
+def usage_rows(args, pg, front, mkpd, tag="", raw=None):
+    """The rows of metered usage: raw COPY (the ceiling), ingest, closing
+    the hours, push. raw (a dict) gets the figures by name."""
+    ing = usage_ingest(args, pg, front, tag)
+    close = close_hours(pg)
+    push = usage_push(args, pg, mkpd, tag)
+    if raw is not None:
+        raw["usage ingest"] = {"rps": ing["ingest"], "bad": ing["bad"]}
+        raw["usage copy"] = {"rps": ing["copy"]}
+        raw["usage close"] = close
+        raw["usage push"] = {"rps": push["push"], "bad": push["bad"]}
     return [
         Row("ceiling: raw COPY into usage_event (%d events)" % args.usage_events,
             ing["copy"], unit="events/s"),
         Row("usage ingest, POST /-/usage (calls of %d events, %d at once)" % (
             USAGE_CALL, args.usage_clients), ing["ingest"], unit="events/s",
             ceiling=ing["copy"], ceiling_name="COPY", min_ratio=0.8, bad=ing["bad"]),
+        Row("closing the hours, %d events into %d records" % (close["events"],
+                                                              close["records"]),
+            close["rps"], unit="events/s", note=" (%.0f ms)" % close["ms"]),
         Row("usage push, batches of 1000 (%d records)" % args.usage_records, push["push"],
             unit="records/s", bad=push["bad"]),
     ]
+
+
+# --- the populated store (--populate) ---------------------------------------
+#
+# A realistic two-year store, made in SQL (generate_series, INSERT ...
+# SELECT) by up to two sessions at once, then the phases again: every
+# figure populated against the same figure empty (target >= 0.9).
+# Triggers are off while it loads (session_replication_role = replica):
+# the rows are known to be consistent, and neither the NOTIFY of 2 million
+# instance events nor 60 million foreign-key lookups are what a store of
+# that size is about. Then VACUUM (ANALYZE), as autovacuum would have.
+
+POP_HOURS = 2 * 365 * 24        # two years of metered hours
+POP_EVENTS_PER_HOUR = 4         # usage events per on-demand instance and hour
+POP_FULL = {"instances": 1000000, "callback_log": 10000000, "usage_event": 50000000,
+            "nonce": 5000000}
+
+
+def pop_sizes(scale):
+    n = {k: max(1, int(v * scale)) for k, v in POP_FULL.items()}
+    # Metered instances reporting every hour for two years, 4 events an hour.
+    n["metered"] = max(1, n["usage_event"] // (POP_HOURS * POP_EVENTS_PER_HOUR))
+    n["usage_record"] = n["metered"] * POP_HOURS
+    n["usage_event"] = n["usage_record"] * POP_EVENTS_PER_HOUR
+    return n
+
+
+def pop_sql(n):
+    """{step: SQL}, each step one session's work; the steps are independent."""
+    off = "SET session_replication_role = replica;\n"
+    two_years = "now() - interval '730 days'"
+    return {
+        "instance, instance_event, job": off + (
+            "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+            " product_id, sku_code, charging_mode, state, expire_at, front_end_url,"
+            " admin_url, app_user, app_password, created_at, updated_at, order_info,"
+            " buyer_id)"
+            " SELECT 'pop-' || g, 'CSPOP' || g, 'CSPOP' || g || '-1',"
+            " md5(g::text)::uuid::text, 'OFFI-POP', 'sku-pop-' || g %% 5,"
+            " CASE WHEN g <= %(metered)d THEN 'ON_DEMAND' ELSE 'PERIOD' END,"
+            " CASE WHEN g %% 20 = 0 THEN 'released' ELSE 'active' END,"
+            " now() + (g %% 730 - 365) * interval '1 day',"
+            " 'https://app.example.com/t/' || g, 'https://app.example.com/admin/' || g,"
+            " 'user' || g, 's1:' || md5(g::text) || md5((-g)::text),"
+            " %(two)s + (g %% 730) * interval '1 day', now(),"
+            " jsonb_build_object('orderId', 'CSPOP' || g, 'orderType', 'NEW',"
+            "   'createTime', '20250101090000', 'orderLine', jsonb_build_array("
+            "   jsonb_build_object('orderLineId', 'CSPOP' || g || '-1',"
+            "   'chargingMode', 'PERIOD', 'periodType', 'year', 'periodNumber', 1,"
+            "   'expireTime', '20271201235959', 'productInfo', jsonb_build_array("
+            "   jsonb_build_object('productId', 'OFFI-POP', 'skuCode', 'sku-pop-' || g %% 5,"
+            "   'linearValue', 1, 'productName', 'populated'))))),"
+            " 'buyer-' || g %% 50000"
+            " FROM generate_series(1, %(instances)d) g;\n"
+            "INSERT INTO instance_event (instance_id, kind, from_state, to_state, order_id,"
+            " order_line_id, call_id, created_at)"
+            " SELECT 'pop-' || g, k.kind, k.f, k.t, 'CSPOP' || g, 'CSPOP' || g || '-1',"
+            " md5(g::text || k.kind),"
+            " %(two)s + (g %% 730) * interval '1 day' + k.d"
+            " FROM generate_series(1, %(instances)d) g, (VALUES"
+            " ('create', NULL, 'provisioning', interval '0'),"
+            " ('provisioned', 'provisioning', 'active', interval '2 seconds')) k(kind, f, t, d);\n"
+            "INSERT INTO job (kind, payload, state, attempts, run_at, created_at, updated_at,"
+            " done_at, dedupe_key)"
+            " SELECT 'provision', jsonb_build_object('instanceId', 'pop-' || g), 'done', 1,"
+            " t, t, t, t + interval '2 seconds', 'provision:pop-' || g"
+            " FROM generate_series(1, %(instances)d) g,"
+            " LATERAL (SELECT %(two)s + (g %% 730) * interval '1 day' AS t) x;\n") % dict(
+                n, two=two_years),
+        "callback_log": off + (
+            "INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, activity,"
+            " instance_id, order_id, order_line_id, result_code, http_status, latency_us,"
+            " body)"
+            " SELECT md5(g::text)::uuid::text,"
+            " %(two)s + g * (interval '730 days' / %(callback_log)d), '100.85.0.' || g %% 250,"
+            " 'v2', a.act, 'pop-' || 1 + g %% %(instances)d, a.ord, a.ord,"
+            " '000000', 200, 900 + g %% 4000,"
+            " '{\"activity\":\"' || a.act || '\",\"instanceId\":\"pop-' ||"
+            " 1 + g %% %(instances)d || '\",\"testFlag\":\"0\"}'"
+            " FROM generate_series(1, %(callback_log)d) g,"
+            " LATERAL (SELECT CASE WHEN g %% 10 = 0 THEN 'newInstance'"
+            "   ELSE 'queryInstance' END AS act,"
+            "   CASE WHEN g %% 10 = 0 THEN 'CSPOP' || g ELSE NULL END AS ord) a;\n") % dict(
+                n, two=two_years),
+        "usage_record": off + "".join(pop_month("usage_record", (
+            "INSERT INTO %%(part)s (id, instance_id, pkg_instance_id, window_begin, window_end,"
+            " value, metering_sn, state, attempts, record_time, created_at, updated_at)"
+            " SELECT nextval('usage_record_id_seq'), 'pop-' || d, '', w, w + interval '1 hour',"
+            " 10 + d %%%% 7, mkp_usage_metering_sn('pop-' || d, '', w), 'delivered', 1,"
+            " w + interval '1 hour', w + interval '1 hour', w + interval '1 hour'"
+            " FROM generate_series(%%(lo)d, %%(hi)d, -1) h,"
+            " LATERAL (SELECT date_trunc('hour', now()) - h * interval '1 hour' AS w) x,"
+            " generate_series(1, %(metered)d) d"
+            " WHERE w >= '%%(from)s' AND w < '%%(to)s';\n") % n, m) for m in pop_months()),
+        "usage_event": off + "".join(pop_month("usage_event", (
+            "INSERT INTO %%(part)s (event_id, instance_id, pkg_instance_id, value,"
+            " event_time, received_at, window_begin)"
+            " SELECT 'evt-' || to_char(((%(hours)d - h) * %(metered)d + d) * 4 + k,"
+            " 'FM000000000000'),"
+            " 'pop-' || d, '', 2.5 + (d %%%% 7) / 4.0, w + k * interval '15 minutes',"
+            " w + k * interval '15 minutes' + interval '5 seconds', w"
+            " FROM generate_series(%%(lo)d, %%(hi)d, -1) h,"
+            " LATERAL (SELECT date_trunc('hour', now()) - h * interval '1 hour' AS w) x,"
+            " generate_series(1, %(metered)d) d, generate_series(0, 3) k"
+            " WHERE w >= '%%(from)s' AND w < '%%(to)s';\n") % dict(
+                n, hours=POP_HOURS + 8), m) for m in pop_months()),
+        "nonce": off + (
+            "INSERT INTO nonce (nonce, seen_at, call_id)"
+            " SELECT 'v2:' || upper(md5(g::text) || md5((-g)::text)),"
+            " now() - (g %% 110) * interval '1 second', md5(g::text)::uuid::text"
+            " FROM generate_series(1, %(nonce)d) g;\n") % n,
+    }
+
+
+def pop_months():
+    """The UTC months of the two years populated, oldest first, as
+    (first hour back, last hour back, month's start, next month's start):
+    hours back from this hour, 9 to POP_HOURS + 8 (the last 8 hours are the
+    usage phases')."""
+    now = int(time.time())
+    top = now - now % 3600
+    out = []
+    t = time.gmtime(top - (POP_HOURS + 8) * 3600)
+    y, mo = t.tm_year, t.tm_mon
+    while True:
+        start = calendar.timegm((y, mo, 1, 0, 0, 0))
+        y2, mo2 = (y + 1, 1) if mo == 12 else (y, mo + 1)
+        end = calendar.timegm((y2, mo2, 1, 0, 0, 0))
+        lo = min(POP_HOURS + 8, (top - start) // 3600)
+        hi = max(9, (top - end) // 3600 + 1)
+        if lo < 9:
+            break
+        out.append((lo, hi, time.strftime("%Y-%m-%d 00:00:00+00", time.gmtime(start)),
+                    time.strftime("%Y-%m-%d 00:00:00+00", time.gmtime(end)), "%04d%02d" % (y, mo)))
+        y, mo = y2, mo2
+    return out
+
+
+def pop_month(table, insert, m):
+    """One month of a partitioned table loaded as a bulk load is: into a
+    table of its own, then indexed in one pass and attached (ATTACH builds
+    the partition's indexes from the parent's, and checks the bounds). This
+    month's partition exists (mkp_partitions_ensure): straight into it."""
+    lo, hi, start, end, ym = m
+    part = "%s_%s" % (table, ym)
+    if ym == time.strftime("%Y%m", time.gmtime()):
+        return insert % {"part": table, "lo": lo, "hi": hi, "from": start, "to": end}
+    return ("CREATE TABLE %(part)s (LIKE %(t)s INCLUDING DEFAULTS INCLUDING CONSTRAINTS);\n"
+            + insert +
+            "ALTER TABLE %(t)s ATTACH PARTITION %(part)s FOR VALUES FROM ('%(from)s')"
+            " TO ('%(to)s');\n") % {"part": part, "t": table, "lo": lo, "hi": hi,
+                                    "from": start, "to": end}
+
+
+def bulk_wrap(pg, table, sql):
+    """sql (loading table) between dropping the table's own indexes and
+    keys and making them again, as a bulk load is done: each index built in
+    one sorted pass. A table other tables' foreign keys point to is loaded
+    as it is."""
+    if pg.psql("SELECT count(*) FROM pg_constraint WHERE confrelid = '%s'::regclass"
+               % table) != "0":
+        return sql
+    q = lambda s: [x for x in pg.psql(s).split("\n") if x]
+    cons = q("SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I|ALTER TABLE %%I ADD CONSTRAINT"
+             " %%I %%s', '%s', conname, '%s', conname, pg_get_constraintdef(oid))"
+             " FROM pg_constraint WHERE conrelid = '%s'::regclass AND contype IN ('p', 'u')"
+             % (table, table, table))
+    idx = q("SELECT format('DROP INDEX %%I|%%s', c.relname, pg_get_indexdef(i.indexrelid))"
+            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = '%s'::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k"
+            " WHERE k.conindid = i.indexrelid)" % table)
+    pairs = [x.split("|", 1) for x in idx + cons]
+    return ("".join(d + ";\n" for d, _ in pairs) + sql +
+            "".join(c + ";\n" for _, c in pairs))
+
+
+POP_TABLES = ("instance", "instance_event", "job", "callback_log", "usage_event",
+              "usage_record", "nonce")
+
+
+def table_sizes(pg):
+    """{table: (rows, bytes)}: pg_total_relation_size summed over a
+    partitioned table's partitions; rows from the statistics (after
+    ANALYZE)."""
+    out = {}
+    for t in POP_TABLES:
+        rows, size = pg.psql(
+            "SELECT coalesce(sum(c.reltuples)::bigint, 0),"
+            " coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " WHERE c.relkind = 'r' AND (c.oid = '%s'::regclass OR c.oid IN"
+            " (SELECT relid FROM pg_partition_tree('%s') WHERE isleaf))" % (t, t)).split("|")
+        out[t] = (max(0, int(rows)), int(size))
+    return out
+
+
+def populate(args, pg):
+    """Fills the store; returns {"seconds": {step: s}, "n": sizes, "sizes": ...}."""
+    n = pop_sizes(args.scale)
+    steps = pop_sql(n)
+    secs = {}
+    print("bench: populating the store (scale %g: %d instances, %d audit rows, %d usage"
+          " events in %d records, %d nonces)" % (args.scale, n["instances"],
+                                                 n["callback_log"], n["usage_event"],
+                                                 n["usage_record"], n["nonce"]),
+          file=sys.stderr)
+    t_all = time.monotonic()
+    # This month's partitions and the next ones (the two years before are
+    # loaded as tables of their own and attached).
+    pg.psql("SELECT mkp_partitions_ensure(2)")
+    for t in ("callback_log", "nonce"):
+        steps[t] = bulk_wrap(pg, t, steps[t])
+
+    def run(item):
+        name, sql = item
+        t0 = time.monotonic()
+        pg.psql(sql)
+        secs[name] = time.monotonic() - t0
+        print("bench:   %s: %.0f s" % (name, secs[name]), file=sys.stderr)
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        list(ex.map(run, sorted(steps.items(), key=lambda kv: kv[0] != "usage_event")))
+    secs["load"] = time.monotonic() - t_all
+    t0 = time.monotonic()
+    pg.psql("VACUUM (ANALYZE)")
+    secs["vacuum"] = time.monotonic() - t0
+    secs["total"] = time.monotonic() - t_all
+    print("bench: populated in %.0f s (VACUUM ANALYZE %.0f s)" % (secs["total"],
+                                                                 secs["vacuum"]),
+          file=sys.stderr)
+    return {"seconds": secs, "n": n, "sizes": table_sizes(pg)}
+
+
+def print_sizes(pop, out=sys.stdout):
+    """What each table holds after populating, per row and per million."""
+    s = pop["seconds"]
+    out.write("\nPopulated in %.0f s (loading %.0f s, two sessions at once; VACUUM ANALYZE"
+              " %.0f s). Table sizes (pg_total_relation_size, partitions summed):\n\n" % (
+                  s["total"], s["load"], s["vacuum"]))
+    out.write("| table | rows | total | bytes per row | per million rows |\n"
+              "|---|---|---|---|---|\n")
+    for t, (rows, size) in pop["sizes"].items():
+        per = size / rows if rows else 0
+        out.write("| %s | %d | %.1f MB | %.0f | %.0f MB |\n" % (
+            t, rows, size / 1048576.0, per, per * 1e6 / 1048576.0))
+
+
+def org_sync_calls(url, key, n, calls):
+    """calls allOrgSync calls of n departments each, one at a time: calls/s,
+    p50 and p99 (ms) of the calls' times, unexpected answers."""
+    times, bad = [], 0
+    for _ in range(calls):
+        r = org_sync_once(url, key, n)
+        times.append(r["p50"])
+        bad += r["bad"]
+    times.sort()
+    return {"rps": 1000.0 * len(times) / sum(times), "p50": times[len(times) // 2],
+            "p99": times[min(len(times) - 1, int(len(times) * 0.99))], "bad": bad}
+
+
+KIT_TIMEOUT_MS = 20000          # the marketplace gives the seller 20 s a call
+
+
+def kit_rows(results, tag=""):
+    """The Kit at scale: authSync of 500 users (wrk, p99 over the phase) and
+    allOrgSync of 10 000 departments (p99 over its calls), against the
+    marketplace's 20 s time-out (target p99 < 2 s)."""
+    org = results["allOrgSync 10000"]
+    return [
+        phase_row("authSync, 500 users a call%s" % tag, results["authSync"], unit="calls/s",
+                  max_p99=2000, note=" (time-out %d s)" % (KIT_TIMEOUT_MS // 1000)),
+        Row("allOrgSync, 10 000 departments (%d calls, one at a time)%s" % (
+            org["calls"], tag), org["rps"], unit="calls/s", p50=org["p50"], p99=org["p99"],
+            max_p99=2000, bad=org["bad"],
+            note=" (time-out %d s)" % (KIT_TIMEOUT_MS // 1000)),
+    ]
+
+
+def rss_row(mkpd, served):
+    """Worker RSS after every phase: the largest worker, after served calls
+    (--soak N adds N more and a line per tenth)."""
+    rss = rss_kb(mkpd.worker_pids())
+    return Row("worker RSS after %d calls (largest of %d workers)" % (served, len(rss)),
+               max(rss) / 1024.0 if rss else 0, unit="MB", max_rss=10,
+               rss=max(rss) / 1024.0 if rss else None)
+
+
+def populated_rows(args, ctx):
+    """Populates the store, runs the phases again, and returns one row per
+    figure: populated against empty (min_ratio 0.9), the sizes printed."""
+    pg, mkpd, front, keys = ctx["pg"], ctx["mkpd"], ctx["front"], ctx["keys"]
+    empty = ctx["results"]
+    # The instances the pgbench newInstance script made are not orders the
+    # marketplace knows: their provision jobs would fill the populated
+    # provisioning phase with refusals. They go (pgbench's query instances,
+    # PGB_IDS + 1.., stay for its query script).
+    pg.psql("SET session_replication_role = replica;"
+            "DELETE FROM job WHERE kind = 'provision' AND dedupe_key ~ '^5[0-9]{15}$';"
+            "DELETE FROM instance_event WHERE instance_id ~ '^5[0-9]{15}$';"
+            "DELETE FROM instance WHERE instance_id ~ '^5[0-9]{15}$'")
+    pop = populate(args, pg)
+    res = {}
+    n = ctx["n"]
+    reqfile = ctx["work"] / "new-populated.req"
+    write_requests(reqfile, keys["basic"], ({
+        "activity": "newInstance", "orderId": o, "orderLineId": line,
+        "businessId": str(uuid.uuid4())} for o, line in ctx["lines"][n:2 * n]))
+    res["newInstance"] = with_cpu(ctx["cpu"], run_wrk, front.url, reqfile, args.seconds,
+                                  args.connections, "new")
+    res["newInstance"]["rss"] = rss_kb(mkpd.worker_pids())
+    res["provisioning"] = provisioning(pg, mkpd, args.seconds)
+    reqfile = ctx["work"] / "query-populated.req"
+    ids = ctx["ids"]
+    write_requests(reqfile, keys["basic"], ({
+        "activity": "queryInstance", "instanceId": ids[i % len(ids)]} for i in range(n)))
+    res["queryInstance"] = with_cpu(ctx["cpu"], run_wrk, front.url, reqfile, args.seconds,
+                                    args.connections, "query")
+    res["queryInstance"]["rss"] = rss_kb(mkpd.worker_pids())
+    reqfile = ctx["work"] / "auth-populated.req"
+    write_kit_requests(reqfile, keys["kit"], (users_body(500) for _ in range(
+        args.seconds * args.kit_rate_bound)), "authSync")
+    res["authSync"] = run_wrk(front.url, reqfile, args.seconds, args.connections, "ok")
+    res["allOrgSync 10000"] = org_sync_calls(front.url, keys["kit"], 10000, args.org_calls)
+    res["allOrgSync 10000"]["calls"] = args.org_calls
+    res["pgbench query"] = run_pgbench(pg, ctx["work"], "query-populated", args.seconds,
+                                       args.workers, script=ctx["scripts"]["query"],
+                                       defines=PGB_DEFINES)
+    res["pgbench new"] = run_pgbench(pg, ctx["work"], "new-populated", args.seconds,
+                                     args.workers, script=ctx["scripts"]["new"],
+                                     defines=PGB_DEFINES)
+    usage = {}
+    if args.only != "http":
+        usage_rows(args, pg, front, mkpd, tag="p", raw=usage)
+
+    def row(name, key, unit="req/s", value=None):
+        e, p = empty.get(key), res.get(key) or usage.get(key)
+        if e is None or p is None:
+            return None
+        return Row("%s, populated store" % name, p["rps"], unit=unit, ceiling=e["rps"],
+                   ceiling_name="empty", min_ratio=0.9, p50=p.get("p50"), p99=p.get("p99"),
+                   bad=p.get("bad", 0))
+    rows = [
+        row("queryInstance of an active instance (000000 with appInfo)", "queryInstance"),
+        row("newInstance", "newInstance"),
+        row("provisioning, 000004 to active", "provisioning", unit="instances/s"),
+        row("store, queryInstance's statements in pgbench", "pgbench query", unit="tps"),
+        row("store, newInstance's statements in pgbench", "pgbench new", unit="tps"),
+        row("authSync, 500 users a call", "authSync", unit="calls/s"),
+        row("allOrgSync, 10 000 departments", "allOrgSync 10000", unit="calls/s"),
+        row("usage ingest, POST /-/usage", "usage ingest", unit="events/s"),
+        row("raw COPY into usage_event", "usage copy", unit="events/s"),
+        row("closing the hours (events summed)", "usage close", unit="events/s"),
+        row("usage push, batches of 1000", "usage push", unit="records/s"),
+    ]
+    pop["usage"] = usage
+    return [r for r in rows if r is not None], pop
 
 
 if __name__ == "__main__":

@@ -873,6 +873,95 @@ $$;
 COMMENT ON FUNCTION public.mkp_package_live(p_pkg text, p_at timestamp with time zone) IS 'Whether a package may be drawn at that time: its instance is active or frozen and not expired.';
 
 --
+-- Name: mkp_partition_ensure(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_partition_ensure(p_table text, p_month timestamp with time zone) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_lo     timestamp := date_trunc('month', p_month AT TIME ZONE 'UTC');
+    v_hi     timestamp := date_trunc('month', p_month AT TIME ZONE 'UTC') + interval '1 month';
+    v_name   text := p_table || '_' || to_char(v_lo, 'YYYYMM');
+    v_def    text := p_table || '_default';
+    v_bounds text := format('FROM (%L) TO (%L)', to_char(v_lo, 'YYYY-MM-DD') || ' 00:00:00+00',
+                            to_char(v_hi, 'YYYY-MM-DD') || ' 00:00:00+00');
+    v_n      bigint;
+BEGIN
+    IF p_table NOT IN ('usage_event', 'usage_record') THEN
+        RAISE EXCEPTION 'mkp_partition_ensure: % is not partitioned by month', p_table;
+    END IF;
+    IF to_regclass(v_name) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    -- One maker at a time (every host's purge job runs this): the others
+    -- wait for its commit, then find the partition made. The lock lets
+    -- reads and writes of the table go on.
+    EXECUTE format('LOCK TABLE %I IN SHARE UPDATE EXCLUSIVE MODE', p_table);
+    IF to_regclass(v_name) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    -- Whatever the default took for the month, as it stands (writers wait).
+    EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', v_def);
+    EXECUTE format('SELECT count(*) FROM %I WHERE window_begin >= $1 AND window_begin < $2',
+                   v_def) INTO v_n USING v_lo AT TIME ZONE 'UTC', v_hi AT TIME ZONE 'UTC';
+    IF v_n = 0 THEN
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES %s', v_name, p_table,
+                       v_bounds);
+    ELSE
+        EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                       v_name, p_table);
+        EXECUTE format('WITH m AS (DELETE FROM %I WHERE window_begin >= $1'
+                       ' AND window_begin < $2 RETURNING *) INSERT INTO %I SELECT * FROM m',
+                       v_def, v_name) USING v_lo AT TIME ZONE 'UTC', v_hi AT TIME ZONE 'UTC';
+        EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES %s', p_table, v_name,
+                       v_bounds);
+        RAISE NOTICE 'partition %: % rows moved out of %', v_name, v_n, v_def;
+    END IF;
+    RETURN true;
+END
+$_$;
+
+--
+-- Name: FUNCTION mkp_partition_ensure(p_table text, p_month timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_partition_ensure(p_table text, p_month timestamp with time zone) IS 'Makes the month partition (TABLE_YYYYMM) of usage_event or usage_record holding p_month if it is missing, moving the rows the default partition took for that month into it. True when it made one.';
+
+--
+-- Name: mkp_partitions_ensure(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_partitions_ensure(p_ahead integer DEFAULT 2) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_n integer := 0;
+    v_t text;
+    v_m timestamptz;
+BEGIN
+    FOREACH v_t IN ARRAY ARRAY['usage_event', 'usage_record'] LOOP
+        FOR v_m IN SELECT now() + make_interval(months => k)
+                     FROM generate_series(0, greatest(p_ahead, 0)) k LOOP
+            v_n := v_n + mkp_partition_ensure(v_t, v_m)::integer;
+        END LOOP;
+        FOR v_m IN EXECUTE format('SELECT DISTINCT date_trunc(''month'', window_begin'
+                                  ' AT TIME ZONE ''UTC'') AT TIME ZONE ''UTC'' FROM %I',
+                                  v_t || '_default') LOOP
+            v_n := v_n + mkp_partition_ensure(v_t, v_m)::integer;
+        END LOOP;
+    END LOOP;
+    RETURN v_n;
+END
+$$;
+
+--
+-- Name: FUNCTION mkp_partitions_ensure(p_ahead integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_partitions_ensure(p_ahead integer) IS 'Makes the month partitions of usage_event and usage_record for this month and the next p_ahead ones, and for every month their default partitions hold rows of (moved out). Run by the jobs child''s purge job and by mkpctl purge. Returns how many it made.';
+
+--
 -- Name: mkp_usage_at_risk(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -901,8 +990,11 @@ CREATE FUNCTION public.mkp_usage_claim(p_limit integer, p_lease interval, p_by t
 DECLARE
     v_ids  bigint[];
     v_push bigint;
+    v_lo   timestamptz;
+    v_hi   timestamptz;
 BEGIN
-    SELECT array_agg(c.id ORDER BY c.window_begin, c.id) INTO v_ids
+    SELECT array_agg(c.id ORDER BY c.window_begin, c.id), min(c.window_begin),
+           max(c.window_begin) INTO v_ids, v_lo, v_hi
       FROM (SELECT r.id, r.window_begin FROM usage_record r
              WHERE r.state = 'pending' OR (r.state = 'sending' AND r.lease_until < now())
              ORDER BY r.window_begin, r.id
@@ -916,7 +1008,8 @@ BEGIN
            error = 'no answer recorded: the pusher stopped, its claim ran out'
      WHERE p.outcome = 'sending'
        AND p.id IN (SELECT r.last_push_id FROM usage_record r
-                     WHERE r.id = ANY (v_ids) AND r.state = 'sending');
+                     WHERE r.id = ANY (v_ids) AND r.state = 'sending'
+                       AND r.window_begin BETWEEN v_lo AND v_hi);
     INSERT INTO usage_push (records, record_ids, request_id, pushed_by, outcome)
          VALUES (cardinality(v_ids), v_ids, p_request_id, p_by, 'sending')
       RETURNING usage_push.id INTO v_push;
@@ -925,7 +1018,7 @@ BEGIN
             UPDATE usage_record r
                SET state = 'sending', lease_until = now() + p_lease, claimed_by = p_by,
                    attempts = r.attempts + 1, last_push_id = v_push, updated_at = now()
-             WHERE r.id = ANY (v_ids)
+             WHERE r.id = ANY (v_ids) AND r.window_begin BETWEEN v_lo AND v_hi
             RETURNING r.id, r.instance_id, r.pkg_instance_id, r.window_begin, r.window_end,
                       r.record_time, r.value, r.metering_sn, r.attempts)
         SELECT v_push, u.id, u.instance_id, u.pkg_instance_id, u.window_begin, u.window_end,
@@ -967,13 +1060,13 @@ BEGIN
                               WHEN s.total > 0 THEN NULL
                               ELSE 'zero usage: nothing to push' END,
            record_time = now(), updated_at = now()
-      FROM (SELECT r2.id, coalesce((SELECT sum(e.value) FROM usage_event e
+      FROM (SELECT r2.id, r2.window_begin, coalesce((SELECT sum(e.value) FROM usage_event e
                                      WHERE e.instance_id = r2.instance_id
                                        AND e.pkg_instance_id = r2.pkg_instance_id
                                        AND e.window_begin = r2.window_begin), 0) AS total
               FROM usage_record r2
              WHERE r2.state = 'open' AND r2.window_end <= now()) AS s
-     WHERE r.id = s.id;
+     WHERE r.id = s.id AND r.window_begin = s.window_begin;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     UPDATE usage_record SET state = 'expired', updated_at = now(), lease_until = NULL,
            fail_reason = 'begin_time older than 21 days'
@@ -996,15 +1089,18 @@ COMMENT ON FUNCTION public.mkp_usage_close_windows() IS 'Closes every open hour 
 CREATE FUNCTION public.mkp_usage_cumulative(p_instance text, p_package boolean) RETURNS numeric
     LANGUAGE sql STABLE
     AS $$
-    SELECT coalesce(sum(CASE WHEN r.state = 'open' THEN
+    SELECT (SELECT coalesce(sum(CASE WHEN r.state = 'open' THEN
                         coalesce((SELECT sum(e.value) FROM usage_event e
                                    WHERE e.window_begin = r.window_begin
                                      AND e.instance_id = r.instance_id
                                      AND e.pkg_instance_id = r.pkg_instance_id), 0)
                         ELSE r.value END), 0)
-      FROM usage_record r
-     WHERE (NOT p_package AND r.instance_id = p_instance)
-        OR (p_package AND r.pkg_instance_id = p_instance)
+              FROM usage_record r
+             WHERE (NOT p_package AND r.instance_id = p_instance)
+                OR (p_package AND r.pkg_instance_id = p_instance))
+         + (SELECT coalesce(sum(c.value), 0) FROM usage_carry c
+             WHERE (NOT p_package AND c.instance_id = p_instance)
+                OR (p_package AND c.pkg_instance_id = p_instance))
 $$;
 
 --
@@ -1012,6 +1108,75 @@ $$;
 --
 
 COMMENT ON FUNCTION public.mkp_usage_cumulative(p_instance text, p_package boolean) IS 'queryInstance usageInfo: the usage of an instance (or, p_package, drawn from a package instance) so far, summed over its hourly records.';
+
+--
+-- Name: mkp_usage_drop_before(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_usage_drop_before(p_before timestamp with time zone) RETURNS TABLE(partition_name text, rows bigint, dropped boolean)
+    LANGUAGE plpgsql
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_m    record;
+    v_rec  text;
+    v_ev   text;
+    v_left bigint;
+    v_n    bigint;
+BEGIN
+    IF p_before > now() - interval '21 days' THEN
+        RAISE EXCEPTION 'usage younger than 21 days is kept (it may still be pushed)'
+            USING ERRCODE = '22023';
+    END IF;
+    PERFORM mkp_partitions_ensure(0);
+    FOR v_m IN SELECT DISTINCT substring(c.relname from '_([0-9]{6})$') AS ym
+                 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent IN ('usage_event'::regclass, 'usage_record'::regclass)
+                  AND c.relname ~ '^usage_(event|record)_[0-9]{6}$'
+                  AND to_timestamp(substring(c.relname from '_([0-9]{6})$'), 'YYYYMM')
+                      AT TIME ZONE 'UTC' + interval '1 month' <= p_before
+                ORDER BY 1 LOOP
+        v_rec := 'usage_record_' || v_m.ym;
+        v_ev := 'usage_event_' || v_m.ym;
+        IF to_regclass(v_rec) IS NOT NULL THEN
+            EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', v_rec);
+            EXECUTE format('SELECT count(*) FILTER (WHERE state IN (''open'', ''pending'','
+                           ' ''sending'')), count(*) FROM %I', v_rec) INTO v_left, v_n;
+            IF v_left > 0 THEN
+                partition_name := v_rec; rows := v_n; dropped := false;
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
+            EXECUTE format('INSERT INTO usage_carry AS c (instance_id, pkg_instance_id, value,'
+                           ' records, through)'
+                           ' SELECT instance_id, pkg_instance_id, sum(value), count(*), $1'
+                           '   FROM %I GROUP BY instance_id, pkg_instance_id'
+                           ' ON CONFLICT (instance_id, pkg_instance_id) DO UPDATE'
+                           ' SET value = c.value + EXCLUDED.value,'
+                           '     records = c.records + EXCLUDED.records,'
+                           '     through = greatest(c.through, EXCLUDED.through)', v_rec)
+                USING to_timestamp(v_m.ym, 'YYYYMM') AT TIME ZONE 'UTC' + interval '1 month';
+            EXECUTE format('ALTER TABLE usage_record DETACH PARTITION %I', v_rec);
+            EXECUTE format('DROP TABLE %I', v_rec);
+            partition_name := v_rec; rows := v_n; dropped := true;
+            RETURN NEXT;
+        END IF;
+        IF to_regclass(v_ev) IS NOT NULL THEN
+            EXECUTE format('SELECT count(*) FROM %I', v_ev) INTO v_n;
+            EXECUTE format('ALTER TABLE usage_event DETACH PARTITION %I', v_ev);
+            EXECUTE format('DROP TABLE %I', v_ev);
+            partition_name := v_ev; rows := v_n; dropped := true;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
+$_$;
+
+--
+-- Name: FUNCTION mkp_usage_drop_before(p_before timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_usage_drop_before(p_before timestamp with time zone) IS 'Retention of metered usage (mkpctl purge --usage-older-than DAYS): detaches and drops the month partitions of usage_record and usage_event that end before p_before (at least 21 days ago), their records'' sums added to usage_carry first; a month with a record still open, pending or sending is kept. One row per partition.';
 
 --
 -- Name: mkp_usage_ingest(text, text, numeric, timestamp with time zone, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1051,6 +1216,9 @@ DECLARE
     -- Masks over the batch, zipped with it by unnest (never joined: the
     -- planner cannot size a join of two unnests).
     v_now   timestamptz := now();
+    -- The earliest hour an event the batch may take can be booked in: an
+    -- id stored since then is a duplicate (older ones were refused anyway).
+    v_since timestamptz := now() - p_horizon - interval '1 hour';
     v_why   text[];         -- why each event is refused (NULL: valid)
     v_first boolean[];      -- valid, and the first of its id in the batch
     v_late  boolean[];      -- of those, the ones whose window was closed (NULL: none)
@@ -1149,6 +1317,8 @@ BEGIN
             INSERT INTO usage_event (event_id, instance_id, pkg_instance_id, value,
                                      event_time, window_begin, shifted)
             SELECT o.id, o.inst, o.pkg, o.val::numeric, o.t, o.win, false FROM o
+             WHERE NOT EXISTS (SELECT 1 FROM usage_event x
+                                WHERE x.event_id = o.id AND x.window_begin >= v_since)
             ON CONFLICT ON CONSTRAINT usage_event_pkey DO NOTHING
             RETURNING usage_event.event_id)
         SELECT o.id, 'duplicate'::text, NULL::text
@@ -1175,7 +1345,9 @@ BEGIN
         END LOOP;
         INSERT INTO usage_event (event_id, instance_id, pkg_instance_id, value,
                                  event_time, window_begin, shifted)
-             VALUES (e.id, e.inst, e.pkg, e.val::numeric, e.t, v_win, true)
+             SELECT e.id, e.inst, e.pkg, e.val::numeric, e.t, v_win, true
+              WHERE NOT EXISTS (SELECT 1 FROM usage_event x
+                                 WHERE x.event_id = e.id AND x.window_begin >= v_since)
         ON CONFLICT ON CONSTRAINT usage_event_pkey DO NOTHING;
         GET DIAGNOSTICS v_n = ROW_COUNT;
         event_id := e.id;
@@ -1298,7 +1470,8 @@ BEGIN
            OR e.id IS NULL OR NOT e.first
            OR e.val IS NULL OR e.val !~ '^[0-9]{1,16}(\.[0-9]{1,4})?$'
            OR e.t IS NULL OR e.t > v_now OR e.t < v_now - p_horizon
-           OR EXISTS (SELECT 1 FROM usage_event x WHERE x.event_id = e.id) THEN
+           OR EXISTS (SELECT 1 FROM usage_event x WHERE x.event_id = e.id
+                      AND x.window_begin >= v_now - p_horizon - interval '1 hour') THEN
             o_m := o_m + 1;
             o_ids[o_m] := e.id; o_inst[o_m] := e.inst; o_pkgs[o_m] := e.pkg;
             o_vals[o_m] := e.val; o_times[o_m] := e.t; o_of[o_m] := e.n; o_pk[o_m] := NULL;
@@ -2699,6 +2872,42 @@ CREATE TABLE public.schema_migrations (
 COMMENT ON TABLE public.schema_migrations IS 'One row per migration applied by mkpctl migrate (schema/NNN_name.sql); never edit by hand.';
 
 --
+-- Name: usage_carry; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_carry (
+    instance_id text NOT NULL,
+    pkg_instance_id text DEFAULT ''::text NOT NULL,
+    value numeric DEFAULT 0 NOT NULL,
+    records bigint DEFAULT 0 NOT NULL,
+    through timestamp with time zone NOT NULL
+);
+
+--
+-- Name: TABLE usage_carry; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.usage_carry IS 'One row per (instance, package instance) whose usage records were dropped with their month (mkp_usage_drop_before, mkpctl purge --usage-older-than): what they summed to, so mkp_usage_cumulative (queryInstance usageInfo) still counts them.';
+
+--
+-- Name: COLUMN usage_carry.value; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_carry.value IS 'The sum of the dropped records'' values.';
+
+--
+-- Name: COLUMN usage_carry.records; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_carry.records IS 'How many records were dropped.';
+
+--
+-- Name: COLUMN usage_carry.through; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_carry.through IS 'The end of the last month dropped.';
+
+--
 -- Name: usage_event; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2711,10 +2920,11 @@ CREATE TABLE public.usage_event (
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     window_begin timestamp with time zone NOT NULL,
     shifted boolean DEFAULT false NOT NULL,
-    CONSTRAINT usage_event_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 128))),
-    CONSTRAINT usage_event_pkg_instance_id_check CHECK ((length(pkg_instance_id) <= 64)),
-    CONSTRAINT usage_event_value_check CHECK ((value >= (0)::numeric))
-);
+    CONSTRAINT usage_event_event_id_check1 CHECK (((length(event_id) >= 1) AND (length(event_id) <= 128))),
+    CONSTRAINT usage_event_pkg_instance_id_check1 CHECK ((length(pkg_instance_id) <= 64)),
+    CONSTRAINT usage_event_value_check1 CHECK ((value >= (0)::numeric))
+)
+PARTITION BY RANGE (window_begin);
 
 --
 -- Name: TABLE usage_event; Type: COMMENT; Schema: public; Owner: -
@@ -2726,7 +2936,7 @@ COMMENT ON TABLE public.usage_event IS 'One row per metered usage event the sell
 -- Name: COLUMN usage_event.event_id; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.usage_event.event_id IS 'The seller''s id of the event (1 to 128 characters): a repeat is a duplicate. An event cut across packages is booked as parts: the first keeps the id, the others get id#2, id#3... (part:md5(id)#N for an id longer than 120 characters).';
+COMMENT ON COLUMN public.usage_event.event_id IS 'The seller''s id of the event (1 to 128 characters): a repeat is a duplicate while any hour it could be booked in is open to the ingest (the push horizon). An event cut across packages is booked as parts: the first keeps the id, the others get id#2, id#3... (part:md5(id)#N for an id longer than 120 characters).';
 
 --
 -- Name: COLUMN usage_event.pkg_instance_id; Type: COMMENT; Schema: public; Owner: -
@@ -2759,6 +2969,24 @@ COMMENT ON COLUMN public.usage_event.window_begin IS 'The UTC hour it is booked 
 COMMENT ON COLUMN public.usage_event.shifted IS 'Booked into a later hour than its own, which was already closed.';
 
 --
+-- Name: usage_event_default; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_event_default (
+    event_id text NOT NULL,
+    instance_id text NOT NULL,
+    pkg_instance_id text DEFAULT ''::text NOT NULL,
+    value numeric(20,4) NOT NULL,
+    event_time timestamp with time zone NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    window_begin timestamp with time zone NOT NULL,
+    shifted boolean DEFAULT false NOT NULL,
+    CONSTRAINT usage_event_event_id_check1 CHECK (((length(event_id) >= 1) AND (length(event_id) <= 128))),
+    CONSTRAINT usage_event_pkg_instance_id_check1 CHECK ((length(pkg_instance_id) <= 64)),
+    CONSTRAINT usage_event_value_check1 CHECK ((value >= (0)::numeric))
+);
+
+--
 -- Name: usage_record; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2781,9 +3009,10 @@ CREATE TABLE public.usage_record (
     claimed_by text,
     last_error text,
     CONSTRAINT usage_record_check CHECK ((window_end = (window_begin + '01:00:00'::interval))),
-    CONSTRAINT usage_record_state_check CHECK ((state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text, 'delivered'::text, 'failed'::text, 'expired'::text]))),
-    CONSTRAINT usage_record_value_check CHECK ((value >= (0)::numeric))
-);
+    CONSTRAINT usage_record_state_check1 CHECK ((state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text, 'delivered'::text, 'failed'::text, 'expired'::text]))),
+    CONSTRAINT usage_record_value_check1 CHECK ((value >= (0)::numeric))
+)
+PARTITION BY RANGE (window_begin);
 
 --
 -- Name: TABLE usage_record; Type: COMMENT; Schema: public; Owner: -
@@ -3016,6 +3245,33 @@ CREATE SEQUENCE public.usage_record_id_seq
 ALTER SEQUENCE public.usage_record_id_seq OWNED BY public.usage_record.id;
 
 --
+-- Name: usage_record_default; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_record_default (
+    id bigint DEFAULT nextval('public.usage_record_id_seq'::regclass) NOT NULL,
+    instance_id text NOT NULL,
+    pkg_instance_id text DEFAULT ''::text NOT NULL,
+    window_begin timestamp with time zone NOT NULL,
+    window_end timestamp with time zone NOT NULL,
+    value numeric(20,4) NOT NULL,
+    metering_sn text NOT NULL,
+    state text DEFAULT 'open'::text NOT NULL,
+    fail_reason text,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_push_id bigint,
+    record_time timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    lease_until timestamp with time zone,
+    claimed_by text,
+    last_error text,
+    CONSTRAINT usage_record_check CHECK ((window_end = (window_begin + '01:00:00'::interval))),
+    CONSTRAINT usage_record_state_check1 CHECK ((state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text, 'delivered'::text, 'failed'::text, 'expired'::text]))),
+    CONSTRAINT usage_record_value_check1 CHECK ((value >= (0)::numeric))
+);
+
+--
 -- Name: usage_unpushed; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -3047,6 +3303,18 @@ COMMENT ON VIEW public.usage_unpushed IS 'Records not delivered yet (open, pendi
 --
 
 ALTER TABLE ONLY public.callback_log ATTACH PARTITION public.callback_log_default DEFAULT;
+
+--
+-- Name: usage_event_default; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_event ATTACH PARTITION public.usage_event_default DEFAULT;
+
+--
+-- Name: usage_record_default; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_record ATTACH PARTITION public.usage_record_default DEFAULT;
 
 --
 -- Name: instance_event event_id; Type: DEFAULT; Schema: public; Owner: -
@@ -3218,11 +3486,25 @@ ALTER TABLE ONLY public.tenant
     ADD CONSTRAINT tenant_pkey PRIMARY KEY (tenant_id);
 
 --
+-- Name: usage_carry usage_carry_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_carry
+    ADD CONSTRAINT usage_carry_pkey PRIMARY KEY (instance_id, pkg_instance_id);
+
+--
 -- Name: usage_event usage_event_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.usage_event
-    ADD CONSTRAINT usage_event_pkey PRIMARY KEY (event_id);
+    ADD CONSTRAINT usage_event_pkey PRIMARY KEY (event_id, window_begin);
+
+--
+-- Name: usage_event_default usage_event_default_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_event_default
+    ADD CONSTRAINT usage_event_default_pkey PRIMARY KEY (event_id, window_begin);
 
 --
 -- Name: usage_event usage_event_value_max; Type: CHECK CONSTRAINT; Schema: public; Owner: -
@@ -3246,18 +3528,39 @@ ALTER TABLE ONLY public.usage_record
     ADD CONSTRAINT usage_record_instance_id_pkg_instance_id_window_begin_key UNIQUE (instance_id, pkg_instance_id, window_begin);
 
 --
+-- Name: usage_record_default usage_record_default_instance_id_pkg_instance_id_window_beg_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_record_default
+    ADD CONSTRAINT usage_record_default_instance_id_pkg_instance_id_window_beg_key UNIQUE (instance_id, pkg_instance_id, window_begin);
+
+--
 -- Name: usage_record usage_record_metering_sn_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.usage_record
-    ADD CONSTRAINT usage_record_metering_sn_key UNIQUE (metering_sn);
+    ADD CONSTRAINT usage_record_metering_sn_key UNIQUE (metering_sn, window_begin);
+
+--
+-- Name: usage_record_default usage_record_default_metering_sn_window_begin_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_record_default
+    ADD CONSTRAINT usage_record_default_metering_sn_window_begin_key UNIQUE (metering_sn, window_begin);
 
 --
 -- Name: usage_record usage_record_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.usage_record
-    ADD CONSTRAINT usage_record_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT usage_record_pkey PRIMARY KEY (id, window_begin);
+
+--
+-- Name: usage_record_default usage_record_default_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_record_default
+    ADD CONSTRAINT usage_record_default_pkey PRIMARY KEY (id, window_begin);
 
 --
 -- Name: app_user_org_idx; Type: INDEX; Schema: public; Owner: -
@@ -3392,28 +3695,58 @@ CREATE INDEX org_parent_idx ON public.org USING btree (tenant_id, parent_code);
 CREATE INDEX package_instance_idx ON public.package USING btree (instance_id);
 
 --
+-- Name: usage_carry_pkg_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_carry_pkg_idx ON public.usage_carry USING btree (pkg_instance_id) WHERE (pkg_instance_id <> ''::text);
+
+--
 -- Name: usage_event_window_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX usage_event_window_idx ON public.usage_event USING btree (window_begin, instance_id, pkg_instance_id);
+CREATE INDEX usage_event_window_idx ON ONLY public.usage_event USING btree (window_begin, instance_id, pkg_instance_id);
 
 --
--- Name: usage_record_pkg_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: usage_event_default_window_begin_instance_id_pkg_instance_i_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX usage_record_pkg_idx ON public.usage_record USING btree (pkg_instance_id) WHERE (pkg_instance_id <> ''::text);
+CREATE INDEX usage_event_default_window_begin_instance_id_pkg_instance_i_idx ON public.usage_event_default USING btree (window_begin, instance_id, pkg_instance_id);
 
 --
 -- Name: usage_record_push_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX usage_record_push_idx ON public.usage_record USING btree (last_push_id);
+CREATE INDEX usage_record_push_idx ON ONLY public.usage_record USING btree (last_push_id);
+
+--
+-- Name: usage_record_default_last_push_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_record_default_last_push_id_idx ON public.usage_record_default USING btree (last_push_id);
+
+--
+-- Name: usage_record_pkg_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_record_pkg_idx ON ONLY public.usage_record USING btree (pkg_instance_id) WHERE (pkg_instance_id <> ''::text);
+
+--
+-- Name: usage_record_default_pkg_instance_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_record_default_pkg_instance_id_idx ON public.usage_record_default USING btree (pkg_instance_id) WHERE (pkg_instance_id <> ''::text);
 
 --
 -- Name: usage_record_unsent_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX usage_record_unsent_idx ON public.usage_record USING btree (window_begin) WHERE (state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text]));
+CREATE INDEX usage_record_unsent_idx ON ONLY public.usage_record USING btree (window_begin) WHERE (state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text]));
+
+--
+-- Name: usage_record_default_window_begin_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_record_default_window_begin_idx ON public.usage_record_default USING btree (window_begin) WHERE (state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text]));
 
 --
 -- Name: callback_log_default_instance_id_idx; Type: INDEX ATTACH; Schema: public; Owner: -
@@ -3438,6 +3771,54 @@ ALTER INDEX public.callback_log_received_idx ATTACH PARTITION public.callback_lo
 --
 
 ALTER INDEX public.callback_log_failed_idx ATTACH PARTITION public.callback_log_default_received_at_idx1;
+
+--
+-- Name: usage_event_default_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_event_pkey ATTACH PARTITION public.usage_event_default_pkey;
+
+--
+-- Name: usage_event_default_window_begin_instance_id_pkg_instance_i_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_event_window_idx ATTACH PARTITION public.usage_event_default_window_begin_instance_id_pkg_instance_i_idx;
+
+--
+-- Name: usage_record_default_instance_id_pkg_instance_id_window_beg_key; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_record_instance_id_pkg_instance_id_window_begin_key ATTACH PARTITION public.usage_record_default_instance_id_pkg_instance_id_window_beg_key;
+
+--
+-- Name: usage_record_default_last_push_id_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_record_push_idx ATTACH PARTITION public.usage_record_default_last_push_id_idx;
+
+--
+-- Name: usage_record_default_metering_sn_window_begin_key; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_record_metering_sn_key ATTACH PARTITION public.usage_record_default_metering_sn_window_begin_key;
+
+--
+-- Name: usage_record_default_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_record_pkey ATTACH PARTITION public.usage_record_default_pkey;
+
+--
+-- Name: usage_record_default_pkg_instance_id_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_record_pkg_idx ATTACH PARTITION public.usage_record_default_pkg_instance_id_idx;
+
+--
+-- Name: usage_record_default_window_begin_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_record_unsent_idx ATTACH PARTITION public.usage_record_default_window_begin_idx;
 
 --
 -- Name: instance_event instance_event_notify; Type: TRIGGER; Schema: public; Owner: -
@@ -3525,15 +3906,22 @@ ALTER TABLE ONLY public.package
     ADD CONSTRAINT package_pkg_instance_id_fkey FOREIGN KEY (pkg_instance_id) REFERENCES public.instance(instance_id) ON DELETE CASCADE;
 
 --
--- Name: usage_event usage_event_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: usage_carry usage_carry_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.usage_event
-    ADD CONSTRAINT usage_event_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id);
+ALTER TABLE ONLY public.usage_carry
+    ADD CONSTRAINT usage_carry_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id);
 
 --
--- Name: usage_record usage_record_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: usage_event usage_event_instance_id_fkey1; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.usage_record
-    ADD CONSTRAINT usage_record_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id);
+ALTER TABLE public.usage_event
+    ADD CONSTRAINT usage_event_instance_id_fkey1 FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id);
+
+--
+-- Name: usage_record usage_record_instance_id_fkey1; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.usage_record
+    ADD CONSTRAINT usage_record_instance_id_fkey1 FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id);

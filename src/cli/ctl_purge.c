@@ -1,13 +1,20 @@
 /*
  * ctl_purge.c: mkpctl purge, retention by hand.
  *
- *	purge [--test-data] [--audit-older-than DAYS] [--nonces] [--dry-run]
+ *	purge [--test-data] [--audit-older-than DAYS] [--usage-older-than DAYS]
+ *	    [--jobs-older-than DAYS] [--nonces] [--dry-run]
  *
  * --test-data: everything debug calls (testFlag 1) made: debug instances
  * with their events, usage and aliases, debug licences, the debug Kit
  * objects and their events, and the debug calls' audit rows.
  * --audit-older-than DAYS: callback_log rows received more than DAYS ago
  * (the months wholly older are dropped, the rest deleted).
+ * --usage-older-than DAYS: the months of usage_record and usage_event that
+ * ended more than DAYS (at least 22) ago, detached and dropped whole
+ * (mkp_usage_drop_before, schema 017); a month with a record not final yet
+ * is kept and printed as such.
+ * --jobs-older-than DAYS: jobs done more than DAYS ago (the purge job alone
+ * leaves one a minute); dead jobs stay until retried or looked at.
  * --nonces: nonces past their replay window (twice [mkpd] time_window, as
  * the jobs child's purge does: store/nonce.c), for when jobs are disabled.
  *
@@ -37,6 +44,8 @@ static const struct step test_steps[] = {
 	  " (SELECT instance_id FROM instance WHERE is_test)" },
 	{ "usage_record", "DELETE FROM usage_record WHERE instance_id IN"
 	  " (SELECT instance_id FROM instance WHERE is_test)" },
+	{ "usage_carry", "DELETE FROM usage_carry WHERE instance_id IN"
+	  " (SELECT instance_id FROM instance WHERE is_test)" },
 	{ "instance (aliases)", "UPDATE instance SET alias_of = NULL WHERE alias_of IN"
 	  " (SELECT instance_id FROM instance WHERE is_test)" },
 	{ "instance", "DELETE FROM instance WHERE is_test" },
@@ -52,6 +61,10 @@ static const struct step audit_step = {
 	/* Whole months dropped, the rest deleted (schema 018). */
 	"callback_log", "SELECT mkp_callback_log_purge(now() - make_interval(days => $1::int))"
 };
+static const struct step job_step = {
+	"job", "DELETE FROM job WHERE state = 'done'"
+	" AND done_at < now() - make_interval(days => $1::int)"
+};
 static const struct step nonce_step = {
 	"nonce", "DELETE FROM nonce WHERE seen_at < now() - make_interval(secs => $1::int)"
 };
@@ -60,7 +73,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: mkpctl purge [--test-data] [--audit-older-than DAYS] "
-	    "[--nonces] [--dry-run] [--json]\n");
+	    "[--usage-older-than DAYS] [--jobs-older-than DAYS] [--nonces] [--dry-run] "
+	    "[--json]\n");
 	return 2;
 }
 
@@ -98,12 +112,44 @@ step(struct ctl *c, const struct step *s, const char *param, struct jw *w, struc
 	return true;
 }
 
+/*
+ * Drops the months of metered usage older than days: one line per
+ * partition, its rows, and whether it went (a month with records still to
+ * push stays).
+ */
+static bool
+usage_step(struct ctl *c, const char *days, struct jw *w, struct buf *tbl)
+{
+	const char	*p[1] = { days };
+	PGresult	*res;
+	int		 i;
+
+	if ((res = ctl_query(c, "SELECT partition_name, rows, dropped FROM"
+	    " mkp_usage_drop_before(now() - make_interval(days => $1::int))"
+	    " ORDER BY partition_name", 1, p)) == NULL)
+		return false;
+	for (i = 0; i < PQntuples(res); i++) {
+		bool	 dropped = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+
+		jw_obj_begin(w);
+		jw_kv_str(w, "table", PQgetvalue(res, i, 0));
+		jw_key(w, "rows");
+		jw_raw(w, PQgetvalue(res, i, 1));
+		jw_kv_str(w, "partition", dropped ? "dropped" : "kept: records not pushed yet");
+		jw_obj_end(w);
+		buf_printf(tbl, "%-20s %s (%s)\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    dropped ? "partition dropped" : "kept: records not pushed yet");
+	}
+	PQclear(res);
+	return true;
+}
+
 int
 ctl_purge(struct ctl *c, int argc, char **argv)
 {
 	struct buf	 out = BUF_INIT, tbl = BUF_INIT;
 	struct jw	 w;
-	const char	*days = NULL;
+	const char	*days = NULL, *usage_days = NULL, *job_days = NULL;
 	char		 keep[32];
 	bool		 test = false, nonces = false, dry = false, ok = false;
 	int64_t		 n, window = 60;
@@ -120,12 +166,18 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 		else if (strcmp(argv[i], "--audit-older-than") == 0 && i + 1 < argc &&
 		    parse_i64(argv[i + 1], 1, 100000, &n))
 			days = argv[++i];
+		else if (strcmp(argv[i], "--usage-older-than") == 0 && i + 1 < argc &&
+		    parse_i64(argv[i + 1], 22, 100000, &n))
+			usage_days = argv[++i];
+		else if (strcmp(argv[i], "--jobs-older-than") == 0 && i + 1 < argc &&
+		    parse_i64(argv[i + 1], 1, 100000, &n))
+			job_days = argv[++i];
 		else
 			return usage();
 	}
-	if (!test && !nonces && days == NULL) {
+	if (!test && !nonces && days == NULL && usage_days == NULL && job_days == NULL) {
 		fprintf(stderr, "mkpctl purge: say what: --test-data, --audit-older-than DAYS, "
-		    "--nonces\n");
+		    "--usage-older-than DAYS, --jobs-older-than DAYS, --nonces\n");
 		return usage();
 	}
 	if (nonces && c->cfg != NULL)
@@ -146,6 +198,10 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 	if (days != NULL && !step(c, &audit_step, days, &w, &tbl))
 		goto out;
 	if (nonces && !step(c, &nonce_step, keep, &w, &tbl))
+		goto out;
+	if (usage_days != NULL && !usage_step(c, usage_days, &w, &tbl))
+		goto out;
+	if (job_days != NULL && !step(c, &job_step, job_days, &w, &tbl))
 		goto out;
 	if (dry ? !purge_exec(c, "ROLLBACK") : !purge_exec(c, "COMMIT"))
 		goto out;

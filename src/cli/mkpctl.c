@@ -87,8 +87,10 @@ static const struct verb verbs[] = {
 	  true, verb_migrate },
 	{ "orgs", "TENANT", "list the live departments of a Kit tenant", true, ctl_orgs },
 	{ "packages", CTL_PACKAGES_ARGS, CTL_PACKAGES_HELP, true, ctl_packages },
-	{ "purge", "[--test-data] [--audit-older-than DAYS] [--nonces] [--dry-run]",
-	  "delete debug data, old audit rows, expired nonces; print the counts", true,
+	{ "purge", "[--test-data] [--audit-older-than DAYS] [--usage-older-than DAYS] "
+	  "[--jobs-older-than DAYS] [--nonces] [--dry-run]",
+	  "delete debug data, old audit rows, old months of usage, old done jobs, expired "
+	  "nonces; print the counts", true,
 	  ctl_purge },
 	{ "reload", "", "reload mkpd's config, replacing workers gracefully", false, ctl_reload },
 	{ "statements", "[NAME...]",

@@ -1,6 +1,8 @@
 /*
  * purge.h: the "purge" job: deletes nonces older than twice time_window,
- * and makes callback_log's partitions of the months ahead.
+ * makes callback_log's partitions of the months ahead, and keeps the month
+ * partitions of the usage tables made ahead (mkp_partitions_ensure,
+ * schema 017).
  *
  * The jobs child queues one every [jobs] purge_interval seconds with the
  * dedupe key "purge", so however many hosts run, at most one purge is

@@ -315,6 +315,62 @@ def test_audit_log_is_kept_in_months_the_purge_job_makes_and_drops_whole(make_st
     assert re.search(r"^callback_log\s+3$", out, re.M), out
     assert sql(s, "SELECT to_regclass('callback_log_202001') IS NULL") == "t"
     assert sql(s, "SELECT count(*) FROM callback_log") == "1"
+def test_purge_jobs_deletes_old_done_jobs_only(make_stack):
+    s = make_stack({"jobs": {"enabled": False}}, fresh_db=True)
+    sql(s, "INSERT INTO job (kind, state, done_at) VALUES"
+           " ('purge', 'done', now() - interval '40 days'),"
+           " ('purge', 'done', now() - interval '2 days'),"
+           " ('provision', 'dead', now() - interval '40 days'),"
+           " ('provision', 'queued', NULL)")
+    out = s.mkpd.mkpctl("purge", "--jobs-older-than", "30", check=True).stdout
+    assert re.search(r"^job\s+1$", out, re.M), out
+    assert sql(s, "SELECT string_agg(state || ':' || kind, ',' ORDER BY id) FROM job") == \
+        "done:purge,dead:provision,queued:provision"
+    assert s.mkpd.mkpctl("purge", "--jobs-older-than", "0").returncode == 2
+
+
+def test_purge_usage_drops_whole_months_and_keeps_the_cumulative_usage(make_stack):
+    s = make_stack({"jobs": {"enabled": False}}, fresh_db=True)
+    # Two old months delivered, one old month with a record never pushed,
+    # and this month: each row lands in the default partition first.
+    sql(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state)"
+           " VALUES ('u-1', 'CSU', 'CSU-1', 'b', 'active');"
+           "INSERT INTO usage_record (instance_id, window_begin, window_end, value,"
+           " metering_sn, state) SELECT 'u-1', w, w + interval '1 hour', v,"
+           " mkp_usage_metering_sn('u-1', '', w), st FROM (VALUES"
+           "  (date_trunc('month', now()) - interval '5 months', 2.5, 'delivered'),"
+           "  (date_trunc('month', now()) - interval '4 months', 1.25, 'expired'),"
+           "  (date_trunc('month', now()) - interval '3 months', 4, 'pending'),"
+           "  (date_trunc('hour', now()), 0, 'open')) AS x(w, v, st);"
+           "INSERT INTO usage_event (event_id, instance_id, value, event_time, window_begin)"
+           " SELECT 'e' || k, 'u-1', 1, w, w FROM (VALUES"
+           "  (1, date_trunc('month', now()) - interval '5 months'),"
+           "  (2, date_trunc('month', now()) - interval '4 months'),"
+           "  (3, date_trunc('hour', now()))) AS x(k, w)")
+    before = sql(s, "SELECT mkp_usage_cumulative('u-1', false)")
+    month = lambda back: sql(s, "SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC')"
+                                " - interval '%d months', 'YYYYMM')" % back)
+    m5, m4, m3 = month(5), month(4), month(3)
+
+    dry = json.loads(s.mkpd.mkpctl("purge", "--usage-older-than", "40", "--dry-run", "--json",
+                                   check=True).stdout)
+    got = {d["table"]: (d["rows"], d["partition"]) for d in dry["deleted"]}
+    assert got == {"usage_record_" + m5: (1, "dropped"), "usage_event_" + m5: (1, "dropped"),
+                   "usage_record_" + m4: (1, "dropped"), "usage_event_" + m4: (1, "dropped"),
+                   "usage_record_" + m3: (1, "kept: records not pushed yet")}, got
+    assert sql(s, "SELECT count(*) FROM usage_record") == "4"		# rolled back
+
+    out = s.mkpd.mkpctl("purge", "--usage-older-than", "40", check=True).stdout
+    assert re.search(r"^usage_record_%s\s+1 \(partition dropped\)$" % m5, out, re.M), out
+    assert re.search(r"^usage_record_%s\s+1 \(kept" % m3, out, re.M), out
+    assert sql(s, "SELECT count(*) FROM usage_record") == "2"
+    assert sql(s, "SELECT string_agg(event_id, ',') FROM usage_event") == "e3"
+    assert sql(s, "SELECT to_regclass('usage_event_%s') IS NULL" % m5) == "t"
+    assert sql(s, "SELECT count(*) FROM usage_record_default") == "0"
+    assert sql(s, "SELECT value, records FROM usage_carry") == "3.7500|2"
+    assert sql(s, "SELECT mkp_usage_cumulative('u-1', false)") == before
+    # The last 21 days may still be pushed: never dropped.
+    assert s.mkpd.mkpctl("purge", "--usage-older-than", "21").returncode == 2
 
 
 # --- config check ------------------------------------------------------------------

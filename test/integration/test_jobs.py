@@ -149,6 +149,31 @@ def test_enqueued_job_runs_and_ends_done(make_stack):
     assert sql(s, "SELECT jobs FROM jobs_by_state WHERE kind = 'purge' AND state = 'done'") == "1"
 
 
+def test_purge_job_makes_usage_partitions_ahead(make_stack):
+    """The purge job keeps this month's and the next two months' partitions
+    of usage_event and usage_record made, and moves what the default
+    partition took (no partition for its month yet) into its month's."""
+    s = make_stack(JOBS, fresh_db=True)
+    sql(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state)"
+           " VALUES ('p-1', 'CSP', 'CSP-1', 'b', 'active');"
+           "INSERT INTO usage_event (event_id, instance_id, value, event_time, window_begin)"
+           " VALUES ('e-now', 'p-1', 1, now(), date_trunc('hour', now()))")
+    assert sql(s, "SELECT count(*) FROM usage_event_default") == "1"
+    [job] = enqueue_purge(s)
+    wait_state(s, job, "done")
+    want = sql(s, "SELECT string_agg(t || '_' || to_char(now() AT TIME ZONE 'UTC'"
+                  " + make_interval(months => k), 'YYYYMM'), ' ' ORDER BY t, k)"
+                  " FROM unnest(ARRAY['usage_event', 'usage_record']) t,"
+                  " generate_series(0, 2) k").split()
+    have = sql(s, "SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_inherits i"
+                  " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent IN"
+                  " ('usage_event'::regclass, 'usage_record'::regclass)"
+                  " AND c.relname !~ '_default$'").split()
+    assert have == want
+    assert sql(s, "SELECT count(*) FROM usage_event_default") == "0"
+    assert sql(s, "SELECT event_id FROM %s" % want[0]) == "e-now"
+
+
 def test_purge_is_scheduled_once_for_all_hosts(make_stack):
     a = make_stack({"jobs": {"purge_interval": 60}}, fresh_db=True)
     make_stack({"jobs": {"purge_interval": 60}}, dsn=a.dsn)
