@@ -327,6 +327,7 @@ START_TEST(test_request_vector_e)
 	ck_assert_str_eq(s.req.url, "http://127.0.0.1:8081/mock/api/mkp-openapi-public/global/"
 	    "v1/order/query?orderId=A%20B%2F%26");
 	ck_assert_str_eq(s.headers[1].value, "127.0.0.1:8081");
+	mkt_signed_free(&s);
 	ck_assert(!mkt_sign_call(&c, "ftp://x", &call, now, &s, why, sizeof(why)));
 	buf_free(&q);
 
