@@ -32,7 +32,7 @@ redact_json(const struct json *v, struct buf *out, size_t max)
 {
 	size_t	start = out->len;
 
-	json_emit_masked(v, out, is_secret);
+	json_emit_masked(v, out, is_secret, max);
 	if (out->len - start > max) {
 		/* Cut on a character boundary: the column is UTF-8 text. */
 		out->len = start + max;

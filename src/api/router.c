@@ -8,7 +8,8 @@
  * runs in each worker after fork and opens its own store connection; idle
  * runs when the worker is about to wait for a connection and sends the
  * audit rows still queued. Nothing else happens on the request path: the
- * nonce table is purged by the jobs child's "purge" job.
+ * nonce table is purged by the jobs child's "purge" job. After a large
+ * request the worker gives the heap it grew back to the kernel.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,14 @@
 #include "crypto/sign.h"
 #include "domain/worker.h"
 #include "pool/worker_app.h"
+
+/*
+ * A body this large makes a call that leaves megabytes of freed heap
+ * (its JSON tree, the statement's arrays): given back after it (mem_trim,
+ * a quarter of a millisecond after an authSync of 500 users, 2 ms after an
+ * allOrgSync of 20 000 departments). The usual call's body is far smaller.
+ */
+#define TRIM_BODY	(64 << 10)
 
 static struct app	 app;
 struct app_observer	 mkpd_observer;
@@ -243,7 +252,7 @@ app_serve(FCGX_Request *fr)
 	struct request	r;
 	struct app_call	c;
 	char		ids[200];
-	bool		ok;
+	bool		ok, large;
 
 	ok = request_init(&r, fr, app.cfg->max_body);
 	if (mkpd_observer.read != NULL)
@@ -263,7 +272,11 @@ app_serve(FCGX_Request *fr)
 		mkpd_observer.done(&c);
 	}
 	audit(&r);
+	large = r.body.len >= TRIM_BODY;
 	request_free(&r);
+	/* A large call's heap goes back now, not at the worker's end. */
+	if (large)
+		mem_trim();
 }
 
 static size_t

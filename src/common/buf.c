@@ -1,6 +1,11 @@
 /*
  * buf.c: growable byte buffers and the aborting allocator.
  */
+#include <config.h>		/* HAVE_MALLOC_TRIM */
+
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +55,14 @@ xrealloc(void *old, size_t n)
 	if (p == NULL)
 		oom(n);
 	return p;
+}
+
+void
+mem_trim(void)
+{
+#ifdef HAVE_MALLOC_TRIM
+	(void)malloc_trim(0);
+#endif
 }
 
 char *

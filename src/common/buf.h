@@ -47,4 +47,16 @@ void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 
+/*
+ * Gives the heap's free pages back to the kernel (glibc's malloc_trim).
+ * free() returns memory only from the top of the heap, and only once more
+ * than the trim threshold is free there, which glibc raises after a large
+ * block; the many small blocks of a large call (a JSON tree of 20 000
+ * departments) are freed amid blocks still in use, so a worker kept the
+ * peak of its largest call for life. Only after work that was large (a
+ * request body of 64 KiB or more, a journal replay of more than a round
+ * trip): it walks the free lists, and the pages come back by fault.
+ */
+void	 mem_trim(void);
+
 #endif

@@ -480,11 +480,20 @@ json_put_str(struct buf *out, const char *s, size_t n)
 	buf_putc(out, '"');
 }
 
-void
-json_emit_masked(const struct json *v, struct buf *out, bool (*is_secret)(const char *key))
+/*
+ * The one tree writer: member order and number text as received, the
+ * values of keys is_secret names (when set) masked, every number in its
+ * Java form when java (JSON_FORM_DOUBLES). It stops at the first member or
+ * element that starts once out holds more than end bytes.
+ */
+static void
+json_write(const struct json *v, struct buf *out, bool (*is_secret)(const char *key),
+    bool java, size_t end)
 {
 	size_t	i;
 
+	if (out->len > end)
+		return;
 	switch (v->type) {
 	case JSON_NULL:
 		buf_append(out, "null", 4);
@@ -493,23 +502,26 @@ json_emit_masked(const struct json *v, struct buf *out, bool (*is_secret)(const 
 		buf_puts(out, v->u.b ? "true" : "false");
 		break;
 	case JSON_NUMBER:
-		buf_puts(out, v->u.num);
+		if (java)
+			json_number_java(v->u.num, out);
+		else
+			buf_puts(out, v->u.num);
 		break;
 	case JSON_STRING:
 		json_put_str(out, v->u.str.s, v->u.str.len);
 		break;
 	case JSON_ARRAY:
 		buf_putc(out, '[');
-		for (i = 0; i < v->u.arr.n; i++) {
+		for (i = 0; i < v->u.arr.n && out->len <= end; i++) {
 			if (i > 0)
 				buf_putc(out, ',');
-			json_emit_masked(v->u.arr.items[i], out, is_secret);
+			json_write(v->u.arr.items[i], out, is_secret, java, end);
 		}
 		buf_putc(out, ']');
 		break;
 	case JSON_OBJECT:
 		buf_putc(out, '{');
-		for (i = 0; i < v->u.obj.n; i++) {
+		for (i = 0; i < v->u.obj.n && out->len <= end; i++) {
 			if (i > 0)
 				buf_putc(out, ',');
 			json_put_str(out, v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
@@ -518,7 +530,7 @@ json_emit_masked(const struct json *v, struct buf *out, bool (*is_secret)(const 
 			    v->u.obj.vals[i]->type != JSON_NULL)
 				buf_puts(out, "\"***\"");
 			else
-				json_emit_masked(v->u.obj.vals[i], out, is_secret);
+				json_write(v->u.obj.vals[i], out, is_secret, java, end);
 		}
 		buf_putc(out, '}');
 		break;
@@ -526,9 +538,16 @@ json_emit_masked(const struct json *v, struct buf *out, bool (*is_secret)(const 
 }
 
 void
+json_emit_masked(const struct json *v, struct buf *out, bool (*is_secret)(const char *key),
+    size_t max)
+{
+	json_write(v, out, is_secret, false, max > SIZE_MAX - out->len ? SIZE_MAX : out->len + max);
+}
+
+void
 json_emit(const struct json *v, struct buf *out)
 {
-	json_emit_masked(v, out, NULL);
+	json_emit_masked(v, out, NULL, SIZE_MAX);
 }
 
 struct json_member {
@@ -721,48 +740,12 @@ json_form_changes(const struct json *v, enum json_form form, bool top)
 	return false;
 }
 
-/* json_emit with every number in its Java form (JSON_FORM_DOUBLES). */
-static void
-json_emit_java(const struct json *v, struct buf *out)
-{
-	size_t	i;
-
-	switch (v->type) {
-	case JSON_NUMBER:
-		json_number_java(v->u.num, out);
-		break;
-	case JSON_ARRAY:
-		buf_putc(out, '[');
-		for (i = 0; i < v->u.arr.n; i++) {
-			if (i > 0)
-				buf_putc(out, ',');
-			json_emit_java(v->u.arr.items[i], out);
-		}
-		buf_putc(out, ']');
-		break;
-	case JSON_OBJECT:
-		buf_putc(out, '{');
-		for (i = 0; i < v->u.obj.n; i++) {
-			if (i > 0)
-				buf_putc(out, ',');
-			json_put_str(out, v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
-			buf_putc(out, ':');
-			json_emit_java(v->u.obj.vals[i], out);
-		}
-		buf_putc(out, '}');
-		break;
-	default:
-		json_emit(v, out);
-		break;
-	}
-}
-
 /* A top-level member's value in form. */
 static void
 json_form_value(const struct json *v, enum json_form form, struct buf *out)
 {
 	if (form == JSON_FORM_DOUBLES)
-		json_emit_java(v, out);
+		json_write(v, out, NULL, true, SIZE_MAX);
 	else if (v->type == JSON_NUMBER)
 		json_put_str(out, v->u.num, strlen(v->u.num));
 	else if (v->type == JSON_BOOL)

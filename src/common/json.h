@@ -105,10 +105,14 @@ void	 json_emit(const struct json *v, struct buf *out);
 /*
  * json_emit, except that a member (of an object at any depth) whose key
  * is_secret() says yes and whose value is not null is emitted as "***".
- * A NULL is_secret masks nothing: json_emit is json_emit_masked(v, out, NULL).
+ * A NULL is_secret masks nothing. Once more than max bytes are appended it
+ * stops (after the value it was writing): the text is then unfinished and
+ * longer than max, for a caller that keeps max bytes of it (the audit
+ * log's copy of a body), so a large body is not written whole to be cut.
+ * json_emit is json_emit_masked(v, out, NULL, SIZE_MAX).
  */
 void	 json_emit_masked(const struct json *v, struct buf *out,
-	    bool (*is_secret)(const char *key));
+	    bool (*is_secret)(const char *key), size_t max);
 
 /*
  * Appends s (n bytes of UTF-8) as a quoted JSON string: \" \\ \b \t \n \f \r,

@@ -34,7 +34,14 @@
 #define DB_ADOPT_MS	10000	/* between looks for spool files left behind */
 #define DB_JOURNAL_FLUSH (64 << 10)	/* journal bytes that make a batch worth sending */
 #define DB_BATCH_ROWS	128	/* records of one statement sent as one NAME_batch */
-#define DB_BATCH_BYTES	(1 << 20)
+/*
+ * Spool bytes one replay round trip carries at most (a batch is cut there
+ * too). libpq grows its output buffer to the largest round trip and keeps
+ * it for the connection's life, and the round trip's statements are all
+ * in memory at once: 16 batches of 1 MiB made a worker keep 15 MB more
+ * after replaying a journal of Kit calls (doc/performance.md, worker RSS).
+ */
+#define DB_TRIP_BYTES	(512 << 10)
 #define DB_MAX_UNCONFIRMED (2 * DB_MAX_DEFERRED)
 #define DB_SYNC_SUFFIX	"_sync"	/* the synchronous twin of a statement (db.h) */
 
@@ -998,7 +1005,6 @@ struct db_batch {
 	const char	*name;		/* NULL: none open */
 	int		 n;		/* parameters */
 	int		 rows;
-	size_t		 bytes;
 	struct buf	 arr[SPOOL_MAX_PARAMS];
 };
 
@@ -1011,16 +1017,13 @@ batch_add(struct db_batch *b, const char *name, const struct spool_rec *r)
 		b->name = name;
 		b->n = r->n;
 		b->rows = 0;
-		b->bytes = 0;
 		for (i = 0; i < r->n; i++) {
 			buf_init(&b->arr[i]);
 			buf_putc(&b->arr[i], '{');
 		}
 	}
-	for (i = 0; i < r->n; i++) {
+	for (i = 0; i < r->n; i++)
 		array_put(&b->arr[i], b->rows == 0, r->vals[i]);
-		b->bytes += r->vals[i] != NULL ? strlen(r->vals[i]) : 0;
-	}
 	b->rows++;
 }
 
@@ -1041,10 +1044,10 @@ batch_close(struct db_batch *b, struct db_call *c)
 }
 
 /*
- * Sends what the spool holds, oldest first, DB_MAX_DEFERRED statements a
- * round trip, at most DB_REPLAY_BATCHES round trips (the rest at the next
- * flush). Consecutive records of a statement that has a NAME_batch form
- * (the same parameters, each an array) go as one of those, up to
+ * Sends what the spool holds, oldest first, DB_MAX_DEFERRED statements and
+ * DB_TRIP_BYTES a round trip, at most DB_REPLAY_BATCHES round trips (the
+ * rest at the next flush). Consecutive records of a statement that has a
+ * NAME_batch form (the same parameters, each an array) go as one of those, up to
  * DB_BATCH_ROWS records: one insert of many rows, one commit. A batch the
  * store refuses for its content (SQLSTATE class 22 or 23) is sent again
  * record by record, so one bad record costs itself only (it is logged and
@@ -1065,7 +1068,7 @@ db_replay(struct db *db, struct spool *sp)
 	memset(&bt, 0, sizeof(bt));
 	for (b = 0; b < DB_REPLAY_BATCHES && spool_pending(sp) > 0; b++) {
 		rows = 0;
-		for (n = 0, bytes = 0; n < DB_MAX_DEFERRED &&
+		for (n = 0, bytes = 0; n < DB_MAX_DEFERRED && bytes < DB_TRIP_BYTES &&
 		    (len = spool_read(sp, bytes, &r)) > 0; bytes += len) {
 			if ((name = db_stmt_name(db, r.name)) == NULL) {
 				log_error("db: spool %s: unknown statement %s skipped",
@@ -1075,7 +1078,7 @@ db_replay(struct db *db, struct spool *sp)
 			}
 			bname = bytes < single ? NULL : db_batch_name(db, name);
 			if (bt.name != NULL && (bname != bt.name || r.n != bt.n ||
-			    bt.rows == DB_BATCH_ROWS || bt.bytes >= DB_BATCH_BYTES)) {
+			    bt.rows == DB_BATCH_ROWS)) {
 				nrows[n] = (uint64_t)bt.rows;
 				batch_close(&bt, &db->deferred[n++]);
 				if (n == DB_MAX_DEFERRED) {
@@ -1160,6 +1163,21 @@ db_replay(struct db *db, struct spool *sp)
 }
 
 /*
+ * db_replay, after which more than a round trip's worth gives the heap it
+ * grew back (common/buf.h: mem_trim); the journal's usual flush of 64 KiB
+ * does not pay for that.
+ */
+static void
+db_replay_trim(struct db *db, struct spool *sp)
+{
+	int64_t	before = spool_pending(sp);
+
+	db_replay(db, sp);
+	if (before - spool_pending(sp) > DB_TRIP_BYTES)
+		mem_trim();
+}
+
+/*
  * Replays a spool file a worker that is gone left behind (its slot not
  * used since), one at most per DB_ADOPT_MS.
  */
@@ -1174,7 +1192,7 @@ db_adopt(struct db *db)
 	if ((o = spool_adopt(db->spool)) == NULL)
 		return;
 	log_notice("db: writing %s to the store: its worker is gone", spool_path(o));
-	db_replay(db, o);
+	db_replay_trim(db, o);
 	spool_free(o);
 }
 
@@ -1207,7 +1225,7 @@ db_flush(struct db *db)
 	}
 	if (spooled) {
 		db_spill(db, false);	/* behind what the file holds */
-		db_replay(db, db->spool);
+		db_replay_trim(db, db->spool);
 		if (spool_pending(db->spool) == 0)
 			db_adopt(db);
 		return;

@@ -5,6 +5,7 @@
  * escaping and the jw writer.
  */
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,12 +139,64 @@ START_TEST(test_emit_masked)
 	struct json	*v = parse_ok(in, strlen(in));
 	struct buf	 b = BUF_INIT;
 
-	json_emit_masked(v, &b, mask_pw_k);
+	json_emit_masked(v, &b, mask_pw_k, SIZE_MAX);
 	ck_assert_str_eq(buf_cstr(&b), masked_cases[_i].want);
 	buf_reset(&b);
-	json_emit_masked(v, &b, NULL);
+	json_emit_masked(v, &b, NULL, SIZE_MAX);
 	ck_assert_str_eq(buf_cstr(&b), in);
 	buf_free(&b);
+	json_free(v);
+}
+END_TEST
+
+/*
+ * With a bound, the first max bytes are those of the whole text, and the
+ * text is longer than max exactly when the whole one is (so the caller
+ * knows to cut); a text within the bound is whole.
+ */
+START_TEST(test_emit_masked_bounded)
+{
+	const char	*in = masked_cases[_i].in;
+	struct json	*v = parse_ok(in, strlen(in));
+	struct buf	 full = BUF_INIT, b = BUF_INIT;
+	size_t		 max;
+
+	json_emit_masked(v, &full, mask_pw_k, SIZE_MAX);
+	for (max = 0; max <= full.len + 1; max++) {
+		buf_reset(&b);
+		buf_puts(&b, "prefix");
+		json_emit_masked(v, &b, mask_pw_k, max);
+		if (full.len <= max) {
+			ck_assert_str_eq(buf_cstr(&b) + 6, buf_cstr(&full));
+		} else {
+			ck_assert_uint_gt(b.len - 6, max);
+			ck_assert_int_eq(memcmp(b.data + 6, full.data, max), 0);
+		}
+	}
+	buf_free(&b);
+	buf_free(&full);
+	json_free(v);
+}
+END_TEST
+
+/* A large array is not written whole to keep a few bytes of it. */
+START_TEST(test_emit_masked_stops_early)
+{
+	struct buf	 text = BUF_INIT, b = BUF_INIT;
+	struct json	*v;
+	int		 i;
+
+	buf_putc(&text, '[');
+	for (i = 0; i < 100000; i++)
+		buf_printf(&text, "%s{\"pw\":\"s%d\",\"x\":%d}", i > 0 ? "," : "", i, i);
+	buf_putc(&text, ']');
+	v = parse_ok(text.data, text.len);
+	json_emit_masked(v, &b, mask_pw_k, 100);
+	ck_assert_uint_gt(b.len, 100);
+	ck_assert_uint_lt(b.len, 200);
+	ck_assert_int_eq(strncmp(buf_cstr(&b), "[{\"pw\":\"***\",\"x\":0},", 20), 0);
+	buf_free(&b);
+	buf_free(&text);
 	json_free(v);
 }
 END_TEST
@@ -683,6 +736,8 @@ main(void)
 	tcase_add_loop_test(tc, test_canonical_form, 0, (int)NELEM(form_cases));
 	tcase_add_loop_test(tc, test_emit, 0, (int)NELEM(emit_cases));
 	tcase_add_loop_test(tc, test_emit_masked, 0, (int)NELEM(masked_cases));
+	tcase_add_loop_test(tc, test_emit_masked_bounded, 0, (int)NELEM(masked_cases));
+	tcase_add_test(tc, test_emit_masked_stops_early);
 	tcase_add_test(tc, test_tree);
 	tcase_add_loop_test(tc, test_reject, 0, (int)NELEM(reject_cases));
 	tcase_add_test(tc, test_reasons);
