@@ -3,6 +3,71 @@
 -- Do not edit: change the schema with a new migration, then run scripts/schema-current.
 
 --
+-- Name: mkp_instance_state; Type: DOMAIN; Schema: public; Owner: -
+--
+
+CREATE DOMAIN public.mkp_instance_state AS text
+	CONSTRAINT mkp_instance_state_check CHECK ((VALUE = ANY (ARRAY['provisioning'::text, 'active'::text, 'frozen'::text, 'released'::text, 'failed'::text])));
+
+--
+-- Name: DOMAIN mkp_instance_state; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON DOMAIN public.mkp_instance_state IS 'instance.state: provisioning, active, frozen, released or failed.';
+
+--
+-- Name: mkp_job_attempts; Type: DOMAIN; Schema: public; Owner: -
+--
+
+CREATE DOMAIN public.mkp_job_attempts AS integer
+	CONSTRAINT mkp_job_attempts_check CHECK ((VALUE >= 0));
+
+--
+-- Name: DOMAIN mkp_job_attempts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON DOMAIN public.mkp_job_attempts IS 'job.attempts: the attempts made so far, never negative.';
+
+--
+-- Name: mkp_job_max_attempts; Type: DOMAIN; Schema: public; Owner: -
+--
+
+CREATE DOMAIN public.mkp_job_max_attempts AS integer
+	CONSTRAINT mkp_job_max_attempts_check CHECK ((VALUE >= 1));
+
+--
+-- Name: DOMAIN mkp_job_max_attempts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON DOMAIN public.mkp_job_max_attempts IS 'job.max_attempts: at least 1 (NULL: the kind''s default).';
+
+--
+-- Name: mkp_job_state; Type: DOMAIN; Schema: public; Owner: -
+--
+
+CREATE DOMAIN public.mkp_job_state AS text
+	CONSTRAINT mkp_job_state_check CHECK ((VALUE = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'dead'::text])));
+
+--
+-- Name: DOMAIN mkp_job_state; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON DOMAIN public.mkp_job_state IS 'job.state: queued, running, done or dead.';
+
+--
+-- Name: mkp_sealed; Type: DOMAIN; Schema: public; Owner: -
+--
+
+CREATE DOMAIN public.mkp_sealed AS text
+	CONSTRAINT mkp_sealed_check CHECK ((VALUE ~~ 's1:%'::text));
+
+--
+-- Name: DOMAIN mkp_sealed; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON DOMAIN public.mkp_sealed IS 'A SEALED secret: "s1:" + secretbox under the master key; anything else is refused.';
+
+--
 -- Name: mkp_callback_log_partitions(integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1087,20 +1152,31 @@ COMMENT ON FUNCTION public.mkp_usage_close_windows() IS 'Closes every open hour 
 --
 
 CREATE FUNCTION public.mkp_usage_cumulative(p_instance text, p_package boolean) RETURNS numeric
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-    SELECT (SELECT coalesce(sum(CASE WHEN r.state = 'open' THEN
-                        coalesce((SELECT sum(e.value) FROM usage_event e
-                                   WHERE e.window_begin = r.window_begin
-                                     AND e.instance_id = r.instance_id
-                                     AND e.pkg_instance_id = r.pkg_instance_id), 0)
-                        ELSE r.value END), 0)
-              FROM usage_record r
-             WHERE (NOT p_package AND r.instance_id = p_instance)
-                OR (p_package AND r.pkg_instance_id = p_instance))
-         + (SELECT coalesce(sum(c.value), 0) FROM usage_carry c
-             WHERE (NOT p_package AND c.instance_id = p_instance)
-                OR (p_package AND c.pkg_instance_id = p_instance))
+DECLARE
+    v_closed numeric;
+    v_open   numeric;
+BEGIN
+    IF p_package THEN
+        SELECT sum(t.value) INTO v_closed FROM usage_total t WHERE t.pkg_instance_id = p_instance;
+        SELECT sum(e.value) INTO v_open
+          FROM usage_record r
+          JOIN usage_event e ON e.window_begin = r.window_begin
+                            AND e.instance_id = r.instance_id
+                            AND e.pkg_instance_id = r.pkg_instance_id
+         WHERE r.pkg_instance_id = p_instance AND r.state = 'open';
+    ELSE
+        SELECT sum(t.value) INTO v_closed FROM usage_total t WHERE t.instance_id = p_instance;
+        SELECT sum(e.value) INTO v_open
+          FROM usage_record r
+          JOIN usage_event e ON e.window_begin = r.window_begin
+                            AND e.instance_id = r.instance_id
+                            AND e.pkg_instance_id = r.pkg_instance_id
+         WHERE r.instance_id = p_instance AND r.state = 'open';
+    END IF;
+    RETURN coalesce(v_closed, 0) + coalesce(v_open, 0);
+END
 $$;
 
 --
@@ -1215,32 +1291,50 @@ CREATE FUNCTION public.mkp_usage_ingest_batch(p_ids text[], p_instances text[], 
 DECLARE
     -- Masks over the batch, zipped with it by unnest (never joined: the
     -- planner cannot size a join of two unnests).
-    v_now   timestamptz := now();
-    -- The earliest hour an event the batch may take can be booked in: an
-    -- id stored since then is a duplicate (older ones were refused anyway).
-    v_since timestamptz := now() - p_horizon - interval '1 hour';
-    v_why   text[];         -- why each event is refused (NULL: valid)
-    v_first boolean[];      -- valid, and the first of its id in the batch
-    v_late  boolean[];      -- of those, the ones whose window was closed (NULL: none)
-    v_cl_inst text[];       -- the windows closed already: instance,
-    v_cl_pkg  text[];       -- package instance,
-    v_cl_win  timestamptz[];  -- and hour
+    v_now    timestamptz := now();
+    v_oldest timestamptz := now() - p_horizon;  -- the oldest time taken
+    -- An id stored in an hour from v_since (the earliest an event the batch
+    -- may take can be booked in) is a duplicate. No hour after v_until is
+    -- booked yet (an event goes at the latest into the hour under way);
+    -- if one is, the look-up goes to the end of time.
+    v_since  timestamptz := now() - p_horizon - interval '1 hour';
+    v_until  timestamptz := now() + interval '1 day';
+    v_why    text[];        -- why each event is refused (NULL: valid)
+    v_win    timestamptz[]; -- the hour each event goes to (NULL: refused, or a repeat)
+    v_bad    bigint;        -- events refused
+    v_valid  bigint;        -- events valid
+    v_ids    bigint;        -- distinct ids among them
+    v_seen   boolean;       -- an id of the batch is stored already
+    v_late   boolean[];     -- the events whose hour was closed (NULL: none)
+    v_cl_inst text[];
+    v_cl_pkg  text[];
+    v_cl_win  timestamptz[];
     v_state text;
-    v_win   timestamptz;
+    v_w     timestamptz;
     v_n     integer;
     e       record;
 BEGIN
-    -- Each event checked once.
-    SELECT array_agg(c.why ORDER BY c.n) INTO v_why
-      FROM (SELECT u.n,
+    -- Each event checked once, the hour of each valid one computed once
+    -- (OFFSET 0: the check is evaluated once a row, not once a reference).
+    SELECT array_agg(c.why ORDER BY c.n), array_agg(c.win ORDER BY c.n),
+           count(c.why), count(c.win), count(DISTINCT c.id) FILTER (WHERE c.why IS NULL)
+      INTO v_why, v_win, v_bad, v_valid, v_ids
+      FROM (SELECT v.n, v.id, v.why,
+                   CASE WHEN v.why IS NULL
+                   THEN date_bin('1 hour', v.t, timestamptz '2000-01-01 00:00:00+00') END AS win
+              FROM (SELECT u.n, u.id, u.t,
                    CASE
                    WHEN u.id IS NULL OR length(u.id) NOT BETWEEN 1 AND 128 THEN
                        'id missing or longer than 128 characters'
-                   WHEN u.val IS NULL OR u.val !~ '^[0-9]{1,16}(\.[0-9]{1,4})?$' THEN
+                   WHEN u.val IS NULL OR u.val !~ '^[0-9]+(\.[0-9]+)?$'
+                        OR (octet_length(u.val) > 5
+                            AND (strpos(u.val, '.') BETWEEN 1 AND octet_length(u.val) - 5
+                                 OR (octet_length(u.val) > 16
+                                     AND strpos(u.val, '.') NOT BETWEEN 1 AND 17))) THEN
                        'value must be a non-negative decimal with at most 4 decimals'
                    WHEN u.t IS NULL THEN 'time missing'
                    WHEN u.t > v_now THEN 'time is in the future'
-                   WHEN u.t < v_now - p_horizon THEN 'time is older than the push horizon'
+                   WHEN u.t < v_oldest THEN 'time is older than the push horizon'
                    WHEN length(coalesce(u.pkg, '')) > 64 THEN
                        'packageInstanceId longer than 64 characters'
                    WHEN i.state IS NULL THEN 'unknown instance'
@@ -1249,24 +1343,29 @@ BEGIN
                    END AS why
               FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times)
                    WITH ORDINALITY AS u(id, inst, pkg, val, t, n)
-              LEFT JOIN instance i ON i.instance_id = u.inst) c;
+              LEFT JOIN instance i ON i.instance_id = u.inst
+              OFFSET 0) v) c;
     IF v_why IS NULL THEN
-        RETURN;         -- an empty batch
+        RETURN;
     END IF;
-    RETURN QUERY
-        SELECT u.id, 'rejected'::text, u.why
-          FROM unnest(p_ids, v_why) WITH ORDINALITY AS u(id, why, n)
-         WHERE u.why IS NOT NULL ORDER BY u.n;
+    IF v_bad > 0 THEN
+        RETURN QUERY
+            SELECT u.id, 'rejected'::text, u.why
+              FROM unnest(p_ids, v_why) WITH ORDINALITY AS u(id, why, n)
+             WHERE u.why IS NOT NULL ORDER BY u.n;
+    END IF;
     -- A repeated id in the batch: the first counts, the others are duplicates.
-    SELECT array_agg(f.first ORDER BY f.n) INTO v_first
-      FROM (SELECT u.n, u.why IS NULL AND u.n = min(u.n) FILTER (WHERE u.why IS NULL)
-                                                   OVER (PARTITION BY u.id) AS first
-              FROM unnest(p_ids, v_why) WITH ORDINALITY AS u(id, why, n)) f;
-    RETURN QUERY
-        SELECT u.id, 'duplicate'::text, NULL::text
-          FROM unnest(p_ids, v_why, v_first) WITH ORDINALITY AS u(id, why, first, n)
-         WHERE u.why IS NULL AND NOT u.first ORDER BY u.n;
-    IF NOT (true = ANY (v_first)) THEN
+    IF v_ids < v_valid THEN
+        SELECT array_agg(CASE WHEN f.n = f.first THEN f.win END ORDER BY f.n) INTO v_win
+          FROM (SELECT u.n, u.win, min(u.n) FILTER (WHERE u.why IS NULL)
+                                   OVER (PARTITION BY u.id) AS first
+                  FROM unnest(p_ids, v_why, v_win) WITH ORDINALITY AS u(id, why, win, n)) f;
+        RETURN QUERY
+            SELECT u.id, 'duplicate'::text, NULL::text
+              FROM unnest(p_ids, v_why, v_win) WITH ORDINALITY AS u(id, why, win, n)
+             WHERE u.why IS NULL AND u.win IS NULL ORDER BY u.n;
+    END IF;
+    IF v_valid = 0 THEN
         RETURN;
     END IF;
     -- The windows' records, made in one order ...
@@ -1274,10 +1373,9 @@ BEGIN
                                    value, metering_sn, state)
     SELECT w.inst, w.pkg, w.win, w.win + interval '1 hour', 0,
            mkp_usage_metering_sn(w.inst, w.pkg, w.win), 'open'
-      FROM (SELECT DISTINCT u.inst, coalesce(u.pkg, '') AS pkg,
-                   date_trunc('hour', u.t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS win
-              FROM unnest(p_instances, p_pkgs, p_times, v_first) AS u(inst, pkg, t, first)
-             WHERE u.first) w
+      FROM (SELECT DISTINCT u.inst, coalesce(u.pkg, '') AS pkg, u.win
+              FROM unnest(p_instances, p_pkgs, v_win) AS u(inst, pkg, win)
+             WHERE u.win IS NOT NULL) w
      ORDER BY w.inst, w.pkg, w.win
     ON CONFLICT (instance_id, pkg_instance_id, window_begin) DO NOTHING;
     -- ... and share-locked in id order, as mkp_usage_close_windows locks
@@ -1288,64 +1386,88 @@ BEGIN
       FROM (SELECT r.instance_id, r.pkg_instance_id, r.window_begin, r.state
               FROM usage_record r
              WHERE (r.instance_id, r.pkg_instance_id, r.window_begin) IN
-                   (SELECT u.inst, coalesce(u.pkg, ''),
-                           date_trunc('hour', u.t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-                      FROM unnest(p_instances, p_pkgs, p_times, v_first)
-                           AS u(inst, pkg, t, first)
-                     WHERE u.first)
+                   (SELECT u.inst, coalesce(u.pkg, ''), u.win
+                      FROM unnest(p_instances, p_pkgs, v_win) AS u(inst, pkg, win)
+                     WHERE u.win IS NOT NULL)
              ORDER BY r.id FOR SHARE) x
      WHERE x.state <> 'open';
     IF v_cl_inst IS NOT NULL THEN
         SELECT array_agg(l.late ORDER BY l.n) INTO v_late
-          FROM (SELECT u.n, u.first AND c.inst IS NOT NULL AS late
-                  FROM unnest(p_instances, p_pkgs, p_times, v_first) WITH ORDINALITY
-                       AS u(inst, pkg, t, first, n)
+          FROM (SELECT u.n, c.inst IS NOT NULL AS late
+                  FROM unnest(p_instances, p_pkgs, v_win) WITH ORDINALITY
+                       AS u(inst, pkg, win, n)
                   LEFT JOIN unnest(v_cl_inst, v_cl_pkg, v_cl_win) AS c(inst, pkg, win)
-                    ON c.inst = u.inst AND c.pkg = coalesce(u.pkg, '')
-                   AND c.win = date_trunc('hour', u.t AT TIME ZONE 'UTC')
-                               AT TIME ZONE 'UTC') l;
+                    ON c.inst = u.inst AND c.pkg = coalesce(u.pkg, '') AND c.win = u.win) l;
     END IF;
-    -- Events of open windows, in one statement; an id stored before is a duplicate.
-    RETURN QUERY
-        WITH o AS (
-            SELECT u.n, u.id, u.inst, coalesce(u.pkg, '') AS pkg, u.val, u.t,
-                   date_trunc('hour', u.t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS win
-              FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times, v_first, v_late)
-                   WITH ORDINALITY AS u(id, inst, pkg, val, t, first, late, n)
-             WHERE u.first AND NOT coalesce(u.late, false)),
-        ins AS (
+    -- Events of open windows. No id stored yet (the common case): one
+    -- INSERT. A concurrent call storing one of the ids in the same hour
+    -- first makes it fail on the key, and the careful form runs instead.
+    IF EXISTS (SELECT 1 FROM usage_event x WHERE x.window_begin > v_until) THEN
+        v_until := 'infinity';
+    END IF;
+    v_seen := mkp_usage_seen(p_ids, v_since, v_until);
+    IF NOT v_seen THEN
+        BEGIN
             INSERT INTO usage_event (event_id, instance_id, pkg_instance_id, value,
                                      event_time, window_begin, shifted)
-            SELECT o.id, o.inst, o.pkg, o.val::numeric, o.t, o.win, false FROM o
-             WHERE NOT EXISTS (SELECT 1 FROM usage_event x
-                                WHERE x.event_id = o.id AND x.window_begin >= v_since)
-            ON CONFLICT ON CONSTRAINT usage_event_pkey DO NOTHING
-            RETURNING usage_event.event_id)
-        SELECT o.id, 'duplicate'::text, NULL::text
-          FROM o WHERE o.id NOT IN (SELECT ins.event_id FROM ins)
-         ORDER BY o.n;
+            SELECT u.id, u.inst, coalesce(u.pkg, ''), u.val::numeric, u.t, u.win, false
+              FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times, v_win, v_late)
+                   AS u(id, inst, pkg, val, t, win, late)
+             WHERE u.win IS NOT NULL AND NOT coalesce(u.late, false);
+        EXCEPTION WHEN unique_violation THEN
+            v_seen := true;
+        END;
+    END IF;
+    -- An id stored before (or just now): each looked up, one probe of the
+    -- key an event, and those not inserted answered as duplicates.
+    IF v_seen THEN
+        RETURN QUERY
+            WITH o AS (
+                SELECT u.n, u.id, u.inst, coalesce(u.pkg, '') AS pkg, u.val, u.t, u.win
+                  FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times, v_win, v_late)
+                       WITH ORDINALITY AS u(id, inst, pkg, val, t, win, late, n)
+                 WHERE u.win IS NOT NULL AND NOT coalesce(u.late, false)),
+            ins AS (
+                INSERT INTO usage_event (event_id, instance_id, pkg_instance_id, value,
+                                         event_time, window_begin, shifted)
+                SELECT o.id, o.inst, o.pkg, o.val::numeric, o.t, o.win, false
+                  FROM o LEFT JOIN LATERAL (
+                       SELECT 1 AS hit FROM usage_event x
+                        WHERE x.event_id = o.id AND x.window_begin >= v_since
+                          AND x.window_begin <= v_until LIMIT 1) d ON true
+                 WHERE d.hit IS NULL
+                ON CONFLICT ON CONSTRAINT usage_event_pkey DO NOTHING
+                RETURNING usage_event.event_id)
+            SELECT o.id, 'duplicate'::text, NULL::text
+              FROM o WHERE o.id NOT IN (SELECT ins.event_id FROM ins)
+             ORDER BY o.n;
+    END IF;
     -- Late events: into the first later hour of the instance still open.
-    FOR e IN SELECT u.id, u.inst, coalesce(u.pkg, '') AS pkg, u.val, u.t
-               FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times, v_late)
-                    WITH ORDINALITY AS u(id, inst, pkg, val, t, late, n)
+    IF v_late IS NULL THEN
+        RETURN;
+    END IF;
+    FOR e IN SELECT u.id, u.inst, coalesce(u.pkg, '') AS pkg, u.val, u.t, u.win
+               FROM unnest(p_ids, p_instances, p_pkgs, p_values, p_times, v_win, v_late)
+                    WITH ORDINALITY AS u(id, inst, pkg, val, t, win, late, n)
               WHERE coalesce(u.late, false) ORDER BY u.n LOOP
-        v_win := date_trunc('hour', e.t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+        v_w := e.win;
         LOOP
-            v_win := v_win + interval '1 hour';
-            INSERT INTO usage_record AS r (instance_id, pkg_instance_id, window_begin,
+            v_w := v_w + interval '1 hour';
+            -- The windows' records, made in one order ...
+    INSERT INTO usage_record AS r (instance_id, pkg_instance_id, window_begin,
                                            window_end, value, metering_sn, state)
-                 VALUES (e.inst, e.pkg, v_win, v_win + interval '1 hour', 0,
-                         mkp_usage_metering_sn(e.inst, e.pkg, v_win), 'open')
+                 VALUES (e.inst, e.pkg, v_w, v_w + interval '1 hour', 0,
+                         mkp_usage_metering_sn(e.inst, e.pkg, v_w), 'open')
             ON CONFLICT (instance_id, pkg_instance_id, window_begin) DO NOTHING;
             SELECT r.state INTO v_state FROM usage_record r
              WHERE r.instance_id = e.inst AND r.pkg_instance_id = e.pkg
-               AND r.window_begin = v_win
+               AND r.window_begin = v_w
                FOR SHARE;
             EXIT WHEN v_state = 'open';
         END LOOP;
         INSERT INTO usage_event (event_id, instance_id, pkg_instance_id, value,
                                  event_time, window_begin, shifted)
-             SELECT e.id, e.inst, e.pkg, e.val::numeric, e.t, v_win, true
+             SELECT e.id, e.inst, e.pkg, e.val::numeric, e.t, v_w, true
               WHERE NOT EXISTS (SELECT 1 FROM usage_event x
                                  WHERE x.event_id = e.id AND x.window_begin >= v_since)
         ON CONFLICT ON CONSTRAINT usage_event_pkey DO NOTHING;
@@ -1358,7 +1480,7 @@ BEGIN
             -- Accepted, but late: the caller logs and counts it.
             outcome := 'shifted';
             reason := 'booked into ' ||
-                to_char(v_win AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+                to_char(v_w AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
         END IF;
         RETURN NEXT;
     END LOOP;
@@ -1610,6 +1732,25 @@ $$;
 COMMENT ON FUNCTION public.mkp_usage_metering_sn(p_instance text, p_pkg text, p_begin timestamp with time zone) IS 'A record''s metering_sn: sha256 of instance, package instance and hour, 64 hex characters.';
 
 --
+-- Name: mkp_usage_package_drawer(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_usage_package_drawer(p_package text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    RETURN (SELECT r.instance_id FROM usage_record r WHERE r.pkg_instance_id = p_package
+             ORDER BY r.window_begin DESC, r.id DESC LIMIT 1);
+END
+$$;
+
+--
+-- Name: FUNCTION mkp_usage_package_drawer(p_package text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_usage_package_drawer(p_package text) IS 'queryInstance of a package: the on-demand instance that last drew on it (the newest hourly record booked against the package), or NULL.';
+
+--
 -- Name: mkp_usage_retry(bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1636,6 +1777,25 @@ $$;
 --
 
 COMMENT ON FUNCTION public.mkp_usage_retry(p_id bigint) IS 'Puts failed records back to pending (one id, or NULL for all); too old ones expire. Returns how many.';
+
+--
+-- Name: mkp_usage_seen(text[], timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_usage_seen(p_ids text[], p_since timestamp with time zone, p_until timestamp with time zone) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET enable_seqscan TO 'off'
+    AS $$
+    SELECT EXISTS (SELECT 1 FROM usage_event x
+                    WHERE x.event_id = ANY (p_ids)
+                      AND x.window_begin >= p_since AND x.window_begin <= p_until)
+$$;
+
+--
+-- Name: FUNCTION mkp_usage_seen(p_ids text[], p_since timestamp with time zone, p_until timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_usage_seen(p_ids text[], p_since timestamp with time zone, p_until timestamp with time zone) IS 'Whether any of the ids is stored in usage_event in an hour from p_since to p_until (mkp_usage_ingest_batch''s duplicate check, by the key, never a scan of a month).';
 
 --
 -- Name: mkp_usage_settle(bigint, text, text, integer, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1670,6 +1830,50 @@ $$;
 --
 
 COMMENT ON FUNCTION public.mkp_usage_settle(p_push bigint, p_outcome text, p_reason text, p_http integer, p_code text, p_excerpt text) IS 'Settles a push attempt with the answer: delivered, retry (records pending again) or failed. Returns the records settled.';
+
+--
+-- Name: mkp_usage_total_apply(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mkp_usage_total_apply() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO usage_total AS t (instance_id, pkg_instance_id, value, records)
+        SELECT n.instance_id, n.pkg_instance_id, sum(n.value), count(*)
+          FROM usage_new n WHERE n.state <> 'open'
+         GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (instance_id, pkg_instance_id) DO UPDATE
+            SET value = t.value + EXCLUDED.value, records = t.records + EXCLUDED.records;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO usage_total AS t (instance_id, pkg_instance_id, value, records)
+        SELECT d.instance_id, d.pkg_instance_id, sum(d.value), sum(d.records)
+          FROM (SELECT n.instance_id, n.pkg_instance_id, n.value, 1 AS records
+                  FROM usage_new n WHERE n.state <> 'open'
+                UNION ALL
+                SELECT o.instance_id, o.pkg_instance_id, -o.value, -1
+                  FROM usage_old o WHERE o.state <> 'open') d
+         GROUP BY 1, 2
+        HAVING sum(d.value) <> 0 OR sum(d.records) <> 0 ORDER BY 1, 2
+        ON CONFLICT (instance_id, pkg_instance_id) DO UPDATE
+            SET value = t.value + EXCLUDED.value, records = t.records + EXCLUDED.records;
+    ELSE
+        UPDATE usage_total t SET value = t.value - d.value, records = t.records - d.records
+          FROM (SELECT o.instance_id, o.pkg_instance_id, sum(o.value) AS value,
+                       count(*) AS records
+                  FROM usage_old o WHERE o.state <> 'open' GROUP BY 1, 2) d
+         WHERE t.instance_id = d.instance_id AND t.pkg_instance_id = d.pkg_instance_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: FUNCTION mkp_usage_total_apply(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.mkp_usage_total_apply() IS 'Trigger (statement level, on usage_record): keeps usage_total, the sums of the records that are no longer open.';
 
 --
 -- Name: app; Type: TABLE; Schema: public; Owner: -
@@ -1952,14 +2156,14 @@ CREATE TABLE public.instance (
     product_id text,
     sku_code text,
     charging_mode text,
-    state text DEFAULT 'provisioning'::text NOT NULL,
+    state public.mkp_instance_state DEFAULT 'provisioning'::text NOT NULL,
     is_test boolean DEFAULT false NOT NULL,
     trial boolean DEFAULT false NOT NULL,
     expire_at timestamp with time zone,
     front_end_url text,
     admin_url text,
     app_user text,
-    app_password text,
+    app_password public.mkp_sealed,
     memo text,
     fail_reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -1970,9 +2174,7 @@ CREATE TABLE public.instance (
     alias_of text,
     buyer_id text,
     applied_order_at timestamp with time zone,
-    applied_order_job bigint,
-    CONSTRAINT instance_app_password_check CHECK (((app_password IS NULL) OR (app_password ~~ 's1:%'::text))),
-    CONSTRAINT instance_state_check CHECK ((state = ANY (ARRAY['provisioning'::text, 'active'::text, 'frozen'::text, 'released'::text, 'failed'::text])))
+    applied_order_job bigint
 );
 
 --
@@ -2233,9 +2435,9 @@ CREATE TABLE public.job (
     id bigint NOT NULL,
     kind text NOT NULL,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
-    state text DEFAULT 'queued'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    max_attempts integer,
+    state public.mkp_job_state DEFAULT 'queued'::text NOT NULL,
+    attempts public.mkp_job_attempts DEFAULT 0 NOT NULL,
+    max_attempts public.mkp_job_max_attempts,
     run_at timestamp with time zone DEFAULT now() NOT NULL,
     lease_until timestamp with time zone,
     locked_by text,
@@ -2243,10 +2445,7 @@ CREATE TABLE public.job (
     dedupe_key text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    done_at timestamp with time zone,
-    CONSTRAINT job_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT job_max_attempts_check CHECK (((max_attempts IS NULL) OR (max_attempts >= 1))),
-    CONSTRAINT job_state_check CHECK ((state = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'dead'::text])))
+    done_at timestamp with time zone
 );
 
 --
@@ -2342,7 +2541,7 @@ CREATE VIEW public.jobs_by_state AS
     count(*) AS jobs,
     min(job.run_at) AS first_run_at,
     max(job.updated_at) AS last_change,
-    count(*) FILTER (WHERE ((job.state = 'running'::text) AND (job.lease_until < now()))) AS lease_expired
+    count(*) FILTER (WHERE (((job.state)::text = 'running'::text) AND (job.lease_until < now()))) AS lease_expired
    FROM public.job
   GROUP BY job.kind, job.state;
 
@@ -2802,8 +3001,8 @@ CREATE VIEW public.package_balance AS
         CASE
             WHEN (NOT public.mkp_package_live(k.pkg_instance_id, now())) THEN
             CASE
-                WHEN (i.state = ANY (ARRAY['active'::text, 'frozen'::text])) THEN 'expired'::text
-                ELSE i.state
+                WHEN ((i.state)::text = ANY (ARRAY['active'::text, 'frozen'::text])) THEN 'expired'::text
+                ELSE (i.state)::text
             END
             WHEN (k.instance_id IS NULL) THEN 'unlinked'::text
             WHEN (k.drawn >= k.quota) THEN 'used_up'::text
@@ -2887,7 +3086,7 @@ CREATE TABLE public.usage_carry (
 -- Name: TABLE usage_carry; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.usage_carry IS 'One row per (instance, package instance) whose usage records were dropped with their month (mkp_usage_drop_before, mkpctl purge --usage-older-than): what they summed to, so mkp_usage_cumulative (queryInstance usageInfo) still counts them.';
+COMMENT ON TABLE public.usage_carry IS 'One row per (instance, package instance) whose usage records were dropped with their month (mkp_usage_drop_before, mkpctl purge --usage-older-than): what they summed to. A record of the drops; the cumulative usage reads usage_total, which keeps them too.';
 
 --
 -- Name: COLUMN usage_carry.value; Type: COMMENT; Schema: public; Owner: -
@@ -3272,6 +3471,41 @@ CREATE TABLE public.usage_record_default (
 );
 
 --
+-- Name: usage_total; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usage_total (
+    instance_id text NOT NULL,
+    pkg_instance_id text DEFAULT ''::text NOT NULL,
+    value numeric DEFAULT 0 NOT NULL,
+    records bigint DEFAULT 0 NOT NULL
+);
+
+--
+-- Name: TABLE usage_total; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.usage_total IS 'Per (instance, package instance): the sum of its hourly usage records that are no longer open, including those of months dropped (kept by triggers on usage_record). queryInstance''s cumulative usage is this plus the events of the open hours.';
+
+--
+-- Name: COLUMN usage_total.pkg_instance_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_total.pkg_instance_id IS 'The package instance drawn from, '''' for none (as usage_record.pkg_instance_id).';
+
+--
+-- Name: COLUMN usage_total.value; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_total.value IS 'The sum of the records'' values.';
+
+--
+-- Name: COLUMN usage_total.records; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_total.records IS 'How many records it sums.';
+
+--
 -- Name: usage_unpushed; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -3563,6 +3797,13 @@ ALTER TABLE ONLY public.usage_record_default
     ADD CONSTRAINT usage_record_default_pkey PRIMARY KEY (id, window_begin);
 
 --
+-- Name: usage_total usage_total_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_total
+    ADD CONSTRAINT usage_total_pkey PRIMARY KEY (instance_id, pkg_instance_id);
+
+--
 -- Name: app_user_org_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -3632,7 +3873,7 @@ COMMENT ON INDEX public.instance_event_order_once IS 'An order-driven change is 
 -- Name: instance_on_demand_once; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX instance_on_demand_once ON public.instance USING btree (order_id, product_id, is_test) WHERE ((charging_mode = 'ON_DEMAND'::text) AND (alias_of IS NULL) AND (state <> 'failed'::text));
+CREATE UNIQUE INDEX instance_on_demand_once ON public.instance USING btree (order_id, product_id, is_test) WHERE ((charging_mode = 'ON_DEMAND'::text) AND (alias_of IS NULL) AND ((state)::text <> 'failed'::text));
 
 --
 -- Name: INDEX instance_on_demand_once; Type: COMMENT; Schema: public; Owner: -
@@ -3644,13 +3885,13 @@ COMMENT ON INDEX public.instance_on_demand_once IS 'One owning instance per on-d
 -- Name: instance_state_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX instance_state_idx ON public.instance USING btree (state) WHERE (state <> 'released'::text);
+CREATE INDEX instance_state_idx ON public.instance USING btree (state) WHERE ((state)::text <> 'released'::text);
 
 --
 -- Name: job_dedupe_unfinished; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX job_dedupe_unfinished ON public.job USING btree (kind, dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (state = ANY (ARRAY['queued'::text, 'running'::text])));
+CREATE UNIQUE INDEX job_dedupe_unfinished ON public.job USING btree (kind, dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND ((state)::text = ANY (ARRAY['queued'::text, 'running'::text])));
 
 --
 -- Name: INDEX job_dedupe_unfinished; Type: COMMENT; Schema: public; Owner: -
@@ -3662,13 +3903,13 @@ COMMENT ON INDEX public.job_dedupe_unfinished IS 'At most one unfinished job per
 -- Name: job_lease_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX job_lease_idx ON public.job USING btree (lease_until) WHERE (state = 'running'::text);
+CREATE INDEX job_lease_idx ON public.job USING btree (lease_until) WHERE ((state)::text = 'running'::text);
 
 --
 -- Name: job_queued_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX job_queued_idx ON public.job USING btree (run_at) WHERE (state = 'queued'::text);
+CREATE INDEX job_queued_idx ON public.job USING btree (run_at) WHERE ((state)::text = 'queued'::text);
 
 --
 -- Name: job_state_idx; Type: INDEX; Schema: public; Owner: -
@@ -3749,6 +3990,30 @@ CREATE INDEX usage_record_unsent_idx ON ONLY public.usage_record USING btree (wi
 CREATE INDEX usage_record_default_window_begin_idx ON public.usage_record_default USING btree (window_begin) WHERE (state = ANY (ARRAY['open'::text, 'pending'::text, 'sending'::text]));
 
 --
+-- Name: usage_record_failed_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_record_failed_idx ON ONLY public.usage_record USING btree (window_end) WHERE (state = 'failed'::text);
+
+--
+-- Name: INDEX usage_record_failed_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.usage_record_failed_idx IS 'The failed usage records (the status figures and mkpctl usage count them).';
+
+--
+-- Name: usage_record_default_window_end_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_record_default_window_end_idx ON public.usage_record_default USING btree (window_end) WHERE (state = 'failed'::text);
+
+--
+-- Name: usage_total_pkg_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX usage_total_pkg_idx ON public.usage_total USING btree (pkg_instance_id) WHERE (pkg_instance_id <> ''::text);
+
+--
 -- Name: callback_log_default_instance_id_idx; Type: INDEX ATTACH; Schema: public; Owner: -
 --
 
@@ -3821,6 +4086,12 @@ ALTER INDEX public.usage_record_pkg_idx ATTACH PARTITION public.usage_record_def
 ALTER INDEX public.usage_record_unsent_idx ATTACH PARTITION public.usage_record_default_window_begin_idx;
 
 --
+-- Name: usage_record_default_window_end_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.usage_record_failed_idx ATTACH PARTITION public.usage_record_default_window_end_idx;
+
+--
 -- Name: instance_event instance_event_notify; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -3836,7 +4107,7 @@ COMMENT ON TRIGGER instance_event_notify ON public.instance_event IS 'Announces 
 -- Name: job job_notify; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER job_notify AFTER INSERT OR UPDATE OF state ON public.job FOR EACH ROW WHEN ((new.state = 'queued'::text)) EXECUTE FUNCTION public.mkp_job_notify();
+CREATE TRIGGER job_notify AFTER INSERT OR UPDATE OF state ON public.job FOR EACH ROW WHEN (((new.state)::text = 'queued'::text)) EXECUTE FUNCTION public.mkp_job_notify();
 
 --
 -- Name: TRIGGER job_notify ON job; Type: COMMENT; Schema: public; Owner: -
@@ -3855,6 +4126,42 @@ CREATE TRIGGER kit_event_notify AFTER INSERT ON public.kit_event FOR EACH ROW EX
 --
 
 COMMENT ON TRIGGER kit_event_notify ON public.kit_event IS 'Announces every Kit change at commit.';
+
+--
+-- Name: usage_record usage_total_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER usage_total_delete AFTER DELETE ON public.usage_record REFERENCING OLD TABLE AS usage_old FOR EACH STATEMENT EXECUTE FUNCTION public.mkp_usage_total_apply();
+
+--
+-- Name: TRIGGER usage_total_delete ON usage_record; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER usage_total_delete ON public.usage_record IS 'Keeps usage_total (mkp_usage_total_apply).';
+
+--
+-- Name: usage_record usage_total_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER usage_total_insert AFTER INSERT ON public.usage_record REFERENCING NEW TABLE AS usage_new FOR EACH STATEMENT EXECUTE FUNCTION public.mkp_usage_total_apply();
+
+--
+-- Name: TRIGGER usage_total_insert ON usage_record; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER usage_total_insert ON public.usage_record IS 'Keeps usage_total (mkp_usage_total_apply).';
+
+--
+-- Name: usage_record usage_total_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER usage_total_update AFTER UPDATE ON public.usage_record REFERENCING OLD TABLE AS usage_old NEW TABLE AS usage_new FOR EACH STATEMENT EXECUTE FUNCTION public.mkp_usage_total_apply();
+
+--
+-- Name: TRIGGER usage_total_update ON usage_record; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER usage_total_update ON public.usage_record IS 'Keeps usage_total (mkp_usage_total_apply).';
 
 --
 -- Name: instance instance_alias_of_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -3925,3 +4232,10 @@ ALTER TABLE public.usage_event
 
 ALTER TABLE public.usage_record
     ADD CONSTRAINT usage_record_instance_id_fkey1 FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id);
+
+--
+-- Name: usage_total usage_total_instance_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usage_total
+    ADD CONSTRAINT usage_total_instance_id_fkey FOREIGN KEY (instance_id) REFERENCES public.instance(instance_id);

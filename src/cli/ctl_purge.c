@@ -46,6 +46,8 @@ static const struct step test_steps[] = {
 	  " (SELECT instance_id FROM instance WHERE is_test)" },
 	{ "usage_carry", "DELETE FROM usage_carry WHERE instance_id IN"
 	  " (SELECT instance_id FROM instance WHERE is_test)" },
+	{ "usage_total", "DELETE FROM usage_total WHERE instance_id IN"
+	  " (SELECT instance_id FROM instance WHERE is_test)" },
 	{ "instance (aliases)", "UPDATE instance SET alias_of = NULL WHERE alias_of IN"
 	  " (SELECT instance_id FROM instance WHERE is_test)" },
 	{ "instance", "DELETE FROM instance WHERE is_test" },

@@ -202,10 +202,18 @@ db_log_error_line(const char *line, void *arg)
 	log_error("db: %s: %s", (const char *)arg, line);
 }
 
-/* Session setup of a fresh connection: statement_timeout and UTC. */
+/*
+ * Session setup of a fresh connection: statement_timeout, UTC, and no JIT.
+ * PostgreSQL compiles a statement whose estimated cost passes jit_above_cost
+ * (100 000 by default) with LLVM, optimised and inlined past 500 000: the
+ * estimates of the usage statements over two years of monthly partitions
+ * pass both, and a usage ingest of 10 000 events then spent 2.4 s
+ * compiling for 0.3 s of work (doc/performance.md). mkpd's statements are
+ * short; none gains from JIT.
+ */
 #define DB_SETUP_SQL \
     "SELECT set_config('statement_timeout', $1, false), " \
-    "set_config('TimeZone', 'UTC', false)"
+    "set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false)"
 
 PGconn *
 db_connect_plain(const char *dsn, const struct db_params *p, const char *app_name)

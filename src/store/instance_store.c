@@ -21,9 +21,8 @@
 	" CASE WHEN charging_mode IN ('ON_DEMAND', 'ON_DEMAND_PKG') THEN" \
 	"  mkp_usage_cumulative(instance_id, charging_mode = 'ON_DEMAND_PKG')::text END," \
 	" to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSMS')," \
-	" CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN (SELECT r.instance_id" \
-	"  FROM usage_record r WHERE r.pkg_instance_id = instance.instance_id" \
-	"  ORDER BY r.window_begin DESC, r.id DESC LIMIT 1) END" \
+	" CASE WHEN charging_mode = 'ON_DEMAND_PKG' THEN" \
+	"  mkp_usage_package_drawer(instance_id) END" \
 	" FROM instance WHERE "
 /* INSTANCE_STORE_FETCH's columns. */
 enum {
@@ -76,7 +75,7 @@ const struct db_stmt instance_store_stmts[] = {
 	  " ON CONFLICT (instance_id, kind, order_id, order_line_id)"
 	  " WHERE order_id IS NOT NULL DO NOTHING RETURNING 1", 8 },
 	{ "instance_store_set_state",
-	  "UPDATE instance SET state = $2, updated_at = now(),"
+	  "UPDATE instance SET state = $2::text, updated_at = now(),"
 	  " frozen_at = CASE WHEN $2 = 'frozen' THEN now() WHEN $2 = 'active' THEN NULL"
 	  "  ELSE frozen_at END,"
 	  " released_at = CASE WHEN $2 = 'released' THEN now() ELSE released_at END"

@@ -30,7 +30,7 @@
 	"  ORDER BY finished_at DESC, id DESC LIMIT 1), '')," \
 	" coalesce((SELECT to_char(max(finished_at) AT TIME ZONE 'UTC'," \
 	"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM usage_push), '')" \
-	" FROM usage_record WHERE state IN ('open', 'pending', 'sending', 'failed')"
+	" FROM usage_record WHERE state IN ('open', 'pending', 'sending') OR state = 'failed'"
 enum {
 	STATUS_PENDING, STATUS_SENDING, STATUS_AT_RISK, STATUS_FAILED, STATUS_LAST_PUSH,
 	STATUS_LAST_OUTCOME, STATUS_LAST_ATTEMPT,

@@ -5,6 +5,8 @@ both land."""
 import re
 import subprocess
 
+import pytest
+
 
 def mkpctl(build, dsn, *args):
     return subprocess.run([str(build / "mkpctl"), "--dsn", dsn, *args],
@@ -58,3 +60,29 @@ def test_current_sql_is_what_the_migrations_produce(build, pg):
         raise AssertionError("schema/current.sql differs from what the migrations "
                              "produce: regenerate it with scripts/schema-current "
                              "(after building)\n" + diff)
+
+
+def test_instance_and_job_rules_hold_as_domains(build, pg):
+    """The rules on instance and job that every newInstance writes are
+    domains (schema 020), not table checks, which PostgreSQL would parse
+    again at every statement; they refuse what the checks refused."""
+    dsn = pg.create_database()
+    db = re.search(r"dbname=(\S+)", dsn).group(1)
+    assert mkpctl(build, dsn, "migrate").returncode == 0
+    assert pg.psql("SELECT count(*) FROM pg_constraint WHERE contype = 'c'"
+                   " AND conrelid IN ('instance'::regclass, 'job'::regclass)", db=db) == "0"
+    pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id, state,"
+            " app_password) VALUES ('i1', 'o1', 'l1', 'b1', 'active', 's1:sealed');"
+            "INSERT INTO job (kind, payload, attempts, max_attempts)"
+            " VALUES ('purge', '{}', 0, 1)", db=db)
+    for bad in ("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+                " state) VALUES ('i2', 'o2', 'l2', 'b2', 'paused')",
+                "UPDATE instance SET state = 'gone'",
+                "UPDATE instance SET app_password = 'plain text'",
+                "UPDATE job SET state = 'lost'",
+                "UPDATE job SET attempts = -1",
+                "UPDATE job SET max_attempts = 0"):
+        with pytest.raises(RuntimeError, match="violates check constraint"):
+            pg.psql(bad, db=db)
+    assert pg.psql("SELECT state || ' ' || app_password FROM instance", db=db) == \
+        "active s1:sealed"

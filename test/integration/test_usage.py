@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 
 import pytest
 
@@ -84,6 +85,81 @@ def test_sql_batch_counts_repeats_once_and_shifts_late_events(udb):
     assert udb("SELECT mkp_usage_ingest('n3', 'i-on', 1, now())") == "accepted"
     assert udb("SELECT count(*) FROM mkp_usage_ingest_batch('{}', '{}', '{}', '{}', '{}')") \
         == "0"
+
+
+def test_sql_batch_answers_in_order_and_checks_values_as_before(udb):
+    # The rows come as mkp_usage_ingest_batch has always given them: the
+    # refused in the batch's order, then the repeats, then the ids stored
+    # before; values are checked as '^[0-9]{1,16}(\.[0-9]{1,4})?$' says.
+    assert udb("SELECT mkp_usage_ingest('old', 'i-on', 1, now())") == "accepted"
+    vals = ["1.23456", "12345678901234567", "1.", ".5", "1e5", "+1", " 1", "1\n", "\uff11",
+            "12345678901234567.1", "1234567890123456.12345", "", "1.2.3"]
+    ids = ["v%d" % i for i in range(len(vals))]
+    good = ["1.2345", "00012.5", "99999999.9999", "7"]
+    gids = ["g%d" % i for i in range(len(good))]
+    batch_ids = ["rep"] + ids[:6] + ["old", "rep"] + ids[6:] + gids
+    batch_vals = ["2"] + vals[:6] + ["3", "4"] + vals[6:] + good
+    lit = lambda xs: "ARRAY[%s]::text[]" % ", ".join(
+        "'%s'" % x.replace("'", "''") for x in xs)
+    n = len(batch_ids)
+    out = udb("SELECT event_id, outcome, coalesce(reason, '') FROM mkp_usage_ingest_batch("
+              "%s, %s, array_fill(NULL::text, ARRAY[%d]), %s, array_fill(now(), ARRAY[%d]))"
+              % (lit(batch_ids), lit(["i-on"] * n), n, lit(batch_vals), n))
+    why = "value must be a non-negative decimal with at most 4 decimals"
+    assert out.split("\n") == ["%s|rejected|%s" % (i, why) for i in ids] + [
+        "rep|duplicate|", "old|duplicate|"], out
+    assert udb("SELECT string_agg(event_id || ':' || value, ',' ORDER BY event_id)"
+               " FROM usage_event") == \
+        "g0:1.2345,g1:12.5000,g2:99999999.9999,g3:7.0000,old:1.0000,rep:2.0000"
+
+
+def test_sql_batch_waits_for_a_concurrent_twin_and_answers_duplicate(udb, pg):
+    # A call storing an id another call is storing in the same hour waits
+    # for it, then answers that id as a duplicate and takes the others.
+    import subprocess
+    db = udb("SELECT current_database()")
+    t = udb("SELECT now() - interval '1 minute'")
+    # The hour's record exists already: the second call waits on the event.
+    assert udb("SELECT mkp_usage_ingest('pre', 'i-on', 1, '%s')" % t) == "accepted"
+
+    def session(name):
+        return subprocess.Popen(
+            [str(pg.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-h", pg.host, "-p", str(pg.port), "-U", "postgres", "-d", db],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=dict(os.environ, PGAPPNAME=name))
+
+    def state(name):
+        return udb("SELECT coalesce(max(state || ':' || coalesce(wait_event_type, '')), '')"
+                   " FROM pg_stat_activity WHERE application_name = '%s'" % name)
+    batch = ("SELECT event_id, outcome FROM mkp_usage_ingest_batch(%s, %s, %s, %s, %s);\n")
+    first = session("twin-a")
+    try:
+        first.stdin.write("BEGIN;\n" + batch % (
+            "ARRAY['z']", "ARRAY['i-on']", "ARRAY[NULL]", "ARRAY['1']",
+            "ARRAY['%s']::timestamptz[]" % t))
+        first.stdin.flush()
+        wait_for(lambda: state("twin-a") == "idle in transaction:Client", 20,
+                 what="the first call to hold its event")
+        second = session("twin-b")
+        second.stdin.write(batch % ("ARRAY['y1', 'z', 'y2']", "ARRAY['i-on', 'i-on', 'i-on']",
+                                    "ARRAY[NULL, NULL, NULL]::text[]",
+                                    "ARRAY['2', '2', '2']",
+                                    "ARRAY['%s', '%s', '%s']::timestamptz[]" % (t, t, t)))
+        second.stdin.flush()
+        wait_for(lambda: state("twin-b") == "active:Lock", 20,
+                 what="the second call to wait for the first")
+        first.stdin.write("COMMIT;\n")
+        first.stdin.flush()
+        out, err = second.communicate(timeout=30)
+        assert second.returncode == 0, err
+        assert out.strip() == "z|duplicate", out + err
+        first.communicate(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert udb("SELECT string_agg(event_id || ':' || value, ',' ORDER BY event_id)"
+               " FROM usage_event") == "pre:1.0000,y1:2.0000,y2:2.0000,z:1.0000"
 
 
 def test_windows_close_into_one_record_and_late_events_shift(udb):
@@ -447,6 +523,80 @@ def test_query_instance_shows_cumulative_usage(ustack):
         assert usage_info("i-b")[0]["usageValue"] == 0.5025
     q(ustack, "UPDATE instance SET charging_mode = 'PERIOD' WHERE instance_id = 'i-a'")
     assert usage_info("i-a") is None
+
+
+def test_query_instance_plan_does_not_grow_with_the_months_kept(udb, build):
+    """queryInstance's fetch is set up by the executor at every call: what
+    it plans must not grow with usage_record's months (two years of them in
+    production), for any instance. A package's drawer and an on-demand
+    instance's sum run in functions, for those instances only."""
+    sql = subprocess.run([str(build / "mkpctl"), "statements", "instance_store_fetch_one"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+
+    def plan():
+        # Six executions first: PostgreSQL keeps the generic plan from then on.
+        out = udb("PREPARE f(text) AS %s; %s EXPLAIN (COSTS OFF) EXECUTE f('i-on');"
+                  " DEALLOCATE f" % (sql, "EXECUTE f('i-on'); " * 6))
+        return "\n".join(x for x in out.splitlines() if not x.startswith("i-on|"))
+
+    few = plan()
+    assert udb("SELECT count(*) FROM (SELECT mkp_partition_ensure(t, now()"
+               " - make_interval(months => k)) FROM unnest(ARRAY['usage_record',"
+               " 'usage_event']) t, generate_series(1, 24) k) s") == "48"
+    many = plan()
+    assert "usage_record" not in many and "usage_event" not in many, many
+    assert many == few, many
+
+
+def test_cumulative_usage_is_kept_as_records_close_change_move_and_go(udb):
+    """queryInstance's cumulative usage is usage_total (records no longer
+    open, kept by triggers on usage_record, months dropped included) plus
+    the open hours' events: every way a record is written keeps it equal to
+    the sum over the records, without reading them."""
+    def cumulative():
+        return udb("SELECT mkp_usage_cumulative('i-on', false)")
+
+    def total():
+        return udb("SELECT coalesce(sum(value), 0) || '/' || coalesce(sum(records), 0)"
+                   " FROM usage_total WHERE instance_id = 'i-on'")
+
+    udb("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+        " charging_mode, state) VALUES ('p-1', 'o3', 'l3', 'b3', 'ON_DEMAND_PKG', 'active')")
+    old = "date_trunc('month', now()) - interval '3 months'"
+    # Written closed (as a DBA or an older mkpd might), and open with events.
+    udb("INSERT INTO usage_record (instance_id, window_begin, window_end, value, metering_sn,"
+        " state) VALUES ('i-on', %s, %s + interval '1 hour', 2.5, 'm1', 'delivered'),"
+        " ('i-on', date_trunc('hour', now()), date_trunc('hour', now()) + interval '1 hour',"
+        " 0, 'm2', 'open');"
+        "INSERT INTO usage_event (event_id, instance_id, value, event_time, window_begin)"
+        " VALUES ('e1', 'i-on', 1.25, now(), date_trunc('hour', now()))" % (old, old))
+    assert (cumulative(), total()) == ("3.7500", "2.5000/1")
+    # Closing the hour moves its events into the record, and so into the total.
+    udb("UPDATE usage_record SET state = 'pending', value = 1.25 WHERE metering_sn = 'm2'")
+    assert (cumulative(), total()) == ("3.7500", "3.7500/2")
+    # A record's value changed after closing, then pushed: the total follows.
+    udb("UPDATE usage_record SET value = 2 WHERE metering_sn = 'm2'")
+    udb("UPDATE usage_record SET state = 'delivered' WHERE metering_sn = 'm2'")
+    assert (cumulative(), total()) == ("4.5000", "4.5000/2")
+    # A package's draw is counted on the package's side too.
+    udb("INSERT INTO usage_record (instance_id, pkg_instance_id, window_begin, window_end,"
+        " value, metering_sn, state) VALUES ('i-on', 'p-1', %s, %s + interval '1 hour', 0.5,"
+        " 'm3', 'pending')" % (old, old))
+    assert udb("SELECT mkp_usage_cumulative('p-1', true)") == "0.5000"
+    assert cumulative() == "5.0000"
+    # Rows moved into their month's partition, and the month dropped: kept.
+    assert udb("SELECT mkp_partitions_ensure(0) > 0") == "t"
+    assert udb("SELECT count(*) FROM usage_record_default") == "0"
+    assert cumulative() == "5.0000"
+    udb("UPDATE usage_record SET state = 'delivered'")
+    udb("SELECT count(*) FROM mkp_usage_drop_before(date_trunc('month', now())"
+        " - interval '2 months')")
+    assert udb("SELECT count(*) FROM usage_record") == "1"
+    assert (cumulative(), udb("SELECT mkp_usage_cumulative('p-1', true)")) == \
+        ("5.0000", "0.5000")
+    # A record deleted is taken out.
+    udb("DELETE FROM usage_record")
+    assert (cumulative(), total()) == ("3.0000", "3.0000/2")
 
 
 # --- exactly once under faults (issue 5, "Done when") ------------------------
