@@ -248,6 +248,17 @@ def kill_all():
 atexit.register(kill_all)
 
 
+def remove_later(path):
+    """Renames path out of the way (path + ".gone") and removes it with an
+    `rm -rf` of its own, which this process does not wait for: nothing of
+    this process uses it any more, and it may outlive it."""
+    gone = Path(str(path) + ".gone")
+    os.rename(path, gone)
+    subprocess.Popen(["rm", "-rf", "--", str(gone)], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+
+
 def child_pids(pid):
     """Pids whose parent is pid, from /proc, sorted."""
     out = []
@@ -686,6 +697,7 @@ class Mkpd:
 
 FRONT_SCRIPT = ROOT / "scripts/front"
 _tls_base = [None]
+_tls_made = {}		# (CA directory, name) -> (SANs, files' stat) of make_tls's last
 
 
 def set_tls_dir(path):
@@ -704,6 +716,22 @@ def make_tls(name="server", sans=(), ca_dir=None):
             set_tls_dir(tempfile.mkdtemp(prefix="mkpd-tls-"))
         ca_dir = _tls_base[0]
     ca_dir = Path(ca_dir)
+    made = {"ca": str(ca_dir / "ca.crt"), "cert": str(ca_dir / ("%s.crt" % name)),
+            "key": str(ca_dir / ("%s.key" % name))}
+    # scripts/front tls checks an existing certificate with five openssl
+    # runs (0.3 s), and every front and every mkp-sim call asks: what this
+    # process made is remembered, with the SANs and the files as they were
+    # then (made again if the SANs differ or a file changed or went away).
+    key = (str(ca_dir.resolve()), name)
+
+    def files():
+        try:
+            return [(st.st_ino, st.st_mtime_ns, st.st_size) for st in
+                    (os.stat(f) for f in (*made.values(), ca_dir / "ca.key"))]
+        except FileNotFoundError:
+            return None
+    if key in _tls_made and _tls_made[key] == (tuple(sans), files()):
+        return made
     argv = [str(FRONT_SCRIPT), "tls", str(ca_dir)]
     if name != "server":
         argv += ["--out", name]
@@ -711,8 +739,8 @@ def make_tls(name="server", sans=(), ca_dir=None):
     if r.returncode != 0:
         raise RuntimeError("scripts/front tls failed:\n" + r.stderr)
     ca_dir.chmod(0o755)
-    return {"ca": str(ca_dir / "ca.crt"), "cert": str(ca_dir / ("%s.crt" % name)),
-            "key": str(ca_dir / ("%s.key" % name))}
+    _tls_made[key] = (tuple(sans), files())
+    return made
 
 
 def test_ca():

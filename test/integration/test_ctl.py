@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -17,8 +18,10 @@ def new_key():
 
 
 def rfc3339(seconds_from_now):
+    """Now + seconds_from_now as RFC 3339 UTC, to the millisecond (mkpd
+    compares the previous key's end with the clock to the millisecond)."""
     t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds_from_now)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
 
 
 def order():
@@ -64,12 +67,14 @@ def test_rotation_accepts_both_keys_during_the_overlap_and_only_the_new_after(ma
     assert new not in r.stdout + r.stderr		# a fingerprint, never the key
 
     mark = s.mkpd.log_mark()
+    reload_began = time.monotonic()
     s.mkpd.signal(__import__("signal").SIGHUP)
     s.mkpd.wait_log(r"reloaded: generation", since=mark)
     wait_for(lambda: code_with(s, new) == "000000", 30, what="the new key accepted")
     # Overlap: the old key still works, and the answer is signed with the key
     # that verified the call (the marketplace checks it with the key it used).
     during = debug_call(s, old)
+    reload_took = time.monotonic() - reload_began
     assert during.result_code == "000000" and during.body_sign == "ok", during.stderr
     s.mkpd.wait_log(r"verified with the previous basic key \(accepted until ", since=mark)
     fresh = debug_call(s, new)
@@ -80,14 +85,22 @@ def test_rotation_accepts_both_keys_during_the_overlap_and_only_the_new_after(ma
     assert basic["overlap"] == "open" and basic["previous"] and basic["current"] != basic["previous"]
 
     # The overlap ends (a short one now, so the test sees it pass): the old key
-    # is refused with the signature error, the new one keeps working.
+    # is accepted by the reloaded mkpd, then refused with the signature error
+    # once the end passes while it runs; the new one keeps working. The end
+    # is a few times what the same reload and calls took above (at least
+    # 3 s), so that the call before it lands before it on a slow build too.
     # (The harness writes the whole file again: give it the rotated keys too.)
+    overlap = max(3.0, 4 * reload_took)
+    ends, until = time.monotonic() + overlap, rfc3339(overlap)
     s.mkpd.reload({"keys": {"basic_key": new, "previous_basic_key": old,
-                            "previous_basic_until": rfc3339(20)}})
+                            "previous_basic_until": until}})
     s.mkpd.wait_log(r"reloaded: generation 2", since=mark)
     wait_for(lambda: code_with(s, new) == "000000", 30, what="the new key after reload")
-    assert code_with(s, old) == "000000"
-    wait_for(lambda: code_with(s, old) == "000001", 60, interval=1,
+    before_end = code_with(s, old)
+    assert before_end == "000000", (
+        "the old key refused before its end" if time.monotonic() < ends
+        else "too slow: the old key's end passed before the call that needs it accepted")
+    wait_for(lambda: code_with(s, old) == "000001", overlap + 30, interval=0.2,
              what="the old key refused once the overlap is over")
     refused = debug_call(s, old)
     assert refused.result_code == "000001" and "signature" in refused.json["resultMsg"]

@@ -27,6 +27,15 @@ def runs_file(workdir, name="runs"):
     return f
 
 
+def gate(workdir):
+    """(shell line, path): the line waits, in a hook, until the test
+    creates path (at most 20 s), so that what the test does lands while
+    the hook runs, without a fixed sleep."""
+    path = workdir / "gate"
+    return ("i=0; while [ ! -e %s ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"
+            % path), path
+
+
 def stack_for(make_stack, sim, hook, **jobs):
     conf = {
         "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
@@ -264,11 +273,12 @@ echo '{"frontEndUrl":"https://seller.example/metered"}'""" % (docs, docs))
 def test_changes_during_provisioning_are_kept(make_stack, make_sim_server, workdir):
     sim = make_sim_server()
     runs = runs_file(workdir)
+    wait_gate, gate_path = gate(workdir)
     hook = write_hook(workdir / "hook", """cat >/dev/null
 echo start >> %s
-sleep 2
+%s
 [ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/slow"}'
-exit 0""" % runs)
+exit 0""" % (runs, wait_gate))
     s = stack_for(make_stack, sim, hook)
     iid = buy(s, "MOCKPERIODYEARNEW")
     wait_for(lambda: "start" in runs.read_text(), 20, what="the hook to start")
@@ -278,6 +288,7 @@ exit 0""" % runs)
                                      "orderId": "CSRENEW1", "orderLineId": "CSRENEW1-1",
                                      "expireTime": "20300101000000"})[1]
     assert ans["resultCode"] == "000000", ans
+    gate_path.touch()
     assert ready(s, iid)["resultCode"] == "000000"
     assert q(s, "SELECT state, to_char(expire_at, 'YYYY') FROM instance "
                 "WHERE instance_id = '%s'" % iid) == "active|2030"
@@ -286,15 +297,17 @@ exit 0""" % runs)
 def test_release_during_a_failing_provisioning_wins(make_stack, make_sim_server, workdir):
     sim = make_sim_server()
     runs = runs_file(workdir)
+    wait_gate, gate_path = gate(workdir)
     hook = write_hook(workdir / "hook", """cat >/dev/null
 echo start >> %s
-sleep 2
-exit 1""" % runs)
+%s
+exit 1""" % (runs, wait_gate))
     s = stack_for(make_stack, sim, hook, max_attempts=1)
     iid = buy(s, "MOCKONETIMENEW")
     wait_for(lambda: "start" in runs.read_text(), 20, what="the hook to start")
     ans = s.call("releaseInstance", {"instanceId": iid})[1]
     assert ans["resultCode"] == "000000", ans
+    gate_path.touch()
     wait_for(lambda: q(s, "SELECT state FROM job WHERE kind = 'provision' AND "
                           "payload->>'instanceId' = '%s'" % iid) == "dead", 30,
              what="the provision job to die")
@@ -333,12 +346,13 @@ def test_release_during_the_create_hook_reaches_the_hook_after_create(
     anything; the hook hears release again once create is over."""
     sim = make_sim_server()
     runs = runs_file(workdir)
+    wait_gate, gate_path = gate(workdir)
     hook = write_hook(workdir / "hook", """cat >/dev/null
 echo "$1 start" >> %s
-[ "$1" = create ] && sleep 3
+if [ "$1" = create ]; then %s; fi
 echo "$1 end" >> %s
 [ "$1" = create ] && echo '{"frontEndUrl":"https://seller.example/r"}'
-exit 0""" % (runs, runs))
+exit 0""" % (runs, wait_gate, runs))
     a = stack_for(make_stack, sim, hook)
     b = make_stack({"marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "",
                                     "ak": sim.ak, "sk": sim.sk},
@@ -350,6 +364,10 @@ exit 0""" % (runs, runs))
     wait_for(lambda: runs.read_text() == "create start\n", 20, what="the create hook")
     ans = a.call("releaseInstance", {"instanceId": iid})[1]
     assert ans["resultCode"] == "000000", ans
+    # Host B's jobs child runs the release hook while create still runs.
+    wait_for(lambda: runs.read_text() == "create start\nrelease start\nrelease end\n", 20,
+             what="the release hook to run while create runs")
+    gate_path.touch()
     wait_for(lambda: runs.read_text().endswith("release end\n") and
              "create end" in runs.read_text() and
              runs.read_text().index("create end") < runs.read_text().rindex("release start"),

@@ -215,18 +215,26 @@ def test_a_call_waiting_on_the_store_is_cut_by_statement_timeout(make_stack):
         [str(s.pg.bindir / "psql"), "-X", "-q", "-h", s.pg.host, "-p", str(s.pg.port),
          "-U", "postgres", "-d", db, "-c",
          "BEGIN; SELECT 1 FROM instance WHERE instance_id = '%s' FOR UPDATE; "
-         "SELECT pg_sleep(8); COMMIT;" % iid],
+         "SELECT pg_sleep(20); COMMIT;" % iid],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    holder_sql = ("FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(20)%%' "
+                  "AND pid <> pg_backend_pid()")
     try:
-        wait_for(lambda: q(s, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                              "'%%pg_sleep(8)%%' AND pid <> pg_backend_pid()") == "1", 10,
+        wait_for(lambda: q(s, "SELECT count(*) " + holder_sql) == "1", 10,
                  what="the lock holder")
         t0 = time.monotonic()
         r = s.call("updateInstanceStatus", {"instanceId": iid, "status": "FREEZE"})
         took = time.monotonic() - t0
         assert r.result_code == "000005", r
         assert took < 7, took
+        # The statement was cancelled, not left waiting for the lock: while
+        # the holder still holds it, nobody waits on a lock.
+        assert q(s, "SELECT count(*) " + holder_sql) == "1", "the holder ended too soon"
+        assert q(s, "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND "
+                    "wait_event_type = 'Lock'" % db) == "0"
     finally:
+        # Ended now rather than waited out.
+        q(s, "SELECT pg_terminate_backend(pid) " + holder_sql)
         holder.wait(30)
     assert q(s, "SELECT state FROM instance WHERE instance_id = '%s'" % iid) == "active"
 
