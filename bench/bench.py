@@ -334,7 +334,9 @@ def print_table(rows, out=sys.stdout):
 # from -D, SQL NULL where mkpd binds NULL.
 PGB_IDS = 1000000       # pgbench's instances are PGB_IDS + 1 .. PGB_IDS + N
 PGB_DEFINES = {
-    "now": "2026-01-01T00:00:00.000Z", "addr": "127.0.0.1", "dialect": "v2",
+    # The audit rows' time: this bench's, so they go to this month's partition.
+    "now": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+    "addr": "127.0.0.1", "dialect": "v2",
     "code0": "000000", "code4": "000004", "http": "200", "lat": "900", "false": "false",
     "true": "true", "keep": "120", "prov": "provisioning",
     "actq": "queryInstance", "actn": "newInstance",
@@ -565,30 +567,64 @@ def usage_push(args, pg, mkpd, tag=""):
     return {"push": n / push_s, "bad": bad}
 
 
-def bench_orders(path, n):
-    """n order lines the simulated marketplace knows, as (orderId,
-    orderLineId): about sqrt(n) yearly orders of sqrt(n) lines each (mkp-sim
-    finds an order, then its line, by a linear search of each)."""
-    per = max(1, int(n ** 0.5))
+def bench_lines(n):
+    """n new order lines as (orderId, orderLineId), each the one line of an
+    order of its own, as most orders are (an order of many lines answers
+    the order query with all of them: with about sqrt(n) lines an order,
+    as before, provisioning measured the parsing of 150-line orders)."""
     stem = "BENCH" + uuid.uuid4().hex[:12].upper()
-    lines, orders = [], []
-    for k in range((n + per - 1) // per):
-        oid = "%s-%d" % (stem, k)
-        ol = ["%s-%d" % (oid, j) for j in range(min(per, n - k * per))]
-        lines += [(oid, line) for line in ol]
-        orders.append({"orderId": oid, "orderType": "NEW", "createTime": "20261201090000",
-                       "orderLine": [{
-                           "orderLineId": line, "chargingMode": "PERIOD",
-                           "periodType": "year", "periodNumber": 1,
-                           "expireTime": "20271201235959",
-                           "productInfo": [{"productId": "OFFI-BENCH", "skuCode": "sku-bench",
-                                            "linearValue": 1, "productName": "bench"}]}
-                           for line in ol],
-                       "buyerInfo": {"customerId": "bench-customer", "userName": "bench"}})
+    return [("%s-%d" % (stem, k), "%s-%d-1" % (stem, k)) for k in range(n)]
+
+
+def bench_orders(path, lines):
+    """Writes mkp-sim's orders file for these (orderId, orderLineId) lines:
+    one yearly order per orderId, holding its lines."""
+    orders = {}
+    for oid, line in lines:
+        orders.setdefault(oid, []).append(line)
     with open(path, "w") as f:
-        json.dump({"orders": orders}, f, separators=(",", ":"))
+        json.dump({"orders": [{
+            "orderId": oid, "orderType": "NEW", "createTime": "20261201090000",
+            "orderLine": [{
+                "orderLineId": line, "chargingMode": "PERIOD", "periodType": "year",
+                "periodNumber": 1, "expireTime": "20271201235959",
+                "productInfo": [{"productId": "OFFI-BENCH", "skuCode": "sku-bench",
+                                 "linearValue": 1, "productName": "bench"}]}
+                for line in ol],
+            "buyerInfo": {"customerId": "bench-customer", "userName": "bench"}}
+            for oid, ol in orders.items()]}, f, separators=(",", ":"))
     os.chmod(path, 0o644)
-    return lines
+
+
+class Marketplace:
+    """mkp-sim serve as mkpd's marketplace. It starts with no orders of the
+    bench's (a newInstance answers 000004 whenever a marketplace is
+    configured; only provisioning asks it for the order), and serve(lines)
+    restarts it knowing exactly the lines a newInstance phase used, so the
+    orders file is as big as that phase was fast (mkp-sim refuses one over
+    16 MiB), whatever --rate-bound allows."""
+
+    def __init__(self, build, work):
+        self.build, self.work, self.round = build, work, 0
+        self.sk = uuid.uuid4().hex
+        self.sim = self.start(None)
+
+    def start(self, orders):
+        self.round += 1
+        return harness.SimServer(self.build, self.work / ("sim%d" % self.round), sk=self.sk,
+                                 orders=orders, args=["--usage-key", USAGE_KEY]).start()
+
+    def config(self):
+        return {"url": self.sim.url.rstrip("/"), "fallback_url": "", "ak": self.sim.ak,
+                "sk": self.sim.sk}
+
+    def serve(self, lines):
+        """Restarts mkp-sim with these lines; returns mkpd's [marketplace]."""
+        path = self.work / ("orders%d.json" % (self.round + 1))
+        bench_orders(path, lines)
+        self.sim.stop()
+        self.sim = self.start(path)
+        return self.config()
 
 
 STORES = {
@@ -604,35 +640,47 @@ def jobs_child(mkpd):
     return [p for p in mkpd.children() if harness.is_jobs_child(p)]
 
 
-def set_jobs(mkpd, on, timeout=30):
-    """Reloads mkpd with its jobs child on or off and waits until it runs
-    or is gone, so a phase measures the calls alone."""
-    mkpd.reload({"jobs": {"enabled": "true" if on else "false"}})
+def set_jobs(mkpd, on, timeout=30, marketplace=None):
+    """Reloads mkpd with its jobs child on or off (and a new [marketplace]
+    when given) and waits until it runs or is gone, so a phase measures the
+    calls alone."""
+    over = {"jobs": {"enabled": "true" if on else "false"}}
+    if marketplace is not None:
+        over["marketplace"] = marketplace
+    mkpd.reload(over)
     harness.wait_for(lambda: bool(jobs_child(mkpd)) == on, timeout,
                      what="the jobs child to %s" % ("start" if on else "stop"))
 
 
-def provisioning(pg, mkpd, seconds, stop_timeout=120):
+def provisioning(pg, mkpd, market, seconds, stop_timeout=120):
     """Provisioning throughput: the jobs child switched on over the
-    instances newInstance left provisioning (order query to mkp-sim, the
-    instance made active), for at most 3 x seconds. Returns a result with
-    "rps" = instances made active per second."""
+    instances newInstance left provisioning (order query to mkp-sim, which
+    now knows their order lines, the instance made active), for at most
+    3 x seconds. Returns a result with "rps" = instances made active per
+    second."""
+    # Counted through instance_state_idx: a count of the active ones would
+    # read the whole table five times a second, a million rows populated,
+    # and take the CPU the phase measures. Made active = left provisioning
+    # less those that failed.
     count = ("SELECT count(*) FILTER (WHERE state = 'provisioning'),"
-             " count(*) FILTER (WHERE state = 'active') FROM instance")
-    left, active0 = (int(x) for x in pg.psql(count).split("|"))
+             " count(*) FILTER (WHERE state = 'failed') FROM instance"
+             " WHERE state IN ('provisioning', 'failed')")
+    used = pg.psql("SELECT order_id || ' ' || order_line_id FROM instance"
+                   " WHERE state = 'provisioning'")
+    conf = market.serve([tuple(x.split(" ")) for x in used.split("\n") if x])
+    left0, failed0 = (int(x) for x in pg.psql(count).split("|"))
     t0 = time.monotonic()
-    set_jobs(mkpd, True)
+    set_jobs(mkpd, True, marketplace=conf)
     deadline = t0 + 3 * seconds
     while time.monotonic() < deadline:
-        left, active = (int(x) for x in pg.psql(count).split("|"))
+        left, failed = (int(x) for x in pg.psql(count).split("|"))
         if left == 0:
             break
         time.sleep(0.2)
     elapsed = time.monotonic() - t0
-    left, active = (int(x) for x in pg.psql(count).split("|"))
+    left, failed = (int(x) for x in pg.psql(count).split("|"))
     set_jobs(mkpd, False, stop_timeout)
-    failed = int(pg.psql("SELECT count(*) FROM instance WHERE state = 'failed'"))
-    return {"rps": (active - active0) / elapsed, "p50": None, "p99": None,
+    return {"rps": (left0 - left - (failed - failed0)) / elapsed, "p50": None, "p99": None,
             "bad": failed, "left": left}
 
 
@@ -658,11 +706,11 @@ def run_store(args, build, work, store):
     keys = harness.new_keys()
     mkpd_port, hello_port = harness.free_port(), harness.free_port()
     n = args.seconds * args.rate_bound
-    # Every newInstance is a new line of an order mkp-sim knows, so its
+    # Every newInstance is a new order line; mkp-sim learns the lines a
+    # phase used before provisioning asks for them (Marketplace), so
     # provisioning can succeed and queryInstance read active instances.
-    lines = bench_orders(work / "orders.json", n * (2 if args.populate else 1))
-    sim = harness.SimServer(build, work / "sim", orders=work / "orders.json",
-                            args=["--usage-key", USAGE_KEY]).start()
+    lines = bench_lines(n * (2 if args.populate else 1))
+    market = Marketplace(build, work)
     # The jobs child is off while calls are measured: provisioning is a
     # phase of its own (and the purge job cannot run into a phase either).
     mkpd = harness.Mkpd(build, work / "mkpd", pg.dsn, keys, {
@@ -677,8 +725,7 @@ def run_store(args, build, work, store):
         "store": {"statement_timeout": 20000},
         "usage": {"token": USAGE_TOKEN, "usage_key": USAGE_KEY, "push_interval": 0,
                   "batch_size": 1000},
-        "marketplace": {"url": sim.url.rstrip("/"), "fallback_url": "", "ak": sim.ak,
-                        "sk": sim.sk},
+        "marketplace": market.config(),
     })
     mkpd.migrate()
     mkpd.start()
@@ -707,7 +754,7 @@ def run_store(args, build, work, store):
     results["newInstance"] = with_cpu(mkpd_cpu, run_wrk, front.url, reqfile, args.seconds,
                                       args.connections, "new")
     results["newInstance"]["rss"] = rss_kb(mkpd.worker_pids())
-    results["provisioning"] = provisioning(pg, mkpd, args.seconds)
+    results["provisioning"] = provisioning(pg, mkpd, market, args.seconds)
 
     # queryInstance reads active instances only: its answer is the access
     # data (000000 with appInfo), the path the marketplace polls.
@@ -812,7 +859,7 @@ def run_store(args, build, work, store):
     if args.populate:
         more, pop = populated_rows(args, {
             "pg": pg, "mkpd": mkpd, "front": front, "keys": keys, "results": results,
-            "n": n, "lines": lines, "ids": ids, "work": work, "cpu": mkpd_cpu,
+            "n": n, "lines": lines, "ids": ids, "work": work, "cpu": mkpd_cpu, "market": market,
             "scripts": scripts})
         rows += more
     print_header(args, pg, store)
@@ -915,17 +962,26 @@ def usage_rows(args, pg, front, mkpd, tag="", raw=None):
 # --- the populated store (--populate) ---------------------------------------
 #
 # A realistic two-year store, made in SQL (generate_series, INSERT ...
-# SELECT) by up to two sessions at once, then the phases again: every
-# figure populated against the same figure empty (target >= 0.9).
+# SELECT) by two sessions at once, then the phases again: every figure
+# populated against the same figure empty (target >= 0.9).
 # Triggers are off while it loads (session_replication_role = replica):
 # the rows are known to be consistent, and neither the NOTIFY of 2 million
 # instance events nor 60 million foreign-key lookups are what a store of
-# that size is about. Then VACUUM (ANALYZE), as autovacuum would have.
+# that size is about. Each table is loaded as a bulk load is: its indexes
+# built after its rows, in one sorted pass; each month of usage as a table
+# of its own, made beforehand with the parent's foreign key (valid while
+# empty) and a CHECK of its bounds, so that attaching it at the end checks
+# neither again. Each table is vacuumed in its session once loaded (hint
+# bits, visibility map), and everything analyzed, as autovacuum would have.
+# Every row is the same whatever the machine's speed: the times are taken
+# from the hour the filling began (POP_TOP), not from now() as it runs.
 
 POP_HOURS = 2 * 365 * 24        # two years of metered hours
 POP_EVENTS_PER_HOUR = 4         # usage events per on-demand instance and hour
 POP_FULL = {"instances": 1000000, "callback_log": 10000000, "usage_event": 50000000,
             "nonce": 5000000}
+POP_MONTHLY = ("usage_event", "usage_record")
+POP_BOUNDS = "pop_bounds"       # the CHECK a month's table has until attached
 
 
 def pop_sizes(scale):
@@ -937,33 +993,49 @@ def pop_sizes(scale):
     return n
 
 
-def pop_sql(n):
-    """{step: SQL}, each step one session's work; the steps are independent."""
+def pop_sql(n, top, ddl):
+    """{step: SQL}, each step one session's work; the steps are
+    independent. top: the hour the filling began (epoch seconds); n also
+    holds "record_id0", the usage_record ids are record_id0 + 1 onwards;
+    ddl: pop_ddl()'s statements for the month tables."""
     off = "SET session_replication_role = replica;\n"
     two_years = "now() - interval '730 days'"
+    top_ts = "'%s'::timestamptz" % time.strftime("%Y-%m-%d %H:00:00+00", time.gmtime(top))
+    months = pop_months(top)
+    # A usage row is an hour (hh, made once an hour) and an instance of the
+    # month (dd, or dk with the hour's 4 events: made once), so that a row
+    # costs an addition or two. LATERAL ... OFFSET 0 keeps the hour outer:
+    # rows come in time order, the primary key's order.
+    hours = (" (SELECT %(hours)d - h AS hn, w, w + interval '1 hour' AS we,"
+             " E'\\n\\n' || to_char(w AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"') AS sn"
+             " FROM generate_series(%%%%(lo)d, %%%%(hi)d, -1) h,"
+             " LATERAL (SELECT %(top)s - h * interval '1 hour' AS w) x"
+             " WHERE w >= '%%%%(from)s' AND w < '%%%%(to)s') hh") % dict(
+                 hours=POP_HOURS + 8, top=top_ts)
     return {
-        "instance, instance_event, job": off + (
+        "instance, instance_event, job": off + bulk_wrap(ddl["instance"], (
             "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
             " product_id, sku_code, charging_mode, state, expire_at, front_end_url,"
             " admin_url, app_user, app_password, created_at, updated_at, order_info,"
             " buyer_id)"
             " SELECT 'pop-' || g, 'CSPOP' || g, 'CSPOP' || g || '-1',"
-            " md5(g::text)::uuid::text, 'OFFI-POP', 'sku-pop-' || g %% 5,"
+            " m::uuid::text, 'OFFI-POP', 'sku-pop-' || g %% 5,"
             " CASE WHEN g <= %(metered)d THEN 'ON_DEMAND' ELSE 'PERIOD' END,"
             " CASE WHEN g %% 20 = 0 THEN 'released' ELSE 'active' END,"
             " now() + (g %% 730 - 365) * interval '1 day',"
             " 'https://app.example.com/t/' || g, 'https://app.example.com/admin/' || g,"
-            " 'user' || g, 's1:' || md5(g::text) || md5((-g)::text),"
+            " 'user' || g, 's1:' || m || md5((-g)::text),"
             " %(two)s + (g %% 730) * interval '1 day', now(),"
-            " jsonb_build_object('orderId', 'CSPOP' || g, 'orderType', 'NEW',"
-            "   'createTime', '20250101090000', 'orderLine', jsonb_build_array("
-            "   jsonb_build_object('orderLineId', 'CSPOP' || g || '-1',"
-            "   'chargingMode', 'PERIOD', 'periodType', 'year', 'periodNumber', 1,"
-            "   'expireTime', '20271201235959', 'productInfo', jsonb_build_array("
-            "   jsonb_build_object('productId', 'OFFI-POP', 'skuCode', 'sku-pop-' || g %% 5,"
-            "   'linearValue', 1, 'productName', 'populated'))))),"
+            # The jsonb jsonb_build_object() made, as text: parsed, not built.
+            " ('{\"orderId\": \"CSPOP' || g || '\", \"orderLine\": [{\"expireTime\":"
+            " \"20271201235959\", \"periodType\": \"year\", \"orderLineId\": \"CSPOP' || g ||"
+            " '-1\", \"productInfo\": [{\"skuCode\": \"sku-pop-' || g %% 5 || '\","
+            " \"productId\": \"OFFI-POP\", \"linearValue\": 1, \"productName\":"
+            " \"populated\"}], \"chargingMode\": \"PERIOD\", \"periodNumber\": 1}],"
+            " \"orderType\": \"NEW\", \"createTime\": \"20250101090000\"}')::jsonb,"
             " 'buyer-' || g %% 50000"
-            " FROM generate_series(1, %(instances)d) g;\n"
+            " FROM (SELECT g, md5(g::text) AS m FROM generate_series(1, %(instances)d) g"
+            " OFFSET 0) s;\n") % dict(n, two=two_years)) + bulk_wrap(ddl["instance_event"], (
             "INSERT INTO instance_event (instance_id, kind, from_state, to_state, order_id,"
             " order_line_id, call_id, created_at)"
             " SELECT 'pop-' || g, k.kind, k.f, k.t, 'CSPOP' || g, 'CSPOP' || g || '-1',"
@@ -972,14 +1044,28 @@ def pop_sql(n):
             " FROM generate_series(1, %(instances)d) g, (VALUES"
             " ('create', NULL, 'provisioning', interval '0'),"
             " ('provisioned', 'provisioning', 'active', interval '2 seconds')) k(kind, f, t, d);\n"
+            ) % dict(n, two=two_years)) + bulk_wrap(ddl["job"], (
             "INSERT INTO job (kind, payload, state, attempts, run_at, created_at, updated_at,"
             " done_at, dedupe_key)"
             " SELECT 'provision', jsonb_build_object('instanceId', 'pop-' || g), 'done', 1,"
             " t, t, t, t + interval '2 seconds', 'provision:pop-' || g"
             " FROM generate_series(1, %(instances)d) g,"
             " LATERAL (SELECT %(two)s + (g %% 730) * interval '1 day' AS t) x;\n") % dict(
-                n, two=two_years),
+                n, two=two_years)),
+        # The audit log's months, as the purge job makes them month after
+        # month (mkp_callback_log_partitions), so two years of rows go to
+        # their months and not all into the default partition.
         "callback_log": off + (
+            "DO $$ DECLARE m timestamp; BEGIN"
+            " FOR m IN SELECT generate_series(date_trunc('month', (%(two)s) AT TIME ZONE 'UTC'),"
+            "   date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month',"
+            "   interval '1 month') LOOP"
+            "  CONTINUE WHEN to_regclass('callback_log_' || to_char(m, 'YYYYMM')) IS NOT NULL;"
+            "  EXECUTE format('CREATE TABLE %%I PARTITION OF callback_log"
+            "   FOR VALUES FROM (%%L) TO (%%L)', 'callback_log_' || to_char(m, 'YYYYMM'),"
+            "   m AT TIME ZONE 'UTC', (m + interval '1 month') AT TIME ZONE 'UTC');"
+            " END LOOP; PERFORM mkp_callback_log_partitions(2); END $$;\n"
+            % dict(two=two_years)) + bulk_wrap(ddl["callback_log"], (
             "INSERT INTO callback_log (call_id, received_at, remote_addr, dialect, activity,"
             " instance_id, order_id, order_line_id, result_code, http_status, latency_us,"
             " body)"
@@ -993,44 +1079,48 @@ def pop_sql(n):
             " LATERAL (SELECT CASE WHEN g %% 10 = 0 THEN 'newInstance'"
             "   ELSE 'queryInstance' END AS act,"
             "   CASE WHEN g %% 10 = 0 THEN 'CSPOP' || g ELSE NULL END AS ord) a;\n") % dict(
-                n, two=two_years),
-        "usage_record": off + "".join(pop_month("usage_record", (
+                n, two=two_years)),
+        "usage_record": off + "".join(pop_month("usage_record", ddl, (
             "INSERT INTO %%(part)s (id, instance_id, pkg_instance_id, window_begin, window_end,"
             " value, metering_sn, state, attempts, record_time, created_at, updated_at)"
-            " SELECT nextval('usage_record_id_seq'), 'pop-' || d, '', w, w + interval '1 hour',"
-            " 10 + d %%%% 7, mkp_usage_metering_sn('pop-' || d, '', w), 'delivered', 1,"
-            " w + interval '1 hour', w + interval '1 hour', w + interval '1 hour'"
-            " FROM generate_series(%%(lo)d, %%(hi)d, -1) h,"
-            " LATERAL (SELECT date_trunc('hour', now()) - h * interval '1 hour' AS w) x,"
-            " generate_series(1, %(metered)d) d"
-            " WHERE w >= '%%(from)s' AND w < '%%(to)s';\n") % n, m) for m in pop_months()),
-        "usage_event": off + "".join(pop_month("usage_event", (
+            " SELECT %(record_id0)d + hh.hn * %(metered)d + x.d, x.inst, '', hh.w, hh.we,"
+            " x.value, x.sn, 'delivered', 1, hh.we, hh.we, hh.we FROM" + hours + ","
+            # mkp_usage_metering_sn('pop-' || d, '', w), the hour's part made once.
+            " LATERAL (SELECT d, inst, value,"
+            "   encode(sha256(convert_to(inst || hh.sn, 'UTF8')), 'hex') AS sn"
+            "   FROM (SELECT d, 'pop-' || d AS inst, (10 + d %%%% 7)::numeric(20,4) AS value"
+            "   FROM generate_series(1, %(metered)d) d) dd OFFSET 0) x;\n") % n, m)
+            for m in months),
+        "usage_event": off + "".join(pop_month("usage_event", ddl, (
             "INSERT INTO %%(part)s (event_id, instance_id, pkg_instance_id, value,"
             " event_time, received_at, window_begin)"
-            " SELECT 'evt-' || to_char(((%(hours)d - h) * %(metered)d + d) * 4 + k,"
-            " 'FM000000000000'),"
-            " 'pop-' || d, '', 2.5 + (d %%%% 7) / 4.0, w + k * interval '15 minutes',"
-            " w + k * interval '15 minutes' + interval '5 seconds', w"
-            " FROM generate_series(%%(lo)d, %%(hi)d, -1) h,"
-            " LATERAL (SELECT date_trunc('hour', now()) - h * interval '1 hour' AS w) x,"
-            " generate_series(1, %(metered)d) d, generate_series(0, 3) k"
-            " WHERE w >= '%%(from)s' AND w < '%%(to)s';\n") % dict(
-                n, hours=POP_HOURS + 8), m) for m in pop_months()),
-        "nonce": off + (
+            " SELECT 'evt-' || lpad((hh.hn * %(per_hour)d + x.n)::text, 12, '0'), x.inst, '',"
+            " x.value, hh.w + x.at, hh.w + x.at + interval '5 seconds', hh.w FROM" + hours + ","
+            " LATERAL (SELECT n, inst, value, at FROM dk OFFSET 0) x;\n") % dict(
+                n, per_hour=n["metered"] * POP_EVENTS_PER_HOUR), m,
+            # The instance's 4 events of an hour: n as in the event's id,
+            # ((hours back) * metered + d) * 4 + k.
+            with_=("WITH dk AS MATERIALIZED (SELECT d * 4 + k AS n, 'pop-' || d AS inst,"
+                   " (2.5 + (d %% 7) / 4.0)::numeric(20,4) AS value,"
+                   " k * interval '15 minutes' AS at"
+                   " FROM generate_series(1, %d) d, generate_series(0, 3) k"
+                   " ORDER BY d, k) " % n["metered"]))
+            for m in months),
+        "nonce": off + bulk_wrap(ddl["nonce"], (
             "INSERT INTO nonce (nonce, seen_at, call_id)"
-            " SELECT 'v2:' || upper(md5(g::text) || md5((-g)::text)),"
-            " now() - (g %% 110) * interval '1 second', md5(g::text)::uuid::text"
-            " FROM generate_series(1, %(nonce)d) g;\n") % n,
+            " SELECT 'v2:' || upper(m || md5((-g)::text)),"
+            " now() - (g %% 110) * interval '1 second', m::uuid::text"
+            " FROM (SELECT g, md5(g::text) AS m FROM generate_series(1, %(nonce)d) g"
+            " OFFSET 0) s;\n") % n),
     }
 
 
-def pop_months():
+def pop_months(top):
     """The UTC months of the two years populated, oldest first, as
-    (first hour back, last hour back, month's start, next month's start):
-    hours back from this hour, 9 to POP_HOURS + 8 (the last 8 hours are the
-    usage phases')."""
-    now = int(time.time())
-    top = now - now % 3600
+    (first hour back, last hour back, month's start, next month's start,
+    YYYYMM): hours back from the hour top, 9 to POP_HOURS + 8 (the last 8
+    hours are the usage phases')."""
+    top = top - top % 3600
     out = []
     t = time.gmtime(top - (POP_HOURS + 8) * 3600)
     y, mo = t.tm_year, t.tm_mon
@@ -1048,46 +1138,115 @@ def pop_months():
     return out
 
 
-def pop_month(table, insert, m):
-    """One month of a partitioned table loaded as a bulk load is: into a
-    table of its own, then indexed in one pass and attached (ATTACH builds
-    the partition's indexes from the parent's, and checks the bounds). This
-    month's partition exists (mkp_partitions_ensure): straight into it."""
+def pop_current(m):
+    """Whether month m is this month, whose partition exists
+    (mkp_partitions_ensure): loaded straight into it."""
+    return m[4] == time.strftime("%Y%m", time.gmtime())
+
+
+def pop_month(table, ddl, insert, m, with_=""):
+    """One month of a partitioned table loaded as a bulk load is: into its
+    table (pop_month_tables() made it), then the parent's indexes built on
+    it in one pass each; pop_attach() attaches it. ATTACH
+    would build the same indexes, under the same names, but holds a lock on
+    instance (the foreign key's) meanwhile, which the other session's
+    ATTACH then waits for."""
     lo, hi, start, end, ym = m
     part = "%s_%s" % (table, ym)
-    if ym == time.strftime("%Y%m", time.gmtime()):
-        return insert % {"part": table, "lo": lo, "hi": hi, "from": start, "to": end}
-    return ("CREATE TABLE %(part)s (LIKE %(t)s INCLUDING DEFAULTS INCLUDING CONSTRAINTS);\n"
-            + insert +
-            "ALTER TABLE %(t)s ATTACH PARTITION %(part)s FOR VALUES FROM ('%(from)s')"
-            " TO ('%(to)s');\n") % {"part": part, "t": table, "lo": lo, "hi": hi,
-                                    "from": start, "to": end}
+    if pop_current(m):
+        return with_ + insert % {"part": table, "lo": lo, "hi": hi, "from": start, "to": end}
+    return with_ + (insert + "".join(s + ";\n" for s in ddl[table]["index"])) % {
+        "part": part, "lo": lo, "hi": hi, "from": start, "to": end}
 
 
-def bulk_wrap(pg, table, sql):
-    """sql (loading table) between dropping the table's own indexes and
-    keys and making them again, as a bulk load is done: each index built in
-    one sorted pass. A table other tables' foreign keys point to is loaded
-    as it is."""
-    if pg.psql("SELECT count(*) FROM pg_constraint WHERE confrelid = '%s'::regclass"
-               % table) != "0":
-        return sql
+def pop_month_tables(top, ddl):
+    """SQL making the month tables of every partitioned table, empty: its
+    columns and CHECKs, its bounds as a CHECK, its foreign keys under the
+    parent's names (valid while empty: ATTACH then takes them as they
+    are, where it would otherwise check every row against instance)."""
+    out = []
+    for table in POP_MONTHLY:
+        for m in pop_months(top):
+            if pop_current(m):
+                continue
+            out.append(("CREATE TABLE %(part)s (LIKE %(t)s INCLUDING DEFAULTS INCLUDING"
+                        " CONSTRAINTS, CONSTRAINT %(b)s CHECK (window_begin >= '%(from)s'"
+                        " AND window_begin < '%(to)s')%(fk)s);\n") % {
+                "part": "%s_%s" % (table, m[4]), "t": table, "b": POP_BOUNDS,
+                "from": m[2], "to": m[3], "fk": "".join(", " + c for c in ddl[table]["fk"])})
+    return "".join(out)
+
+
+def pop_attach(top):
+    """SQL attaching the month tables (indexes and keys match: no scan,
+    no build) and dropping their bounds' CHECK."""
+    out = []
+    for table in POP_MONTHLY:
+        for m in pop_months(top):
+            if pop_current(m):
+                continue
+            part = "%s_%s" % (table, m[4])
+            out.append("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM ('%s') TO ('%s');\n"
+                       "ALTER TABLE %s DROP CONSTRAINT %s;\n" % (
+                           table, part, m[2], m[3], part, POP_BOUNDS))
+    return "".join(out)
+
+
+def pop_ddl(pg):
+    """{table: {"drop": [...], "make": [...]} for the tables loaded whole
+    (their indexes and keys, but those another table's foreign key needs);
+    {"fk": [...], "index": [...]} for the partitioned ones: the parent's
+    foreign keys (CONSTRAINT name FOREIGN KEY ...) and its indexes as
+    statements on %(part)s, in the order ATTACH would build them, which
+    gives the same names."""
     q = lambda s: [x for x in pg.psql(s).split("\n") if x]
-    cons = q("SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I|ALTER TABLE %%I ADD CONSTRAINT"
-             " %%I %%s', '%s', conname, '%s', conname, pg_get_constraintdef(oid))"
-             " FROM pg_constraint WHERE conrelid = '%s'::regclass AND contype IN ('p', 'u')"
-             % (table, table, table))
-    idx = q("SELECT format('DROP INDEX %%I|%%s', c.relname, pg_get_indexdef(i.indexrelid))"
-            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE i.indrelid = '%s'::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k"
-            " WHERE k.conindid = i.indexrelid)" % table)
-    pairs = [x.split("|", 1) for x in idx + cons]
-    return ("".join(d + ";\n" for d, _ in pairs) + sql +
-            "".join(c + ";\n" for _, c in pairs))
+    out = {}
+    for table in ("instance", "instance_event", "job", "callback_log", "nonce"):
+        cons = q("SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I|ALTER TABLE %%I ADD"
+                 " CONSTRAINT %%I %%s', '%s', conname, '%s', conname,"
+                 " pg_get_constraintdef(oid)) FROM pg_constraint c"
+                 " WHERE conrelid = '%s'::regclass AND contype IN ('p', 'u')"
+                 " AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'"
+                 " AND f.conindid = c.conindid) ORDER BY oid" % (table, table, table))
+        idx = q("SELECT format('DROP INDEX %%I|%%s', c.relname, pg_get_indexdef(i.indexrelid))"
+                " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE i.indrelid = '%s'::regclass AND NOT EXISTS (SELECT 1 FROM"
+                " pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.oid" % table)
+        pairs = [x.split("|", 1) for x in idx + cons]
+        # A partitioned table's index is made on its partitions too (an
+        # index made ON ONLY the parent would stay invalid, the partitions
+        # without it).
+        out[table] = {"drop": [d for d, _ in pairs],
+                      "make": [c.replace(" ON ONLY ", " ON ", 1) for _, c in pairs]}
+    for table in POP_MONTHLY:
+        out[table] = {
+            "fk": q("SELECT format('CONSTRAINT %%I %%s', conname, pg_get_constraintdef(oid))"
+                    " FROM pg_constraint WHERE conrelid = '%s'::regclass AND contype = 'f'"
+                    " ORDER BY oid" % table),
+            # (%% survives the month's % formatting: %(part)s is the table.)
+            "index": [x.replace("%", "%%").replace("%%(part)s", "%(part)s") for x in q(
+                "SELECT CASE WHEN k.oid IS NOT NULL THEN 'ALTER TABLE %%(part)s ADD ' ||"
+                " pg_get_constraintdef(k.oid) ELSE regexp_replace(pg_get_indexdef(i.indexrelid),"
+                " ' INDEX \\S+ ON ONLY \\S+ ', ' INDEX ON %%(part)s ') END"
+                " FROM pg_index i LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid"
+                " AND k.conrelid = i.indrelid WHERE i.indrelid = '%s'::regclass"
+                " ORDER BY i.indexrelid" % table)]}
+    return out
+
+
+def bulk_wrap(ddl, sql):
+    """sql (loading a table) between dropping the table's own indexes and
+    keys and making them again (pop_ddl()), as a bulk load is done: each
+    index built in one sorted pass."""
+    return ("".join(d + ";\n" for d in ddl["drop"]) + sql +
+            "".join(c + ";\n" for c in ddl["make"]))
 
 
 POP_TABLES = ("instance", "instance_event", "job", "callback_log", "usage_event",
               "usage_record", "nonce")
+# For building indexes: a month of usage sorts in memory.
+POP_SESSION = ("SET maintenance_work_mem = '1GB';\n"
+               "SET max_parallel_maintenance_workers = 0;\n")
 
 
 def table_sizes(pg):
@@ -1108,7 +1267,6 @@ def table_sizes(pg):
 def populate(args, pg):
     """Fills the store; returns {"seconds": {step: s}, "n": sizes, "sizes": ...}."""
     n = pop_sizes(args.scale)
-    steps = pop_sql(n)
     secs = {}
     print("bench: populating the store (scale %g: %d instances, %d audit rows, %d usage"
           " events in %d records, %d nonces)" % (args.scale, n["instances"],
@@ -1116,28 +1274,52 @@ def populate(args, pg):
                                                  n["usage_record"], n["nonce"]),
           file=sys.stderr)
     t_all = time.monotonic()
+    top = int(time.time())
     # This month's partitions and the next ones (the two years before are
-    # loaded as tables of their own and attached).
+    # loaded as tables of their own and attached). The usage records'
+    # ids are taken at once: record_id0 + 1 onwards.
     pg.psql("SELECT mkp_partitions_ensure(2)")
-    for t in ("callback_log", "nonce"):
-        steps[t] = bulk_wrap(pg, t, steps[t])
+    n["record_id0"] = int(pg.psql(
+        "SELECT setval('usage_record_id_seq', i + %d) - %d FROM (SELECT last_value -"
+        " (NOT is_called)::int AS i FROM usage_record_id_seq) s"
+        % (n["usage_record"], n["usage_record"])))
+    ddl = pop_ddl(pg)
+    pg.psql(pop_month_tables(top, ddl))
+    steps = pop_sql(n, top, ddl)
 
     def run(item):
         name, sql = item
         t0 = time.monotonic()
-        pg.psql(sql)
+        pg.psql(POP_SESSION + sql)
         secs[name] = time.monotonic() - t0
         print("bench:   %s: %.0f s" % (name, secs[name]), file=sys.stderr)
+    # The longest first; instance's before the usage tables' (whose month
+    # tables wait for nothing from it: their keys are made, empty, above).
+    order = ("usage_event", "instance, instance_event, job", "usage_record", "callback_log",
+             "nonce")
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
-        list(ex.map(run, sorted(steps.items(), key=lambda kv: kv[0] != "usage_event")))
+        list(ex.map(run, [(k, steps[k]) for k in order]))
     secs["load"] = time.monotonic() - t_all
+    # Attached (a lock on instance each, catalog work only), then every
+    # table vacuumed and analyzed (the partitioned ones month by month and
+    # as a whole), two sessions at once. Only now: a vacuum can mark a page
+    # all-visible only once no snapshot older than its rows is left, and
+    # the loads' statements were such snapshots for each other.
     t0 = time.monotonic()
-    pg.psql("VACUUM (ANALYZE)")
+    pg.psql(pop_attach(top))
+    others = pg.psql(
+        "SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c"
+        " WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'm', 'p')"
+        " AND NOT c.relispartition AND c.relname <> ALL ('{%s}')" % ",".join(POP_TABLES))
+    final = ["VACUUM (ANALYZE) usage_event",
+             "VACUUM (ANALYZE) usage_record, callback_log, instance, instance_event, job,"
+             " nonce" + (", " + others if others else "")]
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        list(ex.map(lambda s: pg.psql(POP_SESSION + s), final))
     secs["vacuum"] = time.monotonic() - t0
     secs["total"] = time.monotonic() - t_all
-    print("bench: populated in %.0f s (VACUUM ANALYZE %.0f s)" % (secs["total"],
-                                                                 secs["vacuum"]),
-          file=sys.stderr)
+    print("bench: populated in %.0f s (VACUUM ANALYZE %.0f s)" % (
+        secs["total"], secs["vacuum"]), file=sys.stderr)
     return {"seconds": secs, "n": n, "sizes": table_sizes(pg)}
 
 
@@ -1218,7 +1400,7 @@ def populated_rows(args, ctx):
     res["newInstance"] = with_cpu(ctx["cpu"], run_wrk, front.url, reqfile, args.seconds,
                                   args.connections, "new")
     res["newInstance"]["rss"] = rss_kb(mkpd.worker_pids())
-    res["provisioning"] = provisioning(pg, mkpd, args.seconds)
+    res["provisioning"] = provisioning(pg, mkpd, ctx["market"], args.seconds)
     reqfile = ctx["work"] / "query-populated.req"
     ids = ctx["ids"]
     write_requests(reqfile, keys["basic"], ({
