@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from harness import ROOT
+
 
 def mkpctl(build, dsn, *args):
     return subprocess.run([str(build / "mkpctl"), "--dsn", dsn, *args],
@@ -86,3 +88,44 @@ def test_instance_and_job_rules_hold_as_domains(build, pg):
             pg.psql(bad, db=db)
     assert pg.psql("SELECT state || ' ' || app_password FROM instance", db=db) == \
         "active s1:sealed"
+
+
+def test_usage_totals_are_summed_from_what_the_store_holds(build, pg):
+    """Schema 021 on a store with usage (an upgrade): usage_total starts as
+    the sum of the records that are not open and of the months dropped
+    (usage_carry), so queryInstance's cumulative usage is what it was."""
+    dsn = pg.create_database()
+    db = re.search(r"dbname=(\S+)", dsn).group(1)
+    assert mkpctl(build, dsn, "migrate").returncode == 0
+    # The store as 020 left it: 021's objects gone, its version not applied,
+    # the cumulative usage 017's (which summed the records and usage_carry).
+    old = re.search(r"CREATE OR REPLACE FUNCTION mkp_usage_cumulative.*?\n\$\$;\n",
+                    (ROOT / "schema/017_usage_partitions.sql").read_text(), re.S).group(0)
+    pg.psql(old + "DROP TRIGGER usage_total_insert ON usage_record;"
+            "DROP TRIGGER usage_total_update ON usage_record;"
+            "DROP TRIGGER usage_total_delete ON usage_record;"
+            "DROP FUNCTION mkp_usage_total_apply(); DROP TABLE usage_total;"
+            "DROP INDEX usage_record_failed_idx;"
+            "DELETE FROM schema_migrations WHERE version = 21", db=db)
+    pg.psql("INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+            " charging_mode, state) VALUES ('i1', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active'),"
+            " ('p1', 'o2', 'l2', 'b2', 'ON_DEMAND_PKG', 'active');"
+            "INSERT INTO usage_record (instance_id, pkg_instance_id, window_begin, window_end,"
+            " value, metering_sn, state) SELECT 'i1', p, h, h + interval '1 hour', v, sn, st"
+            " FROM (VALUES ('', 2.5, 'm1', 'delivered', 3), ('', 1, 'm2', 'failed', 2),"
+            "  ('p1', 0.5, 'm3', 'pending', 1), ('', 0, 'm4', 'open', 0)) x(p, v, sn, st, ago),"
+            " LATERAL (SELECT date_trunc('hour', now()) - make_interval(hours => ago)) t(h);"
+            "INSERT INTO usage_event (event_id, instance_id, value, event_time, window_begin)"
+            " VALUES ('e1', 'i1', 1.25, now(), date_trunc('hour', now()));"
+            "INSERT INTO usage_carry (instance_id, pkg_instance_id, value, records, through)"
+            " VALUES ('i1', '', 4, 3, now() - interval '1 year'),"
+            " ('i1', 'p1', 0.75, 2, now() - interval '1 year')", db=db)
+    cumulative = ("SELECT mkp_usage_cumulative('i1', false) || ' '"
+                  " || mkp_usage_cumulative('p1', true)")
+    before = pg.psql(cumulative, db=db)
+    up = mkpctl(build, dsn, "migrate")
+    assert up.returncode == 0 and "applied 021_usage_totals" in up.stdout, up.stdout + up.stderr
+    assert pg.psql("SELECT string_agg(instance_id || '/' || pkg_instance_id || ' ' || value"
+                   " || ' ' || records, ', ' ORDER BY pkg_instance_id) FROM usage_total", db=db) == \
+        "i1/ 7.5000 5, i1/p1 1.2500 3"
+    assert (before, pg.psql(cumulative, db=db)) == ("10.0000 1.2500",) * 2

@@ -548,6 +548,70 @@ def test_query_instance_plan_does_not_grow_with_the_months_kept(udb, build):
     assert many == few, many
 
 
+def test_status_counts_read_indexes_not_every_month(udb, build):
+    """Every host's status child counts the unsent and failed records once a
+    second: through the partial indexes of those few records, never by
+    reading every record of every month kept (12.5 million in two years)."""
+    sql = subprocess.run([str(build / "mkpctl"), "statements", "usage_store_status"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert udb("SELECT count(*) FROM (SELECT mkp_partition_ensure('usage_record', now()"
+               " - make_interval(months => k)) FROM generate_series(1, 24) k) s") == "24"
+    # Tables this small are read whole when allowed to: forbidden, a plan
+    # that can use the indexes does, and one that cannot still scans.
+    plan = udb("SET enable_seqscan = off; EXPLAIN (COSTS OFF) %s" % sql)
+    scans = [x.strip() for x in plan.splitlines() if "usage_record" in x]
+    assert scans and not [x for x in scans if "Seq Scan" in x], plan
+
+
+def test_no_statement_of_mkpd_is_compiled_by_jit(make_stack):
+    """mkpd's connections turn JIT off: PostgreSQL compiles a statement
+    whose estimated cost passes jit_above_cost, which the usage statements'
+    estimates over two years of months do (2.4 s of compiling for an ingest
+    of 0.3 s). Here every statement passes it (jit_above_cost 0), and
+    auto_explain logs whether each was compiled."""
+    s = make_stack({"usage": {"token": TOKEN, "push_interval": 0},
+                    "jobs": {"purge_interval": 0}}, fresh_db=True, start=False)
+    db = re.search(r"dbname=(\S+)", s.dsn).group(1)
+    for setting in ("jit = on", "jit_above_cost = 0", "session_preload_libraries = auto_explain",
+                    "auto_explain.log_min_duration = 0",
+                    "auto_explain.log_nested_statements = on"):
+        s.pg.psql("ALTER DATABASE %s SET %s" % (db, setting), db=db)
+    if q(s, "SELECT pg_jit_available()") != "t":
+        pytest.skip("this PostgreSQL has no JIT (llvmjit)")
+    q(s, "INSERT INTO instance (instance_id, order_id, order_line_id, business_id,"
+         " charging_mode, state) VALUES ('i-a', 'o1', 'l1', 'b1', 'ON_DEMAND', 'active')")
+    log = s.pg.logfile
+    mark = log.stat().st_size
+
+    def compiled(after):
+        """The query texts auto_explain logged as compiled by JIT since
+        the statement naming `after` (the log may lag behind statements)."""
+        with open(log, "rb") as f:
+            f.seek(mark)
+            text = f.read().decode(errors="replace")
+        text = text[text.index(after):] if after in text else ""
+        entries = re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)
+        return [re.search(r"Query Text: (.*)", e).group(1) for e in entries
+                if "JIT:" in e and "Query Text:" in e], text
+
+    q(s, "SELECT 'mkpd starts'")
+    s.start()
+    status, ans = post_usage(s, [{"id": "jit-%d" % i, "instanceId": "i-a", "value": 1,
+                                  "time": past_hour(i)} for i in range(20)])
+    assert status == 200 and ans["accepted"] == 20, ans
+    assert s.call("queryInstance", {"instanceId": "i-a"})[1]["resultCode"] is not None
+    # The ingest's and queryInstance's statements, as auto_explain logs them.
+    wait_for(lambda: "mkp_usage_ingest_batch" in compiled("mkpd starts")[1] and
+             "mkp_usage_cumulative" in compiled("mkpd starts")[1],
+             10, what="auto_explain's plans of mkpd's statements")
+    # Only the statement that turns JIT off runs with it on.
+    assert [x for x in compiled("mkpd starts")[0] if "set_config('jit', 'off'" not in x] == []
+    # This session is not mkpd's: its statement is compiled (the check can fail).
+    q(s, "SELECT 'psql', count(*) FROM usage_event")
+    wait_for(lambda: any("'psql'" in x for x in compiled("mkpd starts")[0]), 10,
+             what="a psql statement compiled by JIT")
+
+
 def test_cumulative_usage_is_kept_as_records_close_change_move_and_go(udb):
     """queryInstance's cumulative usage is usage_total (records no longer
     open, kept by triggers on usage_record, months dropped included) plus
