@@ -313,3 +313,25 @@ def test_a_claim_reads_the_first_due_job_not_the_whole_queue(build, pg, session_
     assert pg.psql("SELECT string_agg(payload->>'n', ',' ORDER BY id) FROM job"
                    " WHERE state = 'running' AND locked_by = 'h'", db=db) == "1,2,lapsed"
 
+
+def test_a_stop_takes_effect_between_the_jobs_of_a_backlog(make_stack):
+    """A reload (or a stop) asks the jobs child to finish: it does after
+    the job it is running, even with thousands more due. It used to see the
+    request only when the queue was empty, and the master killed it,
+    mid-job, after its stop time."""
+    s = make_stack(JOBS, fresh_db=True)
+    enqueue_purge(s, 20000)
+    old = wait_for(lambda: jobs_pids(s.mkpd), what="the jobs child")
+    wait_for(lambda: sql(s, "SELECT count(*) > 10 FROM job WHERE state = 'done'") == "t", 30,
+             what="the backlog under way")
+    mark = s.mkpd.log_mark()
+    s.mkpd.reload({"jobs.poll_interval": 300})
+    s.mkpd.wait_log(r"jobs: exiting: asked to stop", since=mark, timeout=10)
+    assert int(sql(s, "SELECT count(*) FROM job WHERE state = 'queued'")) > 1000
+    wait_for(lambda: (lambda p: p if p and p != old else None)(jobs_pids(s.mkpd)),
+             what="the new jobs child")
+    assert "killing it" not in s.mkpd.log()[mark:]
+    # It finished its job: none is left running under the old child's name.
+    wait_for(lambda: sql(s, "SELECT count(*) FROM job WHERE state = 'running' AND"
+                            " locked_by LIKE '%%:%d'" % old[0]) == "0", 10,
+             what="the old child's job finished")
