@@ -1377,7 +1377,7 @@ BEGIN
               FROM unnest(p_instances, p_pkgs, v_win) AS u(inst, pkg, win)
              WHERE u.win IS NOT NULL) w
      ORDER BY w.inst, w.pkg, w.win
-    ON CONFLICT (instance_id, pkg_instance_id, window_begin) DO NOTHING;
+    ON CONFLICT DO NOTHING;
     -- ... and share-locked in id order, as mkp_usage_close_windows locks
     -- them for update: closing waits for this batch to commit its events.
     -- Those closed already (the lock holds them so) are the late ones'.
@@ -1458,7 +1458,7 @@ BEGIN
                                            window_end, value, metering_sn, state)
                  VALUES (e.inst, e.pkg, v_w, v_w + interval '1 hour', 0,
                          mkp_usage_metering_sn(e.inst, e.pkg, v_w), 'open')
-            ON CONFLICT (instance_id, pkg_instance_id, window_begin) DO NOTHING;
+            ON CONFLICT DO NOTHING;
             SELECT r.state INTO v_state FROM usage_record r
              WHERE r.instance_id = e.inst AND r.pkg_instance_id = e.pkg
                AND r.window_begin = v_w
