@@ -2,8 +2,8 @@
  * db.c: the per-process PostgreSQL connection and its prepared statements.
  *
  * State: conn is NULL or a connection on which every registered statement
- * has been prepared; in_tx is true between a successful BEGIN and the
- * COMMIT/ROLLBACK. A connection found dead is dropped (conn = NULL) so the
+ * has been prepared, but for those in unprepared (see db_prepare_set);
+ * in_tx is true between a successful BEGIN and the COMMIT/ROLLBACK. A connection found dead is dropped (conn = NULL) so the
  * next db_ensure() starts afresh.
  *
  * Every wait on the server goes through db_wait(): the connection is in
@@ -44,6 +44,8 @@
 #define DB_TRIP_BYTES	(512 << 10)
 #define DB_MAX_UNCONFIRMED (2 * DB_MAX_DEFERRED)
 #define DB_SYNC_SUFFIX	"_sync"	/* the synchronous twin of a statement (db.h) */
+#define DB_MAX_UNPREPARED 8	/* statements a connect may leave for their first use */
+#define DB_PREPARE_LOCK_MS "200"	/* lock_timeout while a connect prepares */
 
 /* A statement kept for a later round trip, with copies of its values. */
 struct db_call {
@@ -91,6 +93,9 @@ struct db {
 	const char		 *sync_of;		/* the last db_sync_twin lookup */
 	const char		 *sync_is;
 	bool			  closing;		/* db_free: confirm what is kept */
+	/* Statements this connection could not prepare at connect (db_ready). */
+	const struct db_stmt	 *unprepared[DB_MAX_UNPREPARED];
+	int			  nunprepared;
 };
 
 static void	db_spill(struct db *, bool outage);
@@ -214,6 +219,13 @@ db_log_error_line(const char *line, void *arg)
 #define DB_SETUP_SQL \
     "SELECT set_config('statement_timeout', $1, false), " \
     "set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false)"
+/*
+ * A connect prepares its statements with a short lock_timeout (a statement
+ * whose tables somebody holds locked is left for its first use, see
+ * db_prepare_set), then puts back the session's own.
+ */
+#define DB_CONNECT_SQL DB_SETUP_SQL ", set_config('lock_timeout', '" DB_PREPARE_LOCK_MS "', false)"
+#define DB_CONNECT_DONE_SQL "RESET lock_timeout"
 
 PGconn *
 db_connect_plain(const char *dsn, const struct db_params *p, const char *app_name)
@@ -257,6 +269,7 @@ db_drop(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->in_tx = false;
+	db->nunprepared = 0;
 	if (db->nunconfirmed > 0)
 		db_spill_calls(db, db->unconfirmed, &db->nunconfirmed, true);
 }
@@ -425,28 +438,103 @@ db_wait_lost(struct db *db)
 	db_drop(db);
 }
 
+enum db_prepared { DB_PREPARED, DB_REFUSED, DB_LOST };
+
+/* Prepares one statement: DB_REFUSED (state set) or DB_LOST (dropped) when not. */
+static enum db_prepared
+db_prepare_one(struct db *db, const struct db_stmt *s)
+{
+	PGresult	*res;
+
+	if (PQsendPrepare(db->conn, s->name, s->sql, s->nparams, NULL) != 1 ||
+	    (res = db_collect(db)) == NULL) {
+		log_error("db: preparing %s: %s", s->name, db->timed_out ?
+		    "no answer in time" : PQerrorMessage(db->conn));
+		db_wait_lost(db);
+		return DB_LOST;
+	}
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_set_state(db, res);
+		PQclear(res);
+		return PQstatus(db->conn) == CONNECTION_OK ? DB_REFUSED : DB_LOST;
+	}
+	PQclear(res);
+	return DB_PREPARED;
+}
+
+/*
+ * Prepares a set of statements on a new connection. With tolerate, one the
+ * server refuses (a table locked by somebody's ALTER TABLE or LOCK TABLE:
+ * parsing a statement takes its tables' locks) is left for its first use,
+ * up to DB_MAX_UNPREPARED of them: a lock on the nonce table then fails the
+ * purge job that deletes from it, not every job of the jobs child, which
+ * could not connect at all while it lasted.
+ */
 static bool
-db_prepare_set(struct db *db, const struct db_stmt *s)
+db_prepare_set(struct db *db, const struct db_stmt *s, bool tolerate)
 {
 	for (; s->name != NULL; s++) {
-		PGresult	*res;
-
-		if (PQsendPrepare(db->conn, s->name, s->sql, s->nparams, NULL) != 1 ||
-		    (res = db_collect(db)) == NULL) {
-			log_error("db: preparing %s: %s", s->name, db->timed_out ?
-			    "no answer in time" : PQerrorMessage(db->conn));
-			db_wait_lost(db);
+		switch (db_prepare_one(db, s)) {
+		case DB_PREPARED:
+			continue;
+		case DB_LOST:
+			return false;
+		case DB_REFUSED:
+			break;
+		}
+		if (!tolerate || db->nunprepared == DB_MAX_UNPREPARED) {
+			log_error("db: preparing %s: %s", s->name, db->errmsg);
 			return false;
 		}
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			log_error("db: preparing %s: %s", s->name, PQresultErrorMessage(res));
-			db_set_state(db, res);
-			PQclear(res);
-			return false;
-		}
-		PQclear(res);
+		log_warn("db: preparing %s: %s (SQLSTATE %s); it is prepared when first used",
+		    s->name, db->errmsg, db->sqlstate);
+		db->unprepared[db->nunprepared++] = s;
 	}
 	return true;
+}
+
+/*
+ * Prepares name now when the connect could not (db_prepare_set); false when
+ * it still cannot, with the state set (and the connection dropped if lost).
+ */
+static bool
+db_ready(struct db *db, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < db->nunprepared; i++)
+		if (strcmp(db->unprepared[i]->name, name) == 0)
+			break;
+	if (i == db->nunprepared)
+		return true;
+	if (db_prepare_one(db, db->unprepared[i]) != DB_PREPARED) {
+		if (db->conn != NULL)
+			log_error("db: preparing %s: %s", name, db->errmsg);
+		return false;
+	}
+	db->unprepared[i] = db->unprepared[--db->nunprepared];
+	return true;
+}
+
+/* The end of a connect's set-up (DB_CONNECT_DONE_SQL). */
+static bool
+db_setup_done(struct db *db)
+{
+	PGresult	*res;
+	bool		 ok;
+
+	if (PQsendQuery(db->conn, DB_CONNECT_DONE_SQL) != 1 || (res = db_collect(db)) == NULL) {
+		log_error("db: session setup: %s", db->timed_out ? "no answer in time" :
+		    PQerrorMessage(db->conn));
+		db_wait_lost(db);
+		return false;
+	}
+	if (!(ok = PQresultStatus(res) == PGRES_COMMAND_OK)) {
+		log_error("db: session setup: %s", PQresultErrorMessage(res));
+		db_set_state(db, res);
+	}
+	PQclear(res);
+	return ok;
 }
 
 static bool
@@ -480,7 +568,7 @@ db_connect(struct db *db)
 	/* set_config, not SET: the value goes in as a parameter. */
 	buf_printf(&q, "%lld", (long long)db->p.statement_timeout);
 	params[0] = buf_cstr(&q);
-	if (PQsendQueryParams(db->conn, DB_SETUP_SQL, 1, NULL, params, NULL, NULL, 0) != 1 ||
+	if (PQsendQueryParams(db->conn, DB_CONNECT_SQL, 1, NULL, params, NULL, NULL, 0) != 1 ||
 	    (res = db_collect(db)) == NULL) {
 		buf_free(&q);
 		log_error("db: session setup: %s", db->timed_out ? "no answer in time" :
@@ -497,11 +585,13 @@ db_connect(struct db *db)
 		return false;
 	}
 	PQclear(res);
-	if (!db_prepare_set(db, db_tx_stmts))
+	if (!db_prepare_set(db, db_tx_stmts, false))
 		goto fail;
 	for (set = db->sets; set != NULL && *set != NULL; set++)
-		if (!db_prepare_set(db, *set))
+		if (!db_prepare_set(db, *set, true))
 			goto fail;
+	if (!db_setup_done(db))
+		goto fail;
 	db->connects++;
 	if (db->last_connect_log != 0 || db->timeout_logged)
 		log_notice("db: connected again");
@@ -557,6 +647,8 @@ db_try_plain(struct db *db, const char *name, int n, const char *const *values)
 	PGresult	*res;
 
 	db->wait_failed = false;
+	if (db->nunprepared > 0 && !db_ready(db, name))
+		return NULL;
 	if (PQsendQueryPrepared(db->conn, name, n, values, NULL, NULL, 0) != 1) {
 		db_wait_lost(db);
 		return NULL;
@@ -649,6 +741,26 @@ db_deferred_done(struct db *db, const bool *ok, bool confirmed)
 }
 
 /*
+ * Prepares what the pipeline is about to send and the connect could not
+ * (db_ready). One the server still refuses is sent all the same: it fails
+ * in the pipeline as a statement that does not exist, after the line that
+ * says why. False when the connection was lost.
+ */
+static bool
+db_pipeline_ready(struct db *db, const char *name, bool prelude, int confirm)
+{
+	int	i;
+
+	for (i = 0; i < db->ndeferred && db->conn != NULL; i++)
+		(void)db_ready(db, i == confirm ? db->deferred[i].sync : db->deferred[i].name);
+	if (prelude && db->conn != NULL)
+		(void)db_ready(db, db->prelude.name);
+	if (name != NULL && db->conn != NULL)
+		(void)db_ready(db, name);
+	return db->conn != NULL;
+}
+
+/*
  * One round trip in pipeline mode: the deferred statements, each followed
  * by a sync (its own transaction), then (when name is set) the prelude and
  * the statement, then a sync. Returns the statement's result as db_try
@@ -688,6 +800,8 @@ db_try_pipeline(struct db *db, const char *name, int n, const char *const *value
 	if (db->nunconfirmed + nasync < (name != NULL ? DB_MAX_DEFERRED :
 	    db->closing ? 1 : DB_MAX_DEFERRED / 2))
 		confirm = -1;
+	if (db->nunprepared > 0 && !db_pipeline_ready(db, name, prelude, confirm))
+		return NULL;	/* lost: everything stays queued */
 	if (PQenterPipelineMode(c) != 1)
 		goto lost;
 	for (i = 0; i < db->ndeferred; i++) {

@@ -224,6 +224,35 @@ def test_failing_job_backs_off_ends_dead_and_retry_requeues(make_stack):
     assert "statement timeout" in err	# the last failure stays on record
 
 
+def test_a_table_locked_when_the_jobs_child_connects_fails_only_its_jobs(make_stack):
+    """A connection prepares every statement of its process, and parsing a
+    statement takes its tables' locks: a nonce table held locked (somebody's
+    LOCK TABLE, ALTER TABLE, VACUUM FULL) when the jobs child connected kept
+    it from connecting at all, so no job of any kind ran while it lasted.
+    Now the statement is prepared when first used: the purge job fails with
+    the reason, a job that never reads nonce runs, and once the lock is gone
+    the same connection purges."""
+    s = make_stack(conf(store={"statement_timeout": 300}), fresh_db=True, start=False)
+    lock = TableLock(s)
+    try:
+        s.start()
+        s.mkpd.wait_log(r"jobs: db: preparing nonce_purge: .*lock timeout.*"
+                        r"it is prepared when first used")
+        [push] = [int(x) for x in sql(s, "INSERT INTO job (kind) VALUES ('usage_push') "
+                                         "RETURNING id").split()]
+        assert wait_state(s, push, "done")[1] == 1
+        [job] = enqueue_purge(s)
+        state, attempts, err, _ = wait_state(s, job, "dead", timeout=30)
+        assert attempts == 3 and "statement timeout" in err, err
+    finally:
+        lock.release()
+    [again] = enqueue_purge(s)
+    wait_state(s, again, "done")
+    log = s.mkpd.log()
+    assert len(re.findall(r"jobs: db: preparing nonce_purge: .*first used", log)) == 1, log
+    assert "db: connected again" not in log
+
+
 def test_killed_jobs_child_job_completes_once(make_stack):
     s = make_stack(conf(store={"statement_timeout": 30000}), fresh_db=True)
     count_effects(s)
