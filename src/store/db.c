@@ -3,8 +3,9 @@
  *
  * State: conn is NULL or a connection on which every registered statement
  * has been prepared, but for those in unprepared (see db_prepare_set);
- * in_tx is true between a successful BEGIN and the COMMIT/ROLLBACK. A connection found dead is dropped (conn = NULL) so the
- * next db_ensure() starts afresh.
+ * in_tx is true between a successful BEGIN and the COMMIT/ROLLBACK. A
+ * connection found dead is dropped (conn = NULL) so the next db_ensure()
+ * starts afresh.
  *
  * Every wait on the server goes through db_wait(): the connection is in
  * non-blocking mode, so sending never blocks and a result is read only once
