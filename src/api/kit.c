@@ -20,6 +20,7 @@
  * holding JSON, bare keys allowed. Answers carry Body-Sign (the key that
  * verified the call).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,47 @@ read_user(struct call *c, size_t idx, const struct json *item, struct kit_user *
 	return true;
 }
 
+struct keyed {
+	const char	*key;
+	size_t		 idx;
+};
+
+static int
+keyed_order(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int	 d = strcmp(x->key, y->key);
+
+	return d != 0 ? d : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * The index of the first item (in list order) whose key, the string pointer
+ * at offset off of each item of size bytes, an earlier item has; n when the
+ * keys are distinct. Sorted, not compared pair by pair: a list of 20 000
+ * departments would take 200 million comparisons.
+ */
+static size_t
+first_repeated(const void *items, size_t n, size_t size, size_t off)
+{
+	struct keyed	*s;
+	size_t		 i, first = n;
+
+	if (n < 2)
+		return n;
+	s = xcalloc(n, sizeof(*s));
+	for (i = 0; i < n; i++) {
+		memcpy(&s[i].key, (const char *)items + i * size + off, sizeof(s[i].key));
+		s[i].idx = i;
+	}
+	qsort(s, n, sizeof(*s), keyed_order);
+	for (i = 1; i < n; i++)
+		if (strcmp(s[i - 1].key, s[i].key) == 0 && s[i].idx < first)
+			first = s[i].idx;
+	free(s);
+	return first;
+}
+
 static void
 run_auth(struct call *c)
 {
@@ -366,14 +408,12 @@ run_auth(struct call *c)
 	users = xcalloc(n + 1, sizeof(*users));
 	ext = xcalloc(n + 1, sizeof(*ext));
 	emp = xcalloc(n + 1, sizeof(*emp));
-	for (i = 0; i < n && ok; i++) {
+	for (i = 0; i < n && ok; i++)
 		ok = read_user(c, i, list->u.arr.items[i], &users[i], &ext[i], emp[i]);
-		for (k = 0; ok && k < i; k++)
-			if (strcmp(users[k].user_name, users[i].user_name) == 0) {
-				snprintf(c->err, sizeof(c->err), "userList[%zu].userName: repeated",
-				    i);
-				ok = false;
-			}
+	if (ok && (k = first_repeated(users, n, sizeof(*users),
+	    offsetof(struct kit_user, user_name))) < n) {
+		snprintf(c->err, sizeof(c->err), "userList[%zu].userName: repeated", k);
+		ok = false;
 	}
 	if (!ok) {
 		answer_param(c, c->err);
@@ -404,40 +444,6 @@ run_single_org(struct call *c)
 		return;
 	}
 	call_answer(c, kit_org_sync(&c->app->dom, &c->dc, &c->scope, &g, 1, false));
-}
-
-static int
-org_order(const void *a, const void *b)
-{
-	const struct kit_org *const *x = a, *const *y = b;
-	int	 d = strcmp((*x)->org_code, (*y)->org_code);
-
-	return d != 0 ? d : (*x < *y ? -1 : *x > *y);
-}
-
-/*
- * The index of the first department (in list order) whose code an earlier
- * one has, or n when the codes are distinct. Sorted, not compared pair by
- * pair: a list of 20 000 would take 200 million comparisons.
- */
-static size_t
-org_repeated(const struct kit_org *orgs, size_t n)
-{
-	const struct kit_org	**s;
-	size_t			  i, first = n;
-
-	if (n < 2)
-		return n;
-	s = xcalloc(n, sizeof(*s));
-	for (i = 0; i < n; i++)
-		s[i] = &orgs[i];
-	qsort(s, n, sizeof(*s), org_order);
-	for (i = 1; i < n; i++)
-		if (strcmp(s[i - 1]->org_code, s[i]->org_code) == 0 &&
-		    (size_t)(s[i] - orgs) < first)
-			first = (size_t)(s[i] - orgs);
-	free(s);
-	return first;
 }
 
 static void
@@ -473,7 +479,8 @@ run_all_org(struct call *c)
 			goto bad;
 		}
 	}
-	if ((k = org_repeated(orgs, n)) < n) {
+	if ((k = first_repeated(orgs, n, sizeof(*orgs),
+	    offsetof(struct kit_org, org_code))) < n) {
 		snprintf(c->err, sizeof(c->err), "orgInfoList[%zu].orgCode: repeated", k);
 		goto bad;
 	}

@@ -332,6 +332,10 @@ def test_auth_malformed_item_rejects_the_whole_call(stack):
     code(stack, "authSync", auth_body(t, 1, [user("u1"), {"name": "no user name"}]), "000002")
     code(stack, "authSync", auth_body(t, 1, [user("u%d" % i) for i in range(501)]), "000002")
     code(stack, "authSync", auth_body(t, 1, "[{userName: broken"), "000002")
+    # The first repeat in list order is named, whatever the names sort as.
+    ans = code(stack, "authSync", auth_body(t, 1, [user("zz"), user("b"), user("zz"), user("a"),
+                                                   user("b")]), "000002")
+    assert "userList[2].userName: repeated" in ans["resultMsg"], ans
     assert sql(stack, "SELECT count(*) FROM app_user WHERE tenant_id = '%s'" % t) == "0"
     assert events(stack, t) == 0
 
@@ -410,6 +414,14 @@ def test_full_org_sync_prunes_softly_and_takes_bare_key_strings(stack):
                                            {"orgName": "no code"}]), "000002")
     assert sql(stack, "SELECT count(*) FROM org WHERE tenant_id = '%s' AND org_code = '9'"
                % t) == "0"
+    ans = code(stack, "allOrgSync", all_body(t, [{"orgCode": "9", "orgName": "New"},
+                                                 {"orgCode": "8", "orgName": "Other"},
+                                                 {"orgCode": "9", "orgName": "Again"},
+                                                 {"orgCode": "8", "orgName": "Again"}]),
+               "000002")
+    assert "orgInfoList[2].orgCode: repeated" in ans["resultMsg"], ans
+    assert sql(stack, "SELECT count(*) FROM org WHERE tenant_id = '%s' AND org_code IN "
+                      "('8', '9')" % t) == "0"
 
 
 def test_users_view_shows_department_path(stack):
