@@ -87,7 +87,7 @@ def text_fields(text):
 
 def test_status_answers_while_every_worker_is_blocked(make_stack, build):
     # The workers stay stuck through every check below, two Chromium runs
-    # included (about 10 s on a loaded machine): longer than the default
+    # included (11 s on a loaded machine): longer than the default
     # request_terminate_timeout, within the front's fastcgi_read_timeout (30 s).
     s = status_stack(make_stack, pool={"request_slowlog_timeout": 1,
                                        "request_terminate_timeout": 25},
