@@ -97,6 +97,8 @@ child_reopen_log(void)
 const char *
 child_tick(pid_t master)
 {
+	/* A stop asked for while the child started (or worked) counts now. */
+	child_take_signals();
 	if (child_reopen)
 		child_reopen_log();
 	if (child_quit)

@@ -28,9 +28,11 @@ void	 child_stdio(void);
 /* Reopens the log (SIGUSR1, after logrotate) and clears child_reopen. */
 void	 child_reopen_log(void);
 /*
- * Once per turn of a helper child's loop (jobs, status): reopens the log
- * when asked; returns why the child must stop (asked to, or its master
- * is gone), NULL to go on.
+ * Once per turn of a helper child's loop (jobs, status): takes the signals
+ * that came since the last wait (a reload's SIGQUIT may come while the
+ * child still connects, before its first wait), reopens the log when
+ * asked; returns why the child must stop (asked to, or its master is
+ * gone), NULL to go on.
  */
 const char *child_tick(pid_t master);
 

@@ -2,13 +2,13 @@
  * jobs_child.c: the jobs child's process shell around src/jobs/runner.c (see
  * jobs_child.h): name, privileges, signals, the periodic jobs and the wait.
  *
- * Signals are blocked while a job runs and unblocked only inside ppoll
- * (the wait, and a ppoll that does not wait after each job), as in a
- * worker: a stop takes effect between jobs, never inside one, and the
- * runner's libpq calls see no EINTR. The wait is on the store
- * connection's socket, where NOTIFY mkpd_jobs arrives, so a job queued on
- * any host wakes every idle jobs child at its commit; poll_interval bounds
- * the wait for jobs that come due by time (retries, delayed jobs).
+ * Signals are blocked while a job runs and taken only inside ppoll (the
+ * wait) and at the top of each turn (child_tick), as in a worker: a stop
+ * takes effect between jobs, never inside one, and the runner's libpq
+ * calls see no EINTR. The wait is on the store connection's socket, where
+ * NOTIFY mkpd_jobs arrives, so a job queued on any host wakes every idle
+ * jobs child at its commit; poll_interval bounds the wait for jobs that
+ * come due by time (retries, delayed jobs).
  */
 #include <config.h>		/* autoconf: _GNU_SOURCE first */
 
@@ -82,21 +82,6 @@ jobs_wait(struct runner *r, int64_t ms)
 		(void)runner_drain_notifies(r);
 }
 
-/*
- * Lets the signals that came while a job ran be handled now, between jobs:
- * with jobs due one after another the loop never waits in jobs_wait, and a
- * stop waited for the whole backlog (the master killed the child after its
- * stop time, mid-job).
- */
-static void
-jobs_take_signals(void)
-{
-	struct timespec	 zero = { 0, 0 };
-
-	if (ppoll(NULL, 0, &zero, &child_wait_mask) < 0 && errno != EINTR)
-		fatal("ppoll");
-}
-
 static const char *
 jobs_loop(const struct jobs_args *a, struct runner *r)
 {
@@ -121,11 +106,16 @@ jobs_loop(const struct jobs_args *a, struct runner *r)
 			else
 				next_push = now + J_TROUBLE_MS;
 		}
+		/*
+		 * child_tick above took the signals that came while the last job
+		 * ran (with jobs due one after another the loop never waits, and a
+		 * stop used to wait for the whole backlog) or while the child
+		 * started (a reload's stop that came while it connected used to
+		 * be seen after its first job, run with the old config).
+		 */
 		st = runner_step(r);
-		if (st == RUNNER_RAN) {
-			jobs_take_signals();
+		if (st == RUNNER_RAN)
 			continue;
-		}
 		wait = st == RUNNER_TROUBLE ? J_TROUBLE_MS : cfg->jobs_poll_interval;
 		if (cfg->jobs_purge_interval > 0 && next_purge - now < wait)
 			wait = next_purge - now > 0 ? next_purge - now : 0;

@@ -653,6 +653,8 @@ worker_main(const struct worker_args *a)
 	w.idle_since = mono_ms();
 	scoreboard_worker_set_state(a->sb, a->slot, SLOT_IDLE);
 	log_debug("ready (generation %u)", a->generation);
+	/* A reload while this worker started: it stops before its first call. */
+	child_take_signals();
 
 	why = worker_loop(&w);
 

@@ -81,9 +81,9 @@ def effects(stack, job_id):
 
 
 class TableLock:
-    """A psql session holding LOCK TABLE nonce until release()."""
+    """A psql session holding LOCK TABLE table (nonce) until release()."""
 
-    def __init__(self, stack):
+    def __init__(self, stack, table="nonce", mode="EXCLUSIVE"):
         pg = stack.pg
         self.stack = stack
         self.proc = subprocess.Popen(
@@ -91,12 +91,14 @@ class TableLock:
              "-U", "postgres", "-d", dbname(stack)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             text=True)
-        self.proc.stdin.write("BEGIN;\nLOCK TABLE nonce IN EXCLUSIVE MODE;\n")
+        self.proc.stdin.write("BEGIN;\nLOCK TABLE %s IN %s MODE;\n" % (table, mode))
         self.proc.stdin.flush()
+        lock_mode = "".join(w.title() for w in mode.split()) + "Lock"
         wait_for(lambda: sql(stack, "SELECT count(*) FROM pg_locks l JOIN pg_class c "
-                                    "ON c.oid = l.relation WHERE c.relname = 'nonce' "
-                                    "AND l.mode = 'ExclusiveLock' AND l.granted") == "1",
-                 10, what="the lock on nonce")
+                                    "ON c.oid = l.relation WHERE c.relname = '%s' "
+                                    "AND l.mode = '%s' AND l.granted"
+                                    % (table, lock_mode)) == "1",
+                 10, what="the lock on " + table)
 
     def release(self):
         if self.proc.poll() is None:
@@ -379,3 +381,35 @@ def test_a_stop_takes_effect_between_the_jobs_of_a_backlog(make_stack):
     wait_for(lambda: sql(s, "SELECT count(*) FROM job WHERE state = 'running' AND"
                             " locked_by LIKE '%%:%d'" % old[0]) == "0", 10,
              what="the old child's job finished")
+
+
+def test_a_reload_while_the_jobs_child_starts_runs_no_job_on_the_old_config(make_stack):
+    """The master asks the jobs child to stop at a reload; when that came
+    while the child was still starting (connecting, or waiting on the store
+    for its first query), the child saw it only at its first wait, after
+    claiming and running a due job with the configuration of before the
+    reload (CI: a hook killed at the old hook_timeout). Here the child is
+    held in its start by a lock on a table its first query reads."""
+    s = make_stack(conf(store={"statement_timeout": 30000}), fresh_db=True)
+    first = wait_for(lambda: jobs_pids(s.mkpd), what="the jobs child")
+    lock = TableLock(s, "package_balance", "ACCESS EXCLUSIVE")
+    try:
+        mark = s.mkpd.log_mark()
+        s.mkpd.reload({"jobs.poll_interval": 300})
+        starting = wait_for(lambda: (lambda p: p if p and p != first else None)(
+            jobs_pids(s.mkpd)), what="the jobs child of the first reload")
+        wait_for(lambda: sql(s, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                "application_name = 'mkpd-jobs' AND wait_event_type = "
+                                "'Lock'") == "1", 10,
+                 what="the new jobs child held in its start")
+        [job] = enqueue_purge(s)
+        s.mkpd.reload({"jobs.poll_interval": 250})
+        s.mkpd.wait_log(r"reloaded: generation 3", since=mark)
+    finally:
+        lock.release()
+    state, _, _, by = wait_state(s, job, "done")
+    log = s.mkpd.log()[mark:]
+    assert re.search(r"\[%d\] info: jobs: exiting: asked to stop" % starting[0], log), log
+    assert not by.endswith(":%d" % starting[0]), (by, log)
+    assert "killing it" not in log
+
