@@ -928,11 +928,12 @@ def close_hours(pg):
                          " WHERE r.state = 'open' AND r.window_end <= now()"))
     # The plan first (it reads what the close reads; both runs alike).
     plan = pg.psql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)"
-                   " SELECT r2.id, coalesce((SELECT sum(e.value) FROM usage_event e"
+                   " SELECT r2.id, coalesce(t.total, 0) AS total FROM usage_record r2"
+                   " CROSS JOIN LATERAL (SELECT sum(e.value) AS total FROM usage_event e"
                    "  WHERE e.instance_id = r2.instance_id"
                    "    AND e.pkg_instance_id = r2.pkg_instance_id"
-                   "    AND e.window_begin = r2.window_begin), 0) AS total"
-                   " FROM usage_record r2 WHERE r2.state = 'open' AND r2.window_end <= now()")
+                   "    AND e.window_begin = r2.window_begin) t"
+                   " WHERE r2.state = 'open' AND r2.window_end <= now()")
     # Timed inside one session, as the jobs child closes the hours: in its
     # connection, which planned the close's statements the hour before
     # (plpgsql keeps them). A first close, rolled back, plans them here;

@@ -1125,11 +1125,12 @@ BEGIN
                               WHEN s.total > 0 THEN NULL
                               ELSE 'zero usage: nothing to push' END,
            record_time = now(), updated_at = now()
-      FROM (SELECT r2.id, r2.window_begin, coalesce((SELECT sum(e.value) FROM usage_event e
-                                     WHERE e.instance_id = r2.instance_id
-                                       AND e.pkg_instance_id = r2.pkg_instance_id
-                                       AND e.window_begin = r2.window_begin), 0) AS total
+      FROM (SELECT r2.id, r2.window_begin, coalesce(t.total, 0) AS total
               FROM usage_record r2
+             CROSS JOIN LATERAL (SELECT sum(e.value) AS total FROM usage_event e
+                                  WHERE e.instance_id = r2.instance_id
+                                    AND e.pkg_instance_id = r2.pkg_instance_id
+                                    AND e.window_begin = r2.window_begin) t
              WHERE r2.state = 'open' AND r2.window_end <= now()) AS s
      WHERE r.id = s.id AND r.window_begin = s.window_begin;
     GET DIAGNOSTICS v_n = ROW_COUNT;

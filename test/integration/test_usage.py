@@ -280,6 +280,36 @@ def test_windows_close_into_one_record_and_late_events_shift(udb):
     assert udb("SELECT mkp_usage_metering_sn('i-on', '', %s)" % hour) == sn
 
 
+def test_closing_an_hour_reads_each_event_once(udb):
+    """Closing costs what the hour's events are: each record's events are
+    read once to sum them. The sum was a scalar subquery that PostgreSQL
+    copied into each of the six places of the UPDATE that use it, and a
+    record with usage read its events six times."""
+    hour = "date_trunc('hour', now()) - interval '2 hours'"
+
+    def book(prefix, pkg, n):
+        """The events the batch did not simply accept: none."""
+        return udb("SELECT count(*) FROM mkp_usage_ingest_batch("
+                   " array(SELECT '%s' || g FROM generate_series(1, %d) g),"
+                   " array_fill('i-on'::text, ARRAY[%d]), array_fill(%s::text, ARRAY[%d]),"
+                   " array_fill('0.5'::text, ARRAY[%d]),"
+                   " array_fill(%s + interval '7 minutes', ARRAY[%d]))"
+                   % (prefix, n, n, pkg, n, n, hour, n))
+
+    assert book("e", "NULL", 40) == "0"
+    assert book("p", "'pkg-9'", 25) == "0"
+    assert udb("SELECT count(*) FROM usage_event") == "65"
+    out = udb("BEGIN; SELECT mkp_usage_close_windows();"
+              " SELECT sum(seq_tup_read + coalesce(idx_tup_fetch, 0))"
+              "  FROM pg_stat_xact_user_tables WHERE relname LIKE 'usage_event%%';"
+              " ROLLBACK").splitlines()
+    assert out == ["2", "65"], out
+    assert udb("SELECT mkp_usage_close_windows()") == "2"
+    assert udb("SELECT pkg_instance_id, value, state FROM usage_record"
+               " WHERE window_begin = %s ORDER BY 1" % hour) == \
+        "|20.0000|pending\npkg-9|12.5000|pending"
+
+
 TOKEN = "usage-token-0123456789"
 
 
