@@ -407,9 +407,8 @@ def test_a_reload_while_the_jobs_child_starts_runs_no_job_on_the_old_config(make
         s.mkpd.wait_log(r"reloaded: generation 3", since=mark)
     finally:
         lock.release()
-    state, _, _, by = wait_state(s, job, "done")
+    by = wait_state(s, job, "done")[3]
     log = s.mkpd.log()[mark:]
     assert re.search(r"\[%d\] info: jobs: exiting: asked to stop" % starting[0], log), log
     assert not by.endswith(":%d" % starting[0]), (by, log)
     assert "killing it" not in log
-
