@@ -127,13 +127,41 @@ priv_chown_log(const struct priv *p)
 		    "be able to reopen it): %s", p->user, strerror(errno));
 }
 
+/*
+ * mkdir -p: the directories above path that are missing (mode 0755), then
+ * path itself (mode 0700). False with errno set when one cannot be made.
+ */
+static bool
+priv_mkdirs(const char *path)
+{
+	char	buf[4096];
+	size_t	i, len = strlen(path);
+
+	if (len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	memcpy(buf, path, len + 1);
+	while (len > 1 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	for (i = 1; i < len; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return false;
+		buf[i] = '/';
+	}
+	return mkdir(buf, 0700) == 0 || errno == EEXIST;
+}
+
 void
 priv_prepare_dir(const struct priv *p, const char *path)
 {
 	if (path[0] == '\0')
 		return;
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		log_warn("%s: %s", path, strerror(errno));
+	if (!priv_mkdirs(path)) {
+		log_warn("cannot make directory %s: %s", path, strerror(errno));
 		return;
 	}
 	if (p->drop && geteuid() == 0 && chown(path, p->uid, p->gid) < 0)

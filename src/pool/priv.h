@@ -48,8 +48,10 @@ void	 priv_chown_log(const struct priv *);
  */
 void	 priv_prepare_file(const struct priv *, const char *path);
 /*
- * Creates the directory path (mode 0700) if missing and, as root, gives
- * it to the workers' user: their spool files go there. "" = none.
+ * Creates the directory path (mode 0700) if missing, with the directories
+ * above it (0755; LOCALSTATEDIR's spool under /usr/local may not exist),
+ * and, as root, gives it to the workers' user: their spool files go
+ * there. "" = none.
  */
 void	 priv_prepare_dir(const struct priv *, const char *path);
 

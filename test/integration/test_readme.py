@@ -205,6 +205,12 @@ def test_readme_blocks_run_as_written(quickstart):
     finally:
         sh.close()
     assert ran >= 10
+    # Everything the README shows went as a user would want: mkpd's log
+    # holds no warning or error (the audit journal's spool_dir was a
+    # directory quickstart never made, and every worker said so).
+    log = (workdir / "var" / "log" / "mkpd.log").read_text()
+    bad = [x for x in log.splitlines() if re.search(r"\] (warn|error): ", x)]
+    assert bad == [], "\n".join(bad)
     # Stopped, nothing of it is left running, nor a pid file that says so.
     r = stop()
     assert r.returncode == 0, r.stderr

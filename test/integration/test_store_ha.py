@@ -271,6 +271,30 @@ def test_audit_spool_store_down(make_stack, private_pg):
     check_stopped_clean(s)
 
 
+def test_spool_dir_is_made_with_the_directories_above_it(make_stack):
+    """mkpd makes spool_dir, and the directories above it that are missing:
+    the default, LOCALSTATEDIR/spool/mkpd, is under /usr/local/var in a
+    build from source, which need not exist, and every worker then ran
+    without its journal (one error line each). Made at start and at a
+    reload, for the workers' user only."""
+    s = make_stack({"pool": {"pm": "static", "max_children": 2}})
+    deep = s.mkpd.dir / "var" / "spool" / "mkpd"
+    mark = s.mkpd.log_mark()
+    s.mkpd.reload({"store.spool_dir": str(deep)})
+    s.mkpd.wait_log(r"generation 2 is serving", since=mark)
+    wait_for(lambda: sorted(p.name for p in deep.glob("*.spool")) or None, 20,
+             what="the new workers' spool files in %s" % deep)
+    st = os.stat(deep)
+    assert st.st_mode & 0o777 == 0o700, oct(st.st_mode)
+    if harness.RUN_USER:
+        import pwd
+        assert pwd.getpwuid(st.st_uid).pw_name == harness.RUN_USER
+    assert os.stat(deep.parent).st_mode & 0o777 == 0o755
+    log = s.mkpd.log()[mark:]
+    assert not re.search(r"\] (warn|error): ", log), log
+    assert s.call("queryInstance", {"instanceId": "nope"})[1]["resultCode"] == "000003"
+
+
 def test_audit_spool_worker_killed(make_stack, private_pg):
     """A worker killed with rows in its spool loses none of them; a record
     cut short by the kill is dropped, not replayed."""
