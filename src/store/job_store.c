@@ -12,12 +12,13 @@
  * other stays locked until the statement commits). As one query with an OR
  * they were read and sorted whole at every claim: 37 ms a claim with
  * 30 000 jobs due, which made a backlog work itself off slowly.
- * The kinds are asked for as array_position(...) IS NOT NULL, not as
- * kind = ANY (...): the planner takes the latter as selective, and in a
- * store whose job table has no statistics yet (a new one, a burst of jobs
- * before autovacuum's first ANALYZE) it estimated one matching row and chose
- * to read and sort every queued job instead of the index's first entry
- * (5 ms a claim with 23 000 queued, 20 ms at 20 000 in a fresh database).
+ * The queued jobs' kinds are asked for as array_position(...) IS NOT NULL,
+ * not as kind = ANY (...) (the running ones are few either way): the
+ * planner takes the latter as selective, and in a store whose job table
+ * has no statistics yet (a new one, a burst of jobs before autovacuum's
+ * first ANALYZE) it estimated one matching row and chose to read and sort
+ * every queued job instead of the index's first entry (5 ms a claim with
+ * 23 000 queued, 20 ms at 20 000 in a fresh database).
  * Both say the same of a kind, which is never NULL.
  * A job whose runner is inside its transaction is row-locked (job_store_lock),
  * so it is skipped even after its lease ran out; only a runner that is
